@@ -1,0 +1,25 @@
+//! framebreak stress-tests text-to-video models.
+//!
+//! It turns base prompts into thousands of adversarial variants aimed at
+//! known failure modes, fires them at video APIs or at a simulated model,
+//! finds physics and coherence defects in the frames, and reports which
+//! traps break which model.
+//!
+//! This package is the facade: it re-exports each library crate under a
+//! short name, and will hold the assembled pipeline. Today it holds:
+//!
+//! - [`variants`]: the trap catalogue, mutators, sampling and variant ids.
+//!
+//! ```
+//! use framebreak::variants::{Catalogue, Generator, Strategy, builtin_scenes};
+//!
+//! let generator = Generator::builder(Catalogue::builtin())
+//!     .strategy(Strategy::Random { per_prompt: 2 })
+//!     .build()?;
+//! let first = generator.generate(builtin_scenes().into_iter().map(Ok)).next().unwrap()?;
+//! assert_ne!(first.prompt, first.base_prompt);
+//! # Ok::<(), framebreak::variants::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub use framebreak_variants as variants;
