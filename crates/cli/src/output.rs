@@ -30,7 +30,18 @@ impl Output {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let tmp = NamedTempFile::new_in(dir)
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".framebreak-").suffix(".tmp");
+        // A temporary file is private (0600); the result is an ordinary file
+        // that keeps the mode of the one it replaces.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode());
+            builder.permissions(std::fs::Permissions::from_mode(mode));
+        }
+        let tmp: NamedTempFile = builder
+            .tempfile_in(dir)
             .with_context(|| format!("cannot create a file in {}", dir.display()))?;
         Ok(Output::File {
             writer: BufWriter::with_capacity(1 << 16, tmp),

@@ -128,6 +128,12 @@ fn output_file_is_written_whole_or_not_at_all() {
     assert!(ok.status.success(), "{}", stderr(&ok));
     let good = std::fs::read(&out_path).unwrap();
     assert!(!good.is_empty());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "an ordinary file, not a private temporary one");
+    }
 
     let bad = write(dir.path(), "bad.txt", b"A ball\nA dog \xff\n");
     let failed = framebreak(&["variants", "-i", &bad, "-o", out_path.to_str().unwrap()]);

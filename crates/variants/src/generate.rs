@@ -248,6 +248,8 @@ pub struct Variants<I> {
 /// The base prompt being worked on.
 struct Current {
     base: Arc<BasePrompt>,
+    /// Keys the random streams of this prompt's attempts.
+    fingerprint: [u8; 16],
     control_pending: bool,
     produced: usize,
     attempt: u64,
@@ -271,7 +273,7 @@ impl Deal {
         let at = (self.dealt % traps as u64) as usize;
         if at == 0 {
             self.order = (0..traps).collect();
-            let mut stream = rng::stream(id::stream_seed("framebreak/deal/v1", seed, "", round));
+            let mut stream = rng::stream(id::stream_seed("framebreak/deal/v1", seed, &[], round));
             rng::shuffle(&mut stream, &mut self.order);
         }
         self.dealt += 1;
@@ -343,10 +345,8 @@ impl<I: Iterator<Item = Result<BasePrompt>>> Iterator for Variants<I> {
 
 impl<I> Variants<I> {
     fn start(&mut self, base: BasePrompt) -> Result<()> {
-        if !self
-            .seen_prompts
-            .insert(id::prompt_fingerprint(&base.prompt))
-        {
+        let fingerprint = id::prompt_fingerprint(&base.prompt);
+        if !self.seen_prompts.insert(fingerprint) {
             self.stats.repeated_base_prompts += 1;
             return Ok(());
         }
@@ -356,6 +356,7 @@ impl<I> Variants<I> {
         self.stats.base_prompts += 1;
         self.current = Some(Current {
             base: Arc::new(base),
+            fingerprint,
             control_pending: self.generator.control,
             produced: 0,
             attempt: 0,
@@ -388,7 +389,7 @@ fn sampled_step(g: &Inner, current: &mut Current, per_prompt: usize, trap: Optio
     let mut stream = rng::stream(id::stream_seed(
         "framebreak/attempt/v1",
         g.seed,
-        &current.base.prompt,
+        &current.fingerprint,
         current.attempt,
     ));
     current.attempt += 1;
@@ -421,7 +422,7 @@ fn exhaustive_step(g: &Inner, current: &mut Current) -> Step {
         let mut stream = rng::stream(id::stream_seed(
             "framebreak/exhaustive/v1",
             g.seed,
-            &current.base.prompt,
+            &current.fingerprint,
             at as u64,
         ));
         for trap in combination

@@ -114,11 +114,12 @@ pub(crate) fn prompt_fingerprint(prompt: &str) -> [u8; 16] {
     h.finish()
 }
 
-/// The 32-byte seed of the random stream for one attempt at one variant.
-pub(crate) fn stream_seed(domain: &str, seed: u64, text: &str, counter: u64) -> [u8; 32] {
+/// The 32-byte seed of the random stream for one attempt at one variant;
+/// `key` is the base prompt's fingerprint (or empty).
+pub(crate) fn stream_seed(domain: &str, seed: u64, key: &[u8], counter: u64) -> [u8; 32] {
     let mut h = Encoder::new(domain);
     h.u64(seed);
-    h.bytes(text.as_bytes());
+    h.bytes(key);
     h.u64(counter);
     h.0.finalize().into()
 }
