@@ -105,6 +105,18 @@ pub struct GeneratorBuilder {
     mutator: Option<Box<dyn Mutator>>,
 }
 
+impl std::fmt::Debug for GeneratorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratorBuilder")
+            .field("strategy", &self.strategy)
+            .field("seed", &self.seed)
+            .field("control", &self.control)
+            .field("chain", &self.chain)
+            .field("mutator", &self.mutator.as_ref().map(|m| m.name()))
+            .finish()
+    }
+}
+
 impl GeneratorBuilder {
     /// The sampling strategy (default: random, 5 per prompt).
     pub fn strategy(mut self, strategy: Strategy) -> Self {
@@ -278,6 +290,15 @@ impl Deal {
         }
         self.dealt += 1;
         self.order[at]
+    }
+}
+
+impl<I> std::fmt::Debug for Variants<I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Variants")
+            .field("stats", &self.stats)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
     }
 }
 

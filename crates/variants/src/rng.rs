@@ -50,6 +50,17 @@ pub fn shuffle<T>(rng: &mut dyn RngCore, items: &mut [T]) {
     }
 }
 
+/// Keeps a uniform random sample of `k` of `items` (all of them if there
+/// are fewer), in random order: a partial Fisher–Yates shuffle.
+pub fn sample<T>(rng: &mut dyn RngCore, items: &mut Vec<T>, k: usize) {
+    let k = k.min(items.len());
+    for i in 0..k {
+        let j = i + below(rng, items.len() - i);
+        items.swap(i, j);
+    }
+    items.truncate(k);
+}
+
 /// The random stream handed to mutators: ChaCha8, whose output is fixed by
 /// its specification, so it is the same everywhere.
 pub type Stream = ChaCha8Rng;
@@ -77,6 +88,21 @@ mod tests {
         }
         assert!(seen.iter().all(|&c| c > 800), "{seen:?}");
         assert_eq!(below(&mut rng, 0), 0);
+    }
+
+    #[test]
+    fn sample_keeps_k_distinct_items() {
+        let mut rng = stream([4; 32]);
+        let mut items: Vec<u32> = (0..10).collect();
+        sample(&mut rng, &mut items, 4);
+        assert_eq!(items.len(), 4);
+        let mut sorted = items.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 4);
+        let mut few = vec![1, 2];
+        sample(&mut rng, &mut few, 5);
+        assert_eq!(few.len(), 2);
     }
 
     #[test]

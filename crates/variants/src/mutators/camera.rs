@@ -42,15 +42,11 @@ impl Mutator for CameraDemand {
             .iter()
             .filter(|d| !draft.has_demand(&d.id))
             .collect();
-        for i in 0..want.min(free.len()) {
-            let j = i + rng::below(rng, free.len() - i);
-            free.swap(i, j);
-            let demand = free[i];
+        rng::sample(rng, &mut free, want);
+        for demand in free {
             if let Some(text) = rng::pick(rng, &demand.phrasings) {
-                draft.insert(
-                    demand.insert,
-                    Mutation::demand(Self::NAME, demand, text.as_str()),
-                );
+                let mutation = Mutation::demand(Self::NAME, demand, text.as_str());
+                draft.insert(demand.insert, mutation);
             }
         }
     }

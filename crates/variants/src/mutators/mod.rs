@@ -64,18 +64,12 @@ pub fn default_chain(catalogue: Arc<Catalogue>, config: &ChainConfig) -> Result<
     }
     Ok(Chain::new()
         .then(traps)
-        .then(Sometimes::new(
-            Intensifier::new(catalogue.clone()),
-            config.intensity_probability,
-        )?)
-        .then(Sometimes::new(
-            CameraDemand::new(catalogue, 1, config.max_demands)?,
-            config.camera_probability,
-        )?))
+        .then(decoration_chain(catalogue, config)?))
 }
 
-/// The chain that follows a fixed trap in stratified and exhaustive
-/// sampling: no further trap, so each variant counts for one trap only.
+/// What follows the variant's one trap in stratified sampling (and closes
+/// the default chain): no further trap, so each stratified variant counts
+/// for one trap only.
 pub(crate) fn decoration_chain(catalogue: Arc<Catalogue>, config: &ChainConfig) -> Result<Chain> {
     Ok(Chain::new()
         .then(Sometimes::new(

@@ -51,11 +51,9 @@ impl Mutator for TrapInjector {
             .iter()
             .filter(|t| !draft.has_trap(&t.id))
             .collect();
-        // A partial Fisher–Yates: the first `want` slots are a uniform sample.
-        for i in 0..want.min(free.len()) {
-            let j = i + rng::below(rng, free.len() - i);
-            free.swap(i, j);
-            Self::insert(Self::NAME, free[i], draft, rng);
+        rng::sample(rng, &mut free, want);
+        for trap in free {
+            Self::insert(Self::NAME, trap, draft, rng);
         }
     }
 }
