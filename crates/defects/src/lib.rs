@@ -1,0 +1,2 @@
+//! Frame metrics (PSNR, SSIM, optical flow, warping error, flicker) on candle devices, physics and coherence defect detectors, and video scorecards.
+#![warn(missing_docs)]
