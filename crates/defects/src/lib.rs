@@ -1,2 +1,7 @@
-//! Frame metrics (PSNR, SSIM, optical flow, warping error, flicker) on candle devices, physics and coherence defect detectors, and video scorecards.
+//! Frame metrics (PSNR, SSIM, optical flow, warping error, flicker) on candle
+//! devices, physics and coherence defect detectors, and video scorecards.
 #![warn(missing_docs)]
+
+mod error;
+
+pub use error::Error;

@@ -1,0 +1,28 @@
+//! The defects crate's error type.
+
+/// Everything that can go wrong measuring frames or detecting defects.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two frames or planes that must have the same size do not.
+    #[error("size mismatch: {left_width}x{left_height} vs {right_width}x{right_height}")]
+    SizeMismatch {
+        /// Width of the first input.
+        left_width: u32,
+        /// Height of the first input.
+        left_height: u32,
+        /// Width of the second input.
+        right_width: u32,
+        /// Height of the second input.
+        right_height: u32,
+    },
+    /// A tensor operation failed on the compute device.
+    #[error("tensor operation failed on {device}: {source}")]
+    Tensor {
+        /// The device, e.g. `cpu` or `cuda:0`.
+        device: String,
+        /// candle's error.
+        #[source]
+        source: candle_core::Error,
+    },
+}
