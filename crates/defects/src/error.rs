@@ -16,6 +16,14 @@ pub enum Error {
         /// Height of the second input.
         right_height: u32,
     },
+    /// An input a metric cannot use (empty, too small, wrong length…).
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// Which input, e.g. `plane`, `flow`, `clip`.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A tensor operation failed on the compute device.
     #[error("tensor operation failed on {device}: {source}")]
     Tensor {

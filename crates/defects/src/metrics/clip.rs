@@ -1,0 +1,346 @@
+//! Every metric of a clip, computed once and shared by all detectors.
+
+use std::fmt;
+
+use framebreak_media::{Clip, Frame};
+
+use crate::metrics::{GlobalMotion, dense_flow};
+use crate::{Compute, Error, Flow, FlowParams, Plane, WarpError};
+
+/// PSNR values above this count as this much in [`MetricsSummary::psnr_mean`]
+/// (identical frames have infinite PSNR, which JSON cannot carry).
+pub const PSNR_CAP: f64 = 100.0;
+/// Regions per side of the grid of [`RegionStats`].
+pub const REGION_GRID: usize = 4;
+
+/// The `metrics` object of `framebreak analyze`'s JSON (ARCHITECTURE.md).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetricsSummary {
+    /// Mean RGB PSNR of consecutive frames, dB, each capped at [`PSNR_CAP`].
+    pub psnr_mean: f64,
+    /// Mean luma SSIM of consecutive frames.
+    pub ssim_mean: f64,
+    /// Mean warping error of consecutive frames (Lai et al. 2018, luma on a
+    /// `[0, 1]` scale).
+    pub warp_error: f64,
+    /// See [`ClipMetrics::flicker_index`].
+    pub flicker_index: f64,
+}
+
+/// Statistics of one cell of a [`REGION_GRID`]² grid over one frame pair.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RegionStats {
+    /// The cell as `[x, y, w, h]` in pixels.
+    pub bbox: [u32; 4],
+    /// Mean warping error over the cell's valid pixels (0 when none).
+    pub warp_error: f64,
+    /// Fraction of the cell's pixels valid for the warping error.
+    pub valid_fraction: f64,
+    /// Mean motion-compensated brightness change, `[-1, 1]` scale.
+    pub brightness_shift: f64,
+    /// Mean length of the flow left after removing the camera's motion, px.
+    pub residual_motion: f64,
+}
+
+/// Metrics of one pair of consecutive frames `t → t + 1`.
+#[derive(Clone)]
+pub struct PairMetrics {
+    /// RGB PSNR in dB (`f64::INFINITY` for identical frames).
+    pub psnr: f64,
+    /// Luma SSIM.
+    pub ssim: f64,
+    /// Luma flow from frame `t` to `t + 1`.
+    pub forward: Flow,
+    /// Luma flow from frame `t + 1` to `t`.
+    pub backward: Flow,
+    /// Warping error of frame `t + 1` onto `t`, with its maps.
+    pub warp: WarpError,
+    /// The camera's motion, fitted to `forward`.
+    pub global_motion: GlobalMotion,
+    /// Per-cell statistics, row-major over a [`REGION_GRID`]² grid.
+    pub regions: Vec<RegionStats>,
+}
+
+impl fmt::Debug for PairMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PairMetrics")
+            .field("psnr", &self.psnr)
+            .field("ssim", &self.ssim)
+            .field("warp", &self.warp)
+            .field("global_motion", &self.global_motion)
+            .finish_non_exhaustive()
+    }
+}
+
+/// All metrics of a clip: per frame, per consecutive pair, per region, and
+/// the summary of the JSON report.
+///
+/// # Examples
+///
+/// ```
+/// use framebreak_defects::{ClipMetrics, Compute};
+/// use framebreak_media::{Clip, ClipInfo, Frame};
+///
+/// let frames = (0..3u8)
+///     .map(|i| {
+///         let data = (0..32 * 24 * 3).map(|p| ((p / 3 % 32) as u8 * 7).wrapping_add(i)).collect();
+///         Frame::from_rgb8(u64::from(i), f64::from(i) / 24.0, 32, 24, data)
+///     })
+///     .collect::<Result<Vec<_>, _>>()?;
+/// let info = ClipInfo { width: 32, height: 24, fps: 24.0, frame_count: Some(3), codec: "raw".into() };
+/// let metrics = ClipMetrics::compute(&Clip { info, frames }, &Compute::cpu())?;
+/// assert_eq!(metrics.pairs.len(), 2);
+/// assert!(metrics.summary.ssim_mean > 0.9);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct ClipMetrics {
+    /// Frame width in pixels.
+    pub width: usize,
+    /// Frame height in pixels.
+    pub height: usize,
+    /// Luma of every frame, `[0, 255]`.
+    pub luma: Vec<Plane>,
+    /// Mean `[R, G, B]` of every frame, `[0, 255]`.
+    pub brightness: Vec<[f64; 3]>,
+    /// One entry per consecutive pair: `pairs[t]` is frame `t → t + 1`.
+    pub pairs: Vec<PairMetrics>,
+    /// Mean flow acceleration along trajectories per pair of pairs, px/frame²:
+    /// `accelerations[t]` is the mean over pixels valid in pair `t` of
+    /// `|F(t+1)(x + F(t)(x)) − F(t)(x)|`.
+    pub accelerations: Vec<f64>,
+    /// Motion smoothness: the mean of `accelerations` (0 for steady motion,
+    /// and for clips of fewer than 3 frames). Lower is smoother.
+    pub motion_acceleration: f64,
+    /// Flicker index: per region, the mean absolute change of the
+    /// motion-compensated brightness shift between successive pairs, halved
+    /// (so a ±a alternation scores a; a steady fade scores 0), averaged over
+    /// the regions; for a single pair, the mean absolute shift. `[0, 1]`
+    /// scale.
+    pub flicker_index: f64,
+    /// The JSON summary.
+    pub summary: MetricsSummary,
+}
+
+impl fmt::Debug for ClipMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClipMetrics")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("frames", &self.luma.len())
+            .field("motion_acceleration", &self.motion_acceleration)
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClipMetrics {
+    /// Computes every metric of `clip` with the default [`FlowParams`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for clips of fewer than 2 frames or smaller
+    /// than 11×11 (SSIM's window), [`Error::SizeMismatch`] when frames differ
+    /// in size, [`Error::Tensor`] when the device fails.
+    pub fn compute(clip: &Clip, compute: &Compute) -> Result<Self, Error> {
+        Self::compute_with(clip, compute, &FlowParams::default())
+    }
+
+    /// As [`ClipMetrics::compute`] with the given flow parameters.
+    ///
+    /// # Errors
+    /// As [`ClipMetrics::compute`].
+    pub fn compute_with(
+        clip: &Clip,
+        compute: &Compute,
+        params: &FlowParams,
+    ) -> Result<Self, Error> {
+        use rayon::prelude::*;
+        let frames = &clip.frames;
+        if frames.len() < 2 {
+            return Err(Error::InvalidInput {
+                what: "clip".into(),
+                reason: format!(
+                    "{} frame(s): metrics compare consecutive frames, so at least 2 are needed",
+                    frames.len()
+                ),
+            });
+        }
+        let first = &frames[0];
+        for f in frames {
+            if f.width() != first.width() || f.height() != first.height() {
+                return Err(Error::SizeMismatch {
+                    left_width: first.width(),
+                    left_height: first.height(),
+                    right_width: f.width(),
+                    right_height: f.height(),
+                });
+            }
+        }
+        let (width, height) = (first.width() as usize, first.height() as usize);
+        let luma: Vec<Plane> = frames.par_iter().map(Plane::luma).collect();
+        let brightness: Vec<[f64; 3]> = frames.par_iter().map(mean_rgb).collect();
+        // Every flow, both ways, in parallel: the bulk of the work.
+        let flows: Vec<(Flow, Flow)> = luma
+            .par_windows(2)
+            .map(|w| {
+                let (fwd, bwd) = rayon::join(
+                    || dense_flow(&w[0], &w[1], params),
+                    || dense_flow(&w[1], &w[0], params),
+                );
+                Ok((fwd?, bwd?))
+            })
+            .collect::<Result<_, Error>>()?;
+        let plane_pairs: Vec<(&Plane, &Plane)> = luma.windows(2).map(|w| (&w[0], &w[1])).collect();
+        let frame_pairs: Vec<(&Frame, &Frame)> =
+            frames.windows(2).map(|w| (&w[0], &w[1])).collect();
+        let ssims = compute.ssim_pairs(&plane_pairs)?;
+        let psnrs = compute.psnr_pairs(&frame_pairs)?;
+        let warp_inputs: Vec<_> = plane_pairs
+            .iter()
+            .zip(&flows)
+            .map(|((p, n), (f, b))| (*p, *n, f, b))
+            .collect();
+        let warps = compute.warp_errors(&warp_inputs)?;
+        let pairs: Vec<PairMetrics> = flows
+            .into_par_iter()
+            .zip(warps)
+            .zip(psnrs.into_par_iter().zip(ssims))
+            .map(|(((forward, backward), warp), (psnr, ssim))| {
+                let global_motion = GlobalMotion::estimate(&forward);
+                let regions = region_stats(&forward, &warp, &global_motion);
+                PairMetrics {
+                    psnr,
+                    ssim,
+                    forward,
+                    backward,
+                    warp,
+                    global_motion,
+                    regions,
+                }
+            })
+            .collect();
+        let accelerations: Vec<f64> = pairs
+            .par_windows(2)
+            .map(|w| acceleration(&w[0], &w[1].forward))
+            .collect();
+        let motion_acceleration = mean(&accelerations);
+        let flicker_index = flicker_index(&pairs);
+        let n = pairs.len() as f64;
+        let summary = MetricsSummary {
+            psnr_mean: pairs.iter().map(|p| p.psnr.min(PSNR_CAP)).sum::<f64>() / n,
+            ssim_mean: pairs.iter().map(|p| p.ssim).sum::<f64>() / n,
+            warp_error: pairs.iter().map(|p| p.warp.value).sum::<f64>() / n,
+            flicker_index,
+        };
+        Ok(Self {
+            width,
+            height,
+            luma,
+            brightness,
+            pairs,
+            accelerations,
+            motion_acceleration,
+            flicker_index,
+            summary,
+        })
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+fn mean_rgb(frame: &Frame) -> [f64; 3] {
+    let mut sums = [0u64; 3];
+    for p in frame.data().chunks_exact(3) {
+        for c in 0..3 {
+            sums[c] += u64::from(p[c]);
+        }
+    }
+    let n = (frame.data().len() / 3).max(1) as f64;
+    sums.map(|s| s as f64 / n)
+}
+
+/// The cell bounds of a [`REGION_GRID`]² grid over `w × h`.
+fn cells(w: usize, h: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    (0..REGION_GRID).flat_map(move |gy| {
+        (0..REGION_GRID).map(move |gx| {
+            let (x0, x1) = (gx * w / REGION_GRID, (gx + 1) * w / REGION_GRID);
+            let (y0, y1) = (gy * h / REGION_GRID, (gy + 1) * h / REGION_GRID);
+            (x0, y0, x1, y1)
+        })
+    })
+}
+
+fn region_stats(forward: &Flow, warp: &WarpError, gm: &GlobalMotion) -> Vec<RegionStats> {
+    let (w, h) = (forward.width, forward.height);
+    cells(w, h)
+        .map(|(x0, y0, x1, y1)| {
+            let (mut err, mut valid, mut residual) = (0.0f64, 0usize, 0.0f64);
+            let mut shift = 0.0f64;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let i = y * w + x;
+                    let (gu, gv) = gm.at(x as f64, y as f64);
+                    residual += (f64::from(forward.u[i]) - gu).hypot(f64::from(forward.v[i]) - gv);
+                    if warp.mask[i] {
+                        err += f64::from(warp.error_map.data()[i]);
+                        shift += f64::from(warp.difference.data()[i]);
+                        valid += 1;
+                    }
+                }
+            }
+            let area = ((x1 - x0) * (y1 - y0)).max(1) as f64;
+            RegionStats {
+                bbox: [x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32],
+                warp_error: if valid == 0 { 0.0 } else { err / valid as f64 },
+                valid_fraction: valid as f64 / area,
+                brightness_shift: if valid == 0 { 0.0 } else { shift / valid as f64 },
+                residual_motion: residual / area,
+            }
+        })
+        .collect()
+}
+
+/// Mean over pixels valid in `pair` (every other row and column) of how much
+/// the flow changes along the trajectory: `|F(t+1)(x + F(t)(x)) − F(t)(x)|`.
+fn acceleration(pair: &PairMetrics, next_forward: &Flow) -> f64 {
+    let f = &pair.forward;
+    let (nu, nv) = next_forward.planes();
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for y in (0..f.height).step_by(2) {
+        for x in (0..f.width).step_by(2) {
+            let i = y * f.width + x;
+            if !pair.warp.mask[i] {
+                continue;
+            }
+            let (sx, sy) = (x as f32 + f.u[i], y as f32 + f.v[i]);
+            let du = crate::metrics::sample::bilinear(&nu, sx, sy) - f.u[i];
+            let dv = crate::metrics::sample::bilinear(&nv, sx, sy) - f.v[i];
+            sum += f64::from(du.hypot(dv));
+            count += 1;
+        }
+    }
+    if count == 0 { 0.0 } else { sum / count as f64 }
+}
+
+/// See [`ClipMetrics::flicker_index`].
+fn flicker_index(pairs: &[PairMetrics]) -> f64 {
+    let cells = pairs[0].regions.len();
+    let per_region: Vec<f64> = (0..cells)
+        .map(|c| {
+            let shifts: Vec<f64> = pairs.iter().map(|p| p.regions[c].brightness_shift).collect();
+            if shifts.len() == 1 {
+                shifts[0].abs()
+            } else {
+                let changes: Vec<f64> = shifts.windows(2).map(|w| (w[1] - w[0]).abs() / 2.0).collect();
+                mean(&changes)
+            }
+        })
+        .collect();
+    mean(&per_region)
+}

@@ -1,0 +1,153 @@
+//! Separable filters with scipy's `reflect` border: the building blocks of
+//! SSIM's Gaussian windows, the flow pyramid and flow smoothing.
+
+use crate::Plane;
+
+/// The normalised 1-D Gaussian of scipy's `gaussian_filter1d`: radius
+/// `int(truncate * sigma + 0.5)`, weights `exp(-x² / 2σ²)` summing to 1
+/// (computed in f64 as scipy does, then stored as f32).
+pub(crate) fn gaussian_kernel(sigma: f64, truncate: f64) -> Vec<f32> {
+    let radius = (truncate * sigma + 0.5) as i64;
+    let weights: Vec<f64> = (-radius..=radius)
+        .map(|x| (-0.5 / (sigma * sigma) * (x * x) as f64).exp())
+        .collect();
+    let sum: f64 = weights.iter().sum();
+    weights.iter().map(|w| (w / sum) as f32).collect()
+}
+
+/// scipy's `reflect` (half-sample symmetric, `d c b a | a b c d | d c b a`)
+/// index for any `i`, for a line of `n` samples.
+#[inline]
+pub(crate) fn reflect(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let period = 2 * n;
+    let mut i = i.rem_euclid(period);
+    if i >= n {
+        i = period - 1 - i;
+    }
+    i as usize
+}
+
+/// Correlates every row with `kernel` (odd length), borders reflected.
+fn filter_rows(src: &[f32], width: usize, height: usize, kernel: &[f32], out: &mut [f32]) {
+    let r = kernel.len() / 2;
+    let mut padded = vec![0.0f32; width + 2 * r];
+    for y in 0..height {
+        let row = &src[y * width..(y + 1) * width];
+        for (i, p) in padded.iter_mut().enumerate() {
+            *p = row[reflect(i as isize - r as isize, width)];
+        }
+        let dst = &mut out[y * width..(y + 1) * width];
+        dst.fill(0.0);
+        for (k, &w) in kernel.iter().enumerate() {
+            for (d, &s) in dst.iter_mut().zip(&padded[k..k + width]) {
+                *d += w * s;
+            }
+        }
+    }
+}
+
+/// Correlates every column with `kernel` (odd length), borders reflected.
+fn filter_cols(src: &[f32], width: usize, height: usize, kernel: &[f32], out: &mut [f32]) {
+    let r = kernel.len() as isize / 2;
+    for y in 0..height {
+        let dst = &mut out[y * width..(y + 1) * width];
+        dst.fill(0.0);
+        for (k, &w) in kernel.iter().enumerate() {
+            let sy = reflect(y as isize + k as isize - r, height);
+            for (d, &s) in dst.iter_mut().zip(&src[sy * width..(sy + 1) * width]) {
+                *d += w * s;
+            }
+        }
+    }
+}
+
+/// Separable correlation of `plane` with `kernel` along both axes, scipy
+/// `reflect` borders: `scipy.ndimage.correlate1d` along rows then columns.
+pub(crate) fn separable(plane: &Plane, kernel: &[f32]) -> Plane {
+    let (w, h) = (plane.width(), plane.height());
+    let mut tmp = vec![0.0f32; w * h];
+    let mut out = vec![0.0f32; w * h];
+    filter_rows(plane.data(), w, h, kernel, &mut tmp);
+    filter_cols(&tmp, w, h, kernel, &mut out);
+    Plane::new(w, h, out).expect("same size as a valid plane")
+}
+
+/// Box mean over a `(2r+1)²` window with reflected borders, by running sums:
+/// the cost does not grow with `r`.
+pub(crate) fn box_mean(src: &[f32], width: usize, height: usize, r: usize, out: &mut [f32]) {
+    let n = (2 * r + 1) as f32;
+    let mut tmp = vec![0.0f32; width * height];
+    for y in 0..height {
+        let row = &src[y * width..(y + 1) * width];
+        let dst = &mut tmp[y * width..(y + 1) * width];
+        let mut acc: f32 = (-(r as isize)..=r as isize)
+            .map(|i| row[reflect(i, width)])
+            .sum();
+        for x in 0..width {
+            dst[x] = acc / n;
+            acc += row[reflect(x as isize + r as isize + 1, width)]
+                - row[reflect(x as isize - r as isize, width)];
+        }
+    }
+    // Columns: keep a running sum per column, one row in and one out.
+    let mut acc = vec![0.0f32; width];
+    for i in -(r as isize)..=r as isize {
+        let sy = reflect(i, height);
+        for (a, &s) in acc.iter_mut().zip(&tmp[sy * width..(sy + 1) * width]) {
+            *a += s;
+        }
+    }
+    for y in 0..height {
+        let dst = &mut out[y * width..(y + 1) * width];
+        for (d, &a) in dst.iter_mut().zip(&acc) {
+            *d = a / n;
+        }
+        let add = reflect(y as isize + r as isize + 1, height);
+        let sub = reflect(y as isize - r as isize, height);
+        let (add_row, sub_row) = (
+            &tmp[add * width..(add + 1) * width],
+            &tmp[sub * width..(sub + 1) * width],
+        );
+        for ((a, &p), &m) in acc.iter_mut().zip(add_row).zip(sub_row) {
+            *a += p - m;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflect_matches_scipy() {
+        let idx: Vec<usize> = (-3..7).map(|i| reflect(i, 4)).collect();
+        assert_eq!(idx, vec![2, 1, 0, 0, 1, 2, 3, 3, 2, 1]);
+    }
+
+    #[test]
+    fn gaussian_is_normalised_with_skimage_radius() {
+        let k = gaussian_kernel(1.5, 3.5);
+        assert_eq!(k.len(), 11);
+        assert!((k.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn box_mean_matches_direct_sum() {
+        let (w, h, r) = (7, 5, 2);
+        let src: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32).collect();
+        let mut out = vec![0.0; w * h];
+        box_mean(&src, w, h, r, &mut out);
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = 0.0;
+                for dy in -2isize..=2 {
+                    for dx in -2isize..=2 {
+                        s += src[reflect(y as isize + dy, h) * w + reflect(x as isize + dx, w)];
+                    }
+                }
+                assert!((out[y * w + x] - s / 25.0).abs() < 1e-4);
+            }
+        }
+    }
+}

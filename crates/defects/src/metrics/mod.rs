@@ -1,0 +1,19 @@
+//! Frame metrics: PSNR, SSIM, dense optical flow, global motion, warping
+//! error, flicker, and the clip-level bundle of them all.
+
+mod clip;
+pub(crate) mod filter;
+mod flow;
+mod global;
+mod psnr;
+pub(crate) mod sample;
+mod ssim;
+pub(crate) mod tensor;
+mod warp;
+
+pub use clip::{ClipMetrics, MetricsSummary, PSNR_CAP, PairMetrics, REGION_GRID, RegionStats};
+pub use flow::{Flow, FlowParams, dense_flow};
+pub use global::GlobalMotion;
+pub use psnr::{psnr, psnr_plane};
+pub use ssim::{ssim, ssim_map};
+pub use warp::{WarpError, occlusion_mask, warp_back, warp_error};
