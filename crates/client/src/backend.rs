@@ -1,0 +1,124 @@
+//! The one trait every video generator implements.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::io::AsyncWrite;
+
+use crate::download::ProgressFn;
+use crate::{Asset, Error, JobStatus, RemoteJob, Result, VideoRequest};
+
+/// A text-to-video generator reached through a long-running-job protocol:
+/// submit, poll, download.
+///
+/// Three methods are required; everything else (`download_to_file`, …)
+/// comes from [`VideoBackendExt`](crate::VideoBackendExt). Implementations
+/// speak one protocol exactly and classify every failure into an
+/// [`Error`] whose [`category`](Error::category) tells the scheduler whether
+/// to retry. They do **not** retry, sleep or rate-limit on their own: those
+/// policies wrap any backend from the outside.
+///
+/// The trait is object-safe (`Box<dyn VideoBackend>`, `&dyn VideoBackend`)
+/// and `Send + Sync`; `&T`, `Box<T>` and `Arc<T>` implement it when `T`
+/// does.
+///
+/// # Example
+///
+/// ```no_run
+/// use framebreak_client::{JobState, ReplicateBackend, VideoBackend, VideoBackendExt, VideoRequest, no_progress};
+///
+/// # async fn run() -> framebreak_client::Result<()> {
+/// let backend = ReplicateBackend::from_env()?;
+/// let job = backend.submit(&VideoRequest::new("a glass of water tipping over").model("google/veo-3")).await?;
+/// // Store `job` (it is serde-serialisable); poll it later, even after a restart.
+/// loop {
+///     let status = backend.status(&job).await?;
+///     match status.state {
+///         JobState::Succeeded { assets } => {
+///             let file = backend.download_to_file(&assets[0], "out.mp4".as_ref(), 1 << 30, &no_progress).await?;
+///             println!("{} bytes, sha256 {}", file.bytes, file.sha256);
+///             break;
+///         }
+///         JobState::Failed { error } => return Err(error),
+///         _ => tokio::time::sleep(status.poll_after.unwrap_or(std::time::Duration::from_secs(5))).await,
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait VideoBackend: Send + Sync {
+    /// Asks for one video. Returns as soon as the provider has accepted
+    /// the job; the handle is all [`status`](Self::status) needs later.
+    ///
+    /// # Errors
+    ///
+    /// The request was refused or could not be delivered; see [`Error`].
+    async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob>;
+
+    /// Asks where a job stands. A job that failed on the provider's side
+    /// is `Ok` with [`JobState::Failed`](crate::JobState::Failed); `Err`
+    /// means the question itself could not be answered.
+    ///
+    /// # Errors
+    ///
+    /// The status request failed; see [`Error`].
+    async fn status(&self, job: &RemoteJob) -> Result<JobStatus>;
+
+    /// Streams an asset into `sink` and returns the number of bytes
+    /// written. The body is never held whole in memory; `progress` is
+    /// called after every chunk. A body shorter than announced, or one
+    /// that breaks off, is an [`Error::Download`], never a short success.
+    ///
+    /// # Errors
+    ///
+    /// The request failed, the body broke off, or `sink` refused a write.
+    async fn download(
+        &self,
+        asset: &Asset,
+        sink: &mut (dyn AsyncWrite + Unpin + Send),
+        progress: ProgressFn<'_>,
+    ) -> Result<u64>;
+
+    /// Asks the provider to stop a job. Providers without a cancel call
+    /// answer with [`Error::InvalidRequest`].
+    ///
+    /// # Errors
+    ///
+    /// The provider refused, or cannot cancel.
+    async fn cancel(&self, job: &RemoteJob) -> Result<()> {
+        Err(Error::InvalidRequest {
+            provider: job.backend.clone(),
+            reason: "this backend cannot cancel jobs".into(),
+        })
+    }
+}
+
+macro_rules! forward {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<T: VideoBackend + ?Sized> VideoBackend for $ty {
+            async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
+                (**self).submit(request).await
+            }
+            async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
+                (**self).status(job).await
+            }
+            async fn download(
+                &self,
+                asset: &Asset,
+                sink: &mut (dyn AsyncWrite + Unpin + Send),
+                progress: ProgressFn<'_>,
+            ) -> Result<u64> {
+                (**self).download(asset, sink, progress).await
+            }
+            async fn cancel(&self, job: &RemoteJob) -> Result<()> {
+                (**self).cancel(job).await
+            }
+        }
+    )*};
+}
+
+forward!(&T, Box<T>, Arc<T>);
+
+/// Fails to compile if `VideoBackend` stops being object-safe.
+const _: fn(Box<dyn VideoBackend>) = |_| {};

@@ -1,0 +1,21 @@
+//! Every adapter against a mock server speaking its provider's exact
+//! protocol, and the properties that hold across adapters.
+//!
+//! - `util`: test doubles (a silent server, a refused port, the video)
+//! - `harness`: the conformance harness over mockito (feature `conformance`)
+//! - `openai`, `replicate`, `fal`, `runway`, `luma`, `veo`: one adapter each
+//! - `x`: the X publisher
+//! - `secrets`: no key in errors, Debug output or logs
+
+#[cfg(feature = "conformance")]
+mod harness;
+mod util;
+
+mod fal;
+mod luma;
+mod openai;
+mod replicate;
+mod runway;
+mod secrets;
+mod veo;
+mod x;
