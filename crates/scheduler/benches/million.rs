@@ -1,0 +1,2 @@
+//! Run with `cargo bench -p framebreak-scheduler --bench million`.
+fn main() {}

@@ -1,0 +1,75 @@
+//! The crate's one public error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the scheduler itself (a job's own failures
+/// are [`Failure`](crate::Failure)s, not errors: they are recorded, not raised).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A store could not be opened at `path`.
+    #[error("cannot open job store at {path}: {reason}")]
+    StoreOpen {
+        /// The file the store lives in.
+        path: PathBuf,
+        /// What the database said.
+        reason: String,
+    },
+    /// A store operation failed; nothing that was committed before is lost.
+    #[error("job store operation `{operation}` failed: {reason}")]
+    Store {
+        /// The operation (`enqueue`, `lease`, `apply`, …).
+        operation: &'static str,
+        /// What the database said.
+        reason: String,
+    },
+    /// The store's worker is gone (its thread panicked or the store was dropped).
+    #[error("job store `{store}` is closed")]
+    StoreClosed {
+        /// Which store.
+        store: &'static str,
+    },
+    /// A stored row could not be read back as a job.
+    #[error("job `{job}` in the store is corrupt: {reason}")]
+    Corrupt {
+        /// The job id.
+        job: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A job given to the scheduler is invalid.
+    #[error("invalid job `{job}`: {reason}")]
+    InvalidJob {
+        /// The job id as given.
+        job: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid scheduler setting `{setting}`: {reason}")]
+    InvalidConfig {
+        /// The setting's name.
+        setting: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn store(operation: &'static str, err: impl std::fmt::Display) -> Self {
+        Self::Store {
+            operation,
+            reason: err.to_string(),
+        }
+    }
+
+    pub(crate) fn config(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidConfig {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}

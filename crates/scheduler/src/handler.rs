@@ -1,0 +1,115 @@
+//! The one trait an application implements: run one step of one job.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::failure::Failure;
+use crate::job::JobId;
+
+/// Everything a [`Handler`] knows about the step it runs.
+#[derive(Debug)]
+pub struct StepContext<'a> {
+    /// The job.
+    pub job: &'a JobId,
+    /// Its backend.
+    pub backend: &'a str,
+    /// Its payload, as enqueued.
+    pub payload: &'a Value,
+    /// Index of the step to run, from 0.
+    pub step: u32,
+    /// What the previous step returned in [`Step::Next`] (`null` for step 0).
+    pub state: &'a Value,
+    /// Failed attempts of this job so far.
+    pub attempt: u32,
+    /// `"{job}:{step}"`: the same for every attempt of this step, in every
+    /// run. Send it to backends that deduplicate requests by key.
+    pub idempotency_key: &'a str,
+    /// `true` when an earlier attempt of this very step began and its outcome
+    /// was never recorded (a crash, a timeout, a lost answer): its side effect
+    /// may have happened. `false` is a guarantee that no earlier attempt of
+    /// this step began. A handler whose step has a side effect should, when
+    /// this is `true`, look the effect up (or rely on the idempotency key)
+    /// instead of repeating it.
+    pub possibly_executed: bool,
+    /// The lane the job runs on (from its affinity key).
+    pub lane: usize,
+    /// Cancelled when the step must stop now (hard shutdown, lost lease).
+    pub cancel: &'a CancellationToken,
+}
+
+/// What a successful step leads to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Run step `step + 1` next, with this state. The state is persisted
+    /// before the next step runs, so a restart resumes there.
+    Next(Value),
+    /// The job is finished with this result.
+    Done(Value),
+}
+
+/// Runs one step of one job.
+///
+/// The scheduler calls `step` with the job's persisted position; the handler
+/// does that one step (submit, poll, download, …) and returns either the
+/// state for the next step, the job's result, or a classified [`Failure`].
+/// It never loops over steps itself: returning after each lets the scheduler
+/// persist progress, apply rate limits and honour shutdown between steps.
+///
+/// # Contract
+///
+/// - **Steps are retried.** A step may run more than once: after a retryable
+///   failure, or after a crash. Use [`StepContext::idempotency_key`] and
+///   [`StepContext::possibly_executed`] to make side effects happen once.
+/// - **Never two at once.** The scheduler never runs two steps of one job at
+///   the same time in one process; across processes, leases with fencing
+///   tokens keep a stale worker from recording anything.
+/// - **Classify honestly.** The [`FailureCategory`](crate::FailureCategory)
+///   alone decides retries, breaker counting and rate-limit pauses.
+/// - **Be cancellable.** Watch [`StepContext::cancel`] in long waits.
+///
+/// # Example
+///
+/// ```
+/// use async_trait::async_trait;
+/// use framebreak_scheduler::{Failure, FailureCategory, Handler, Step, StepContext};
+/// use serde_json::json;
+///
+/// /// Step 0 "submits", step 1 "collects".
+/// #[derive(Debug)]
+/// struct TwoSteps;
+///
+/// #[async_trait]
+/// impl Handler for TwoSteps {
+///     async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+///         match ctx.step {
+///             0 => Ok(Step::Next(json!({ "remote": ctx.idempotency_key }))),
+///             1 => Ok(Step::Done(ctx.state["remote"].clone())),
+///             n => Err(Failure::new(FailureCategory::BadRequest, format!("no step {n}"))),
+///         }
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Handler: Send + Sync + fmt::Debug {
+    /// Runs step `ctx.step` of job `ctx.job`.
+    async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure>;
+}
+
+macro_rules! forward_handler {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<H: Handler + ?Sized> Handler for $ty {
+            async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+                (**self).step(ctx).await
+            }
+        }
+    )*};
+}
+
+forward_handler!(&H, Box<H>, Arc<H>);
+
+fn _object_safe(_: &dyn Handler) {}

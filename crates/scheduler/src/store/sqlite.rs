@@ -1,0 +1,550 @@
+//! The embedded default store: one SQLite file in WAL mode, written by a
+//! dedicated thread that commits whatever requests queued up meanwhile in one
+//! transaction (group commit), so thousands of in-flight jobs share each
+//! fsync and the async runtime never blocks on SQLite.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::failure::Failure;
+use crate::job::{
+    Applied, Counts, JobId, JobRecord, JobState, Lease, LeaseRequest, LeaseToken, NewJob, Page,
+    Priority, Update, ms,
+};
+
+use super::JobStore;
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Commits survive a crash of the process (not of the machine). The
+    /// default: it is what WAL mode is designed for.
+    #[default]
+    Normal,
+    /// Commits also survive power loss, at the cost of an fsync per commit.
+    Full,
+}
+
+/// Settings of a [`SqliteStore`]. Defaults are in the `Default` impl.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Durability level (default [`Synchronous::Normal`]).
+    pub synchronous: Synchronous,
+    /// Most requests folded into one transaction (default 4,096).
+    pub max_batch: usize,
+    /// How long to wait for another process holding the write lock (default 5 s).
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Normal,
+            max_batch: 4096,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A [`JobStore`] in one SQLite file.
+///
+/// Several processes may share the file (SQLite's locks keep leasing
+/// exclusive); each process runs one writer thread.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    tx: Option<mpsc::Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+enum Op {
+    Enqueue(Vec<NewJob>),
+    Lease(LeaseRequest),
+    Apply(Vec<Update>),
+    Counts,
+    Finished(Option<u64>, usize),
+}
+
+enum Answer {
+    Added(u64),
+    Leases(Vec<Lease>),
+    Applied(Vec<Applied>),
+    Counts(Counts),
+    Page(Page),
+}
+
+struct Request {
+    op: Op,
+    reply: oneshot::Sender<Result<Answer>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    backend TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    affinity TEXT,
+    payload TEXT NOT NULL,
+    state INTEGER NOT NULL DEFAULT 0,
+    step INTEGER NOT NULL DEFAULT 0,
+    step_state TEXT NOT NULL DEFAULT 'null',
+    intent INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at INTEGER,
+    result TEXT,
+    failure TEXT,
+    fence INTEGER NOT NULL DEFAULT 0,
+    lease_expires INTEGER NOT NULL DEFAULT 0,
+    not_before INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_pending ON jobs(priority DESC, seq) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_expires) WHERE state = 1;
+";
+
+const COLUMNS: &str = "seq, id, backend, priority, affinity, payload, state, step, step_state, \
+                       intent, attempts, started_at, result, failure, fence";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |e: rusqlite::Error| Error::StoreOpen {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
+        let sync = match options.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; {SCHEMA}"
+        ))
+        .map_err(open_err)?;
+        let (tx, rx) = mpsc::channel();
+        let max_batch = options.max_batch.max(1);
+        let thread = std::thread::Builder::new()
+            .name("framebreak-sqlite".into())
+            .spawn(move || writer(conn, &rx, max_batch))
+            .map_err(|e| Error::StoreOpen {
+                path: path.clone(),
+                reason: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(Self {
+            path,
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The file the store lives in.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn call(&self, op: Op) -> Result<Answer> {
+        let closed = Error::StoreClosed { store: "sqlite" };
+        let (reply, answer) = oneshot::channel();
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or(Error::StoreClosed { store: "sqlite" })?;
+        tx.send(Request { op, reply })
+            .map_err(|_| Error::StoreClosed { store: "sqlite" })?;
+        answer.await.map_err(|_| closed)?
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after its current batch; joining
+        // makes sure the file is closed when the store is gone.
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn writer(mut conn: Connection, rx: &mpsc::Receiver<Request>, max_batch: usize) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        let committed = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for request in &batch {
+                answers.push(run_isolated(&tx, &request.op));
+            }
+            tx.commit()
+        })();
+        match committed {
+            Ok(()) => {
+                for (request, answer) in batch.into_iter().zip(answers) {
+                    let _ = request.reply.send(answer);
+                }
+            }
+            Err(e) => {
+                for request in batch {
+                    let _ = request.reply.send(Err(Error::store("commit", &e)));
+                }
+            }
+        }
+    }
+}
+
+/// Runs one request inside a savepoint, so a failing request leaves no half
+/// of itself in the shared transaction.
+fn run_isolated(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
+    let name = op_name(op);
+    let result = (|| -> Result<Answer> {
+        tx.execute_batch("SAVEPOINT request")
+            .map_err(|e| Error::store(name, e))?;
+        match run(tx, op) {
+            Ok(answer) => {
+                tx.execute_batch("RELEASE request")
+                    .map_err(|e| Error::store(name, e))?;
+                Ok(answer)
+            }
+            Err(e) => {
+                let _ = tx.execute_batch("ROLLBACK TO request; RELEASE request");
+                Err(e)
+            }
+        }
+    })();
+    result
+}
+
+fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::Enqueue(_) => "enqueue",
+        Op::Lease(_) => "lease",
+        Op::Apply(_) => "apply",
+        Op::Counts => "counts",
+        Op::Finished(..) => "finished",
+    }
+}
+
+fn run(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
+    let name = op_name(op);
+    let e = |err: rusqlite::Error| Error::store(name, err);
+    match op {
+        Op::Enqueue(jobs) => {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO jobs (id, backend, priority, affinity, payload) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(e)?;
+            let mut added = 0;
+            for job in jobs {
+                added += stmt
+                    .execute(params![
+                        job.id.as_str(),
+                        job.backend,
+                        job.priority as i64,
+                        job.affinity,
+                        job.payload.to_string()
+                    ])
+                    .map_err(e)? as u64;
+            }
+            Ok(Answer::Added(added))
+        }
+        Op::Lease(request) => lease(tx, request).map(Answer::Leases),
+        Op::Apply(updates) => updates
+            .iter()
+            .map(|u| apply(tx, u))
+            .collect::<Result<Vec<_>>>()
+            .map(Answer::Applied),
+        Op::Counts => {
+            let mut stmt = tx
+                .prepare_cached("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                .map_err(e)?;
+            let mut counts = Counts::default();
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(e)?;
+            for row in rows {
+                let (state, n) = row.map_err(e)?;
+                let state = JobState::from_code(state).ok_or_else(|| Error::Corrupt {
+                    job: "?".into(),
+                    reason: format!("unknown state code {state}"),
+                })?;
+                counts.add(state, u64::try_from(n).unwrap_or(0));
+            }
+            Ok(Answer::Counts(counts))
+        }
+        Op::Finished(after, limit) => {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM jobs WHERE state >= 2 AND seq > ?1 ORDER BY seq LIMIT ?2"
+                ))
+                .map_err(e)?;
+            let limit = (*limit).max(1);
+            let records = stmt
+                .query_map(params![after.unwrap_or(0) as i64, limit as i64 + 1], |r| {
+                    Ok(record(r))
+                })
+                .map_err(e)?
+                .map(|r| r.map_err(e).and_then(|r| r.map(|(rec, _)| rec)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut records = records;
+            let more = records.len() > limit;
+            records.truncate(limit);
+            let next = if more {
+                records.last().map(|r| r.seq)
+            } else {
+                None
+            };
+            Ok(Answer::Page(Page { records, next }))
+        }
+    }
+}
+
+fn lease(tx: &Transaction<'_>, request: &LeaseRequest) -> Result<Vec<Lease>> {
+    let e = |err: rusqlite::Error| Error::store("lease", err);
+    let exclude = if request.exclude_backends.is_empty() {
+        String::new()
+    } else {
+        let marks: Vec<String> = (0..request.exclude_backends.len())
+            .map(|i| format!("?{}", i + 3))
+            .collect();
+        let marks = marks.join(", ");
+        format!(" AND backend NOT IN ({marks})")
+    };
+    let mut bind: Vec<rusqlite::types::Value> =
+        vec![(request.now_ms as i64).into(), (request.max as i64).into()];
+    bind.extend(request.exclude_backends.iter().map(|b| b.clone().into()));
+    let mut picked: Vec<i64> = Vec::new();
+    for sql in [
+        format!("SELECT seq FROM jobs WHERE state = 1 AND lease_expires <= ?1{exclude} LIMIT ?2"),
+        format!(
+            "SELECT seq FROM jobs WHERE state = 0 AND not_before <= ?1{exclude} \
+             ORDER BY priority DESC, seq LIMIT ?2"
+        ),
+    ] {
+        if picked.len() >= request.max {
+            break;
+        }
+        bind[1] = ((request.max - picked.len()) as i64).into();
+        let mut stmt = tx.prepare_cached(&sql).map_err(e)?;
+        let seqs = stmt
+            .query_map(rusqlite::params_from_iter(bind.iter()), |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(e)?;
+        for seq in seqs {
+            picked.push(seq.map_err(e)?);
+        }
+    }
+    let expires_at_ms = request.now_ms.saturating_add(ms(request.ttl));
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "UPDATE jobs SET state = 1, fence = fence + 1, lease_expires = ?2 WHERE seq = ?1 \
+             RETURNING {COLUMNS}"
+        ))
+        .map_err(e)?;
+    let mut leases = Vec::with_capacity(picked.len());
+    for seq in picked {
+        let (record, fence) = stmt
+            .query_row(params![seq, expires_at_ms as i64], |r| Ok(record(r)))
+            .optional()
+            .map_err(e)?
+            .ok_or_else(|| Error::store("lease", format!("row {seq} vanished")))??;
+        leases.push(Lease {
+            token: LeaseToken {
+                job: record.job.id.clone(),
+                fence,
+            },
+            record,
+            expires_at_ms,
+        });
+    }
+    Ok(leases)
+}
+
+fn apply(tx: &Transaction<'_>, update: &Update) -> Result<Applied> {
+    let e = |err: rusqlite::Error| Error::store("apply", err);
+    let failure_json = |f: &Failure| serde_json::to_string(f).unwrap_or_default();
+    const FENCE: &str = "WHERE id = ?1 AND fence = ?2 AND state = 1";
+    let lease = update.lease();
+    let (id, fence) = (lease.job.as_str(), lease.fence as i64);
+    let changed = match update {
+        Update::Heartbeat { until_ms, .. } => tx
+            .prepare_cached(&format!("UPDATE jobs SET lease_expires = ?3 {FENCE}"))
+            .and_then(|mut s| s.execute(params![id, fence, *until_ms as i64])),
+        Update::Begin { now_ms, .. } => tx
+            .prepare_cached(&format!(
+                "UPDATE jobs SET intent = 1, started_at = COALESCE(started_at, ?3) {FENCE}"
+            ))
+            .and_then(|mut s| s.execute(params![id, fence, *now_ms as i64])),
+        Update::Advance { step, state, .. } => tx
+            .prepare_cached(&format!(
+                "UPDATE jobs SET step = ?3, step_state = ?4, intent = 0 {FENCE}"
+            ))
+            .and_then(|mut s| s.execute(params![id, fence, step, state.to_string()])),
+        Update::Complete { result, .. } => tx
+            .prepare_cached(&format!(
+                "UPDATE jobs SET state = 2, result = ?3, intent = 0 {FENCE}"
+            ))
+            .and_then(|mut s| s.execute(params![id, fence, result.to_string()])),
+        Update::Retry {
+            failure,
+            not_before_ms,
+            ..
+        } => tx
+            .prepare_cached(&format!(
+                "UPDATE jobs SET state = 0, attempts = attempts + 1, failure = ?3, \
+                 not_before = ?4 {FENCE}"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    id,
+                    fence,
+                    failure_json(failure),
+                    *not_before_ms as i64
+                ])
+            }),
+        Update::Fail { failure, .. } => tx
+            .prepare_cached(&format!(
+                "UPDATE jobs SET state = ?3, attempts = attempts + 1, failure = ?4 {FENCE}"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    id,
+                    fence,
+                    Update::terminal_state_of(failure) as i64,
+                    failure_json(failure)
+                ])
+            }),
+        Update::Release { .. } => tx
+            .prepare_cached(&format!("UPDATE jobs SET state = 0 {FENCE}"))
+            .and_then(|mut s| s.execute(params![id, fence])),
+    }
+    .map_err(e)?;
+    Ok(if changed == 1 {
+        Applied::Ok
+    } else {
+        Applied::Stale
+    })
+}
+
+/// Reads a row selected with [`COLUMNS`] into a record and its fence.
+fn record(r: &Row<'_>) -> Result<(JobRecord, u64)> {
+    let id: String = r.get(1).map_err(|e| Error::store("read", e))?;
+    let corrupt = |reason: String| Error::Corrupt {
+        job: id.clone(),
+        reason,
+    };
+    let get = |i: usize| -> Result<rusqlite::types::Value> {
+        r.get(i).map_err(|e| corrupt(e.to_string()))
+    };
+    let text = |i: usize| -> Result<Option<String>> {
+        match get(i)? {
+            rusqlite::types::Value::Null => Ok(None),
+            rusqlite::types::Value::Text(t) => Ok(Some(t)),
+            other => Err(corrupt(format!("column {i} holds {other:?}, not text"))),
+        }
+    };
+    let int = |i: usize| -> Result<Option<i64>> {
+        match get(i)? {
+            rusqlite::types::Value::Null => Ok(None),
+            rusqlite::types::Value::Integer(n) => Ok(Some(n)),
+            other => Err(corrupt(format!(
+                "column {i} holds {other:?}, not an integer"
+            ))),
+        }
+    };
+    let json = |i: usize| -> Result<Option<Value>> {
+        text(i)?
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt(format!("column {i}: {e}"))))
+            .transpose()
+    };
+    let need = |v: Option<i64>, what: &str| v.ok_or_else(|| corrupt(format!("{what} is null")));
+    let priority = need(int(3)?, "priority")?;
+    let state = need(int(6)?, "state")?;
+    let failure = text(13)?
+        .map(|t| serde_json::from_str::<Failure>(&t).map_err(|e| corrupt(format!("failure: {e}"))))
+        .transpose()?;
+    let record = JobRecord {
+        seq: need(int(0)?, "seq")? as u64,
+        job: NewJob {
+            id: JobId::new(id.clone())?,
+            backend: text(2)?.ok_or_else(|| corrupt("backend is null".into()))?,
+            priority: Priority::from_level(priority)
+                .ok_or_else(|| corrupt(format!("unknown priority {priority}")))?,
+            affinity: text(4)?,
+            payload: json(5)?.unwrap_or(Value::Null),
+        },
+        state: JobState::from_code(state)
+            .ok_or_else(|| corrupt(format!("unknown state {state}")))?,
+        step: u32::try_from(need(int(7)?, "step")?).map_err(|e| corrupt(format!("step: {e}")))?,
+        step_state: json(8)?.unwrap_or(Value::Null),
+        intent: need(int(9)?, "intent")? != 0,
+        attempts: u32::try_from(need(int(10)?, "attempts")?)
+            .map_err(|e| corrupt(format!("attempts: {e}")))?,
+        started_at_ms: int(11)?.map(|v| v as u64),
+        result: json(12)?,
+        failure,
+    };
+    Ok((record, need(int(14)?, "fence")? as u64))
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<u64> {
+        match self.call(Op::Enqueue(jobs)).await? {
+            Answer::Added(n) => Ok(n),
+            _ => Err(Error::store("enqueue", "mismatched answer")),
+        }
+    }
+
+    async fn lease(&self, request: &LeaseRequest) -> Result<Vec<Lease>> {
+        match self.call(Op::Lease(request.clone())).await? {
+            Answer::Leases(l) => Ok(l),
+            _ => Err(Error::store("lease", "mismatched answer")),
+        }
+    }
+
+    async fn apply(&self, updates: Vec<Update>) -> Result<Vec<Applied>> {
+        match self.call(Op::Apply(updates)).await? {
+            Answer::Applied(a) => Ok(a),
+            _ => Err(Error::store("apply", "mismatched answer")),
+        }
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        match self.call(Op::Counts).await? {
+            Answer::Counts(c) => Ok(c),
+            _ => Err(Error::store("counts", "mismatched answer")),
+        }
+    }
+
+    async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page> {
+        match self.call(Op::Finished(after, limit)).await? {
+            Answer::Page(p) => Ok(p),
+            _ => Err(Error::store("finished", "mismatched answer")),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+use framebreak_scheduler::{MemoryStore, SqliteStore, conformance};
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    conformance::run_all(|| async { MemoryStore::new() }).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    conformance::run_all(|| {
+        n += 1;
+        let path = dir.path().join(format!("store-{n}.db"));
+        async move { SqliteStore::open(path).unwrap() }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_everything_across_reopen() {
+    use framebreak_scheduler::{JobStore, LeaseRequest, NewJob, Update};
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .enqueue(vec![NewJob::new("a", "b", json!([1, 2])).unwrap()])
+            .await
+            .unwrap();
+        let lease = store
+            .lease(&LeaseRequest {
+                max: 1,
+                ttl: std::time::Duration::from_millis(50),
+                now_ms: 1_000,
+                exclude_backends: vec![],
+            })
+            .await
+            .unwrap()
+            .remove(0);
+        let state = json!({"remote": "r1"});
+        store
+            .apply(vec![
+                Update::Begin {
+                    lease: lease.token.clone(),
+                    now_ms: 1_000,
+                },
+                Update::Advance {
+                    lease: lease.token,
+                    step: 1,
+                    state,
+                },
+            ])
+            .await
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.counts().await.unwrap().leased, 1);
+    let lease = store
+        .lease(&LeaseRequest {
+            max: 1,
+            ttl: std::time::Duration::from_secs(1),
+            now_ms: 2_000,
+            exclude_backends: vec![],
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(lease.record.step, 1);
+    assert_eq!(lease.record.step_state, json!({"remote": "r1"}));
+    assert!(!lease.record.intent);
+    assert_eq!(lease.record.job.payload, json!([1, 2]));
+}
+
+#[test]
+fn sqlite_store_names_the_path_it_cannot_open() {
+    let err = SqliteStore::open("/nonexistent-dir/for/sure/jobs.db").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("/nonexistent-dir/for/sure/jobs.db"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_store_reports_a_corrupt_row_by_job() {
+    use framebreak_scheduler::{Error, JobStore, LeaseRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO jobs (id, backend, priority, payload) VALUES ('broken', 'b', 1, '{not json')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let err = store
+        .lease(&LeaseRequest {
+            max: 1,
+            ttl: std::time::Duration::from_secs(1),
+            now_ms: 1,
+            exclude_backends: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { job, .. } if job == "broken"),
+        "{err}"
+    );
+    // The failed lease was rolled back: the row is untouched.
+    assert_eq!(store.counts().await.unwrap().pending, 1);
+}

@@ -1,0 +1,463 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use framebreak_scheduler::{
+    BackendConfig, BreakerConfig, BreakerState, Error, Event, Failure, FailureCategory, Handler,
+    JobEvent, JobState, JobStore, JobStoreExt, MemoryStore, NewJob, Priority, RateLimit,
+    RunOutcome, Scheduler, SqliteStore, Step, StepContext,
+};
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::util::{jobs, quick_retries};
+
+/// Records the order and lane of every call; `steps` steps per job, each
+/// taking `delay`, ending early when cancelled.
+#[derive(Debug, Default)]
+struct Recorder {
+    steps: u32,
+    delay: Duration,
+    calls: Mutex<Vec<(String, u32, usize, bool)>>,
+}
+
+#[async_trait]
+impl Handler for Recorder {
+    async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+        self.calls.lock().unwrap().push((
+            ctx.job.to_string(),
+            ctx.step,
+            ctx.lane,
+            ctx.possibly_executed,
+        ));
+        tokio::select! {
+            () = tokio::time::sleep(self.delay) => {}
+            () = ctx.cancel.cancelled() => return Err(Failure::new(FailureCategory::Cancelled, "aborted")),
+        }
+        if ctx.step + 1 >= self.steps.max(1) {
+            Ok(Step::Done(json!({ "job": ctx.job, "steps": ctx.step + 1 })))
+        } else {
+            Ok(Step::Next(json!({ "after": ctx.step })))
+        }
+    }
+}
+
+#[tokio::test]
+async fn higher_priorities_run_first() {
+    let store = Arc::new(MemoryStore::new());
+    let mut batch = jobs("n", 3, "b");
+    batch.push(
+        NewJob::new("low", "b", json!(0))
+            .unwrap()
+            .priority(Priority::Low),
+    );
+    batch.push(
+        NewJob::new("urgent", "b", json!(0))
+            .unwrap()
+            .priority(Priority::Urgent),
+    );
+    batch.push(
+        NewJob::new("high", "b", json!(0))
+            .unwrap()
+            .priority(Priority::High),
+    );
+    store.enqueue(batch).await.unwrap();
+    let handler = Arc::new(Recorder {
+        steps: 1,
+        ..Recorder::default()
+    });
+    let scheduler = Scheduler::builder(store.clone(), handler.clone())
+        .concurrency(1)
+        .build()
+        .unwrap();
+    assert_eq!(scheduler.run().await.unwrap().outcome, RunOutcome::Drained);
+    let order: Vec<String> = handler
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.0.clone())
+        .collect();
+    assert_eq!(order, ["urgent", "high", "n0", "n1", "n2", "low"]);
+}
+
+#[tokio::test]
+async fn jobs_with_one_affinity_key_share_a_lane() {
+    let store = Arc::new(MemoryStore::new());
+    let batch: Vec<NewJob> = (0..60)
+        .map(|i| {
+            NewJob::new(format!("j{i}"), "b", json!(i))
+                .unwrap()
+                .affinity(format!("prompt-{}", i % 7))
+        })
+        .collect();
+    store.enqueue(batch).await.unwrap();
+    let handler = Arc::new(Recorder {
+        steps: 2,
+        ..Recorder::default()
+    });
+    let scheduler = Scheduler::builder(store.clone(), handler.clone())
+        .concurrency(8)
+        .lanes(4)
+        .build()
+        .unwrap();
+    scheduler.run().await.unwrap();
+    let mut lane_of_key: HashMap<String, usize> = HashMap::new();
+    for (job, _, lane, _) in handler.calls.lock().unwrap().iter() {
+        let i: usize = job[1..].parse().unwrap();
+        let key = format!("prompt-{}", i % 7);
+        assert_eq!(
+            *lane_of_key.entry(key).or_insert(*lane),
+            *lane,
+            "{job} changed lane"
+        );
+    }
+    assert!(
+        lane_of_key
+            .values()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            > 1
+    );
+}
+
+/// Fails the first `failures` calls with a server error, then succeeds.
+#[derive(Debug)]
+struct Flaky {
+    failures: u32,
+    calls: AtomicU32,
+}
+
+#[async_trait]
+impl Handler for Flaky {
+    async fn step(&self, _ctx: StepContext<'_>) -> Result<Step, Failure> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err(Failure::new(FailureCategory::Server, "503"));
+        }
+        Ok(Step::Done(json!("ok")))
+    }
+}
+
+#[tokio::test]
+async fn an_open_breaker_makes_jobs_wait_not_fail() {
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("j", 20, "api")).await.unwrap();
+    let breaker = BreakerConfig {
+        consecutive_failures: 3,
+        failure_rate: None,
+        cool_down: Duration::from_millis(100),
+        half_open_trials: 1,
+        success_threshold: 1,
+        ..BreakerConfig::default()
+    };
+    let scheduler = Scheduler::builder(
+        store.clone(),
+        Flaky {
+            failures: 6,
+            calls: AtomicU32::new(0),
+        },
+    )
+    .concurrency(1)
+    .backend(
+        "api",
+        BackendConfig {
+            breaker,
+            ..BackendConfig::default()
+        },
+    )
+    .retry(quick_retries(10))
+    .build()
+    .unwrap();
+    let mut events = scheduler.subscribe();
+    let summary = scheduler.run().await.unwrap();
+    assert_eq!(summary.snapshot.counts.done, 20, "{:?}", summary.snapshot);
+    let mut changes = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Event::Breaker { from, to, .. } = event {
+            changes.push((from, to));
+        }
+    }
+    use BreakerState::{Closed, HalfOpen, Open};
+    // 3 failures open it; the trial fails (4th) and reopens it; 2 more
+    // failures only happen as trials after each cool-down... the sequence
+    // always starts closed → open → half-open and ends half-open → closed.
+    assert_eq!(changes.first(), Some(&(Closed, Open)), "{changes:?}");
+    assert_eq!(changes.get(1), Some(&(Open, HalfOpen)), "{changes:?}");
+    assert_eq!(changes.last(), Some(&(HalfOpen, Closed)), "{changes:?}");
+}
+
+/// Answers 429 with a retry-after once, then succeeds.
+#[derive(Debug, Default)]
+struct LimitedOnce {
+    calls: Mutex<Vec<std::time::Instant>>,
+}
+
+#[async_trait]
+impl Handler for LimitedOnce {
+    async fn step(&self, _ctx: StepContext<'_>) -> Result<Step, Failure> {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(std::time::Instant::now());
+        if calls.len() == 1 {
+            return Err(Failure::new(FailureCategory::RateLimited, "429")
+                .retry_after(Duration::from_millis(200)));
+        }
+        Ok(Step::Done(json!("ok")))
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limited_answer_pauses_the_key_for_everyone() {
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("j", 5, "api")).await.unwrap();
+    let handler = Arc::new(LimitedOnce::default());
+    let scheduler = Scheduler::builder(store.clone(), handler.clone())
+        .concurrency(1)
+        .rate_limit("api", RateLimit::per_second(1000).unwrap().burst(10))
+        .retry(quick_retries(3))
+        .build()
+        .unwrap();
+    let mut events = scheduler.subscribe();
+    scheduler.run().await.unwrap();
+    let calls = handler.calls.lock().unwrap();
+    assert_eq!(calls.len(), 6);
+    assert!(
+        calls[1] - calls[0] >= Duration::from_millis(200),
+        "the next job waited out the pause"
+    );
+    let mut paused = false;
+    while let Ok(event) = events.try_recv() {
+        paused |= matches!(event, Event::RateLimitPaused { ref key, pause } if key == "api" && pause == Duration::from_millis(200));
+    }
+    assert!(paused);
+}
+
+#[tokio::test]
+async fn non_retryable_failures_end_the_job_in_their_state() {
+    #[derive(Debug)]
+    struct Refuse;
+    #[async_trait]
+    impl Handler for Refuse {
+        async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+            let category = if ctx.job.as_str() == "c" {
+                FailureCategory::Cancelled
+            } else {
+                FailureCategory::ContentPolicy
+            };
+            Err(Failure::new(category, "no"))
+        }
+    }
+    let store = Arc::new(MemoryStore::new());
+    store
+        .enqueue(vec![
+            NewJob::new("c", "b", json!(0)).unwrap(),
+            NewJob::new("p", "b", json!(0)).unwrap(),
+        ])
+        .await
+        .unwrap();
+    let summary = Scheduler::builder(store.clone(), Refuse)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.snapshot.retries, 0);
+    let records: Vec<_> = store.results(10).collect().await;
+    let states: Vec<_> = records.into_iter().map(|r| r.unwrap().state).collect();
+    assert_eq!(states, [JobState::Cancelled, JobState::Failed]);
+}
+
+#[tokio::test]
+async fn a_first_cancel_drains_and_a_rerun_resumes_at_the_persisted_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    let handler = Arc::new(Recorder {
+        steps: 3,
+        delay: Duration::from_millis(30),
+        ..Recorder::default()
+    });
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.enqueue(jobs("j", 40, "b")).await.unwrap();
+        let scheduler = Scheduler::builder(store, handler.clone())
+            .concurrency(8)
+            .build()
+            .unwrap();
+        let shutdown = scheduler.shutdown();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            shutdown.trigger();
+        });
+        let summary = scheduler.run().await.unwrap();
+        assert_eq!(summary.outcome, RunOutcome::Stopped);
+        let counts = scheduler.store().counts().await.unwrap();
+        assert_eq!(counts.leased, 0, "a drain gives every job back: {counts:?}");
+        assert!(counts.pending > 0);
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let summary = Scheduler::builder(store, handler.clone())
+        .concurrency(8)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Drained);
+    assert_eq!(summary.snapshot.counts.done, 40);
+    let calls = handler.calls.lock().unwrap();
+    let mut per_step: HashMap<(String, u32), u32> = HashMap::new();
+    for (job, step, _, possibly) in calls.iter() {
+        *per_step.entry((job.clone(), *step)).or_insert(0) += 1;
+        assert!(!possibly, "a drained run leaves no step half-done");
+    }
+    assert_eq!(per_step.len(), 120);
+    assert!(per_step.values().all(|n| *n == 1), "no step ran twice");
+}
+
+#[tokio::test]
+async fn a_second_cancel_aborts_at_once_and_the_step_is_flagged_on_rerun() {
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("j", 4, "b")).await.unwrap();
+    let slow = Arc::new(Recorder {
+        steps: 1,
+        delay: Duration::from_secs(60),
+        ..Recorder::default()
+    });
+    let scheduler = Scheduler::builder(store.clone(), slow.clone())
+        .concurrency(4)
+        .build()
+        .unwrap();
+    let shutdown = scheduler.shutdown();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        shutdown.trigger();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        shutdown.trigger();
+    });
+    let started = std::time::Instant::now();
+    let summary = scheduler.run().await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Aborted);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.leased),
+        (4, 0),
+        "aborted jobs are given back"
+    );
+    let quick = Arc::new(Recorder {
+        steps: 1,
+        ..Recorder::default()
+    });
+    Scheduler::builder(store.clone(), quick.clone())
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert!(
+        quick.calls.lock().unwrap().iter().all(|c| c.3),
+        "every interrupted step is possibly executed"
+    );
+    assert_eq!(store.counts().await.unwrap().done, 4);
+}
+
+#[tokio::test]
+async fn intake_streams_jobs_through_a_bounded_queue() {
+    let store = Arc::new(MemoryStore::new());
+    let handler = Arc::new(Recorder {
+        steps: 1,
+        ..Recorder::default()
+    });
+    let scheduler = Arc::new(
+        Scheduler::builder(store.clone(), handler)
+            .concurrency(16)
+            .intake(8)
+            .build()
+            .unwrap(),
+    );
+    let intake = scheduler.intake().unwrap();
+    assert!(scheduler.intake().is_none());
+    let producer = tokio::spawn(async move {
+        for job in jobs("s", 500, "b").into_iter().chain(jobs("s", 10, "b")) {
+            intake.send(job).await.unwrap();
+        }
+    });
+    let summary = scheduler.run().await.unwrap();
+    producer.await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Drained);
+    assert_eq!(
+        store.counts().await.unwrap().done,
+        500,
+        "re-sent ids are ignored"
+    );
+}
+
+#[tokio::test]
+async fn events_and_snapshots_tell_the_story() {
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("j", 10, "b")).await.unwrap();
+    let scheduler = Scheduler::builder(
+        store,
+        Recorder {
+            steps: 2,
+            ..Recorder::default()
+        },
+    )
+    .build()
+    .unwrap();
+    let mut events = scheduler.subscribe();
+    let summary = scheduler.run().await.unwrap();
+    let s = &summary.snapshot;
+    assert_eq!(
+        (
+            s.counts.done,
+            s.counts.pending,
+            s.steps,
+            s.finished,
+            s.in_flight
+        ),
+        (10, 0, 20, 10, 0)
+    );
+    assert!(s.rate > 0.0);
+    assert_eq!(s.backends.len(), 1);
+    let mut finished = 0;
+    while let Ok(event) = events.try_recv() {
+        if let Event::Job {
+            event:
+                JobEvent::Finished {
+                    state: JobState::Done,
+                    ..
+                },
+            ..
+        } = event
+        {
+            finished += 1;
+        }
+    }
+    assert_eq!(finished, 10);
+}
+
+#[test]
+fn bad_settings_are_refused_by_name() {
+    let store = MemoryStore::new();
+    for (n, lanes) in [(0, 1), (10_001, 1), (4, 5)] {
+        let err = Scheduler::builder(MemoryStore::new(), Recorder::default())
+            .concurrency(n)
+            .lanes(lanes)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err}");
+    }
+    let err = Scheduler::builder(store, Recorder::default())
+        .backend(
+            "b",
+            BackendConfig {
+                max_in_flight: 0,
+                ..BackendConfig::default()
+            },
+        )
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("max_in_flight"), "{err}");
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the scheduler, one module per concern:
+//!
+//! - `conformance`: the store conformance suite on every store;
+//! - `engine`: priorities, affinity, breaker waits, pauses, shutdown, bad input;
+//! - `properties`: proptest state machines (terminal states, exclusivity,
+//!   retry bounds, half-open trials);
+//! - `crash`: 10,000 jobs, kill -9 several times, exactly-once submission;
+//! - `faults`: 5xx, 429 and timeouts; no retry storm; measured request rate.
+
+mod conformance;
+mod crash;
+mod engine;
+mod faults;
+mod properties;
+mod util;
