@@ -33,4 +33,7 @@ pub enum Error {
         #[source]
         source: candle_core::Error,
     },
+    /// A video could not be read or decoded.
+    #[error(transparent)]
+    Media(#[from] framebreak_media::Error),
 }

@@ -1,0 +1,160 @@
+//! Scores the detectors on the evaluation set made by
+//! `scripts/eval_make.py`: `cargo run --release -p framebreak-defects
+//! --example evaluate -- .work/eval/test`.
+//!
+//! A finding matches a true defect of its kind when their frame ranges
+//! overlap (one frame of slack). Per kind it prints precision (findings
+//! that match), recall (true defects found) and F1; then the share of clean
+//! clips with any finding at all.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use framebreak_defects::{Evidence, Finding, default_detectors};
+use framebreak_media::{Clip, ClipInfo, Frame};
+use framebreak_variants::DefectKind;
+
+#[derive(serde::Deserialize)]
+struct Truth {
+    kind: Option<DefectKind>,
+    fps: f64,
+    defects: Vec<TrueDefect>,
+}
+
+#[derive(serde::Deserialize)]
+struct TrueDefect {
+    kind: DefectKind,
+    start_frame: u64,
+    end_frame: u64,
+}
+
+fn load(dir: &Path) -> Result<(Clip, Truth), Box<dyn std::error::Error>> {
+    let truth: Truth = serde_json::from_slice(&std::fs::read(dir.join("truth.json"))?)?;
+    let mut pngs: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    pngs.sort();
+    let mut frames = Vec::new();
+    for (i, p) in pngs.iter().enumerate() {
+        let img = image::open(p)?.to_rgb8();
+        let (w, h) = img.dimensions();
+        frames.push(Frame::from_rgb8(
+            i as u64,
+            i as f64 / truth.fps,
+            w,
+            h,
+            img.into_raw(),
+        )?);
+    }
+    let (width, height) = (frames[0].width(), frames[0].height());
+    let info = ClipInfo {
+        width,
+        height,
+        fps: truth.fps,
+        frame_count: Some(frames.len() as u64),
+        codec: "png-sequence".into(),
+    };
+    Ok((Clip { info, frames }, truth))
+}
+
+fn overlaps(f: &Finding, t: &TrueDefect) -> bool {
+    f.kind == t.kind && f.start_frame <= t.end_frame + 1 && t.start_frame <= f.end_frame + 1
+}
+
+#[derive(Default)]
+struct Tally {
+    findings: usize,
+    matching: usize,
+    truths: usize,
+    found: usize,
+    on_clean: usize,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| ".work/eval/test".into()),
+    );
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let detectors = default_detectors();
+    let mut tally: BTreeMap<DefectKind, Tally> = DefectKind::ALL
+        .iter()
+        .map(|&k| (k, Tally::default()))
+        .collect();
+    let (mut clean, mut clean_flagged) = (0usize, 0usize);
+    let verbose = std::env::var_os("VERBOSE").is_some();
+    let started = Instant::now();
+    for dir in &dirs {
+        let (clip, truth) = load(dir)?;
+        let ev = Evidence::new(&clip)?;
+        let findings: Vec<Finding> = detectors.iter().flat_map(|d| d.detect(&ev)).collect();
+        if verbose {
+            let kinds: Vec<String> = findings
+                .iter()
+                .map(|f| format!("{}[{}-{}]", f.kind, f.start_frame, f.end_frame))
+                .collect();
+            println!(
+                "{}: {}",
+                dir.file_name().unwrap_or_default().to_string_lossy(),
+                kinds.join(" ")
+            );
+        }
+        if truth.kind.is_none() {
+            clean += 1;
+            clean_flagged += usize::from(!findings.is_empty());
+        }
+        for f in &findings {
+            let t = tally.get_mut(&f.kind).ok_or("unknown kind")?;
+            t.findings += 1;
+            t.matching += usize::from(truth.defects.iter().any(|d| overlaps(f, d)));
+            t.on_clean += usize::from(truth.kind.is_none());
+        }
+        for d in &truth.defects {
+            let t = tally.get_mut(&d.kind).ok_or("unknown kind")?;
+            t.truths += 1;
+            t.found += usize::from(findings.iter().any(|f| overlaps(f, d)));
+        }
+    }
+    println!(
+        "{} clips from {} in {:.1} s\n",
+        dirs.len(),
+        root.display(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "| kind | true defects | findings | precision | recall | F1 | findings on clean clips |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let ratio = |a: usize, b: usize| {
+        if b == 0 {
+            f64::NAN
+        } else {
+            a as f64 / b as f64
+        }
+    };
+    for (kind, t) in &tally {
+        let (p, r) = (ratio(t.matching, t.findings), ratio(t.found, t.truths));
+        let f1 = if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
+        println!(
+            "| {kind} | {} | {} | {p:.2} | {r:.2} | {f1:.2} | {} |",
+            t.truths, t.findings, t.on_clean
+        );
+    }
+    println!(
+        "\nclean clips with any finding: {clean_flagged}/{clean} ({:.1} %)",
+        100.0 * ratio(clean_flagged, clean)
+    );
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! The pipeline: clip → metrics → evidence → detectors → scorecard → report.
+
+use std::fmt;
+use std::path::Path;
+
+use framebreak_media::{Clip, ReadOptions, read_clip};
+
+use crate::{
+    ClipMetrics, Compute, DefectDetector, Error, Evidence, Scores, VideoReport, default_detectors,
+};
+
+/// Analyses clips and files: every metric, every detector, the scores.
+///
+/// ```
+/// use framebreak_defects::Analyzer;
+/// use framebreak_media::{Clip, ClipInfo, Frame};
+///
+/// // A still grey card: nothing moves, nothing is wrong.
+/// let frames = (0..4)
+///     .map(|i| Frame::from_rgb8(i, i as f64 / 24.0, 64, 48, vec![128; 64 * 48 * 3]))
+///     .collect::<Result<Vec<_>, _>>()?;
+/// let info = ClipInfo { width: 64, height: 48, fps: 24.0, frame_count: Some(4), codec: "raw".into() };
+/// let report = Analyzer::new().analyze_clip("card", &Clip { info, frames })?;
+/// assert!(report.defects.is_empty());
+/// assert_eq!((report.scores.physics, report.frames), (100.0, 4));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Analyzer {
+    compute: Compute,
+    detectors: Vec<Box<dyn DefectDetector>>,
+    read: ReadOptions,
+}
+
+impl fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Analyzer")
+            .field("device", &self.compute.name())
+            .field(
+                "detectors",
+                &self
+                    .detectors
+                    .iter()
+                    .map(|d| d.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field("read", &self.read)
+            .finish()
+    }
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Analyzer {
+    /// Every default detector, metrics on the CPU, every frame at full size.
+    pub fn new() -> Self {
+        Analyzer {
+            compute: Compute::cpu(),
+            detectors: default_detectors(),
+            read: ReadOptions::default(),
+        }
+    }
+
+    /// Where the metrics run.
+    #[must_use]
+    pub fn compute(mut self, compute: Compute) -> Self {
+        self.compute = compute;
+        self
+    }
+
+    /// Replaces the detectors.
+    #[must_use]
+    pub fn detectors(mut self, detectors: Vec<Box<dyn DefectDetector>>) -> Self {
+        self.detectors = detectors;
+        self
+    }
+
+    /// How files are read: sampling, analysis size, frame limit.
+    #[must_use]
+    pub fn read_options(mut self, read: ReadOptions) -> Self {
+        self.read = read;
+        self
+    }
+
+    /// Reads `path` with the read options and analyses it; the report names
+    /// the file as given.
+    ///
+    /// # Errors
+    /// [`Error::Media`] when the file cannot be read or decoded, and the
+    /// errors of [`Analyzer::analyze_clip`].
+    pub fn analyze_file(&self, path: &Path) -> Result<VideoReport, Error> {
+        let clip = read_clip(path, &self.read)?;
+        self.analyze_clip(&path.display().to_string(), &clip)
+    }
+
+    /// Analyses a clip already in memory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for clips of fewer than 2 frames, frames
+    /// smaller than 32×32 or of different sizes; [`Error::Tensor`] when the
+    /// device fails.
+    pub fn analyze_clip(&self, file: &str, clip: &Clip) -> Result<VideoReport, Error> {
+        let metrics = ClipMetrics::compute(clip, &self.compute)?;
+        let evidence = Evidence::new(clip)?;
+        let mut defects: Vec<_> = self
+            .detectors
+            .iter()
+            .flat_map(|d| d.detect(&evidence))
+            .collect();
+        defects.sort_by(|a, b| {
+            (a.start_frame, a.kind, a.end_frame).cmp(&(b.start_frame, b.kind, b.end_frame))
+        });
+        let scores = Scores::from_findings(&defects, Some(&metrics.summary));
+        let first = &clip.frames[0];
+        Ok(VideoReport {
+            file: file.to_owned(),
+            frames: clip.frames.len() as u64,
+            fps: clip.info.fps,
+            width: first.width(),
+            height: first.height(),
+            defects,
+            metrics: metrics.summary,
+            scores,
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! Frozen: the picture stops while the clip around it moves.
+
+use framebreak_variants::DefectKind;
+
+use crate::Finding;
+use crate::detect::util::{Hit, confidence, median, runs};
+use crate::detect::{DefectDetector, Evidence};
+
+/// Flags runs of (nearly) identical consecutive frames inside a clip that
+/// otherwise moves.
+///
+/// A pair is still when its mean absolute luma difference is under
+/// `max(0.5, 5 % of the clip's typical difference)` grey levels. A run of at
+/// least `min_still_pairs` still pairs is frozen when the pairs around it
+/// (up to 6 on each side) moved by at least `min_motion` grey levels: a clip
+/// that is still throughout (a photograph, a locked-off empty shot) is not
+/// frozen, and single repeated frames (24→30 fps pulldown) are not either.
+#[derive(Debug, Clone)]
+pub struct Frozen {
+    /// Shortest run of still pairs that counts (2 = three identical frames).
+    pub min_still_pairs: usize,
+    /// Mean absolute luma difference the surrounding pairs must show.
+    pub min_motion: f64,
+}
+
+impl Default for Frozen {
+    fn default() -> Self {
+        Frozen {
+            min_still_pairs: 2,
+            min_motion: 2.0,
+        }
+    }
+}
+
+impl DefectDetector for Frozen {
+    fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
+        let n = ev.len();
+        if n < 3 {
+            return Vec::new();
+        }
+        let diffs: Vec<f64> = (0..n - 1)
+            .map(|i| {
+                let (a, b) = (ev.luma(i).data(), ev.luma(i + 1).data());
+                a.iter()
+                    .zip(b)
+                    .map(|(p, q)| f64::from((p - q).abs()))
+                    .sum::<f64>()
+                    / a.len() as f64
+            })
+            .collect();
+        let still_cut = (0.05 * median(diffs.iter().copied())).max(0.5);
+        let still: Vec<bool> = diffs.iter().map(|&d| d < still_cut).collect();
+        let mut hits: Vec<Option<Hit>> = vec![None; n];
+        let mut i = 0;
+        while i < still.len() {
+            if !still[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < still.len() && still[i] {
+                i += 1;
+            }
+            let len = i - start;
+            if len < self.min_still_pairs {
+                continue;
+            }
+            let around = (start.saturating_sub(6)..start)
+                .chain(i..(i + 6).min(still.len()))
+                .filter(|&j| !still[j]);
+            let motion = median(around.map(|j| diffs[j]));
+            if motion < self.min_motion {
+                continue;
+            }
+            let score = confidence(motion / self.min_motion) * (0.6 + 0.1 * len as f64).min(1.0);
+            for h in &mut hits[start..=i] {
+                *h = Some(Hit { score, bbox: None });
+            }
+        }
+        runs(DefectKind::Frozen, &hits, 0)
+    }
+
+    fn name(&self) -> &str {
+        "frozen"
+    }
+
+    fn kinds(&self) -> Vec<DefectKind> {
+        vec![DefectKind::Frozen]
+    }
+}

@@ -1,0 +1,238 @@
+//! Gravity violation: objects that fall up, stop in mid-air, or reverse
+//! without anything to push them.
+
+use framebreak_variants::DefectKind;
+
+use crate::detect::util::{Hit, components, confidence, median, runs};
+use crate::detect::{DefectDetector, Evidence};
+use crate::{BBox, Finding};
+
+const CELL: usize = 8;
+const WINDOW: usize = 7;
+
+/// Tracks moving objects in the scene's frame of reference and flags
+/// upward acceleration.
+///
+/// Objects are found where the camera-compensated difference between two
+/// frames exceeds `max(25, 4 × its median)` grey levels, gathered on an 8×8
+/// pixel grid into blobs; a blob's weighted centre sits between the object's
+/// two positions. Centres are carried into the first frame's coordinates
+/// (so pans, zooms and rotations drop out) and linked into tracks by
+/// nearest neighbour around a constant-velocity prediction.
+///
+/// Gravity accelerates everything downwards, whatever the scale: on any
+/// window of 7 consecutive positions of a track, a fitted vertical
+/// acceleration pointing up by more than `max(min_accel, 3 standard
+/// errors)` pixels per frame² is a violation. That catches falling upwards,
+/// a falling object braking to float in mid-air, and a fall that turns into
+/// a rise. A bounce on a floor reverses the same way: the detector has no
+/// model of contact, so bounces are flagged too.
+#[derive(Debug, Clone)]
+pub struct GravityViolation {
+    /// Least upward acceleration that counts, in pixels per frame².
+    pub min_accel: f64,
+}
+
+impl Default for GravityViolation {
+    fn default() -> Self {
+        GravityViolation { min_accel: 0.3 }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    t: usize,
+    x: f64,
+    y: f64,
+    bbox: BBox,
+}
+
+fn blobs(ev: &Evidence<'_>, i: usize) -> Vec<Point> {
+    let (w, h) = (ev.width(), ev.height());
+    let res = ev.residual(i);
+    let cut =
+        (4.0 * median(res.data().iter().step_by(7).map(|v| f64::from(v.abs())))).max(25.0) as f32;
+    let (cols, rows) = (w.div_ceil(CELL), h.div_ceil(CELL));
+    let mut count = vec![0u32; cols * rows];
+    for y in 0..h {
+        for (x, v) in res.row(y).iter().enumerate() {
+            if v.abs() > cut {
+                count[(y / CELL) * cols + x / CELL] += 1;
+            }
+        }
+    }
+    let on: Vec<bool> = count.iter().map(|&c| c >= 6).collect();
+    let to_first = ev.to_first(i + 1);
+    let mut out = Vec::new();
+    for comp in components(&on, cols, rows) {
+        if comp.len() < 2 || comp.len() * 10 > cols * rows {
+            continue;
+        }
+        let (mut sx, mut sy, mut sw) = (0.0f64, 0.0f64, 0.0f64);
+        let mut bbox: Option<BBox> = None;
+        for &c in &comp {
+            let (x0, y0) = ((c % cols) * CELL, (c / cols) * CELL);
+            for y in y0..(y0 + CELL).min(h) {
+                for x in x0..(x0 + CELL).min(w) {
+                    let v = res.at(x, y).abs();
+                    if v > cut {
+                        let v = f64::from(v);
+                        sx += v * x as f64;
+                        sy += v * y as f64;
+                        sw += v;
+                    }
+                }
+            }
+            let cb = BBox {
+                x: x0 as u32,
+                y: y0 as u32,
+                w: CELL.min(w - x0) as u32,
+                h: CELL.min(h - y0) as u32,
+            };
+            bbox = Some(bbox.map_or(cb, |b| b.union(cb)));
+        }
+        if let (true, Some(bbox)) = (sw > 0.0, bbox) {
+            let (x, y) = to_first.apply(sx / sw, sy / sw);
+            out.push(Point { t: i, x, y, bbox });
+        }
+    }
+    out
+}
+
+fn link(detections: Vec<Vec<Point>>) -> Vec<Vec<Point>> {
+    let mut tracks: Vec<Vec<Point>> = Vec::new();
+    for (t, points) in detections.into_iter().enumerate() {
+        let mut taken = vec![false; tracks.len()];
+        for p in points {
+            let mut best: Option<(usize, f64)> = None;
+            for (k, tr) in tracks.iter().enumerate() {
+                let Some(last) = tr.last() else { continue };
+                if taken[k] || last.t + 2 < t {
+                    continue;
+                }
+                let (vx, vy) = match tr.len() {
+                    0 | 1 => (0.0, 0.0),
+                    l => (tr[l - 1].x - tr[l - 2].x, tr[l - 1].y - tr[l - 2].y),
+                };
+                let dt = (t - last.t) as f64;
+                let d = (p.x - last.x - vx * dt).hypot(p.y - last.y - vy * dt);
+                let gate = 16.0 + 1.0 * vx.hypot(vy);
+                if d < gate && best.is_none_or(|(_, bd)| d < bd) {
+                    best = Some((k, d));
+                }
+            }
+            match best {
+                Some((k, _)) => {
+                    taken[k] = true;
+                    tracks[k].push(p);
+                }
+                None => {
+                    taken.push(true);
+                    tracks.push(vec![p]);
+                }
+            }
+        }
+    }
+    tracks
+}
+
+/// Least-squares `y = a + b·t + c·t²`; returns the acceleration `2c` and its
+/// standard error.
+fn acceleration(points: &[Point]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    let t0 = points.iter().map(|p| p.t as f64).sum::<f64>() / n;
+    let mut m = [[0.0f64; 3]; 3];
+    let mut rhs = [0.0f64; 3];
+    for p in points {
+        let t = p.t as f64 - t0;
+        let row = [1.0, t, t * t];
+        for i in 0..3 {
+            for j in 0..3 {
+                m[i][j] += row[i] * row[j];
+            }
+            rhs[i] += row[i] * p.y;
+        }
+    }
+    let inv = invert3(m)?;
+    let coef: Vec<f64> = (0..3)
+        .map(|i| (0..3).map(|j| inv[i][j] * rhs[j]).sum())
+        .collect();
+    let sse: f64 = points
+        .iter()
+        .map(|p| {
+            let t = p.t as f64 - t0;
+            (p.y - coef[0] - coef[1] * t - coef[2] * t * t).powi(2)
+        })
+        .sum();
+    let sigma2 = (sse / (n - 3.0).max(1.0)).max(0.25);
+    Some((2.0 * coef[2], 2.0 * (sigma2 * inv[2][2]).sqrt()))
+}
+
+fn invert3(m: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    if det.abs() < 1e-12 {
+        return None;
+    }
+    let mut inv = [[0.0; 3]; 3];
+    for (i, row) in inv.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            let (r0, r1) = ((j + 1) % 3, (j + 2) % 3);
+            let (c0, c1) = ((i + 1) % 3, (i + 2) % 3);
+            *v = (m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0]) / det;
+        }
+    }
+    Some(inv)
+}
+
+impl DefectDetector for GravityViolation {
+    fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
+        let n = ev.len();
+        if n < WINDOW + 1 {
+            return Vec::new();
+        }
+        let tracks = link((0..n - 1).map(|i| blobs(ev, i)).collect());
+        let mut hits: Vec<Option<Hit>> = vec![None; n];
+        for tr in tracks.iter().filter(|tr| tr.len() >= WINDOW) {
+            for win in tr.windows(WINDOW) {
+                if win[WINDOW - 1].t - win[0].t > WINDOW + 2 {
+                    continue;
+                }
+                let travel = win
+                    .windows(2)
+                    .map(|p| (p[1].x - p[0].x).hypot(p[1].y - p[0].y))
+                    .sum::<f64>();
+                if travel < 12.0 {
+                    continue;
+                }
+                let Some((accel, se)) = acceleration(win) else {
+                    continue;
+                };
+                let cut = self.min_accel.max(3.0 * se);
+                if -accel <= cut {
+                    continue;
+                }
+                let score = confidence(-accel / cut);
+                let bbox = win.iter().map(|p| p.bbox).reduce(BBox::union);
+                for f in win[0].t..=win[WINDOW - 1].t + 1 {
+                    let hit = hits[f].get_or_insert(Hit { score, bbox });
+                    hit.score = hit.score.max(score);
+                    hit.bbox = match (hit.bbox, bbox) {
+                        (Some(a), Some(b)) => Some(a.union(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+        }
+        runs(DefectKind::GravityViolation, &hits, 0)
+    }
+
+    fn name(&self) -> &str {
+        "gravity_violation"
+    }
+
+    fn kinds(&self) -> Vec<DefectKind> {
+        vec![DefectKind::GravityViolation]
+    }
+}

@@ -1,0 +1,75 @@
+//! Block flags that persist: the shared core of the melt and texture-bleed
+//! detectors, which both look for something that keeps happening in the
+//! same part of the scene for several pairs of frames.
+
+use crate::detect::util::{Hit, cells_bbox, components};
+use crate::detect::{Evidence, MotionField};
+
+/// For each pair, which blocks have been flagged (in the block or one of its
+/// neighbours, which forgives a camera drifting the region across the grid)
+/// for at least `min_pairs` consecutive pairs; then one hit per frame for the
+/// groups of such blocks, scored by `score` of the group's mean strength.
+pub(crate) fn persistent_hits(
+    ev: &Evidence<'_>,
+    strength: impl Fn(&MotionField, usize, usize) -> Option<f64>,
+    min_pairs: usize,
+    min_blocks: usize,
+    score: impl Fn(f64) -> f64,
+) -> Vec<Option<Hit>> {
+    let mut hits: Vec<Option<Hit>> = vec![None; ev.len()];
+    let Some(first) = ev.fields().first() else {
+        return hits;
+    };
+    let (cols, rows) = (first.cols, first.rows);
+    let mut streak = vec![0usize; cols * rows];
+    for (i, f) in ev.fields().iter().enumerate() {
+        let s: Vec<Option<f64>> = (0..cols * rows).map(|b| strength(f, i, b)).collect();
+        let mut next = vec![0usize; cols * rows];
+        for b in 0..cols * rows {
+            let (c, r) = ((b % cols) as isize, (b / cols) as isize);
+            let near = (-1..=1)
+                .flat_map(|dr| (-1..=1).map(move |dc| (c + dc, r + dr)))
+                .any(|(nc, nr)| {
+                    nc >= 0
+                        && nr >= 0
+                        && (nc as usize) < cols
+                        && (nr as usize) < rows
+                        && s[nr as usize * cols + nc as usize].is_some()
+                });
+            if near {
+                let prev = (-1..=1)
+                    .flat_map(|dr| (-1..=1).map(move |dc| (c + dc, r + dr)))
+                    .filter(|&(nc, nr)| {
+                        nc >= 0 && nr >= 0 && (nc as usize) < cols && (nr as usize) < rows
+                    })
+                    .map(|(nc, nr)| streak[nr as usize * cols + nc as usize])
+                    .max()
+                    .unwrap_or(0);
+                next[b] = if s[b].is_some() { prev + 1 } else { prev };
+            }
+        }
+        streak = next;
+        let persistent: Vec<bool> = (0..cols * rows)
+            .map(|b| s[b].is_some() && streak[b] >= min_pairs)
+            .collect();
+        for comp in components(&persistent, cols, rows) {
+            if comp.len() < min_blocks {
+                continue;
+            }
+            let mean = comp.iter().filter_map(|&b| s[b]).sum::<f64>() / comp.len() as f64;
+            let bbox = cells_bbox(&comp, cols, f.block, ev.width(), ev.height());
+            let sc = score(mean);
+            // The defect spans the whole streak, not just the pair that proved it.
+            let from = (i + 1).saturating_sub(min_pairs);
+            for t in from..=i + 1 {
+                let hit = hits[t].get_or_insert(Hit { score: sc, bbox });
+                hit.score = hit.score.max(sc);
+                hit.bbox = match (hit.bbox, bbox) {
+                    (Some(a), Some(b)) => Some(a.union(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+    }
+    hits
+}

@@ -1,0 +1,148 @@
+//! Colour sparks: small specks of saturated colour that appear from nowhere.
+
+use framebreak_variants::DefectKind;
+
+use crate::detect::util::{Hit, confidence, runs};
+use crate::detect::{DefectDetector, Evidence};
+use crate::{BBox, Finding};
+
+/// Flags frames with several new, small, saturated specks.
+///
+/// A pixel is saturated when `max(R,G,B) − min(R,G,B) ≥ min_saturation` and
+/// its brightest channel is at least 100. A speck is a 4-connected group of
+/// saturated pixels no larger than `max(40, frame area / 1500)` pixels, so a
+/// red ball or a blue sky is never one. A speck is new when most of its
+/// pixels were at least 60 saturation lower in the previous frame, at the
+/// place the camera moved them from (the brightest of the 3×3 pixels
+/// there, to forgive a pixel of misregistration). A frame sparks when it has
+/// at least `min_specks` new specks.
+#[derive(Debug, Clone)]
+pub struct ColorSparks {
+    /// Least channel spread of a spark pixel (0–255).
+    pub min_saturation: u8,
+    /// Fewest new specks in one frame that count.
+    pub min_specks: usize,
+}
+
+impl Default for ColorSparks {
+    fn default() -> Self {
+        ColorSparks {
+            min_saturation: 100,
+            min_specks: 2,
+        }
+    }
+}
+
+fn saturation(data: &[u8]) -> Vec<u8> {
+    data.chunks_exact(3)
+        .map(|p| {
+            let (hi, lo) = (p[0].max(p[1]).max(p[2]), p[0].min(p[1]).min(p[2]));
+            if hi >= 100 { hi - lo } else { 0 }
+        })
+        .collect()
+}
+
+impl DefectDetector for ColorSparks {
+    fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
+        let n = ev.len();
+        if n < 2 {
+            return Vec::new();
+        }
+        let (w, h) = (ev.width(), ev.height());
+        let sats: Vec<Vec<u8>> = ev
+            .clip()
+            .frames
+            .iter()
+            .map(|f| saturation(f.data()))
+            .collect();
+        let max_area = (w * h / 1500).max(40);
+        let mut hits: Vec<Option<Hit>> = vec![None; n];
+        for t in 1..n {
+            let (cur, prev) = (&sats[t], &sats[t - 1]);
+            let back = ev
+                .field(t - 1)
+                .camera
+                .inverse()
+                .unwrap_or(crate::detect::Affine::IDENTITY);
+            let mut seen = vec![false; w * h];
+            let mut specks: Vec<BBox> = Vec::new();
+            for start in 0..w * h {
+                if seen[start] || cur[start] < self.min_saturation {
+                    continue;
+                }
+                seen[start] = true;
+                let mut stack = vec![start];
+                let mut pixels = Vec::new();
+                while let Some(i) = stack.pop() {
+                    pixels.push(i);
+                    let (x, y) = (i % w, i / w);
+                    let mut push = |j: usize| {
+                        if !seen[j] && cur[j] >= self.min_saturation {
+                            seen[j] = true;
+                            stack.push(j);
+                        }
+                    };
+                    if x > 0 {
+                        push(i - 1);
+                    }
+                    if x + 1 < w {
+                        push(i + 1);
+                    }
+                    if y > 0 {
+                        push(i - w);
+                    }
+                    if y + 1 < h {
+                        push(i + w);
+                    }
+                }
+                if pixels.len() > max_area {
+                    continue;
+                }
+                let new = pixels
+                    .iter()
+                    .filter(|&&i| {
+                        let (sx, sy) = back.apply((i % w) as f64, (i / w) as f64);
+                        let (sx, sy) = (sx.round() as isize, sy.round() as isize);
+                        let mut before = 0u8;
+                        for dy in -1..=1 {
+                            for dx in -1..=1 {
+                                let (px, py) = (sx + dx, sy + dy);
+                                if px >= 0 && py >= 0 && (px as usize) < w && (py as usize) < h {
+                                    before = before.max(prev[py as usize * w + px as usize]);
+                                }
+                            }
+                        }
+                        i32::from(cur[i]) - i32::from(before) >= 60
+                    })
+                    .count();
+                if new * 2 > pixels.len() {
+                    let (xs, ys) = (pixels.iter().map(|i| i % w), pixels.iter().map(|i| i / w));
+                    let (x0, x1) = (xs.clone().min().unwrap_or(0), xs.max().unwrap_or(0));
+                    let (y0, y1) = (ys.clone().min().unwrap_or(0), ys.max().unwrap_or(0));
+                    specks.push(BBox {
+                        x: x0 as u32,
+                        y: y0 as u32,
+                        w: (x1 - x0 + 1) as u32,
+                        h: (y1 - y0 + 1) as u32,
+                    });
+                }
+            }
+            if specks.len() >= self.min_specks {
+                let bbox = specks.iter().copied().reduce(BBox::union);
+                hits[t] = Some(Hit {
+                    score: confidence(specks.len() as f64 / self.min_specks as f64),
+                    bbox,
+                });
+            }
+        }
+        runs(DefectKind::ColorSparks, &hits, 1)
+    }
+
+    fn name(&self) -> &str {
+        "color_sparks"
+    }
+
+    fn kinds(&self) -> Vec<DefectKind> {
+        vec![DefectKind::ColorSparks]
+    }
+}

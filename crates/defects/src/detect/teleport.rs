@@ -1,0 +1,174 @@
+//! Teleport: an object vanishes from one place and appears at another
+//! between two frames, without crossing the space between.
+
+use framebreak_variants::DefectKind;
+
+use crate::detect::blocks::half;
+use crate::detect::util::{Hit, components, confidence, median, runs};
+use crate::detect::{DefectDetector, Evidence};
+use crate::{BBox, Finding, Plane};
+
+/// Flags a region that changes suddenly in one pair of frames and whose new
+/// content was, in the previous frame, somewhere far away.
+///
+/// 1. A block is broken in a pair when even its best local match (the
+///    camera's motion and ±4 pixels around it) leaves a mean error above
+///    `max(10, 4 × the clip's median)` grey levels.
+/// 2. A group of broken blocks (under 40 % of the frame) is sudden when the
+///    same blocks matched at least twice as well in the pairs before and
+///    after: steady motion breaks blocks pair after pair, a jump only once.
+/// 3. The group's new content is searched for over the whole previous frame
+///    (quarter size). It teleported when it is found at least `min_jump`
+///    pixels away from where the camera alone would put it, matching at
+///    least twice as well as what was there before.
+#[derive(Debug, Clone)]
+pub struct Teleport {
+    /// Shortest jump that counts, in pixels.
+    pub min_jump: f64,
+}
+
+impl Default for Teleport {
+    fn default() -> Self {
+        Teleport { min_jump: 24.0 }
+    }
+}
+
+/// Mean absolute difference between `patch` of `b` at `(bx, by)` and `a` at
+/// `(ax, ay)`, both quarter-size planes.
+fn patch_error(
+    a: &Plane,
+    ax: usize,
+    ay: usize,
+    b: &Plane,
+    bx: usize,
+    by: usize,
+    pw: usize,
+    ph: usize,
+) -> f32 {
+    let mut s = 0.0;
+    for r in 0..ph {
+        let (ra, rb) = (&a.row(ay + r)[ax..ax + pw], &b.row(by + r)[bx..bx + pw]);
+        s += ra.iter().zip(rb).map(|(p, q)| (p - q).abs()).sum::<f32>();
+    }
+    s / (pw * ph) as f32
+}
+
+impl DefectDetector for Teleport {
+    fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
+        let n = ev.len();
+        if n < 3 {
+            return Vec::new();
+        }
+        let fields = ev.fields();
+        let base = median(
+            fields
+                .iter()
+                .flat_map(|f| f.blocks.iter().map(|b| f64::from(b.cost))),
+        );
+        let cut = (4.0 * base).max(10.0);
+        let mut hits: Vec<Option<Hit>> = vec![None; n];
+        let mut quarter: Vec<Option<Plane>> = vec![None; n];
+        for (i, field) in fields.iter().enumerate() {
+            let cost =
+                |j: usize, b: usize| fields.get(j).map_or(0.0, |f| f64::from(f.blocks[b].cost));
+            let broken: Vec<bool> = field
+                .blocks
+                .iter()
+                .map(|b| f64::from(b.cost) > cut)
+                .collect();
+            for comp in components(&broken, field.cols, field.rows) {
+                if comp.len() * 10 > field.blocks.len() * 4 {
+                    continue;
+                }
+                let now = comp.iter().map(|&b| cost(i, b)).sum::<f64>() / comp.len() as f64;
+                let before = if i > 0 {
+                    comp.iter().map(|&b| cost(i - 1, b)).sum::<f64>() / comp.len() as f64
+                } else {
+                    0.0
+                };
+                let after = comp.iter().map(|&b| cost(i + 1, b)).sum::<f64>() / comp.len() as f64;
+                if before.max(after) * 2.0 > now {
+                    continue;
+                }
+                for j in [i, i + 1] {
+                    if quarter[j].is_none() {
+                        quarter[j] = Some(half(&half(ev.luma(j))));
+                    }
+                }
+                let (Some(qa), Some(qb)) = (&quarter[i], &quarter[i + 1]) else {
+                    continue;
+                };
+                let bs = field.block / 4;
+                let (c0, c1) = (
+                    comp.iter().map(|b| b % field.cols).min().unwrap_or(0),
+                    comp.iter().map(|b| b % field.cols).max().unwrap_or(0),
+                );
+                let (r0, r1) = (
+                    comp.iter().map(|b| b / field.cols).min().unwrap_or(0),
+                    comp.iter().map(|b| b / field.cols).max().unwrap_or(0),
+                );
+                let (bx, by) = (c0 * bs, r0 * bs);
+                let pw = ((c1 - c0 + 1) * bs).min(qb.width() - bx);
+                let ph = ((r1 - r0 + 1) * bs).min(qb.height() - by);
+                if pw < 2 || ph < 2 || pw >= qa.width() || ph >= qa.height() {
+                    continue;
+                }
+                // Where the camera alone says this content was.
+                let back = field
+                    .camera
+                    .inverse()
+                    .unwrap_or(crate::detect::Affine::IDENTITY);
+                let (sx, sy) = back.apply((bx * 4) as f64, (by * 4) as f64);
+                let (sx, sy) = (
+                    (sx / 4.0).round().clamp(0.0, (qa.width() - pw) as f64) as usize,
+                    (sy / 4.0).round().clamp(0.0, (qa.height() - ph) as f64) as usize,
+                );
+                let stay = patch_error(qa, sx, sy, qb, bx, by, pw, ph);
+                let mut best = (f32::INFINITY, 0usize, 0usize);
+                for ay in 0..=qa.height() - ph {
+                    for ax in 0..=qa.width() - pw {
+                        let e = patch_error(qa, ax, ay, qb, bx, by, pw, ph);
+                        if e < best.0 {
+                            best = (e, ax, ay);
+                        }
+                    }
+                }
+                let jump = 4.0 * ((best.1 as f64 - sx as f64).hypot(best.2 as f64 - sy as f64));
+                if jump < self.min_jump || best.0 * 2.0 > stay {
+                    continue;
+                }
+                let to = BBox {
+                    x: (bx * 4) as u32,
+                    y: (by * 4) as u32,
+                    w: (pw * 4) as u32,
+                    h: (ph * 4) as u32,
+                };
+                let (fx, fy) = field.camera.apply((best.1 * 4) as f64, (best.2 * 4) as f64);
+                let from = BBox {
+                    x: fx.max(0.0) as u32,
+                    y: fy.max(0.0) as u32,
+                    w: to.w,
+                    h: to.h,
+                };
+                let score = confidence(f64::from(stay / best.0.max(0.5)) / 2.0)
+                    * confidence(jump / self.min_jump).mul_add(0.5, 0.5);
+                for f in [i, i + 1] {
+                    let hit = hits[f].get_or_insert(Hit {
+                        score,
+                        bbox: Some(to.union(from)),
+                    });
+                    hit.score = hit.score.max(score);
+                }
+            }
+        }
+        runs(DefectKind::Teleport, &hits, 0)
+    }
+
+    fn name(&self) -> &str {
+        "teleport"
+    }
+
+    fn kinds(&self) -> Vec<DefectKind> {
+        vec![DefectKind::Teleport]
+    }
+}

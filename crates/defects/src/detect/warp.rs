@@ -1,0 +1,100 @@
+//! Warp: a region that swirls in a way neither the camera nor any object's
+//! motion explains.
+
+use framebreak_variants::DefectKind;
+
+use crate::detect::util::{Hit, confidence, runs};
+use crate::detect::{DefectDetector, Evidence};
+use crate::{BBox, Finding};
+
+const RADIUS: isize = 2;
+
+/// Flags rotation of the scene around a point, after the camera's motion
+/// is taken out.
+///
+/// Around each block, the residual motion of the reliable blocks of a 5×5
+/// window (their mean removed, so an object sliding through does not
+/// count) is split into its component around the centre. A swirl turns the
+/// whole ring one way: the mean tangential motion is at least `min_swirl`
+/// pixels per frame and at least 60 % of the ring agrees in sign. A camera
+/// that rotates turns everything the same way and is taken out with the
+/// rest of its motion before this test.
+#[derive(Debug, Clone)]
+pub struct Warp {
+    /// Least mean tangential motion, in pixels per frame.
+    pub min_swirl: f64,
+}
+
+impl Default for Warp {
+    fn default() -> Self {
+        Warp { min_swirl: 0.7 }
+    }
+}
+
+impl DefectDetector for Warp {
+    fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
+        let mut hits: Vec<Option<Hit>> = vec![None; ev.len()];
+        for (i, f) in ev.fields().iter().enumerate() {
+            let (cols, rows) = (f.cols as isize, f.rows as isize);
+            for r in RADIUS..rows - RADIUS {
+                for c in RADIUS..cols - RADIUS {
+                    let mut ring = Vec::with_capacity(24);
+                    for dr in -RADIUS..=RADIUS {
+                        for dc in -RADIUS..=RADIUS {
+                            let b = f.at((c + dc) as usize, (r + dr) as usize);
+                            if (dr, dc) != (0, 0) && b.reliable() && b.cost.is_finite() {
+                                ring.push((dc as f64, dr as f64, b.rx, b.ry));
+                            }
+                        }
+                    }
+                    if ring.len() < 14 {
+                        continue;
+                    }
+                    let k = ring.len() as f64;
+                    let (mx, my) = (
+                        ring.iter().map(|v| v.2).sum::<f64>() / k,
+                        ring.iter().map(|v| v.3).sum::<f64>() / k,
+                    );
+                    let tangential: Vec<f64> = ring
+                        .iter()
+                        .map(|&(ox, oy, vx, vy)| (ox * (vy - my) - oy * (vx - mx)) / ox.hypot(oy))
+                        .collect();
+                    let mean = tangential.iter().sum::<f64>() / k;
+                    let agree = tangential
+                        .iter()
+                        .filter(|t| t.signum() == mean.signum() && t.abs() > 0.25)
+                        .count() as f64
+                        / k;
+                    if mean.abs() < self.min_swirl || agree < 0.6 {
+                        continue;
+                    }
+                    let side = f.block as u32;
+                    let bbox = BBox {
+                        x: (c - RADIUS) as u32 * side,
+                        y: (r - RADIUS) as u32 * side,
+                        w: (2 * RADIUS + 1) as u32 * side,
+                        h: (2 * RADIUS + 1) as u32 * side,
+                    };
+                    let score = confidence(mean.abs() / self.min_swirl) * agree;
+                    for t in [i, i + 1] {
+                        let hit = hits[t].get_or_insert(Hit {
+                            score,
+                            bbox: Some(bbox),
+                        });
+                        hit.score = hit.score.max(score);
+                        hit.bbox = hit.bbox.map(|b| b.union(bbox));
+                    }
+                }
+            }
+        }
+        runs(DefectKind::Warp, &hits, 1)
+    }
+
+    fn name(&self) -> &str {
+        "warp"
+    }
+
+    fn kinds(&self) -> Vec<DefectKind> {
+        vec![DefectKind::Warp]
+    }
+}
