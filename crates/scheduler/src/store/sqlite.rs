@@ -218,22 +218,19 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Request>, max_batch: usize) 
 /// of itself in the shared transaction.
 fn run_isolated(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
     let name = op_name(op);
-    let result = (|| -> Result<Answer> {
-        tx.execute_batch("SAVEPOINT request")
-            .map_err(|e| Error::store(name, e))?;
-        match run(tx, op) {
-            Ok(answer) => {
-                tx.execute_batch("RELEASE request")
-                    .map_err(|e| Error::store(name, e))?;
-                Ok(answer)
-            }
-            Err(e) => {
-                let _ = tx.execute_batch("ROLLBACK TO request; RELEASE request");
-                Err(e)
-            }
+    tx.execute_batch("SAVEPOINT request")
+        .map_err(|e| Error::store(name, e))?;
+    match run(tx, op) {
+        Ok(answer) => {
+            tx.execute_batch("RELEASE request")
+                .map_err(|e| Error::store(name, e))?;
+            Ok(answer)
         }
-    })();
-    result
+        Err(e) => {
+            let _ = tx.execute_batch("ROLLBACK TO request; RELEASE request");
+            Err(e)
+        }
+    }
 }
 
 fn op_name(op: &Op) -> &'static str {

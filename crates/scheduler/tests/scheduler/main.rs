@@ -7,6 +7,9 @@
 //! - `crash`: 10,000 jobs, kill -9 several times, exactly-once submission;
 //! - `faults`: 5xx, 429 and timeouts; no retry storm; measured request rate.
 
+// The crash and fault tests print what they measured.
+#![allow(clippy::print_stderr)]
+
 mod conformance;
 mod crash;
 mod engine;
