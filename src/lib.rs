@@ -9,6 +9,8 @@
 //! short name, and will hold the assembled pipeline. Today it holds:
 //!
 //! - [`variants`]: the trap catalogue, mutators, sampling and variant ids.
+//! - [`gpu`]: compute device discovery, metrics, selection and capacity splits.
+//! - [`telemetry`]: Prometheus metrics, bounded histories, alerts and tracing setup.
 //!
 //! ```
 //! use framebreak::variants::{Catalogue, Generator, Strategy, builtin_scenes};
@@ -22,4 +24,6 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use framebreak_gpu as gpu;
+pub use framebreak_telemetry as telemetry;
 pub use framebreak_variants as variants;

@@ -2,6 +2,7 @@
 //! to exit codes. Nothing else lives here.
 #![allow(clippy::print_stderr)]
 
+mod devices;
 mod exit;
 mod output;
 mod traps;
@@ -27,6 +28,8 @@ enum Command {
     Variants(variants::Args),
     /// List the trap catalogue.
     Traps(traps::Args),
+    /// List the compute devices (CPU, CUDA) with their metrics.
+    Devices(devices::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Variants(args) => variants::run(args),
         Command::Traps(args) => traps::run(args),
+        Command::Devices(args) => devices::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
