@@ -115,8 +115,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let s = scheduler.snapshot();
                 println!(
-                    "done {:>5}  failed {:>3}  pending {:>5}  in flight {:>3}  retries {:>4}  {:>6.0} pages/s",
-                    s.counts.done, s.counts.failed, s.counts.pending, s.in_flight, s.retries, s.rate
+                    "done {:>5}  failed {:>3}  in flight {:>3}  retries {:>4}  {:>6.0} pages/s",
+                    s.counts.done, s.counts.failed, s.in_flight, s.retries, s.rate
                 );
             }
         })

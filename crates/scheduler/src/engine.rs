@@ -552,7 +552,7 @@ impl Scheduler {
 
 fn check(done: std::result::Result<Exit, tokio::task::JoinError>) -> Result<()> {
     match done {
-        Ok(Exit::Store(e)) => Err(e),
+        Ok(Exit::Store(e) | Exit::Panicked(e)) => Err(e),
         Ok(_) => Ok(()),
         Err(e) if e.is_cancelled() => Ok(()),
         Err(e) => Err(Error::store(

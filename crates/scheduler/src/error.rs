@@ -45,6 +45,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A handler panicked while running a step of `job`; the run stopped and
+    /// the job was given back with its step marked as possibly executed.
+    #[error("the handler panicked on job `{job}`: {message}")]
+    HandlerPanicked {
+        /// The job.
+        job: String,
+        /// The panic message.
+        message: String,
+    },
     /// A configuration value is out of range.
     #[error("invalid scheduler setting `{setting}`: {reason}")]
     InvalidConfig {

@@ -128,8 +128,9 @@ pub struct LaneStatus {
 /// Where a run stands.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Snapshot {
-    /// Jobs per state, as this run sees them (the store's counts at start,
-    /// moved by what this run did).
+    /// Jobs per state, as this run sees them: the store's counts at start,
+    /// moved by what this run did and by its [`Intake`](crate::Intake). Jobs
+    /// that others add straight to the store show up in the next run's.
     pub counts: Counts,
     /// Jobs held by this run.
     pub in_flight: usize,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Shared;
@@ -27,6 +28,8 @@ pub(crate) enum Exit {
     Dropped,
     /// The store failed.
     Store(Error),
+    /// The handler panicked; the job was given back.
+    Panicked(Error),
 }
 
 pub(crate) async fn run_job(shared: Arc<Shared>, lease: Lease) -> Exit {
@@ -37,7 +40,23 @@ pub(crate) async fn run_job(shared: Arc<Shared>, lease: Lease) -> Exit {
     shared.hold(&token, cancel.clone());
     shared.counters.in_flight.fetch_add(1, Ordering::Relaxed);
     shared.job_event(&record, JobEvent::Leased { step: record.step });
-    let exit = drive(&shared, &token, &mut record, &cancel).await;
+    let driven = std::panic::AssertUnwindSafe(drive(&shared, &token, &mut record, &cancel));
+    let exit = match driven.catch_unwind().await {
+        Ok(exit) => exit,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            // The step may have run: its intent stays set for the next run.
+            let _ = release(&shared, &token).await;
+            Exit::Panicked(Error::HandlerPanicked {
+                job: record.job.id.to_string(),
+                message,
+            })
+        }
+    };
     shared.unhold(&token);
     shared.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
     match &exit {
@@ -55,7 +74,7 @@ pub(crate) async fn run_job(shared: Arc<Shared>, lease: Lease) -> Exit {
             );
         }
         Exit::Released => shared.job_event(&record, JobEvent::Released),
-        Exit::Store(e) => tracing::error!(job = %record.job.id, error = %e, "job store failed"),
+        Exit::Store(e) | Exit::Panicked(e) => tracing::error!(job = %record.job.id, error = %e, "job stopped the run"),
         Exit::Retrying | Exit::Dropped => {}
     }
     exit

@@ -461,3 +461,24 @@ fn bad_settings_are_refused_by_name() {
         .unwrap_err();
     assert!(err.to_string().contains("max_in_flight"), "{err}");
 }
+
+#[tokio::test]
+async fn a_panicking_handler_stops_the_run_with_the_job_named() {
+    #[derive(Debug)]
+    struct Panics;
+    #[async_trait]
+    impl Handler for Panics {
+        async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+            if ctx.job.as_str() == "j3" {
+                panic!("bug in step {}", ctx.step);
+            }
+            Ok(Step::Done(json!(null)))
+        }
+    }
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("j", 5, "b")).await.unwrap();
+    let err = Scheduler::builder(store.clone(), Panics).concurrency(1).build().unwrap().run().await.unwrap_err();
+    assert!(matches!(&err, Error::HandlerPanicked { job, message } if job == "j3" && message == "bug in step 0"), "{err}");
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.done, counts.pending, counts.leased), (3, 2, 0), "{counts:?}");
+}
