@@ -57,11 +57,12 @@ ff -f lavfi -i sine=d=0.2 -c:a aac audio_only.mp4
 python3 - <<'PY'
 data = open("h264_main_bframes.mp4", "rb").read()
 open("truncated.mp4", "wb").write(data[: len(data) * 6 // 10])
-# Same container, garbage in every sample: the H.264 payload is corrupt.
-import re
+# Same container, garbage inside the mdat box only: the H.264 payload is
+# corrupt, the index intact.
 i = data.find(b"mdat")
+end = i - 4 + int.from_bytes(data[i - 4 : i], "big")
 buf = bytearray(data)
-for k in range(i + 4 + 40, min(len(buf), i + 4 + 4000), 7):
+for k in range(i + 4 + 40, end, 7):
     buf[k] ^= 0x5A
 open("corrupt_payload.mp4", "wb").write(bytes(buf))
 open("not_a_video.mp4", "wb").write(b"this is plain text, not an mp4 file\n" * 4)
