@@ -200,7 +200,11 @@ pub struct Arranged {
 impl Arranged {
     /// Bundles a backend, its expectations and what keeps the scenario up.
     #[must_use]
-    pub fn new(backend: Box<dyn VideoBackend>, expect: Expectation, keep_alive: Box<dyn Any + Send>) -> Self {
+    pub fn new(
+        backend: Box<dyn VideoBackend>,
+        expect: Expectation,
+        keep_alive: Box<dyn Any + Send>,
+    ) -> Self {
         Self {
             backend,
             expect,
@@ -211,7 +215,9 @@ impl Arranged {
 
 impl fmt::Debug for Arranged {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Arranged").field("expect", &self.expect).finish_non_exhaustive()
+        f.debug_struct("Arranged")
+            .field("expect", &self.expect)
+            .finish_non_exhaustive()
     }
 }
 
@@ -219,7 +225,7 @@ impl fmt::Debug for Arranged {
 #[derive(Debug)]
 pub enum Arrangement {
     /// Staged and ready to check.
-    Ready(Arranged),
+    Ready(Box<Arranged>),
     /// This implementation cannot stage it (an in-process backend has no
     /// connection to refuse); the reason is reported, not hidden.
     Unsupported(String),
@@ -266,7 +272,11 @@ impl SuiteReport {
             "{} of {} conformance checks failed:\n{}",
             self.failed.len(),
             self.failed.len() + self.passed.len(),
-            self.failed.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n")
+            self.failed
+                .iter()
+                .map(|f| format!("  - {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }
@@ -278,6 +288,7 @@ pub async fn run_suite(harness: &dyn Harness) -> SuiteReport {
         match harness.arrange(scenario).await {
             Arrangement::Unsupported(reason) => report.unsupported.push((scenario, reason)),
             Arrangement::Ready(arranged) => {
+                let arranged = *arranged;
                 match check(scenario, arranged.backend.as_ref(), &arranged.expect).await {
                     Ok(()) => report.passed.push(scenario),
                     Err(failure) => report.failed.push(failure),
@@ -294,16 +305,24 @@ pub async fn run_suite(harness: &dyn Harness) -> SuiteReport {
 /// # Errors
 ///
 /// The first expectation that did not hold.
-pub async fn check(scenario: Scenario, backend: &dyn VideoBackend, expect: &Expectation) -> Result<(), CheckFailure> {
+pub async fn check(
+    scenario: Scenario,
+    backend: &dyn VideoBackend,
+    expect: &Expectation,
+) -> Result<(), CheckFailure> {
     let result = match scenario {
         Scenario::HappyPath => happy_path(backend, expect).await,
         Scenario::QueuedRunningDone => queued_running_done(backend, expect).await,
         Scenario::FailedJob => failed_job(backend, expect).await,
-        Scenario::RateLimitedWithRetryAfter => rate_limited(backend, expect, expect.retry_after).await,
+        Scenario::RateLimitedWithRetryAfter => {
+            rate_limited(backend, expect, expect.retry_after).await
+        }
         Scenario::RateLimitedWithoutRetryAfter => rate_limited(backend, expect, None).await,
         Scenario::ServerError => submit_fails(backend, expect, FailureCategory::Server).await,
         Scenario::Timeout => submit_fails(backend, expect, FailureCategory::Timeout).await,
-        Scenario::ConnectionRefused => submit_fails(backend, expect, FailureCategory::Connection).await,
+        Scenario::ConnectionRefused => {
+            submit_fails(backend, expect, FailureCategory::Connection).await
+        }
         Scenario::MalformedJson => malformed_json(backend, expect).await,
         Scenario::ContentPolicy => content_policy(backend, expect).await,
         Scenario::TruncatedDownload => truncated_download(backend, expect).await,
@@ -320,7 +339,10 @@ fn ensure(cond: bool, message: impl FnOnce() -> String) -> Check {
 
 /// Submits, then polls through a serialised copy of the job handle (as the
 /// scheduler does after a restart) until the job is terminal.
-async fn run_job(backend: &dyn VideoBackend, expect: &Expectation) -> Result<(Vec<Stage>, JobState), String> {
+async fn run_job(
+    backend: &dyn VideoBackend,
+    expect: &Expectation,
+) -> Result<(Vec<Stage>, JobState), String> {
     let job = backend
         .submit(&expect.request)
         .await
@@ -328,9 +350,15 @@ async fn run_job(backend: &dyn VideoBackend, expect: &Expectation) -> Result<(Ve
     poll(backend, &job, expect).await
 }
 
-async fn poll(backend: &dyn VideoBackend, job: &RemoteJob, expect: &Expectation) -> Result<(Vec<Stage>, JobState), String> {
-    let stored = serde_json::to_string(&job).map_err(|e| format!("RemoteJob does not serialise: {e}"))?;
-    let job: RemoteJob = serde_json::from_str(&stored).map_err(|e| format!("RemoteJob does not deserialise: {e}"))?;
+async fn poll(
+    backend: &dyn VideoBackend,
+    job: &RemoteJob,
+    expect: &Expectation,
+) -> Result<(Vec<Stage>, JobState), String> {
+    let stored =
+        serde_json::to_string(&job).map_err(|e| format!("RemoteJob does not serialise: {e}"))?;
+    let job: RemoteJob = serde_json::from_str(&stored)
+        .map_err(|e| format!("RemoteJob does not deserialise: {e}"))?;
     let mut stages = Vec::new();
     for _ in 0..expect.max_polls {
         let status = backend
@@ -346,9 +374,18 @@ async fn poll(backend: &dyn VideoBackend, job: &RemoteJob, expect: &Expectation)
         }
         // The provider's hint is honoured up to a bound, so that a mock
         // asking for minutes does not stall the suite.
-        tokio::time::sleep(status.poll_after.unwrap_or_default().min(Duration::from_millis(20))).await;
+        tokio::time::sleep(
+            status
+                .poll_after
+                .unwrap_or_default()
+                .min(Duration::from_millis(20)),
+        )
+        .await;
     }
-    Err(format!("job {} not terminal after {} polls (stages {stages:?})", job.id, expect.max_polls))
+    Err(format!(
+        "job {} not terminal after {} polls (stages {stages:?})",
+        job.id, expect.max_polls
+    ))
 }
 
 async fn fetch(backend: &dyn VideoBackend, state: JobState) -> Result<Vec<u8>, Error> {
@@ -383,10 +420,18 @@ pub async fn happy_path(backend: &dyn VideoBackend, expect: &Expectation) -> Che
         .await
         .map_err(|e| format!("download failed: {e}"))?;
     ensure(sink == expect.video, || {
-        format!("downloaded {} bytes, expected the {} bytes of the video", sink.len(), expect.video.len())
+        format!(
+            "downloaded {} bytes, expected the {} bytes of the video",
+            sink.len(),
+            expect.video.len()
+        )
     })?;
-    ensure(n == sink.len() as u64, || format!("download returned {n} but wrote {}", sink.len()))?;
-    ensure(last.load(Ordering::Relaxed) == n, || "the last progress report is not the total".into())?;
+    ensure(n == sink.len() as u64, || {
+        format!("download returned {n} but wrote {}", sink.len())
+    })?;
+    ensure(last.load(Ordering::Relaxed) == n, || {
+        "the last progress report is not the total".into()
+    })?;
 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let path = dir.path().join("video.mp4");
@@ -395,10 +440,14 @@ pub async fn happy_path(backend: &dyn VideoBackend, expect: &Expectation) -> Che
         .await
         .map_err(|e| format!("download_to_file failed: {e}"))?;
     let on_disk = std::fs::read(&path).map_err(|e| e.to_string())?;
-    ensure(on_disk == expect.video, || "the file differs from the video".into())?;
+    ensure(on_disk == expect.video, || {
+        "the file differs from the video".into()
+    })?;
     use sha2::Digest;
     let sha = hex::encode(sha2::Sha256::digest(&expect.video));
-    ensure(file.sha256 == sha, || format!("sha256 {} != {sha}", file.sha256))
+    ensure(file.sha256 == sha, || {
+        format!("sha256 {} != {sha}", file.sha256)
+    })
 }
 
 /// The job goes through the expected stages, then its video downloads.
@@ -411,7 +460,9 @@ pub async fn queued_running_done(backend: &dyn VideoBackend, expect: &Expectatio
     ensure(stages == expect.progression, || {
         format!("stages {stages:?}, expected {:?}", expect.progression)
     })?;
-    let video = fetch(backend, state).await.map_err(|e| format!("download failed: {e}"))?;
+    let video = fetch(backend, state)
+        .await
+        .map_err(|e| format!("download failed: {e}"))?;
     ensure(video == expect.video, || "the video differs".into())
 }
 
@@ -426,9 +477,15 @@ pub async fn failed_job(backend: &dyn VideoBackend, expect: &Expectation) -> Che
         return Err(format!("expected a failed job, got {state:?}"));
     };
     ensure(error.category() == expect.failure, || {
-        format!("category {}, expected {} ({error})", error.category(), expect.failure)
+        format!(
+            "category {}, expected {} ({error})",
+            error.category(),
+            expect.failure
+        )
     })?;
-    ensure(error.to_string().contains(&expect.provider), || format!("`{error}` does not name {}", expect.provider))
+    ensure(error.to_string().contains(&expect.provider), || {
+        format!("`{error}` does not name {}", expect.provider)
+    })
 }
 
 async fn submit_error(backend: &dyn VideoBackend, expect: &Expectation) -> Result<Error, String> {
@@ -444,11 +501,21 @@ async fn submit_error(backend: &dyn VideoBackend, expect: &Expectation) -> Resul
 /// # Errors
 ///
 /// What did not hold.
-pub async fn submit_fails(backend: &dyn VideoBackend, expect: &Expectation, category: FailureCategory) -> Check {
+pub async fn submit_fails(
+    backend: &dyn VideoBackend,
+    expect: &Expectation,
+    category: FailureCategory,
+) -> Check {
     let err = submit_error(backend, expect).await?;
-    ensure(err.category() == category, || format!("category {}, expected {category} ({err})", err.category()))?;
-    ensure(err.is_retryable() == category.is_retryable(), || format!("retryable is {} for {err}", err.is_retryable()))?;
-    ensure(err.to_string().contains(&expect.provider), || format!("`{err}` does not name {}", expect.provider))
+    ensure(err.category() == category, || {
+        format!("category {}, expected {category} ({err})", err.category())
+    })?;
+    ensure(err.is_retryable() == category.is_retryable(), || {
+        format!("retryable is {} for {err}", err.is_retryable())
+    })?;
+    ensure(err.to_string().contains(&expect.provider), || {
+        format!("`{err}` does not name {}", expect.provider)
+    })
 }
 
 /// Submit fails as `rate_limited`, retryable, with exactly `wait` as its
@@ -457,11 +524,21 @@ pub async fn submit_fails(backend: &dyn VideoBackend, expect: &Expectation, cate
 /// # Errors
 ///
 /// What did not hold.
-pub async fn rate_limited(backend: &dyn VideoBackend, expect: &Expectation, wait: Option<Duration>) -> Check {
+pub async fn rate_limited(
+    backend: &dyn VideoBackend,
+    expect: &Expectation,
+    wait: Option<Duration>,
+) -> Check {
     let err = submit_error(backend, expect).await?;
-    ensure(err.category() == FailureCategory::RateLimited, || format!("expected rate_limited, got {err}"))?;
-    ensure(err.is_retryable(), || "rate_limited must be retryable".into())?;
-    ensure(err.retry_after() == wait, || format!("retry_after {:?}, expected {wait:?}", err.retry_after()))
+    ensure(err.category() == FailureCategory::RateLimited, || {
+        format!("expected rate_limited, got {err}")
+    })?;
+    ensure(err.is_retryable(), || {
+        "rate_limited must be retryable".into()
+    })?;
+    ensure(err.retry_after() == wait, || {
+        format!("retry_after {:?}, expected {wait:?}", err.retry_after())
+    })
 }
 
 /// Submit fails as `server`, naming the provider and quoting the body.
@@ -473,7 +550,10 @@ pub async fn malformed_json(backend: &dyn VideoBackend, expect: &Expectation) ->
     submit_fails(backend, expect, FailureCategory::Server).await?;
     let err = submit_error(backend, expect).await?;
     ensure(err.to_string().contains(&expect.malformed_prefix), || {
-        format!("`{err}` does not quote the body's start `{}`", expect.malformed_prefix)
+        format!(
+            "`{err}` does not quote the body's start `{}`",
+            expect.malformed_prefix
+        )
     })
 }
 
@@ -491,8 +571,12 @@ pub async fn content_policy(backend: &dyn VideoBackend, expect: &Expectation) ->
             (_, other) => return Err(format!("expected a refusal, got {other:?}")),
         },
     };
-    ensure(err.category() == FailureCategory::ContentPolicy, || format!("expected content_policy, got {err}"))?;
-    ensure(!err.is_retryable(), || "content_policy must not be retryable".into())
+    ensure(err.category() == FailureCategory::ContentPolicy, || {
+        format!("expected content_policy, got {err}")
+    })?;
+    ensure(!err.is_retryable(), || {
+        "content_policy must not be retryable".into()
+    })
 }
 
 /// A body that breaks off is a `download` error, and `download_to_file`
@@ -509,12 +593,22 @@ pub async fn truncated_download(backend: &dyn VideoBackend, expect: &Expectation
     let mut sink = Vec::new();
     match backend.download(&assets[0], &mut sink, &|_| {}).await {
         Ok(n) => return Err(format!("a truncated body downloaded as {n} bytes")),
-        Err(e) => ensure(e.category() == FailureCategory::Download, || format!("expected download, got {e}"))?,
+        Err(e) => ensure(e.category() == FailureCategory::Download, || {
+            format!("expected download, got {e}")
+        })?,
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let path = dir.path().join("video.mp4");
-    let result = backend.download_to_file(&assets[0], &path, u64::MAX, &|_| {}).await;
-    ensure(result.is_err(), || "download_to_file accepted a truncated body".into())?;
-    let left = std::fs::read_dir(dir.path()).map_err(|e| e.to_string())?.count();
-    ensure(left == 0, || format!("{left} file(s) left behind after a failed download"))
+    let result = backend
+        .download_to_file(&assets[0], &path, u64::MAX, &|_| {})
+        .await;
+    ensure(result.is_err(), || {
+        "download_to_file accepted a truncated body".into()
+    })?;
+    let left = std::fs::read_dir(dir.path())
+        .map_err(|e| e.to_string())?
+        .count();
+    ensure(left == 0, || {
+        format!("{left} file(s) left behind after a failed download")
+    })
 }

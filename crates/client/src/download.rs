@@ -130,7 +130,11 @@ pub trait VideoBackendExt: VideoBackend {
             cap: max_bytes,
         };
         let bytes = self.download(asset, &mut writer, progress).await?;
-        writer.inner.sync_all().await.map_err(|e| Error::io(temp.path(), &e))?;
+        writer
+            .inner
+            .sync_all()
+            .await
+            .map_err(|e| Error::io(temp.path(), &e))?;
         let sha256 = hex::encode(writer.hasher.finalize());
         temp.persist(path).map_err(|e| Error::io(path, &e.error))?;
         Ok(Downloaded {
@@ -152,7 +156,11 @@ struct HashingWriter<W> {
 }
 
 impl<W: AsyncWrite + Unpin> AsyncWrite for HashingWriter<W> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         if self.written + buf.len() as u64 > self.cap {
             let cap = self.cap;
             return Poll::Ready(Err(std::io::Error::other(format!(

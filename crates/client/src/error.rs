@@ -175,7 +175,9 @@ pub enum Error {
     },
 
     /// A success response whose body is not what the protocol promises.
-    #[error("{provider}: HTTP {status} with a body that does not parse ({reason}); body starts with: {snippet}")]
+    #[error(
+        "{provider}: HTTP {status} with a body that does not parse ({reason}); body starts with: {snippet}"
+    )]
     MalformedResponse {
         /// The provider.
         provider: String,
@@ -254,7 +256,8 @@ fn humanize(d: Duration) -> String {
 }
 
 fn request_id_suffix(id: Option<&str>) -> String {
-    id.map(|id| format!(" (request id {id})")).unwrap_or_default()
+    id.map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
 }
 
 impl Error {
@@ -335,9 +338,15 @@ mod tests {
     fn statuses_classify() {
         assert_eq!(FailureCategory::from_status(401), FailureCategory::Auth);
         assert_eq!(FailureCategory::from_status(403), FailureCategory::Auth);
-        assert_eq!(FailureCategory::from_status(429), FailureCategory::RateLimited);
+        assert_eq!(
+            FailureCategory::from_status(429),
+            FailureCategory::RateLimited
+        );
         assert_eq!(FailureCategory::from_status(503), FailureCategory::Server);
-        assert_eq!(FailureCategory::from_status(422), FailureCategory::BadRequest);
+        assert_eq!(
+            FailureCategory::from_status(422),
+            FailureCategory::BadRequest
+        );
         assert_eq!(FailureCategory::from_status(408), FailureCategory::Timeout);
     }
 

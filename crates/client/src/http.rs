@@ -177,7 +177,11 @@ impl Http {
 
     /// The error for a body that parsed as JSON but lacks what the protocol
     /// promises.
-    pub(crate) fn malformed(&self, reason: impl Into<String>, body: &impl serde::Serialize) -> Error {
+    pub(crate) fn malformed(
+        &self,
+        reason: impl Into<String>,
+        body: &impl serde::Serialize,
+    ) -> Error {
         let text = serde_json::to_vec(body).unwrap_or_default();
         Error::MalformedResponse {
             provider: self.provider.into(),
@@ -229,8 +233,14 @@ impl Http {
         let parsed = parse_error_body(&body);
         let message = if parsed.message.is_empty() {
             let reason = status.canonical_reason().unwrap_or("error");
-            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_owned();
-            if text.is_empty() { reason.to_owned() } else { format!("{reason}: {text}") }
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)])
+                .trim()
+                .to_owned();
+            if text.is_empty() {
+                reason.to_owned()
+            } else {
+                format!("{reason}: {text}")
+            }
         } else {
             parsed.message.clone()
         };
@@ -278,7 +288,8 @@ pub(crate) fn parse_error_body(body: &[u8]) -> ErrorBody {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return ErrorBody::default();
     };
-    let str_of = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let str_of =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
     let mut out = ErrorBody::default();
     match value.get("error") {
         Some(serde_json::Value::String(s)) => out.message = s.clone(),
@@ -311,20 +322,24 @@ pub(crate) fn parse_error_body(body: &[u8]) -> ErrorBody {
             _ => {}
         }
         if let Some(title) = str_of(&value, "title") {
-            out.message = if out.message.is_empty() { title } else { format!("{title}: {}", out.message) };
+            out.message = if out.message.is_empty() {
+                title
+            } else {
+                format!("{title}: {}", out.message)
+            };
         }
         if out.code.is_none() {
             out.code = str_of(&value, "type").or_else(|| str_of(&value, "code"));
         }
     }
-    if out.message.is_empty() {
-        if let Some(errors) = value.get("errors").and_then(|e| e.as_array()) {
-            out.message = errors
-                .iter()
-                .filter_map(|e| str_of(e, "message").or_else(|| str_of(e, "detail")))
-                .collect::<Vec<_>>()
-                .join("; ");
-        }
+    if out.message.is_empty()
+        && let Some(errors) = value.get("errors").and_then(|e| e.as_array())
+    {
+        out.message = errors
+            .iter()
+            .filter_map(|e| str_of(e, "message").or_else(|| str_of(e, "detail")))
+            .collect::<Vec<_>>()
+            .join("; ");
     }
     out
 }
@@ -339,27 +354,34 @@ pub(crate) fn parse_google_duration(text: &str) -> Option<Duration> {
 /// `retry-after` (seconds or an HTTP date), then X's
 /// `x-rate-limit-reset` (a Unix time) when nothing is left.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
+        && ms.is_finite()
+        && ms >= 0.0
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
     }
     if let Some(value) = text("retry-after") {
-        if let Ok(secs) = value.parse::<f64>() {
-            if secs.is_finite() && secs >= 0.0 {
-                return Some(Duration::from_secs_f64(secs));
-            }
+        if let Ok(secs) = value.parse::<f64>()
+            && secs.is_finite()
+            && secs >= 0.0
+        {
+            return Some(Duration::from_secs_f64(secs));
         }
         if let Ok(when) = httpdate::parse_http_date(value) {
             return Some(when.duration_since(now).unwrap_or_default());
         }
     }
-    if text("x-rate-limit-remaining") == Some("0") {
-        if let Some(reset) = text("x-rate-limit-reset").and_then(|v| v.parse::<u64>().ok()) {
-            let when = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-            return Some(when.duration_since(now).unwrap_or_default());
-        }
+    if text("x-rate-limit-remaining") == Some("0")
+        && let Some(reset) = text("x-rate-limit-reset").and_then(|v| v.parse::<u64>().ok())
+    {
+        let when = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+        return Some(when.duration_since(now).unwrap_or_default());
     }
     None
 }
@@ -374,7 +396,11 @@ pub(crate) fn poll_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 fn should_retry(headers: &HeaderMap) -> Option<bool> {
-    match headers.get("x-should-retry").and_then(|v| v.to_str().ok()).map(str::trim) {
+    match headers
+        .get("x-should-retry")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+    {
         Some("true") => Some(true),
         Some("false") => Some(false),
         _ => None,
@@ -382,9 +408,15 @@ fn should_retry(headers: &HeaderMap) -> Option<bool> {
 }
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
-    ["x-request-id", "request-id", "x-fal-request-id", "x-transaction-id", "x-goog-request-id"]
-        .iter()
-        .find_map(|name| headers.get(*name)?.to_str().ok().map(str::to_owned))
+    [
+        "x-request-id",
+        "request-id",
+        "x-fal-request-id",
+        "x-transaction-id",
+        "x-goog-request-id",
+    ]
+    .iter()
+    .find_map(|name| headers.get(*name)?.to_str().ok().map(str::to_owned))
 }
 
 pub(crate) fn strip_query(url: &reqwest::Url) -> String {
@@ -412,7 +444,11 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
 
 /// Joins a base URL and a path, whatever slashes either has.
 pub(crate) fn join(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// Parses a base URL, naming the provider when it is not one.
@@ -447,7 +483,10 @@ mod tests {
         let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
         let h = headers(&[("retry-after", &date)]);
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
-        let h = headers(&[("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1000042")]);
+        let h = headers(&[
+            ("x-rate-limit-remaining", "0"),
+            ("x-rate-limit-reset", "1000042"),
+        ]);
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(42)));
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
     }
@@ -455,14 +494,23 @@ mod tests {
     #[test]
     fn error_bodies_of_every_shape_parse() {
         let b = parse_error_body(br#"{"error":{"message":"bad size","type":"invalid_request_error","code":"invalid_size"}}"#);
-        assert_eq!((b.message.as_str(), b.code.as_deref()), ("bad size", Some("invalid_size")));
+        assert_eq!(
+            (b.message.as_str(), b.code.as_deref()),
+            ("bad size", Some("invalid_size"))
+        );
         let b = parse_error_body(br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"31s"}]}}"#);
         assert_eq!(b.code.as_deref(), Some("RESOURCE_EXHAUSTED"));
         assert_eq!(b.retry_delay, Some(Duration::from_secs(31)));
         let b = parse_error_body(br#"{"title":"Invalid version","detail":"The specified version does not exist","status":422}"#);
-        assert_eq!(b.message, "Invalid version: The specified version does not exist");
+        assert_eq!(
+            b.message,
+            "Invalid version: The specified version does not exist"
+        );
         let b = parse_error_body(br#"{"detail":[{"loc":["body","prompt"],"msg":"flagged","type":"content_policy_violation"}]}"#);
-        assert_eq!((b.message.as_str(), b.code.as_deref()), ("flagged", Some("content_policy_violation")));
+        assert_eq!(
+            (b.message.as_str(), b.code.as_deref()),
+            ("flagged", Some("content_policy_violation"))
+        );
         let b = parse_error_body(br#"{"error":"promptText is required"}"#);
         assert_eq!(b.message, "promptText is required");
         let b = parse_error_body(br#"{"errors":[{"message":"Too Many Requests"}]}"#);
@@ -481,7 +529,8 @@ mod tests {
     #[test]
     fn the_shared_client_builds_with_ring() {
         shared_client().unwrap();
-        let provider = rustls::crypto::CryptoProvider::get_default().expect("a provider is installed");
+        let provider =
+            rustls::crypto::CryptoProvider::get_default().expect("a provider is installed");
         assert!(!provider.cipher_suites.is_empty());
     }
 }

@@ -22,6 +22,8 @@ pub use providers::luma::LumaBackend;
 pub use providers::replicate::ReplicateBackend;
 pub use providers::runway::RunwayBackend;
 pub use providers::veo::VeoBackend;
-pub use publish::{DryRunPublisher, MAX_POST_LEN, Post, Published, Publisher, URL_LEN, XPublisher, weighted_len};
+pub use publish::{
+    DryRunPublisher, MAX_POST_LEN, Post, Published, Publisher, URL_LEN, XPublisher, weighted_len,
+};
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -28,7 +28,10 @@ impl Secret {
     /// [`Error::MissingKey`] naming `variable` when neither has it, or when
     /// it is empty.
     pub fn from_env(variable: &str) -> Result<Self> {
-        if let Some(value) = std::env::var(variable).ok().filter(|v| !v.trim().is_empty()) {
+        if let Some(value) = std::env::var(variable)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
             return Ok(Self(value));
         }
         let found = dotenvy::dotenv_iter()
@@ -44,7 +47,10 @@ impl Secret {
     ///
     /// [`Error::MissingKey`] naming `variable` when neither has it.
     pub fn from_env_or_file(variable: &str, dotenv: &Path) -> Result<Self> {
-        if let Some(value) = std::env::var(variable).ok().filter(|v| !v.trim().is_empty()) {
+        if let Some(value) = std::env::var(variable)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
             return Ok(Self(value));
         }
         let found = dotenvy::from_path_iter(dotenv)
@@ -116,7 +122,10 @@ mod tests {
 
         let err = Secret::from_env_or_file("FRAMEBREAK_TEST_KEY_B", &path).unwrap_err();
         assert_eq!(err.category(), crate::FailureCategory::Auth);
-        assert!(err.to_string().contains("FRAMEBREAK_TEST_KEY_B is not set"), "{err}");
+        assert!(
+            err.to_string().contains("FRAMEBREAK_TEST_KEY_B is not set"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,7 +16,14 @@ pub struct FalBackend {
     common: Common,
 }
 
-adapter_common!(FalBackend, "fal", "FAL_KEY", "https://queue.fal.run", "fal-ai/veo3/fast", policy_in_error);
+adapter_common!(
+    FalBackend,
+    "fal",
+    "FAL_KEY",
+    "https://queue.fal.run",
+    "fal-ai/veo3/fast",
+    policy_in_error
+);
 
 #[derive(Deserialize)]
 struct Submitted {
@@ -77,17 +84,24 @@ impl FalBackend {
     }
 
     fn stored<'a>(&self, job: &'a RemoteJob, key: &str) -> Result<&'a str> {
-        job.data_str(key)
-            .ok_or_else(|| self.common.invalid(format!("job {} has no `{key}`", job.id)))
+        job.data_str(key).ok_or_else(|| {
+            self.common
+                .invalid(format!("job {} has no `{key}`", job.id))
+        })
     }
 
     async fn result(&self, job: &RemoteJob) -> Result<JobState> {
         let url = self.stored(job, "response_url")?;
-        let (output, _): (Output, _) =
-            self.common.http.json(self.auth(self.common.http.client().get(url))).await?;
-        let video = output
-            .video
-            .ok_or_else(|| self.common.http.malformed("result has no `video`", &serde_json::json!({})))?;
+        let (output, _): (Output, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().get(url)))
+            .await?;
+        let video = output.video.ok_or_else(|| {
+            self.common
+                .http
+                .malformed("result has no `video`", &serde_json::json!({}))
+        })?;
         Ok(JobState::Succeeded {
             assets: vec![Asset {
                 url: video.url,
@@ -102,7 +116,9 @@ impl VideoBackend for FalBackend {
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
         let model = self.model(request).trim_matches('/');
         let url = self.common.url(model);
-        let builder = self.auth(self.common.http.client().post(url)).json(&Self::input(request));
+        let builder = self
+            .auth(self.common.http.client().post(url))
+            .json(&Self::input(request));
         let (s, _): (Submitted, _) = self.common.http.json(builder).await?;
         tracing::info!(provider = Self::NAME, job = %s.request_id, "submitted");
         let mut job = RemoteJob::new(Self::NAME, s.request_id)
@@ -117,10 +133,15 @@ impl VideoBackend for FalBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.stored(job, "status_url")?;
-        let (s, _): (Status, _) =
-            self.common.http.json(self.auth(self.common.http.client().get(url))).await?;
+        let (s, _): (Status, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().get(url)))
+            .await?;
         let state = match s.status.as_str() {
-            "IN_QUEUE" => JobState::Queued { position: s.queue_position },
+            "IN_QUEUE" => JobState::Queued {
+                position: s.queue_position,
+            },
             "IN_PROGRESS" => JobState::Running { progress: None },
             // A failure is also COMPLETED, with an `error`.
             "COMPLETED" => match s.error.filter(|e| !e.is_null()) {
@@ -130,7 +151,8 @@ impl VideoBackend for FalBackend {
                         serde_json::Value::String(s) => s,
                         other => other.to_string(),
                     };
-                    let policy = s.error_type.as_deref().is_some_and(mentions_policy) || mentions_policy(&message);
+                    let policy = s.error_type.as_deref().is_some_and(mentions_policy)
+                        || mentions_policy(&message);
                     JobState::Failed {
                         error: if policy {
                             Error::ContentPolicy {
@@ -165,13 +187,18 @@ impl VideoBackend for FalBackend {
         sink: &mut (dyn AsyncWrite + Unpin + Send),
         progress: ProgressFn<'_>,
     ) -> Result<u64> {
-        self.common.download(asset, sink, progress, |r| self.auth(r)).await
+        self.common
+            .download(asset, sink, progress, |r| self.auth(r))
+            .await
     }
 
     async fn cancel(&self, job: &RemoteJob) -> Result<()> {
         job.expect_backend(Self::NAME)?;
         let url = self.stored(job, "cancel_url")?;
-        self.common.http.send(self.auth(self.common.http.client().put(url))).await?;
+        self.common
+            .http
+            .send(self.auth(self.common.http.client().put(url)))
+            .await?;
         Ok(())
     }
 }

@@ -16,7 +16,14 @@ pub struct LumaBackend {
     common: Common,
 }
 
-adapter_common!(LumaBackend, "luma", "LUMAAI_API_KEY", "https://api.lumalabs.ai", "ray-2", policy_in_error);
+adapter_common!(
+    LumaBackend,
+    "luma",
+    "LUMAAI_API_KEY",
+    "https://api.lumalabs.ai",
+    "ray-2",
+    policy_in_error
+);
 
 #[derive(Deserialize)]
 struct Generation {
@@ -58,21 +65,32 @@ impl VideoBackend for LumaBackend {
             body.insert("aspect_ratio".into(), aspect.into());
         }
         if let Some(size) = request.size {
-            body.insert("resolution".into(), format!("{}p", size.height.min(size.width)).into());
+            body.insert(
+                "resolution".into(),
+                format!("{}p", size.height.min(size.width)).into(),
+            );
         }
         body.extend(request.extras.clone());
         let url = self.common.url("/dream-machine/v1/generations/video");
-        let (g, _): (Generation, _) =
-            self.common.http.json(self.auth(self.common.http.client().post(url)).json(&body)).await?;
+        let (g, _): (Generation, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().post(url)).json(&body))
+            .await?;
         tracing::info!(provider = Self::NAME, job = %g.id, "submitted");
         Ok(RemoteJob::new(Self::NAME, g.id))
     }
 
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
-        let url = self.common.url(&format!("/dream-machine/v1/generations/{}", job.id));
-        let (g, _): (Generation, _) =
-            self.common.http.json(self.auth(self.common.http.client().get(url))).await?;
+        let url = self
+            .common
+            .url(&format!("/dream-machine/v1/generations/{}", job.id));
+        let (g, _): (Generation, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().get(url)))
+            .await?;
         let state = match g.state.as_str() {
             "queued" => JobState::Queued { position: None },
             "dreaming" => JobState::Running { progress: None },
@@ -91,7 +109,9 @@ impl VideoBackend for LumaBackend {
                 }
             },
             "failed" => {
-                let message = g.failure_reason.unwrap_or_else(|| "the generation failed".into());
+                let message = g
+                    .failure_reason
+                    .unwrap_or_else(|| "the generation failed".into());
                 JobState::Failed {
                     error: if mentions_policy(&message) {
                         Error::ContentPolicy {
@@ -125,6 +145,8 @@ impl VideoBackend for LumaBackend {
         sink: &mut (dyn AsyncWrite + Unpin + Send),
         progress: ProgressFn<'_>,
     ) -> Result<u64> {
-        self.common.download(asset, sink, progress, |r| self.auth(r)).await
+        self.common
+            .download(asset, sink, progress, |r| self.auth(r))
+            .await
     }
 }

@@ -75,7 +75,11 @@ impl Common {
         auth: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<u64> {
         let request = self.http.client().get(&asset.url);
-        let request = if self.same_origin(&asset.url) { auth(request) } else { request };
+        let request = if self.same_origin(&asset.url) {
+            auth(request)
+        } else {
+            request
+        };
         self.http.download(request, sink, progress).await
     }
 }

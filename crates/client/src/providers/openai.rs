@@ -36,7 +36,14 @@ fn is_policy(body: &crate::http::ErrorBody) -> bool {
     policy_in_error(body)
 }
 
-adapter_common!(OpenAiBackend, "openai", "OPENAI_API_KEY", "https://api.openai.com", "sora-2", is_policy);
+adapter_common!(
+    OpenAiBackend,
+    "openai",
+    "OPENAI_API_KEY",
+    "https://api.openai.com",
+    "sora-2",
+    is_policy
+);
 
 impl OpenAiBackend {
     fn from_common(common: Common) -> Self {
@@ -121,8 +128,11 @@ impl VideoBackend for OpenAiBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1/videos/{}", job.id));
-        let (video, headers): (Video, _) =
-            self.common.http.json(self.auth(self.common.http.client().get(url))).await?;
+        let (video, headers): (Video, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().get(url)))
+            .await?;
         let state = match video.status.as_str() {
             "queued" => JobState::Queued { position: None },
             "in_progress" => JobState::Running {
@@ -130,13 +140,20 @@ impl VideoBackend for OpenAiBackend {
             },
             "completed" => JobState::Succeeded {
                 assets: vec![Asset {
-                    url: self.common.url(&format!("/v1/videos/{}/content?variant=video", video.id)),
+                    url: self
+                        .common
+                        .url(&format!("/v1/videos/{}/content?variant=video", video.id)),
                     content_type: Some("video/mp4".into()),
                 }],
             },
             "failed" => {
-                let err = video.error.unwrap_or(VideoError { code: None, message: None });
-                let message = err.message.unwrap_or_else(|| "the generation failed".into());
+                let err = video.error.unwrap_or(VideoError {
+                    code: None,
+                    message: None,
+                });
+                let message = err
+                    .message
+                    .unwrap_or_else(|| "the generation failed".into());
                 let body = crate::http::ErrorBody {
                     message: message.clone(),
                     code: err.code.clone(),
@@ -181,6 +198,8 @@ impl VideoBackend for OpenAiBackend {
         sink: &mut (dyn AsyncWrite + Unpin + Send),
         progress: ProgressFn<'_>,
     ) -> Result<u64> {
-        self.common.download(asset, sink, progress, |r| self.auth(r)).await
+        self.common
+            .download(asset, sink, progress, |r| self.auth(r))
+            .await
     }
 }

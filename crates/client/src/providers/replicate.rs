@@ -22,7 +22,14 @@ pub struct ReplicateBackend {
     wait: Option<Duration>,
 }
 
-adapter_common!(ReplicateBackend, "replicate", "REPLICATE_API_TOKEN", "https://api.replicate.com", "google/veo-3", policy_in_error);
+adapter_common!(
+    ReplicateBackend,
+    "replicate",
+    "REPLICATE_API_TOKEN",
+    "https://api.replicate.com",
+    "google/veo-3",
+    policy_in_error
+);
 
 impl ReplicateBackend {
     fn from_common(common: Common) -> Self {
@@ -65,20 +72,23 @@ impl ReplicateBackend {
             "succeeded" => {
                 let urls = output_urls(p.output.as_ref());
                 if urls.is_empty() {
-                    return Err(self.common.http.malformed(
-                        "prediction succeeded without an output URL",
-                        &p.output,
-                    ));
+                    return Err(self
+                        .common
+                        .http
+                        .malformed("prediction succeeded without an output URL", &p.output));
                 }
                 JobState::Succeeded {
                     assets: urls.into_iter().map(Asset::new).collect(),
                 }
             }
             "failed" => {
-                let message = p.error.map_or_else(|| "the prediction failed".into(), |e| match e {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                });
+                let message = p.error.map_or_else(
+                    || "the prediction failed".into(),
+                    |e| match e {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    },
+                );
                 JobState::Failed {
                     error: if mentions_policy(&message) {
                         Error::ContentPolicy {
@@ -123,7 +133,11 @@ fn output_urls(output: Option<&serde_json::Value>) -> Vec<String> {
             .collect(),
         Some(serde_json::Value::Object(map)) => map
             .values()
-            .filter_map(|v| v.as_str().filter(|s| s.starts_with("http")).map(str::to_owned))
+            .filter_map(|v| {
+                v.as_str()
+                    .filter(|s| s.starts_with("http"))
+                    .map(str::to_owned)
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -160,7 +174,8 @@ impl VideoBackend for ReplicateBackend {
                     )));
                 };
                 (
-                    self.common.url(&format!("/v1/models/{owner}/{name}/predictions")),
+                    self.common
+                        .url(&format!("/v1/models/{owner}/{name}/predictions")),
                     serde_json::json!({ "input": input }),
                 )
             }
@@ -177,8 +192,11 @@ impl VideoBackend for ReplicateBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1/predictions/{}", job.id));
-        let (prediction, _): (Prediction, _) =
-            self.common.http.json(self.auth(self.common.http.client().get(url))).await?;
+        let (prediction, _): (Prediction, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().get(url)))
+            .await?;
         Ok(JobStatus::new(self.state(prediction)?))
     }
 
@@ -188,13 +206,20 @@ impl VideoBackend for ReplicateBackend {
         sink: &mut (dyn AsyncWrite + Unpin + Send),
         progress: ProgressFn<'_>,
     ) -> Result<u64> {
-        self.common.download(asset, sink, progress, |r| self.auth(r)).await
+        self.common
+            .download(asset, sink, progress, |r| self.auth(r))
+            .await
     }
 
     async fn cancel(&self, job: &RemoteJob) -> Result<()> {
         job.expect_backend(Self::NAME)?;
-        let url = self.common.url(&format!("/v1/predictions/{}/cancel", job.id));
-        self.common.http.send(self.auth(self.common.http.client().post(url))).await?;
+        let url = self
+            .common
+            .url(&format!("/v1/predictions/{}/cancel", job.id));
+        self.common
+            .http
+            .send(self.auth(self.common.http.client().post(url)))
+            .await?;
         Ok(())
     }
 }

@@ -18,7 +18,14 @@ pub struct RunwayBackend {
     common: Common,
 }
 
-adapter_common!(RunwayBackend, "runway", "RUNWAYML_API_SECRET", "https://api.dev.runwayml.com", "veo3.1_fast", policy_in_error);
+adapter_common!(
+    RunwayBackend,
+    "runway",
+    "RUNWAYML_API_SECRET",
+    "https://api.dev.runwayml.com",
+    "veo3.1_fast",
+    policy_in_error
+);
 
 #[derive(Deserialize)]
 struct Created {
@@ -60,7 +67,10 @@ impl VideoBackend for RunwayBackend {
         body.insert("promptText".into(), request.prompt.clone().into());
         // Runway names ratios by pixel size with a colon: "1280:720".
         if let Some(size) = request.size {
-            body.insert("ratio".into(), format!("{}:{}", size.width, size.height).into());
+            body.insert(
+                "ratio".into(),
+                format!("{}:{}", size.width, size.height).into(),
+            );
         }
         if let Some(secs) = request.duration_secs {
             body.insert("duration".into(), secs.into());
@@ -70,8 +80,11 @@ impl VideoBackend for RunwayBackend {
         }
         body.extend(request.extras.clone());
         let url = self.common.url("/v1/text_to_video");
-        let (created, _): (Created, _) =
-            self.common.http.json(self.auth(self.common.http.client().post(url)).json(&body)).await?;
+        let (created, _): (Created, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().post(url)).json(&body))
+            .await?;
         tracing::info!(provider = Self::NAME, job = %created.id, "submitted");
         Ok(RemoteJob::new(Self::NAME, created.id))
     }
@@ -79,8 +92,11 @@ impl VideoBackend for RunwayBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1/tasks/{}", job.id));
-        let (task, _): (Task, _) =
-            self.common.http.json(self.auth(self.common.http.client().get(url))).await?;
+        let (task, _): (Task, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().get(url)))
+            .await?;
         let state = match task.status.as_str() {
             "PENDING" | "THROTTLED" => JobState::Queued { position: None },
             "RUNNING" => JobState::Running {
@@ -141,13 +157,18 @@ impl VideoBackend for RunwayBackend {
         sink: &mut (dyn AsyncWrite + Unpin + Send),
         progress: ProgressFn<'_>,
     ) -> Result<u64> {
-        self.common.download(asset, sink, progress, |r| self.auth(r)).await
+        self.common
+            .download(asset, sink, progress, |r| self.auth(r))
+            .await
     }
 
     async fn cancel(&self, job: &RemoteJob) -> Result<()> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1/tasks/{}", job.id));
-        self.common.http.send(self.auth(self.common.http.client().delete(url))).await?;
+        self.common
+            .http
+            .send(self.auth(self.common.http.client().delete(url)))
+            .await?;
         Ok(())
     }
 }

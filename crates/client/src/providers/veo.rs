@@ -8,7 +8,10 @@ use tokio::io::AsyncWrite;
 
 use super::{Common, adapter_common, policy_in_error};
 use crate::download::ProgressFn;
-use crate::{Asset, Error, FailureCategory, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest};
+use crate::{
+    Asset, Error, FailureCategory, JobState, JobStatus, RemoteJob, Result, VideoBackend,
+    VideoRequest,
+};
 
 /// Google's Gemini API for Veo (`GEMINI_API_KEY`, `x-goog-api-key`).
 #[derive(Clone, Debug)]
@@ -16,7 +19,14 @@ pub struct VeoBackend {
     common: Common,
 }
 
-adapter_common!(VeoBackend, "veo", "GEMINI_API_KEY", "https://generativelanguage.googleapis.com", "veo-3.0-generate-001", policy_in_error);
+adapter_common!(
+    VeoBackend,
+    "veo",
+    "GEMINI_API_KEY",
+    "https://generativelanguage.googleapis.com",
+    "veo-3.0-generate-001",
+    policy_in_error
+);
 
 #[derive(Deserialize)]
 struct Operation {
@@ -115,7 +125,10 @@ impl VideoBackend for VeoBackend {
             parameters.insert("durationSeconds".into(), secs.into());
         }
         if let Some(size) = request.size {
-            parameters.insert("resolution".into(), format!("{}p", size.height.min(size.width)).into());
+            parameters.insert(
+                "resolution".into(),
+                format!("{}p", size.height.min(size.width)).into(),
+            );
         }
         if let Some(seed) = request.seed {
             parameters.insert("seed".into(), seed.into());
@@ -125,9 +138,15 @@ impl VideoBackend for VeoBackend {
             "instances": [{ "prompt": request.prompt }],
             "parameters": parameters,
         });
-        let url = self.common.url(&format!("/v1beta/models/{}:predictLongRunning", self.model(request)));
-        let (op, _): (Operation, _) =
-            self.common.http.json(self.auth(self.common.http.client().post(url)).json(&body)).await?;
+        let url = self.common.url(&format!(
+            "/v1beta/models/{}:predictLongRunning",
+            self.model(request)
+        ));
+        let (op, _): (Operation, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().post(url)).json(&body))
+            .await?;
         tracing::info!(provider = Self::NAME, job = %op.name, "submitted");
         Ok(RemoteJob::new(Self::NAME, op.name))
     }
@@ -135,8 +154,11 @@ impl VideoBackend for VeoBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1beta/{}", job.id));
-        let (op, _): (Operation, _) =
-            self.common.http.json(self.auth(self.common.http.client().get(url))).await?;
+        let (op, _): (Operation, _) = self
+            .common
+            .http
+            .json(self.auth(self.common.http.client().get(url)))
+            .await?;
         if !op.done {
             // The operation says nothing about queues or progress.
             return Ok(JobStatus::new(JobState::Running { progress: None }));
@@ -149,7 +171,11 @@ impl VideoBackend for VeoBackend {
         let response = op
             .response
             .and_then(|r| r.generate_video_response)
-            .ok_or_else(|| self.common.http.malformed("done without response.generateVideoResponse", &op.name))?;
+            .ok_or_else(|| {
+                self.common
+                    .http
+                    .malformed("done without response.generateVideoResponse", &op.name)
+            })?;
         let assets: Vec<Asset> = response
             .generated_samples
             .into_iter()
@@ -162,7 +188,10 @@ impl VideoBackend for VeoBackend {
         if assets.is_empty() {
             let message = if response.rai_media_filtered_count > 0 {
                 let reasons = response.rai_media_filtered_reasons.join("; ");
-                format!("{} video(s) filtered by safety filters: {reasons}", response.rai_media_filtered_count)
+                format!(
+                    "{} video(s) filtered by safety filters: {reasons}",
+                    response.rai_media_filtered_count
+                )
             } else {
                 "the operation finished without a video".to_owned()
             };
@@ -191,6 +220,8 @@ impl VideoBackend for VeoBackend {
         sink: &mut (dyn AsyncWrite + Unpin + Send),
         progress: ProgressFn<'_>,
     ) -> Result<u64> {
-        self.common.download(asset, sink, progress, |r| self.auth(r)).await
+        self.common
+            .download(asset, sink, progress, |r| self.auth(r))
+            .await
     }
 }

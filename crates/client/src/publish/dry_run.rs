@@ -53,7 +53,9 @@ impl Publisher for DryRunPublisher {
             .open(&self.path)
             .await
             .map_err(|e| Error::io(&self.path, &e))?;
-        file.write_all(&line).await.map_err(|e| Error::io(&self.path, &e))?;
+        file.write_all(&line)
+            .await
+            .map_err(|e| Error::io(&self.path, &e))?;
         file.flush().await.map_err(|e| Error::io(&self.path, &e))?;
         let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::info!(path = %self.path.display(), "dry-run post written");
@@ -77,10 +79,19 @@ mod tests {
             .publish(&Post::new("second").with_video("a.mp4"))
             .await
             .unwrap();
-        let err = publisher.publish(&Post::new("x".repeat(281))).await.unwrap_err();
+        let err = publisher
+            .publish(&Post::new("x".repeat(281)))
+            .await
+            .unwrap_err();
         assert_eq!(err.category(), crate::FailureCategory::BadRequest);
         let text = std::fs::read_to_string(publisher.path()).unwrap();
-        let posts: Vec<Post> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(posts, [Post::new("first"), Post::new("second").with_video("a.mp4")]);
+        let posts: Vec<Post> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            posts,
+            [Post::new("first"), Post::new("second").with_video("a.mp4")]
+        );
     }
 }

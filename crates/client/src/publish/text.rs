@@ -65,7 +65,10 @@ mod tests {
 
     #[test]
     fn urls_count_twenty_three() {
-        assert_eq!(weighted_len("see https://example.com/a/very/long/path/indeed?x=1"), 4 + 23);
+        assert_eq!(
+            weighted_len("see https://example.com/a/very/long/path/indeed?x=1"),
+            4 + 23
+        );
         assert_eq!(weighted_len("http://a.b and https://c.d"), 23 + 5 + 23);
         assert_eq!(weighted_len("xhttps://not-a-url"), 18);
     }

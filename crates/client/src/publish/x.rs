@@ -110,20 +110,30 @@ impl XPublisher {
     /// INIT, APPEND in chunks read from disk, FINALIZE, then STATUS until
     /// X has processed the video. Returns the media id.
     async fn upload(&self, path: &Path) -> Result<String> {
-        let mut file = tokio::fs::File::open(path).await.map_err(|e| Error::io(path, &e))?;
-        let total = file.metadata().await.map_err(|e| Error::io(path, &e))?.len();
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Error::io(path, &e))?;
+        let total = file
+            .metadata()
+            .await
+            .map_err(|e| Error::io(path, &e))?
+            .len();
         let init = serde_json::json!({
             "media_type": "video/mp4",
             "total_bytes": total,
             "media_category": "tweet_video",
         });
-        let (media, _): (Envelope<Media>, _) =
-            self.http.json(self.post("/2/media/upload/initialize").json(&init)).await?;
+        let (media, _): (Envelope<Media>, _) = self
+            .http
+            .json(self.post("/2/media/upload/initialize").json(&init))
+            .await?;
         let id = media.data.id;
         let mut buf = vec![0u8; CHUNK];
         let mut segment = 0u32;
         loop {
-            let n = read_full(&mut file, &mut buf).await.map_err(|e| Error::io(path, &e))?;
+            let n = read_full(&mut file, &mut buf)
+                .await
+                .map_err(|e| Error::io(path, &e))?;
             if n == 0 {
                 break;
             }
@@ -138,7 +148,10 @@ impl XPublisher {
                 .text("segment_index", segment.to_string())
                 .part("media", part);
             self.http
-                .send(self.post(&format!("/2/media/upload/{id}/append")).multipart(form))
+                .send(
+                    self.post(&format!("/2/media/upload/{id}/append"))
+                        .multipart(form),
+                )
                 .await?;
             segment += 1;
         }
@@ -148,7 +161,9 @@ impl XPublisher {
             .await?;
         let mut processing = finalized.data.processing_info;
         for _ in 0..MAX_STATUS_POLLS {
-            let Some(info) = processing else { return Ok(id) };
+            let Some(info) = processing else {
+                return Ok(id);
+            };
             match info.state.as_str() {
                 "succeeded" => return Ok(id),
                 "failed" => {
@@ -167,7 +182,10 @@ impl XPublisher {
             let request = self
                 .http
                 .client()
-                .get(join(&self.base, &format!("/2/media/upload?command=STATUS&media_id={id}")))
+                .get(join(
+                    &self.base,
+                    &format!("/2/media/upload?command=STATUS&media_id={id}"),
+                ))
                 .bearer_auth(self.http.key.expose());
             let (status, _): (Envelope<Media>, _) = self.http.json(request).await?;
             processing = status.data.processing_info;
@@ -202,7 +220,8 @@ impl Publisher for XPublisher {
             let media_id = self.upload(video).await?;
             body["media"] = serde_json::json!({ "media_ids": [media_id] });
         }
-        let (tweet, _): (Envelope<Tweet>, _) = self.http.json(self.post("/2/tweets").json(&body)).await?;
+        let (tweet, _): (Envelope<Tweet>, _) =
+            self.http.json(self.post("/2/tweets").json(&body)).await?;
         tracing::info!(id = %tweet.data.id, "posted to X");
         Ok(Published {
             id: tweet.data.id,

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use framebreak_client::{FailureCategory, FalBackend, HttpConfig, JobState, Secret, VideoBackend, VideoRequest};
+use framebreak_client::{
+    FailureCategory, FalBackend, HttpConfig, JobState, Secret, VideoBackend, VideoRequest,
+};
 use mockito::Matcher;
 
 use crate::util::KEY;
@@ -34,14 +36,41 @@ async fn passes_the_conformance_suite() {
         auth: ("authorization", format!("Key {KEY}")),
         headers: vec![],
         submit: step("POST", "/fal-ai/veo3/fast", 200, SUBMITTED),
-        submit_body: Matcher::PartialJson(serde_json::json!({"duration": "8s", "aspect_ratio": "16:9", "seed": 7})),
-        queued: vec![step("GET", STATUS, 202, r#"{"status":"IN_QUEUE","queue_position":3,"response_url":"{base}/x"}"#)],
-        running: vec![step("GET", STATUS, 202, r#"{"status":"IN_PROGRESS","logs":[]}"#)],
+        submit_body: Matcher::PartialJson(
+            serde_json::json!({"duration": "8s", "aspect_ratio": "16:9", "seed": 7}),
+        ),
+        queued: vec![step(
+            "GET",
+            STATUS,
+            202,
+            r#"{"status":"IN_QUEUE","queue_position":3,"response_url":"{base}/x"}"#,
+        )],
+        running: vec![step(
+            "GET",
+            STATUS,
+            202,
+            r#"{"status":"IN_PROGRESS","logs":[]}"#,
+        )],
         succeeded: vec![
-            step("GET", STATUS, 200, r#"{"status":"COMPLETED","logs":[],"metrics":{"inference_time":80.1}}"#),
-            step("GET", RESULT, 200, r#"{"video":{"url":"{base}/files/out.mp4","content_type":"video/mp4","file_name":"out.mp4","file_size":300000}}"#),
+            step(
+                "GET",
+                STATUS,
+                200,
+                r#"{"status":"COMPLETED","logs":[],"metrics":{"inference_time":80.1}}"#,
+            ),
+            step(
+                "GET",
+                RESULT,
+                200,
+                r#"{"video":{"url":"{base}/files/out.mp4","content_type":"video/mp4","file_name":"out.mp4","file_size":300000}}"#,
+            ),
         ],
-        failed: vec![step("GET", STATUS, 200, r#"{"status":"COMPLETED","error":"Internal error while running the model","error_type":"internal_error"}"#)],
+        failed: vec![step(
+            "GET",
+            STATUS,
+            200,
+            r#"{"status":"COMPLETED","error":"Internal error while running the model","error_type":"internal_error"}"#,
+        )],
         policy: PolicyAt::Status(vec![step(
             "GET",
             STATUS,
@@ -59,10 +88,22 @@ async fn passes_the_conformance_suite() {
 #[tokio::test]
 async fn queue_position_and_stored_urls_survive_a_restart() {
     let mut server = mockito::Server::new_async().await;
-    server.mock("POST", "/fal-ai/veo3/fast").match_header("authorization", format!("Key {KEY}").as_str())
-        .with_body(SUBMITTED.replace("{base}", &server.url())).create_async().await;
-    server.mock("GET", STATUS).with_status(202).with_body(r#"{"status":"IN_QUEUE","queue_position":3}"#).create_async().await;
-    let job = backend(&server.url()).submit(&VideoRequest::new("x")).await.unwrap();
+    server
+        .mock("POST", "/fal-ai/veo3/fast")
+        .match_header("authorization", format!("Key {KEY}").as_str())
+        .with_body(SUBMITTED.replace("{base}", &server.url()))
+        .create_async()
+        .await;
+    server
+        .mock("GET", STATUS)
+        .with_status(202)
+        .with_body(r#"{"status":"IN_QUEUE","queue_position":3}"#)
+        .create_async()
+        .await;
+    let job = backend(&server.url())
+        .submit(&VideoRequest::new("x"))
+        .await
+        .unwrap();
     let stored = serde_json::to_string(&job).unwrap();
     // A fresh backend, as after a restart, finds the job from the stored handle alone.
     let job = serde_json::from_str(&stored).unwrap();
@@ -77,7 +118,14 @@ async fn validation_errors_on_the_result_are_bad_requests() {
         .with_status(422)
         .with_body(r#"{"detail":[{"loc":["body","duration"],"msg":"Input should be '4s', '6s' or '8s'","type":"literal_error"}]}"#)
         .create_async().await;
-    let err = backend(&server.url()).submit(&VideoRequest::new("x").duration_secs(5)).await.unwrap_err();
+    let err = backend(&server.url())
+        .submit(&VideoRequest::new("x").duration_secs(5))
+        .await
+        .unwrap_err();
     assert_eq!(err.category(), FailureCategory::BadRequest);
-    assert!(err.to_string().contains("Input should be '4s', '6s' or '8s'"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Input should be '4s', '6s' or '8s'"),
+        "{err}"
+    );
 }

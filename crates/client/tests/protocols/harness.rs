@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use framebreak_client::conformance::{Arranged, Arrangement, Expectation, Harness, Scenario, Stage};
+use framebreak_client::conformance::{
+    Arranged, Arrangement, Expectation, Harness, Scenario, Stage,
+};
 use framebreak_client::{HttpConfig, VideoBackend};
 use mockito::{Matcher, ServerGuard};
 
@@ -12,14 +14,19 @@ use crate::util::{KEY, SilentServer, refused_base, video_bytes};
 
 /// One canned exchange. `{base}` in the body becomes the server's URL.
 #[derive(Clone, Debug)]
-pub struct Step {
-    pub method: &'static str,
-    pub path: String,
-    pub status: usize,
-    pub body: String,
+pub(crate) struct Step {
+    pub(crate) method: &'static str,
+    pub(crate) path: String,
+    pub(crate) status: usize,
+    pub(crate) body: String,
 }
 
-pub fn step(method: &'static str, path: impl Into<String>, status: usize, body: impl Into<String>) -> Step {
+pub(crate) fn step(
+    method: &'static str,
+    path: impl Into<String>,
+    status: usize,
+    body: impl Into<String>,
+) -> Step {
     Step {
         method,
         path: path.into(),
@@ -30,7 +37,7 @@ pub fn step(method: &'static str, path: impl Into<String>, status: usize, body: 
 
 /// Where a provider reports a content-policy refusal.
 #[derive(Clone, Debug)]
-pub enum PolicyAt {
+pub(crate) enum PolicyAt {
     /// The submit request is refused with this response.
     Submit(Step),
     /// The job is accepted, and these responses report the refusal.
@@ -38,32 +45,37 @@ pub enum PolicyAt {
 }
 
 /// A provider's protocol, as canned responses.
-pub struct Spec {
-    pub provider: &'static str,
+pub(crate) struct Spec {
+    pub(crate) provider: &'static str,
     /// The auth header every request must carry.
-    pub auth: (&'static str, String),
+    pub(crate) auth: (&'static str, String),
     /// Headers every request must carry besides auth.
-    pub headers: Vec<(&'static str, &'static str)>,
+    pub(crate) headers: Vec<(&'static str, &'static str)>,
     /// The accepted submit; its body must match `submit_body`.
-    pub submit: Step,
-    pub submit_body: Matcher,
-    pub queued: Vec<Step>,
-    pub running: Vec<Step>,
-    pub succeeded: Vec<Step>,
-    pub failed: Vec<Step>,
-    pub policy: PolicyAt,
+    pub(crate) submit: Step,
+    pub(crate) submit_body: Matcher,
+    pub(crate) queued: Vec<Step>,
+    pub(crate) running: Vec<Step>,
+    pub(crate) succeeded: Vec<Step>,
+    pub(crate) failed: Vec<Step>,
+    pub(crate) policy: PolicyAt,
     /// Where the video is served.
-    pub download_path: String,
+    pub(crate) download_path: String,
     /// The provider's error JSON carrying a message.
-    pub error_body: fn(&str) -> String,
-    pub progression: Vec<Stage>,
-    pub make: fn(base: &str, http: HttpConfig) -> Box<dyn VideoBackend>,
+    pub(crate) error_body: fn(&str) -> String,
+    pub(crate) progression: Vec<Stage>,
+    pub(crate) make: fn(base: &str, http: HttpConfig) -> Box<dyn VideoBackend>,
 }
 
-pub struct MockHarness(pub Spec);
+pub(crate) struct MockHarness(pub(crate) Spec);
 
 impl MockHarness {
-    async fn mock(&self, server: &mut ServerGuard, step: &Step, times: Option<usize>) -> mockito::Mock {
+    async fn mock(
+        &self,
+        server: &mut ServerGuard,
+        step: &Step,
+        times: Option<usize>,
+    ) -> mockito::Mock {
         let spec = &self.0;
         let mut mock = server
             .mock(step.method, step.path.as_str())
@@ -102,16 +114,31 @@ impl MockHarness {
             .await
     }
 
-    async fn submit_fails(&self, server: &mut ServerGuard, status: usize, headers: &[(&str, &str)], body: &str) -> mockito::Mock {
+    async fn submit_fails(
+        &self,
+        server: &mut ServerGuard,
+        status: usize,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> mockito::Mock {
         let step = &self.0.submit;
-        let mut mock = server.mock(step.method, step.path.as_str()).match_query(Matcher::Any).with_status(status);
+        let mut mock = server
+            .mock(step.method, step.path.as_str())
+            .match_query(Matcher::Any)
+            .with_status(status);
         for (name, value) in headers {
             mock = mock.with_header(*name, value);
         }
         mock.with_body(body).create_async().await
     }
 
-    async fn steps(&self, server: &mut ServerGuard, steps: &[Step], times: Option<usize>, keep: &mut Vec<mockito::Mock>) {
+    async fn steps(
+        &self,
+        server: &mut ServerGuard,
+        steps: &[Step],
+        times: Option<usize>,
+        keep: &mut Vec<mockito::Mock>,
+    ) {
         for step in steps {
             keep.push(self.mock(server, step, times).await);
         }
@@ -155,11 +182,15 @@ impl Harness for MockHarness {
             Scenario::Timeout => {
                 let silent = SilentServer::start().await;
                 let backend = self.backend(&silent.base(), Duration::from_millis(300));
-                return Arrangement::Ready(Arranged::new(backend, expect, Box::new(silent)));
+                return Arrangement::Ready(Box::new(Arranged::new(
+                    backend,
+                    expect,
+                    Box::new(silent),
+                )));
             }
             Scenario::ConnectionRefused => {
                 let backend = self.backend(&refused_base(), Duration::from_secs(5));
-                return Arrangement::Ready(Arranged::new(backend, expect, Box::new(())));
+                return Arrangement::Ready(Box::new(Arranged::new(backend, expect, Box::new(()))));
             }
             _ => {}
         }
@@ -169,23 +200,31 @@ impl Harness for MockHarness {
         match scenario {
             Scenario::HappyPath => {
                 keep.push(self.submit_ok(&mut server).await);
-                self.steps(&mut server, &self.0.succeeded, None, &mut keep).await;
+                self.steps(&mut server, &self.0.succeeded, None, &mut keep)
+                    .await;
                 keep.push(self.video(&mut server, false).await);
             }
             Scenario::QueuedRunningDone => {
                 keep.push(self.submit_ok(&mut server).await);
-                self.steps(&mut server, &self.0.queued, Some(1), &mut keep).await;
-                self.steps(&mut server, &self.0.running, Some(1), &mut keep).await;
-                self.steps(&mut server, &self.0.succeeded, None, &mut keep).await;
+                self.steps(&mut server, &self.0.queued, Some(1), &mut keep)
+                    .await;
+                self.steps(&mut server, &self.0.running, Some(1), &mut keep)
+                    .await;
+                self.steps(&mut server, &self.0.succeeded, None, &mut keep)
+                    .await;
                 keep.push(self.video(&mut server, false).await);
             }
             Scenario::FailedJob => {
                 keep.push(self.submit_ok(&mut server).await);
-                self.steps(&mut server, &self.0.failed, None, &mut keep).await;
+                self.steps(&mut server, &self.0.failed, None, &mut keep)
+                    .await;
             }
             Scenario::RateLimitedWithRetryAfter => {
                 let body = error("Too many requests, slow down");
-                keep.push(self.submit_fails(&mut server, 429, &[("retry-after", "7")], &body).await);
+                keep.push(
+                    self.submit_fails(&mut server, 429, &[("retry-after", "7")], &body)
+                        .await,
+                );
             }
             Scenario::RateLimitedWithoutRetryAfter => {
                 let body = error("Too many requests");
@@ -201,7 +240,10 @@ impl Harness for MockHarness {
             }
             Scenario::MalformedJson => {
                 let body = "<html><body>502 Bad Gateway from a proxy</body></html>";
-                keep.push(self.submit_fails(&mut server, 200, &[("content-type", "text/html")], body).await);
+                keep.push(
+                    self.submit_fails(&mut server, 200, &[("content-type", "text/html")], body)
+                        .await,
+                );
             }
             Scenario::ContentPolicy => match &self.0.policy {
                 PolicyAt::Submit(step) => {
@@ -216,25 +258,36 @@ impl Harness for MockHarness {
             },
             Scenario::TruncatedDownload => {
                 keep.push(self.submit_ok(&mut server).await);
-                self.steps(&mut server, &self.0.succeeded, None, &mut keep).await;
+                self.steps(&mut server, &self.0.succeeded, None, &mut keep)
+                    .await;
                 keep.push(self.video(&mut server, true).await);
             }
-            other => return Arrangement::Unsupported(format!("{other} is not staged by this harness")),
+            other => {
+                return Arrangement::Unsupported(format!("{other} is not staged by this harness"));
+            }
         }
         let backend = self.backend(&server.url(), Duration::from_secs(10));
-        Arrangement::Ready(Arranged::new(backend, expect, Box::new((server, keep))))
+        Arrangement::Ready(Box::new(Arranged::new(
+            backend,
+            expect,
+            Box::new((server, keep)),
+        )))
     }
 }
 
 /// The Bearer header value of the test key.
-pub fn bearer() -> String {
+pub(crate) fn bearer() -> String {
     format!("Bearer {KEY}")
 }
 
 /// Runs the whole suite and insists that every scenario was staged and held.
-pub async fn assert_conformance(spec: Spec) {
+pub(crate) async fn assert_conformance(spec: Spec) {
     let report = framebreak_client::conformance::run_suite(&MockHarness(spec)).await;
     report.assert_passed();
-    assert!(report.unsupported.is_empty(), "unstaged: {:?}", report.unsupported);
+    assert!(
+        report.unsupported.is_empty(),
+        "unstaged: {:?}",
+        report.unsupported
+    );
     assert_eq!(report.passed.len(), Scenario::ALL.len());
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use framebreak_client::{FailureCategory, HttpConfig, LumaBackend, Secret, VideoBackend, VideoRequest};
+use framebreak_client::{
+    FailureCategory, HttpConfig, LumaBackend, Secret, VideoBackend, VideoRequest,
+};
 
 use crate::util::KEY;
 
@@ -31,12 +33,39 @@ async fn passes_the_conformance_suite() {
         provider: "luma",
         auth: ("authorization", bearer()),
         headers: vec![],
-        submit: step("POST", "/dream-machine/v1/generations/video", 201, generation("queued", "null", "null")),
-        submit_body: Matcher::PartialJson(serde_json::json!({"model": "ray-2", "duration": "8s", "aspect_ratio": "16:9", "resolution": "720p"})),
-        queued: vec![step("GET", status, 200, generation("queued", "null", "null"))],
-        running: vec![step("GET", status, 200, generation("dreaming", "null", "null"))],
-        succeeded: vec![step("GET", status, 200, generation("completed", r#""{base}/cdn/video.mp4""#, "null"))],
-        failed: vec![step("GET", status, 200, generation("failed", "null", r#""Internal server error, please retry""#))],
+        submit: step(
+            "POST",
+            "/dream-machine/v1/generations/video",
+            201,
+            generation("queued", "null", "null"),
+        ),
+        submit_body: Matcher::PartialJson(
+            serde_json::json!({"model": "ray-2", "duration": "8s", "aspect_ratio": "16:9", "resolution": "720p"}),
+        ),
+        queued: vec![step(
+            "GET",
+            status,
+            200,
+            generation("queued", "null", "null"),
+        )],
+        running: vec![step(
+            "GET",
+            status,
+            200,
+            generation("dreaming", "null", "null"),
+        )],
+        succeeded: vec![step(
+            "GET",
+            status,
+            200,
+            generation("completed", r#""{base}/cdn/video.mp4""#, "null"),
+        )],
+        failed: vec![step(
+            "GET",
+            status,
+            200,
+            generation("failed", "null", r#""Internal server error, please retry""#),
+        )],
         policy: PolicyAt::Submit(step(
             "POST",
             "/dream-machine/v1/generations/video",
@@ -56,13 +85,25 @@ async fn extras_reach_the_request_and_cancel_is_not_offered() {
     let mut server = mockito::Server::new_async().await;
     let submit = server
         .mock("POST", "/dream-machine/v1/generations/video")
-        .match_body(mockito::Matcher::PartialJson(serde_json::json!({"prompt": "x", "loop": true, "model": "ray-flash-2"})))
+        .match_body(mockito::Matcher::PartialJson(
+            serde_json::json!({"prompt": "x", "loop": true, "model": "ray-flash-2"}),
+        ))
         .with_status(201)
         .with_body(generation("queued", "null", "null"))
         .create_async()
         .await;
     let b = backend(&server.url());
-    let job = b.submit(&VideoRequest::new("x").model("ray-flash-2").extra("loop", true.into())).await.unwrap();
+    let job = b
+        .submit(
+            &VideoRequest::new("x")
+                .model("ray-flash-2")
+                .extra("loop", true.into()),
+        )
+        .await
+        .unwrap();
     submit.assert_async().await;
-    assert_eq!(b.cancel(&job).await.unwrap_err().category(), FailureCategory::BadRequest);
+    assert_eq!(
+        b.cancel(&job).await.unwrap_err().category(),
+        FailureCategory::BadRequest
+    );
 }

@@ -5,12 +5,14 @@
 //! - `harness`: the conformance harness over mockito (feature `conformance`)
 //! - `openai`, `replicate`, `fal`, `runway`, `luma`, `veo`: one adapter each
 //! - `x`: the X publisher
+//! - `download`: streaming, truncation, caps, atomic files
 //! - `secrets`: no key in errors, Debug output or logs
 
 #[cfg(feature = "conformance")]
 mod harness;
 mod util;
 
+mod download;
 mod fal;
 mod luma;
 mod openai;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use framebreak_client::{
-    FailureCategory, HttpConfig, JobState, OpenAiBackend, RemoteJob, Secret, SubmitEncoding, VideoBackend,
-    VideoRequest,
+    FailureCategory, HttpConfig, JobState, OpenAiBackend, RemoteJob, Secret, SubmitEncoding,
+    VideoBackend, VideoRequest,
 };
 use mockito::Matcher;
 
@@ -23,8 +23,10 @@ fn error_body(message: &str) -> String {
 }
 
 fn video(status: &str, extra: &str) -> String {
-    format!(r#"{{"id":"video_123","object":"video","model":"sora-2","status":"{status}","progress":{},"created_at":1712697600,"size":"1280x720","seconds":"8"{extra}}}"#,
-        if status == "in_progress" { 40 } else { 0 })
+    format!(
+        r#"{{"id":"video_123","object":"video","model":"sora-2","status":"{status}","progress":{},"created_at":1712697600,"size":"1280x720","seconds":"8"{extra}}}"#,
+        if status == "in_progress" { 40 } else { 0 }
+    )
 }
 
 #[cfg(feature = "conformance")]
@@ -38,11 +40,21 @@ async fn passes_the_conformance_suite() {
         auth: ("authorization", bearer()),
         headers: vec![],
         submit: step("POST", "/v1/videos", 200, video("queued", "")),
-        submit_body: Matcher::PartialJson(serde_json::json!({"model": "sora-2", "seconds": "8", "size": "1280x720"})),
+        submit_body: Matcher::PartialJson(
+            serde_json::json!({"model": "sora-2", "seconds": "8", "size": "1280x720"}),
+        ),
         queued: vec![step("GET", status, 200, video("queued", ""))],
         running: vec![step("GET", status, 200, video("in_progress", ""))],
         succeeded: vec![step("GET", status, 200, video("completed", ""))],
-        failed: vec![step("GET", status, 200, video("failed", r#","error":{"code":"internal_error","message":"generation crashed"}"#))],
+        failed: vec![step(
+            "GET",
+            status,
+            200,
+            video(
+                "failed",
+                r#","error":{"code":"internal_error","message":"generation crashed"}"#,
+            ),
+        )],
         policy: PolicyAt::Submit(step(
             "POST",
             "/v1/videos",
@@ -62,7 +74,10 @@ async fn submits_as_multipart_with_seconds_as_a_string() {
     let mut server = mockito::Server::new_async().await;
     let submit = server
         .mock("POST", "/v1/videos")
-        .match_header("content-type", Matcher::Regex("^multipart/form-data; boundary=".into()))
+        .match_header(
+            "content-type",
+            Matcher::Regex("^multipart/form-data; boundary=".into()),
+        )
         .match_body(Matcher::AllOf(vec![
             Matcher::Regex(r#"name="seconds"\r\n\r\n4\r\n"#.into()),
             Matcher::Regex(r#"name="size"\r\n\r\n720x1280\r\n"#.into()),
@@ -73,7 +88,10 @@ async fn submits_as_multipart_with_seconds_as_a_string() {
         .create_async()
         .await;
     let backend = backend(&server.url()).with_encoding(SubmitEncoding::Multipart);
-    let request = VideoRequest::new("a cat").model("sora-2-pro").duration_secs(4).size(720, 1280);
+    let request = VideoRequest::new("a cat")
+        .model("sora-2-pro")
+        .duration_secs(4)
+        .size(720, 1280);
     let job = backend.submit(&request).await.unwrap();
     assert_eq!(job, RemoteJob::new("openai", "video_123"));
     submit.assert_async().await;
@@ -89,8 +107,16 @@ async fn status_carries_progress_and_the_poll_hint() {
         .with_body(video("in_progress", ""))
         .create_async()
         .await;
-    let status = backend(&server.url()).status(&RemoteJob::new("openai", "video_123")).await.unwrap();
-    assert_eq!(status.state, JobState::Running { progress: Some(0.4) });
+    let status = backend(&server.url())
+        .status(&RemoteJob::new("openai", "video_123"))
+        .await
+        .unwrap();
+    assert_eq!(
+        status.state,
+        JobState::Running {
+            progress: Some(0.4)
+        }
+    );
     assert_eq!(status.poll_after, Some(Duration::from_millis(2500)));
 }
 
@@ -107,18 +133,27 @@ async fn retry_headers_and_request_ids_are_kept() {
         .with_body(r#"{"error":{"message":"The model is overloaded","type":"server_error","code":"overloaded"}}"#)
         .create_async()
         .await;
-    let err = backend(&server.url()).submit(&VideoRequest::new("x")).await.unwrap_err();
+    let err = backend(&server.url())
+        .submit(&VideoRequest::new("x"))
+        .await
+        .unwrap_err();
     assert_eq!(err.category(), FailureCategory::Server);
     assert_eq!(err.retry_after(), Some(Duration::from_millis(1500)));
     assert!(!err.is_retryable(), "x-should-retry: false wins");
     assert_eq!(err.request_id(), Some("req_abc"));
     let text = err.to_string();
-    assert!(text.contains("The model is overloaded") && text.contains("req_abc"), "{text}");
+    assert!(
+        text.contains("The model is overloaded") && text.contains("req_abc"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn a_job_from_another_backend_is_refused() {
-    let err = backend("http://127.0.0.1:9").status(&RemoteJob::new("luma", "x")).await.unwrap_err();
+    let err = backend("http://127.0.0.1:9")
+        .status(&RemoteJob::new("luma", "x"))
+        .await
+        .unwrap_err();
     assert_eq!(err.category(), FailureCategory::BadRequest);
     assert!(err.to_string().contains("`luma`"), "{err}");
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use framebreak_client::{FailureCategory, HttpConfig, JobState, RemoteJob, Secret, VeoBackend, VideoBackend};
+use framebreak_client::{
+    FailureCategory, HttpConfig, JobState, RemoteJob, Secret, VeoBackend, VideoBackend,
+};
 
 use crate::util::KEY;
 
@@ -17,11 +19,14 @@ fn backend(base: &str) -> VeoBackend {
 const OP: &str = "models/veo-3.0-generate-001/operations/pbrg6j8mp2fy";
 
 fn done(response: &str) -> String {
-    format!(r#"{{"name":"{OP}","done":true,"response":{{"@type":"type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse","generateVideoResponse":{response}}}}}"#)
+    format!(
+        r#"{{"name":"{OP}","done":true,"response":{{"@type":"type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse","generateVideoResponse":{response}}}}}"#
+    )
 }
 
 fn google_error(message: &str) -> String {
-    serde_json::json!({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}).to_string()
+    serde_json::json!({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
+        .to_string()
 }
 
 #[cfg(feature = "conformance")]
@@ -35,20 +40,51 @@ async fn passes_the_conformance_suite() {
         provider: "veo",
         auth: ("x-goog-api-key", KEY.to_owned()),
         headers: vec![],
-        submit: step("POST", "/v1beta/models/veo-3.0-generate-001:predictLongRunning", 200, format!(r#"{{"name":"{OP}"}}"#)),
+        submit: step(
+            "POST",
+            "/v1beta/models/veo-3.0-generate-001:predictLongRunning",
+            200,
+            format!(r#"{{"name":"{OP}"}}"#),
+        ),
         submit_body: Matcher::PartialJson(serde_json::json!({
             "instances": [{"prompt": "a glass of water tips over and the water flows upward"}],
             "parameters": {"aspectRatio": "16:9", "durationSeconds": 8, "resolution": "720p", "seed": 7}
         })),
-        queued: vec![step("GET", status.clone(), 200, format!(r#"{{"name":"{OP}"}}"#))],
-        running: vec![step("GET", status.clone(), 200, format!(r#"{{"name":"{OP}","done":false,"metadata":{{}}}}"#))],
-        succeeded: vec![step("GET", status.clone(), 200, done(r#"{"generatedSamples":[{"video":{"uri":"{base}/v1beta/files/3z1b6ud7xyz:download?alt=media"}}]}"#))],
-        failed: vec![step("GET", status.clone(), 200, format!(r#"{{"name":"{OP}","done":true,"error":{{"code":13,"message":"Internal error encountered."}}}}"#))],
+        queued: vec![step(
+            "GET",
+            status.clone(),
+            200,
+            format!(r#"{{"name":"{OP}"}}"#),
+        )],
+        running: vec![step(
+            "GET",
+            status.clone(),
+            200,
+            format!(r#"{{"name":"{OP}","done":false,"metadata":{{}}}}"#),
+        )],
+        succeeded: vec![step(
+            "GET",
+            status.clone(),
+            200,
+            done(
+                r#"{"generatedSamples":[{"video":{"uri":"{base}/v1beta/files/3z1b6ud7xyz:download?alt=media"}}]}"#,
+            ),
+        )],
+        failed: vec![step(
+            "GET",
+            status.clone(),
+            200,
+            format!(
+                r#"{{"name":"{OP}","done":true,"error":{{"code":13,"message":"Internal error encountered."}}}}"#
+            ),
+        )],
         policy: PolicyAt::Status(vec![step(
             "GET",
             status,
             200,
-            done(r#"{"raiMediaFilteredCount":1,"raiMediaFilteredReasons":["Your prompt couldn't be submitted due to a safety filter."]}"#),
+            done(
+                r#"{"raiMediaFilteredCount":1,"raiMediaFilteredReasons":["Your prompt couldn't be submitted due to a safety filter."]}"#,
+            ),
         )]),
         download_path: "/v1beta/files/3z1b6ud7xyz:download".into(),
         error_body: google_error,
@@ -68,7 +104,10 @@ async fn quota_errors_carry_google_retry_info() {
         .with_body(r#"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"31s"}]}}"#)
         .create_async()
         .await;
-    let err = backend(&server.url()).submit(&framebreak_client::VideoRequest::new("x")).await.unwrap_err();
+    let err = backend(&server.url())
+        .submit(&framebreak_client::VideoRequest::new("x"))
+        .await
+        .unwrap_err();
     assert_eq!(err.category(), FailureCategory::RateLimited);
     assert_eq!(err.retry_after(), Some(Duration::from_secs(31)));
 }
@@ -83,10 +122,19 @@ async fn a_sample_url_on_another_host_does_not_get_the_key() {
         .create_async()
         .await;
     let mut api = mockito::Server::new_async().await;
-    let sample = format!(r#"{{"generatedSamples":[{{"video":{{"uri":"{}/v.mp4"}}}}]}}"#, cdn.url());
-    api.mock("GET", format!("/v1beta/{OP}").as_str()).with_body(done(&sample)).create_async().await;
+    let sample = format!(
+        r#"{{"generatedSamples":[{{"video":{{"uri":"{}/v.mp4"}}}}]}}"#,
+        cdn.url()
+    );
+    api.mock("GET", format!("/v1beta/{OP}").as_str())
+        .with_body(done(&sample))
+        .create_async()
+        .await;
     let b = backend(&api.url());
-    let JobState::Succeeded { assets } = b.status(&RemoteJob::new("veo", OP)).await.unwrap().state else { panic!() };
+    let JobState::Succeeded { assets } = b.status(&RemoteJob::new("veo", OP)).await.unwrap().state
+    else {
+        panic!()
+    };
     let mut sink = Vec::new();
     assert_eq!(b.download(&assets[0], &mut sink, &|_| {}).await.unwrap(), 5);
     fetched.assert_async().await;
@@ -100,7 +148,14 @@ async fn invalid_argument_operations_are_bad_requests() {
         .with_body(format!(r#"{{"name":"{OP}","done":true,"error":{{"code":3,"message":"durationSeconds must be between 4 and 8"}}}}"#))
         .create_async()
         .await;
-    let JobState::Failed { error } = backend(&server.url()).status(&RemoteJob::new("veo", OP)).await.unwrap().state else { panic!() };
+    let JobState::Failed { error } = backend(&server.url())
+        .status(&RemoteJob::new("veo", OP))
+        .await
+        .unwrap()
+        .state
+    else {
+        panic!()
+    };
     assert_eq!(error.category(), FailureCategory::BadRequest);
     assert!(error.to_string().contains("durationSeconds"), "{error}");
 }
