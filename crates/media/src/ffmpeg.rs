@@ -35,7 +35,11 @@ pub fn ffmpeg_available() -> bool {
 /// Opens `path` through ffmpeg; `codec` is what the caller found (a codec
 /// name, or `None` when the container itself was not recognised).
 pub(crate) fn open(path: &Path, codec: Option<&str>) -> Result<Box<dyn FrameSource>, Error> {
-    let (Some(ffmpeg), Some(ffprobe)) = (find("ffmpeg"), find("ffprobe")) else {
+    open_with(path, codec, find("ffmpeg").zip(find("ffprobe")))
+}
+
+fn open_with(path: &Path, codec: Option<&str>, tools: Option<(PathBuf, PathBuf)>) -> Result<Box<dyn FrameSource>, Error> {
+    let Some((ffmpeg, ffprobe)) = tools else {
         return Err(match codec {
             Some(codec) => Error::UnsupportedCodec {
                 path: path.to_path_buf(),
@@ -229,5 +233,28 @@ impl Drop for FfmpegSource {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_ffmpeg_the_codec_and_the_fix_are_named() {
+        let path = Path::new("clip.mp4");
+        let err = open_with(path, Some("hevc"), None).map(|_| ()).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::UnsupportedCodec { .. }), "{err:?}");
+        assert!(text.contains("clip.mp4") && text.contains("hevc") && text.contains("install ffmpeg"), "{text}");
+        let err = open_with(path, None, None).map(|_| ()).unwrap_err();
+        assert!(matches!(err, Error::UnknownFormat { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn tail_keeps_the_end_of_long_output() {
+        let long = "x".repeat(1000) + "the real error";
+        let kept = tail(long.as_bytes());
+        assert!(kept.ends_with("the real error") && kept.len() <= 401, "{}", kept.len());
     }
 }

@@ -1,0 +1,16 @@
+//! APNG and animated WebP decoding from arbitrary bytes: the first byte
+//! picks the format.
+//!
+//! Run with `cargo +nightly fuzz run apng_webp corpus/apng_webp` in crates/media/fuzz.
+#![no_main]
+
+include!("../body.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if pick % 2 == 0 {
+        decode_bytes("fuzz.png", &with_magic(rest, 0, b"\x89PNG\r\n\x1a\n"));
+    } else {
+        decode_bytes("fuzz.webp", &with_magic(&with_magic(rest, 0, b"RIFF"), 8, b"WEBP"));
+    }
+});
