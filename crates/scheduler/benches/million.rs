@@ -62,7 +62,11 @@ async fn run(n: usize) {
     let dir = tempfile::tempdir().unwrap();
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
     let store = SqliteStore::open(dir.path().join("million.db")).unwrap();
-    let scheduler = Scheduler::builder(store, NoOp).concurrency(1_000).intake(10_000).build().unwrap();
+    let scheduler = Scheduler::builder(store, NoOp)
+        .concurrency(1_000)
+        .intake(10_000)
+        .build()
+        .unwrap();
     let intake = scheduler.intake().unwrap();
     let producer = tokio::spawn(async move {
         for i in 0..n {
@@ -86,8 +90,15 @@ async fn run(n: usize) {
 }
 
 fn main() {
-    let big: usize = std::env::var("MILLION_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let big: usize = std::env::var("MILLION_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         run(100_000).await;
         run(big).await;

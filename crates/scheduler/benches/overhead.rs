@@ -35,7 +35,9 @@ impl Handler for NoOp {
 }
 
 fn jobs(n: usize) -> impl futures::Stream<Item = NewJob> + Unpin {
-    futures::stream::iter((0..n).map(|i| NewJob::new(format!("job-{i}"), "noop", json!(i)).unwrap()))
+    futures::stream::iter(
+        (0..n).map(|i| NewJob::new(format!("job-{i}"), "noop", json!(i)).unwrap()),
+    )
 }
 
 async fn measure(label: &str, store: Arc<dyn JobStore>, n: usize, concurrency: usize, steps: u32) {
@@ -62,8 +64,15 @@ async fn measure(label: &str, store: Arc<dyn JobStore>, n: usize, concurrency: u
 }
 
 fn main() {
-    let n: usize = std::env::var("OVERHEAD_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let n: usize = std::env::var("OVERHEAD_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         for (concurrency, steps) in [(1_000, 1), (10_000, 1), (1_000, 3), (10_000, 3)] {
             let dir = tempfile::tempdir().unwrap();

@@ -31,17 +31,31 @@ impl FakeSite {
     async fn get(&self, page: u64) -> Result<Vec<u64>, Failure> {
         tokio::time::sleep(Duration::from_millis(fastrand::u64(1..5))).await;
         match fastrand::u32(0..100) {
-            0..5 => return Err(Failure::new(FailureCategory::Server, "503 Service Unavailable")),
+            0..5 => {
+                return Err(Failure::new(
+                    FailureCategory::Server,
+                    "503 Service Unavailable",
+                ));
+            }
             5..7 => {
-                return Err(Failure::new(FailureCategory::RateLimited, "429 Too Many Requests")
-                    .retry_after(Duration::from_millis(100)));
+                return Err(
+                    Failure::new(FailureCategory::RateLimited, "429 Too Many Requests")
+                        .retry_after(Duration::from_millis(100)),
+                );
             }
             _ => {}
         }
         if page % 97 == 13 {
-            return Err(Failure::new(FailureCategory::BadRequest, format!("404: /page/{page}")));
+            return Err(Failure::new(
+                FailureCategory::BadRequest,
+                format!("404: /page/{page}"),
+            ));
         }
-        Ok(vec![(page * 7 + 1) % PAGES, (page * 13 + 5) % PAGES, (page * page + 3) % PAGES])
+        Ok(vec![
+            (page * 7 + 1) % PAGES,
+            (page * 13 + 5) % PAGES,
+            (page * page + 3) % PAGES,
+        ])
     }
 }
 
@@ -79,15 +93,34 @@ impl Handler for Crawler {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "crawler.db".to_owned());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "crawler.db".to_owned());
     let store = Arc::new(SqliteStore::open(&path)?);
     store.enqueue(vec![page_job(0)]).await?;
-    let crawler = Crawler { site: FakeSite, store: Arc::clone(&store) };
-    let breaker = BreakerConfig { cool_down: Duration::from_millis(500), ..BreakerConfig::default() };
+    let crawler = Crawler {
+        site: FakeSite,
+        store: Arc::clone(&store),
+    };
+    let breaker = BreakerConfig {
+        cool_down: Duration::from_millis(500),
+        ..BreakerConfig::default()
+    };
     let scheduler = Scheduler::builder(Arc::clone(&store), crawler)
         .concurrency(64)
-        .backend("site", BackendConfig { breaker, ..BackendConfig::default() })
-        .rate_limit("site", RateLimit::per_second(400)?.burst(20).jitter(Duration::from_millis(5)))
+        .backend(
+            "site",
+            BackendConfig {
+                breaker,
+                ..BackendConfig::default()
+            },
+        )
+        .rate_limit(
+            "site",
+            RateLimit::per_second(400)?
+                .burst(20)
+                .jitter(Duration::from_millis(5)),
+        )
         .build()?;
 
     let shutdown = scheduler.shutdown();
@@ -101,8 +134,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
             match event {
-                Event::Breaker { backend, from, to } => println!("breaker {backend}: {from:?} → {to:?}"),
-                Event::RateLimitPaused { key, pause } => println!("rate limited: {key} paused {pause:?}"),
+                Event::Breaker { backend, from, to } => {
+                    println!("breaker {backend}: {from:?} → {to:?}")
+                }
+                Event::RateLimitPaused { key, pause } => {
+                    println!("rate limited: {key} paused {pause:?}")
+                }
                 _ => {}
             }
         }
@@ -132,6 +169,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             missing.push(format!("{} ({})", record.job.id, failure));
         }
     }
-    println!("{} broken links, e.g. {:?}", missing.len(), missing.iter().take(3).collect::<Vec<_>>());
+    println!(
+        "{} broken links, e.g. {:?}",
+        missing.len(),
+        missing.iter().take(3).collect::<Vec<_>>()
+    );
     Ok(())
 }

@@ -74,7 +74,9 @@ pub(crate) async fn run_job(shared: Arc<Shared>, lease: Lease) -> Exit {
             );
         }
         Exit::Released => shared.job_event(&record, JobEvent::Released),
-        Exit::Store(e) | Exit::Panicked(e) => tracing::error!(job = %record.job.id, error = %e, "job stopped the run"),
+        Exit::Store(e) | Exit::Panicked(e) => {
+            tracing::error!(job = %record.job.id, error = %e, "job stopped the run")
+        }
         Exit::Retrying | Exit::Dropped => {}
     }
     exit

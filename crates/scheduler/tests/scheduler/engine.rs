@@ -477,8 +477,79 @@ async fn a_panicking_handler_stops_the_run_with_the_job_named() {
     }
     let store = Arc::new(MemoryStore::new());
     store.enqueue(jobs("j", 5, "b")).await.unwrap();
-    let err = Scheduler::builder(store.clone(), Panics).concurrency(1).build().unwrap().run().await.unwrap_err();
-    assert!(matches!(&err, Error::HandlerPanicked { job, message } if job == "j3" && message == "bug in step 0"), "{err}");
+    let err = Scheduler::builder(store.clone(), Panics)
+        .concurrency(1)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::HandlerPanicked { job, message } if job == "j3" && message == "bug in step 0"),
+        "{err}"
+    );
     let counts = store.counts().await.unwrap();
-    assert_eq!((counts.done, counts.pending, counts.leased), (3, 2, 0), "{counts:?}");
+    assert_eq!(
+        (counts.done, counts.pending, counts.leased),
+        (3, 2, 0),
+        "{counts:?}"
+    );
+}
+
+#[tokio::test]
+async fn aimd_shrinks_concurrency_on_429_and_grows_it_back() {
+    #[derive(Debug, Default)]
+    struct Busy {
+        calls: AtomicU32,
+    }
+    #[async_trait]
+    impl Handler for Busy {
+        async fn step(&self, _ctx: StepContext<'_>) -> Result<Step, Failure> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) % 10 == 3 {
+                return Err(Failure::new(FailureCategory::RateLimited, "429")
+                    .retry_after(Duration::from_millis(1)));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            Ok(Step::Done(json!(null)))
+        }
+    }
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("a", 200, "api")).await.unwrap();
+    let aimd = framebreak_scheduler::Aimd {
+        min: 1,
+        max: 16,
+        decrease: 0.5,
+    };
+    let scheduler = Scheduler::builder(store.clone(), Busy::default())
+        .concurrency(32)
+        .backend(
+            "api",
+            BackendConfig {
+                max_in_flight: 16,
+                aimd: Some(aimd),
+                ..BackendConfig::default()
+            },
+        )
+        .retry(quick_retries(10))
+        .retry_budget(1.0, 1000.0, 1000.0)
+        .build()
+        .unwrap();
+    let mut events = scheduler.subscribe();
+    let summary = scheduler.run().await.unwrap();
+    assert_eq!(summary.snapshot.counts.done, 200);
+    let mut limits = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let Event::ConcurrencyAdapted { limit, .. } = event {
+            limits.push(limit);
+        }
+    }
+    assert!(limits.iter().all(|l| (1..=16).contains(l)), "{limits:?}");
+    assert!(
+        limits.windows(2).any(|w| w[1] < w[0]),
+        "decreased: {limits:?}"
+    );
+    assert!(
+        limits.windows(2).any(|w| w[1] > w[0]),
+        "increased: {limits:?}"
+    );
 }
