@@ -26,7 +26,7 @@ impl Http {
         sink: &mut (dyn AsyncWrite + Unpin + Send),
         progress: ProgressFn<'_>,
     ) -> Result<u64> {
-        let mut response = self.send(request).await?;
+        let mut response = self.send_streaming(request).await?;
         let url = strip_query(response.url());
         let cap = self.config.max_download_bytes;
         let total = response.content_length();
@@ -41,16 +41,17 @@ impl Http {
         }
         let mut received = 0u64;
         loop {
-            let chunk = match response.chunk().await {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(e) if e.is_timeout() => {
+            let next = tokio::time::timeout(self.config.timeout, response.chunk()).await;
+            let chunk = match next {
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => break,
+                Err(_) => {
                     return Err(fail(format!(
-                        "timed out after {received} bytes (timeout {:?})",
+                        "no data for {:?} after {received} bytes",
                         self.config.timeout
                     )));
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     return Err(fail(format!(
                         "body broke off after {received}{} bytes: {}",
                         total.map(|t| format!(" of {t}")).unwrap_or_default(),

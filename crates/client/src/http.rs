@@ -52,8 +52,8 @@ impl HttpConfig {
         self
     }
 
-    /// Sets the timeout of each request (for a download: until the whole
-    /// body has arrived).
+    /// Sets the timeout of each request. For a download it bounds the wait
+    /// for the response and then for each chunk, not the whole transfer.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -131,13 +131,43 @@ impl Http {
     }
 
     /// Sends a request and returns the response if its status is a success.
+    /// The timeout bounds the whole exchange, body included.
     pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Response> {
-        let request = request.timeout(self.config.timeout);
+        let (client, request) = request.timeout(self.config.timeout).build_split();
+        self.execute(&client, self.build(request)?).await
+    }
+
+    /// Like [`send`](Self::send), but the timeout bounds only the wait for
+    /// the response head: a download bounds each chunk instead, because a
+    /// large video on a slow link may rightly take longer than any fixed
+    /// total.
+    pub(crate) async fn send_streaming(&self, request: RequestBuilder) -> Result<Response> {
         let (client, request) = request.build_split();
-        let request = request.map_err(|e| Error::InvalidRequest {
+        let request = self.build(request)?;
+        let url = strip_query(request.url());
+        tokio::time::timeout(self.config.timeout, self.execute(&client, request))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    provider: self.provider.into(),
+                    url,
+                    after: self.config.timeout,
+                })
+            })
+    }
+
+    fn build(&self, request: reqwest::Result<reqwest::Request>) -> Result<reqwest::Request> {
+        request.map_err(|e| Error::InvalidRequest {
             provider: self.provider.into(),
             reason: self.key.scrub(&error_chain(&e)),
-        })?;
+        })
+    }
+
+    async fn execute(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<Response> {
         let url = strip_query(request.url());
         tracing::debug!(provider = self.provider, method = %request.method(), %url, "request");
         let response = client

@@ -53,6 +53,36 @@ async fn a_body_shorter_than_its_content_length_is_a_download_error() {
 }
 
 #[tokio::test]
+async fn a_stalled_body_times_out_per_chunk_as_a_download_error() {
+    let video = video_bytes();
+    let server = RawServer::start_stalling(response(
+        &format!("content-length: {}\r\n", video.len()),
+        &video[..2000],
+    ))
+    .await;
+    let b = OpenAiBackend::new(Secret::new(KEY))
+        .unwrap()
+        .with_base_url(&server.url(""))
+        .unwrap()
+        .with_http(
+            HttpConfig::new()
+                .unwrap()
+                .timeout(Duration::from_millis(300)),
+        );
+    let mut sink = Vec::new();
+    let err = b
+        .download(&Asset::new(server.url("/v.mp4")), &mut sink, &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), FailureCategory::Download);
+    assert!(
+        err.to_string()
+            .contains("no data for 300ms after 2000 bytes"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_body_without_content_length_streams_to_its_end() {
     let video = video_bytes();
     let server = RawServer::start(response("", &video)).await;

@@ -68,6 +68,16 @@ pub(crate) struct RawServer {
 
 impl RawServer {
     pub(crate) async fn start(response: Vec<u8>) -> Self {
+        Self::start_with(response, false).await
+    }
+
+    /// Sends `response`, then holds the connection open without a byte
+    /// more.
+    pub(crate) async fn start_stalling(response: Vec<u8>) -> Self {
+        Self::start_with(response, true).await
+    }
+
+    async fn start_with(response: Vec<u8>, stall: bool) -> Self {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -85,6 +95,9 @@ impl RawServer {
                         }
                     }
                     let _ = socket.write_all(&response).await;
+                    if stall {
+                        std::future::pending::<()>().await;
+                    }
                     let _ = socket.shutdown().await;
                 });
             }
