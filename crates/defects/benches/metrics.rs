@@ -82,11 +82,20 @@ fn time_op(mut f: impl FnMut(usize)) -> (f64, usize) {
     (times[times.len() / 2], times.len())
 }
 
-fn ref_fps(reference: Option<&Value>, res: &str, op: &str, imp: &str, threads: &str) -> Option<f64> {
+fn ref_fps(
+    reference: Option<&Value>,
+    res: &str,
+    op: &str,
+    imp: &str,
+    threads: &str,
+) -> Option<f64> {
     reference?.get("timing")?.as_array()?.iter().find_map(|r| {
-        (r["res"] == res && r["op"] == op && r["impl"] == imp && r["threads"].as_str()?.starts_with(threads))
-            .then(|| r["fps"].as_f64())
-            .flatten()
+        (r["res"] == res
+            && r["op"] == op
+            && r["impl"] == imp
+            && r["threads"].as_str()?.starts_with(threads))
+        .then(|| r["fps"].as_f64())
+        .flatten()
     })
 }
 
@@ -108,7 +117,10 @@ fn timing(reference: Option<&Value>) {
             .expect("run crates/defects/scripts/metric-refs-bench.py first"),
     )
     .expect("index.json is JSON");
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a thread pool");
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a thread pool");
     let threads = rayon::current_num_threads();
     println!("== timing (median per call; rayon default pool = {threads} threads)");
     for res in ["720p", "360p"] {
@@ -130,8 +142,12 @@ fn timing(reference: Option<&Value>) {
             .map(|(a, b)| {
                 let g = |f: &Frame| {
                     let l = Plane::luma(f);
-                    Plane::new(l.width(), l.height(), l.data().iter().map(|v| v.round()).collect())
-                        .expect("same size")
+                    Plane::new(
+                        l.width(),
+                        l.height(),
+                        l.data().iter().map(|v| v.round()).collect(),
+                    )
+                    .expect("same size")
                 };
                 (g(a), g(b))
             })
@@ -140,53 +156,106 @@ fn timing(reference: Option<&Value>) {
         let sk = "skimage structural_similarity (gauss 1.5)";
         let cvn = "cv2.GaussianBlur + numpy arithmetic (f32)";
         let cvt = "OpenCV tutorial getMSSISM (cv2 ops, f32)";
-        let (t, reps) = one.install(|| time_op(|i| {
-            let (a, b) = &gray[i % n];
-            std::hint::black_box(ssim(a, b).expect("ssim"));
-        }));
-        print_row(res, "SSIM framebreak, 1 thread", 1.0 / t, reps, &[
-            ("cv2+numpy 1 thr", ref_fps(reference, res, "SSIM", cvn, "1")),
-            ("cv2 tutorial 1 thr", ref_fps(reference, res, "SSIM", cvt, "1")),
-            ("skimage", ref_fps(reference, res, "SSIM", sk, "1")),
-        ]);
+        let (t, reps) = one.install(|| {
+            time_op(|i| {
+                let (a, b) = &gray[i % n];
+                std::hint::black_box(ssim(a, b).expect("ssim"));
+            })
+        });
+        print_row(
+            res,
+            "SSIM framebreak, 1 thread",
+            1.0 / t,
+            reps,
+            &[
+                ("cv2+numpy 1 thr", ref_fps(reference, res, "SSIM", cvn, "1")),
+                (
+                    "cv2 tutorial 1 thr",
+                    ref_fps(reference, res, "SSIM", cvt, "1"),
+                ),
+                ("skimage", ref_fps(reference, res, "SSIM", sk, "1")),
+            ],
+        );
         let (t, reps) = time_op(|i| {
             let (a, b) = &gray[i % n];
             std::hint::black_box(ssim(a, b).expect("ssim"));
         });
-        print_row(res, &format!("SSIM framebreak, {threads} threads"), 1.0 / t, reps, &[
-            ("cv2+numpy 2 thr", ref_fps(reference, res, "SSIM", cvn, "2")),
-            ("cv2 tutorial 2 thr", ref_fps(reference, res, "SSIM", cvt, "2")),
-        ]);
+        print_row(
+            res,
+            &format!("SSIM framebreak, {threads} threads"),
+            1.0 / t,
+            reps,
+            &[
+                ("cv2+numpy 2 thr", ref_fps(reference, res, "SSIM", cvn, "2")),
+                (
+                    "cv2 tutorial 2 thr",
+                    ref_fps(reference, res, "SSIM", cvt, "2"),
+                ),
+            ],
+        );
         let (t, reps) = time_op(|i| {
             let (a, b) = &pairs[i % n];
             std::hint::black_box(psnr(a, b).expect("psnr"));
         });
-        print_row(res, "PSNR RGB framebreak", 1.0 / t, reps, &[
-            ("numpy f64", ref_fps(reference, res, "PSNR", "numpy (float64)", "1")),
-            ("cv2.PSNR 1 thr", ref_fps(reference, res, "PSNR", "cv2.PSNR", "1")),
-        ]);
-        let params = FlowParams::default();
+        print_row(
+            res,
+            "PSNR RGB framebreak",
+            1.0 / t,
+            reps,
+            &[
+                (
+                    "numpy f64",
+                    ref_fps(reference, res, "PSNR", "numpy (float64)", "1"),
+                ),
+                (
+                    "cv2.PSNR 1 thr",
+                    ref_fps(reference, res, "PSNR", "cv2.PSNR", "1"),
+                ),
+            ],
+        );
+        let params = flow_params();
         let dis = "cv2.DISOpticalFlow PRESET_MEDIUM";
         let fb = "cv2.calcOpticalFlowFarneback";
-        let (t, reps) = one.install(|| time_op(|i| {
-            let (a, b) = &gray[i % n];
-            std::hint::black_box(dense_flow(a, b, &params).expect("flow"));
-        }));
-        print_row(res, "Flow framebreak, 1 thread", 1.0 / t, reps, &[
-            ("DIS medium 1 thr", ref_fps(reference, res, "Flow", dis, "1")),
-            ("Farneback 1 thr", ref_fps(reference, res, "Flow", fb, "1")),
-        ]);
+        let (t, reps) = one.install(|| {
+            time_op(|i| {
+                let (a, b) = &gray[i % n];
+                std::hint::black_box(dense_flow(a, b, &params).expect("flow"));
+            })
+        });
+        print_row(
+            res,
+            "Flow framebreak, 1 thread",
+            1.0 / t,
+            reps,
+            &[
+                (
+                    "DIS medium 1 thr",
+                    ref_fps(reference, res, "Flow", dis, "1"),
+                ),
+                ("Farneback 1 thr", ref_fps(reference, res, "Flow", fb, "1")),
+            ],
+        );
         let (t, reps) = time_op(|i| {
             let (a, b) = &gray[i % n];
             std::hint::black_box(dense_flow(a, b, &params).expect("flow"));
         });
-        print_row(res, &format!("Flow framebreak, {threads} threads"), 1.0 / t, reps, &[
-            ("DIS medium 2 thr", ref_fps(reference, res, "Flow", dis, "2")),
-        ]);
+        print_row(
+            res,
+            &format!("Flow framebreak, {threads} threads"),
+            1.0 / t,
+            reps,
+            &[(
+                "DIS medium 2 thr",
+                ref_fps(reference, res, "Flow", dis, "2"),
+            )],
+        );
         let flows: Vec<(Flow, Flow)> = gray
             .iter()
             .map(|(a, b)| {
-                (dense_flow(a, b, &params).expect("flow"), dense_flow(b, a, &params).expect("flow"))
+                (
+                    dense_flow(a, b, &params).expect("flow"),
+                    dense_flow(b, a, &params).expect("flow"),
+                )
             })
             .collect();
         let (t, reps) = time_op(|i| {
@@ -194,11 +263,44 @@ fn timing(reference: Option<&Value>) {
             let (f, bw) = &flows[i % n];
             std::hint::black_box(warp_error(a, b, f, bw).expect("warp"));
         });
-        print_row(res, "Warp error + occlusion mask (flows given)", 1.0 / t, reps, &[(
-            "remap+MSE 1 thr (no mask)",
-            ref_fps(reference, res, "WarpErr", "cv2.remap bilinear + numpy masked MSE (flow given)", "1"),
-        )]);
+        print_row(
+            res,
+            "Warp error + occlusion mask (flows given)",
+            1.0 / t,
+            reps,
+            &[(
+                "remap+MSE 1 thr (no mask)",
+                ref_fps(
+                    reference,
+                    res,
+                    "WarpErr",
+                    "cv2.remap bilinear + numpy masked MSE (flow given)",
+                    "1",
+                ),
+            )],
+        );
     }
+}
+
+/// The default flow parameters, or overrides from FRAMEBREAK_FLOW
+/// (`radius,iterations,levels,regularization,fill_radius,fill_confidence[,finest_level]`) for tuning.
+fn flow_params() -> FlowParams {
+    let Some(spec) = std::env::var("FRAMEBREAK_FLOW").ok() else {
+        return FlowParams::default();
+    };
+    let v: Vec<f32> = spec
+        .split(',')
+        .map(|x| x.parse().expect("a number"))
+        .collect();
+    let p = FlowParams::default()
+        .with_window_radius(v[0] as usize)
+        .with_iterations(v[1] as usize)
+        .with_max_levels(v[2] as usize)
+        .with_regularization(v[3])
+        .with_fill(v[4] as usize, v[5])
+        .with_finest_level(v.get(6).map_or(0, |&l| l as usize));
+    println!("flow parameters: {p:?}");
+    p
 }
 
 fn accuracy(reference: Option<&Value>) {
@@ -209,13 +311,19 @@ fn accuracy(reference: Option<&Value>) {
     )
     .expect("index.json is JSON");
     println!("== flow accuracy: mean EPE px over valid pixels (16 px margin), 3 photos");
-    let params = FlowParams::default();
+    let params = flow_params();
     let mut ours_all = Vec::new();
     let mut dis_all = Vec::new();
     for case in index["flow"].as_array().expect("flow cases") {
-        let (w, h) = (case["width"].as_u64().expect("w") as usize, case["height"].as_u64().expect("h") as usize);
+        let (w, h) = (
+            case["width"].as_u64().expect("w") as usize,
+            case["height"].as_u64().expect("h") as usize,
+        );
         let bytes = std::fs::read(dir.join(case["gt"].as_str().expect("gt"))).expect("gt flow");
-        let gt: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let gt: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         let (gu, gv) = gt.split_at(w * h);
         let mut epes = Vec::new();
         for f in case["frames"].as_array().expect("frames") {
@@ -241,7 +349,9 @@ fn accuracy(reference: Option<&Value>) {
         let res = case["res"].as_str().expect("res");
         let dis = reference.and_then(|r| {
             r.get("accuracy")?.as_array()?.iter().find_map(|row| {
-                (row["res"] == res && row["case"] == label).then(|| row["DIS medium"].as_f64()).flatten()
+                (row["res"] == res && row["case"] == label)
+                    .then(|| row["DIS medium"].as_f64())
+                    .flatten()
             })
         });
         ours_all.push(ours);
@@ -255,14 +365,20 @@ fn accuracy(reference: Option<&Value>) {
         println!("{res:5} {label:45} framebreak {ours:.3} | {dis_text}");
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    println!("mean over cases: framebreak {:.3} px, DIS medium {:.3} px", mean(&ours_all), mean(&dis_all));
+    println!(
+        "mean over cases: framebreak {:.3} px, DIS medium {:.3} px",
+        mean(&ours_all),
+        mean(&dis_all)
+    );
 }
 
 /// A 48-frame 320×240 clip panning smoothly (2.5, 1.0 px/frame) over a photo.
 fn pan_clip() -> Clip {
     let dir = frames_dir();
     let photo = load_rgb(&dir.join("pairs/360p_0_a.png"));
-    let channels: Vec<Plane> = (0..3).map(|c| Plane::channel(&photo, c).expect("rgb")).collect();
+    let channels: Vec<Plane> = (0..3)
+        .map(|c| Plane::channel(&photo, c).expect("rgb"))
+        .collect();
     let frames = (0..48u32)
         .map(|t| {
             let (ox, oy) = (20.0 + 2.5 * t as f32, 30.0 + 1.0 * t as f32);
@@ -286,13 +402,21 @@ fn pan_clip() -> Clip {
         })
         .collect();
     Clip {
-        info: ClipInfo { width: 320, height: 240, fps: 24.0, frame_count: Some(48), codec: "raw".into() },
+        info: ClipInfo {
+            width: 320,
+            height: 240,
+            fps: 24.0,
+            frame_count: Some(48),
+            codec: "raw".into(),
+        },
         frames,
     }
 }
 
 fn clip() {
-    println!("== whole clip: ClipMetrics::compute, 48 frames 320x240 (target < 0.25 s for all of analyze)");
+    println!(
+        "== whole clip: ClipMetrics::compute, 48 frames 320x240 (target < 0.25 s for all of analyze)"
+    );
     let clip = pan_clip();
     let compute = Compute::cpu();
     let (t, reps) = time_op(|_| {
@@ -313,11 +437,16 @@ fn clip() {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let want = |part: &str| args.is_empty() || args.iter().any(|a| a == part);
     let reference = reference();
     if reference.is_none() {
-        println!("no reference results (.work/bench/results/frame_metrics.json): ratios are omitted");
+        println!(
+            "no reference results (.work/bench/results/frame_metrics.json): ratios are omitted"
+        );
     }
     if want("accuracy") {
         accuracy(reference.as_ref());

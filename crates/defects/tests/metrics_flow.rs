@@ -16,11 +16,18 @@ use framebreak_defects::{FlowParams, Plane, dense_flow, warp_error};
 const EPE_BOUND: f64 = 0.15;
 
 fn photo() -> Plane {
-    let img = image::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/metrics/flow_photo.png"))
-        .expect("fixture decodes")
-        .to_luma8();
+    let img = image::open(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/metrics/flow_photo.png"),
+    )
+    .expect("fixture decodes")
+    .to_luma8();
     let (w, h) = img.dimensions();
-    Plane::new(w as usize, h as usize, img.into_raw().into_iter().map(f32::from).collect()).unwrap()
+    Plane::new(
+        w as usize,
+        h as usize,
+        img.into_raw().into_iter().map(f32::from).collect(),
+    )
+    .unwrap()
 }
 
 /// Keys cubic, a = -0.75 as OpenCV's INTER_CUBIC, reflected borders.

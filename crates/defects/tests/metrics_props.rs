@@ -20,8 +20,14 @@ fn texture(w: usize, h: usize, seed: &[f32; 6]) -> Plane {
 }
 
 fn plane_strategy() -> impl Strategy<Value = Plane> {
-    (11usize..40, 11usize..40, proptest::collection::vec(0u8..=255, 40 * 40))
-        .prop_map(|(w, h, v)| Plane::new(w, h, v[..w * h].iter().map(|&b| f32::from(b)).collect()).unwrap())
+    (
+        11usize..40,
+        11usize..40,
+        proptest::collection::vec(0u8..=255, 40 * 40),
+    )
+        .prop_map(|(w, h, v)| {
+            Plane::new(w, h, v[..w * h].iter().map(|&b| f32::from(b)).collect()).unwrap()
+        })
 }
 
 proptest! {

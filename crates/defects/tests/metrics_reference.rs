@@ -21,7 +21,9 @@ fn data_dir() -> PathBuf {
 }
 
 fn load(name: &str) -> Frame {
-    let img = image::open(data_dir().join(name)).expect("fixture decodes").to_rgb8();
+    let img = image::open(data_dir().join(name))
+        .expect("fixture decodes")
+        .to_rgb8();
     let (w, h) = img.dimensions();
     Frame::from_rgb8(0, 0.0, w, h, img.into_raw()).expect("valid frame")
 }
@@ -31,7 +33,9 @@ fn luma_f64(frame: &Frame) -> Plane {
     let data = frame
         .data()
         .chunks_exact(3)
-        .map(|p| (0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])) as f32)
+        .map(|p| {
+            (0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])) as f32
+        })
         .collect();
     Plane::new(frame.width() as usize, frame.height() as usize, data).expect("valid plane")
 }
@@ -47,10 +51,17 @@ fn psnr_matches_scikit_image() {
     let pairs = expected();
     assert_eq!(pairs.len(), 16);
     for p in pairs {
-        let (a, b) = (load(p["a"].as_str().unwrap()), load(p["b"].as_str().unwrap()));
+        let (a, b) = (
+            load(p["a"].as_str().unwrap()),
+            load(p["b"].as_str().unwrap()),
+        );
         let want = p["psnr_rgb"].as_f64().unwrap();
         let got = psnr(&a, &b).unwrap();
-        assert!((got - want).abs() < PSNR_TOLERANCE, "{}: {got} vs {want}", p["b"]);
+        assert!(
+            (got - want).abs() < PSNR_TOLERANCE,
+            "{}: {got} vs {want}",
+            p["b"]
+        );
     }
 }
 
@@ -58,17 +69,32 @@ fn psnr_matches_scikit_image() {
 fn ssim_matches_scikit_image_per_channel_and_on_luma() {
     let mut worst = 0.0f64;
     for p in expected() {
-        let (a, b) = (load(p["a"].as_str().unwrap()), load(p["b"].as_str().unwrap()));
+        let (a, b) = (
+            load(p["a"].as_str().unwrap()),
+            load(p["b"].as_str().unwrap()),
+        );
         for c in 0..3 {
             let want = p["ssim_rgb"][c].as_f64().unwrap();
-            let got = ssim(&Plane::channel(&a, c).unwrap(), &Plane::channel(&b, c).unwrap()).unwrap();
+            let got = ssim(
+                &Plane::channel(&a, c).unwrap(),
+                &Plane::channel(&b, c).unwrap(),
+            )
+            .unwrap();
             worst = worst.max((got - want).abs());
-            assert!((got - want).abs() < SSIM_TOLERANCE, "{} channel {c}: {got} vs {want}", p["b"]);
+            assert!(
+                (got - want).abs() < SSIM_TOLERANCE,
+                "{} channel {c}: {got} vs {want}",
+                p["b"]
+            );
         }
         let want = p["ssim_luma"].as_f64().unwrap();
         let got = ssim(&luma_f64(&a), &luma_f64(&b)).unwrap();
         worst = worst.max((got - want).abs());
-        assert!((got - want).abs() < SSIM_TOLERANCE, "{} luma: {got} vs {want}", p["b"]);
+        assert!(
+            (got - want).abs() < SSIM_TOLERANCE,
+            "{} luma: {got} vs {want}",
+            p["b"]
+        );
     }
     // Far inside the bound in practice; this guards against a silent drift.
     assert!(worst < 1e-5, "worst SSIM difference {worst}");
@@ -80,7 +106,12 @@ fn tensor_path_matches_scikit_image_too() {
     let pairs = expected();
     let frames: Vec<(Frame, Frame)> = pairs
         .iter()
-        .map(|p| (load(p["a"].as_str().unwrap()), load(p["b"].as_str().unwrap())))
+        .map(|p| {
+            (
+                load(p["a"].as_str().unwrap()),
+                load(p["b"].as_str().unwrap()),
+            )
+        })
         .collect();
     let planes: Vec<(Plane, Plane)> = frames
         .iter()
@@ -92,8 +123,16 @@ fn tensor_path_matches_scikit_image_too() {
     let psnrs = compute.psnr_pairs(&frefs).unwrap();
     for ((p, s), q) in pairs.iter().zip(ssims).zip(psnrs) {
         let want = p["ssim_rgb"][1].as_f64().unwrap();
-        assert!((s - want).abs() < SSIM_TOLERANCE, "{}: {s} vs {want}", p["b"]);
+        assert!(
+            (s - want).abs() < SSIM_TOLERANCE,
+            "{}: {s} vs {want}",
+            p["b"]
+        );
         let want = p["psnr_rgb"].as_f64().unwrap();
-        assert!((q - want).abs() < PSNR_TOLERANCE, "{}: {q} vs {want}", p["b"]);
+        assert!(
+            (q - want).abs() < PSNR_TOLERANCE,
+            "{}: {q} vs {want}",
+            p["b"]
+        );
     }
 }

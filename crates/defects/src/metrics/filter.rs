@@ -19,6 +19,9 @@ pub(crate) fn gaussian_kernel(sigma: f64, truncate: f64) -> Vec<f32> {
 /// index for any `i`, for a line of `n` samples.
 #[inline]
 pub(crate) fn reflect(i: isize, n: usize) -> usize {
+    if i >= 0 && (i as usize) < n {
+        return i as usize;
+    }
     let n = n as isize;
     let period = 2 * n;
     let mut i = i.rem_euclid(period);
@@ -73,46 +76,60 @@ pub(crate) fn separable(plane: &Plane, kernel: &[f32]) -> Plane {
     Plane::new(w, h, out).expect("same size as a valid plane")
 }
 
+/// Rows per parallel band of [`box_mean`]'s vertical pass.
+const BAND: usize = 64;
+
 /// Box mean over a `(2r+1)²` window with reflected borders, by running sums:
-/// the cost does not grow with `r`.
+/// the cost does not grow with `r`. Rows (then bands of rows) run in
+/// parallel; `r` must not exceed the plane's sides.
 pub(crate) fn box_mean(src: &[f32], width: usize, height: usize, r: usize, out: &mut [f32]) {
-    let n = (2 * r + 1) as f32;
+    use rayon::prelude::*;
+    let inv = 1.0 / (2 * r + 1) as f32;
     let mut tmp = vec![0.0f32; width * height];
-    for y in 0..height {
-        let row = &src[y * width..(y + 1) * width];
-        let dst = &mut tmp[y * width..(y + 1) * width];
-        let mut acc: f32 = (-(r as isize)..=r as isize)
-            .map(|i| row[reflect(i, width)])
-            .sum();
-        for x in 0..width {
-            dst[x] = acc / n;
-            acc += row[reflect(x as isize + r as isize + 1, width)]
-                - row[reflect(x as isize - r as isize, width)];
-        }
-    }
-    // Columns: keep a running sum per column, one row in and one out.
-    let mut acc = vec![0.0f32; width];
-    for i in -(r as isize)..=r as isize {
-        let sy = reflect(i, height);
-        for (a, &s) in acc.iter_mut().zip(&tmp[sy * width..(sy + 1) * width]) {
-            *a += s;
-        }
-    }
-    for y in 0..height {
-        let dst = &mut out[y * width..(y + 1) * width];
-        for (d, &a) in dst.iter_mut().zip(&acc) {
-            *d = a / n;
-        }
-        let add = reflect(y as isize + r as isize + 1, height);
-        let sub = reflect(y as isize - r as isize, height);
-        let (add_row, sub_row) = (
-            &tmp[add * width..(add + 1) * width],
-            &tmp[sub * width..(sub + 1) * width],
+    tmp.par_chunks_mut(width)
+        .zip(src.par_chunks(width))
+        .for_each_init(
+            || vec![0.0f32; width + 2 * r + 1],
+            |padded, (dst, row)| {
+                for (i, p) in padded[..width + 2 * r].iter_mut().enumerate() {
+                    *p = row[reflect(i as isize - r as isize, width)];
+                }
+                let mut acc: f32 = padded[..2 * r + 1].iter().sum();
+                for (x, d) in dst.iter_mut().enumerate() {
+                    *d = acc * inv;
+                    acc += padded[x + 2 * r + 1] - padded[x];
+                }
+            },
         );
-        for ((a, &p), &m) in acc.iter_mut().zip(add_row).zip(sub_row) {
-            *a += p - m;
-        }
-    }
+    // Columns: each band keeps a running sum per column, one row in and one
+    // row out, started from its own first window.
+    out.par_chunks_mut(BAND * width)
+        .enumerate()
+        .for_each(|(band, chunk)| {
+            let y0 = band * BAND;
+            let mut acc = vec![0.0f32; width];
+            for i in y0 as isize - r as isize..=y0 as isize + r as isize {
+                let sy = reflect(i, height);
+                for (a, &s) in acc.iter_mut().zip(&tmp[sy * width..(sy + 1) * width]) {
+                    *a += s;
+                }
+            }
+            for (k, dst) in chunk.chunks_mut(width).enumerate() {
+                let y = y0 + k;
+                for (d, &a) in dst.iter_mut().zip(&acc) {
+                    *d = a * inv;
+                }
+                let add = reflect(y as isize + r as isize + 1, height);
+                let sub = reflect(y as isize - r as isize, height);
+                let (add_row, sub_row) = (
+                    &tmp[add * width..(add + 1) * width],
+                    &tmp[sub * width..(sub + 1) * width],
+                );
+                for ((a, &p), &m) in acc.iter_mut().zip(add_row).zip(sub_row) {
+                    *a += p - m;
+                }
+            }
+        });
 }
 
 #[cfg(test)]
@@ -134,7 +151,7 @@ mod tests {
 
     #[test]
     fn box_mean_matches_direct_sum() {
-        let (w, h, r) = (7, 5, 2);
+        let (w, h, r) = (7, 150, 2);
         let src: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32).collect();
         let mut out = vec![0.0; w * h];
         box_mean(&src, w, h, r, &mut out);

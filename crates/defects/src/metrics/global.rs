@@ -89,7 +89,7 @@ impl GlobalMotion {
     fn residual_of(&self, &(x, y, u, v): &(f64, f64, f64, f64)) -> f64 {
         let pu = self.u[0] + self.u[1] * x + self.u[2] * y;
         let pv = self.v[0] + self.v[1] * x + self.v[2] * y;
-        (u - pu).hypot(v - pv)
+        ((u - pu) * (u - pu) + (v - pv) * (v - pv)).sqrt()
     }
 
     /// The camera's displacement at pixel `(x, y)`.

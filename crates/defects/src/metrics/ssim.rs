@@ -194,7 +194,8 @@ mod tests {
             .map(|i| {
                 let (x, y) = ((i % w) as f32, (i / w) as f32);
                 let n = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 24;
-                (128.0 + 60.0 * (x * 0.3).sin() * (y * 0.2).cos() + n as f32 * 0.1).clamp(0.0, 255.0)
+                (128.0 + 60.0 * (x * 0.3).sin() * (y * 0.2).cos() + n as f32 * 0.1)
+                    .clamp(0.0, 255.0)
             })
             .collect();
         Plane::new(w, h, data).unwrap()

@@ -168,7 +168,9 @@ pub(crate) fn warp_batch(
         (gx + gy)?.reshape((n, w * h))
     };
     let grad = (grad2(&fu)? + grad2(&fv)?)?;
-    let boundary = grad.gt(&(&f2 * 0.01)?.affine(1.0, 0.002)?)?.to_dtype(DType::F32)?;
+    let boundary = grad
+        .gt(&(&f2 * 0.01)?.affine(1.0, 0.002)?)?
+        .to_dtype(DType::F32)?;
     let mask = ((inside * occluded.affine(-1.0, 1.0)?)? * boundary.affine(-1.0, 1.0)?)?;
     let warped = bilinear(&next, &sx, &sy, w, h)?;
     let diff = (((warped - prev)? * (1.0 / 255.0)) * &mask)?;
@@ -184,12 +186,14 @@ pub(crate) fn warp_batch(
         .zip(diffs)
         .zip(masks)
         .zip(sums.into_iter().zip(counts).zip(shifts))
-        .map(|(((error_map, difference), mask), ((sum, count), shift))| TensorWarp {
-            value: if count > 0.0 { sum / count } else { 0.0 },
-            error_map,
-            difference,
-            mask: mask.into_iter().map(|m| m > 0.5).collect(),
-            brightness_shift: if count > 0.0 { shift / count } else { 0.0 },
-        })
+        .map(
+            |(((error_map, difference), mask), ((sum, count), shift))| TensorWarp {
+                value: if count > 0.0 { sum / count } else { 0.0 },
+                error_map,
+                difference,
+                mask: mask.into_iter().map(|m| m > 0.5).collect(),
+                brightness_shift: if count > 0.0 { shift / count } else { 0.0 },
+            },
+        )
         .collect())
 }

@@ -194,8 +194,14 @@ mod tests {
         let (w, h) = (32, 24);
         let next = Plane::new(w, h, (0..w * h).map(|i| ((i % w) * 4) as f32).collect()).unwrap();
         // prev(x) = next(x + 2): a ramp shifted by 2 px.
-        let prev = Plane::new(w, h, (0..w * h).map(|i| ((i % w + 2).min(w - 1) * 4) as f32).collect())
-            .unwrap();
+        let prev = Plane::new(
+            w,
+            h,
+            (0..w * h)
+                .map(|i| ((i % w + 2).min(w - 1) * 4) as f32)
+                .collect(),
+        )
+        .unwrap();
         let mut fwd = Flow::zeros(w, h);
         fwd.u.fill(2.0);
         let mut bwd = Flow::zeros(w, h);
