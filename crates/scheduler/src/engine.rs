@@ -1,176 +1,23 @@
-//! The scheduler: builder, dispatcher loop, heartbeats, intake and shutdown.
+//! The scheduler: dispatcher loop, heartbeats, intake and shutdown.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::breaker::Transition;
-use crate::config::{BackendConfig, Config};
+use crate::builder::SchedulerBuilder;
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::gate::Gate;
 use crate::handler::Handler;
-use crate::job::{JobId, JobRecord, LeaseRequest, LeaseToken, NewJob, Update, now_ms};
-use crate::progress::{Counters, Event, Health, JobEvent, LaneStatus, Snapshot};
-use crate::rate::{RateLimit, RateLimiters};
-use crate::retry::{RetryBudget, RetryPolicy};
+use crate::job::{LeaseRequest, LeaseToken, NewJob, Update, now_ms};
+use crate::progress::{Event, Snapshot};
+use crate::shared::{Shared, lock};
 use crate::shutdown::Shutdown;
 use crate::store::JobStore;
 use crate::worker::{Exit, run_job};
-
-/// State shared by the dispatcher and every job task.
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn JobStore>,
-    pub(crate) handler: Arc<dyn Handler>,
-    pub(crate) config: Config,
-    pub(crate) limiters: RateLimiters,
-    pub(crate) lanes: Vec<Semaphore>,
-    lane_capacity: usize,
-    pub(crate) budget: RetryBudget,
-    pub(crate) counters: Counters,
-    pub(crate) shutdown: Shutdown,
-    gates: Mutex<HashMap<String, Arc<Gate>>>,
-    events: broadcast::Sender<Event>,
-    held: Mutex<HashMap<JobId, (LeaseToken, CancellationToken)>>,
-    stopped: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// 64-bit FNV-1a: a hash that is the same in every process and release, so
-/// an affinity key maps to the same lane across restarts.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-impl Shared {
-    pub(crate) fn gate(&self, backend: &str) -> Arc<Gate> {
-        let mut gates = lock(&self.gates);
-        if let Some(g) = gates.get(backend) {
-            return Arc::clone(g);
-        }
-        let gate = Arc::new(Gate::new(backend.to_owned(), self.config.backend(backend)));
-        gates.insert(backend.to_owned(), Arc::clone(&gate));
-        gate
-    }
-
-    pub(crate) fn rate_keys<'g>(&self, gate: &'g Gate) -> Vec<&'g str> {
-        match &gate.config.rate_keys {
-            Some(keys) => keys.iter().map(String::as_str).collect(),
-            None => vec![gate.name.as_str()],
-        }
-    }
-
-    pub(crate) fn lane_of(&self, record: &JobRecord) -> usize {
-        let n = self.lanes.len() as u64;
-        let h = record
-            .job
-            .affinity
-            .as_deref()
-            .map_or(record.seq, |k| fnv1a(k.as_bytes()));
-        (h % n) as usize
-    }
-
-    pub(crate) fn hold(&self, token: &LeaseToken, cancel: CancellationToken) {
-        lock(&self.held).insert(token.job.clone(), (token.clone(), cancel));
-    }
-
-    pub(crate) fn unhold(&self, token: &LeaseToken) {
-        let mut held = lock(&self.held);
-        if held.get(&token.job).is_some_and(|(t, _)| t == token) {
-            held.remove(&token.job);
-        }
-    }
-
-    pub(crate) fn emit(&self, event: impl FnOnce() -> Event) {
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(event());
-        }
-    }
-
-    pub(crate) fn job_event(&self, record: &JobRecord, event: JobEvent) {
-        self.emit(|| Event::Job {
-            job: record.job.id.clone(),
-            backend: record.job.backend.clone(),
-            event,
-        });
-    }
-
-    pub(crate) fn breaker_event(&self, backend: &str, t: Transition) {
-        tracing::warn!(backend, from = ?t.from, to = ?t.to, "circuit breaker changed");
-        metrics::counter!("framebreak_scheduler_breaker_transitions_total", "to" => format!("{:?}", t.to))
-            .increment(1);
-        self.emit(|| Event::Breaker {
-            backend: backend.to_owned(),
-            from: t.from,
-            to: t.to,
-        });
-    }
-
-    fn excluded_backends(&self) -> Vec<String> {
-        let now = Instant::now();
-        let gates: Vec<Arc<Gate>> = lock(&self.gates).values().cloned().collect();
-        gates
-            .iter()
-            .filter(|g| {
-                !g.accepts_more(now)
-                    || self
-                        .rate_keys(g)
-                        .iter()
-                        .any(|k| self.limiters.paused_until(k, now).is_some())
-            })
-            .map(|g| g.name.clone())
-            .collect()
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        let now = Instant::now();
-        let stopped = self.stopped.load(Ordering::Relaxed);
-        let gates: Vec<Arc<Gate>> = lock(&self.gates).values().cloned().collect();
-        let mut backends: Vec<_> = gates
-            .iter()
-            .map(|g| {
-                let paused = self
-                    .rate_keys(g)
-                    .iter()
-                    .any(|k| self.limiters.paused_until(k, now).is_some());
-                g.status(stopped, paused)
-            })
-            .collect();
-        backends.sort_by(|a, b| a.name.cmp(&b.name));
-        let lanes = self
-            .lanes
-            .iter()
-            .enumerate()
-            .map(|(index, lane)| {
-                let in_flight = self.lane_capacity - lane.available_permits();
-                let health = if stopped {
-                    Health::Stopped
-                } else if in_flight >= self.lane_capacity {
-                    Health::Busy
-                } else {
-                    Health::Ready
-                };
-                LaneStatus {
-                    index,
-                    in_flight,
-                    capacity: self.lane_capacity,
-                    health,
-                }
-            })
-            .collect();
-        self.counters.snapshot(backends, lanes)
-    }
-}
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,9 +60,9 @@ impl Intake {
 
 /// A durable job engine. See the crate documentation for an example.
 pub struct Scheduler {
-    shared: Arc<Shared>,
-    intake_tx: Mutex<Option<mpsc::Sender<NewJob>>>,
-    intake_rx: Mutex<Option<mpsc::Receiver<NewJob>>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) intake_tx: Mutex<Option<mpsc::Sender<NewJob>>>,
+    pub(crate) intake_rx: Mutex<Option<mpsc::Receiver<NewJob>>>,
 }
 
 impl fmt::Debug for Scheduler {
@@ -225,137 +72,6 @@ impl fmt::Debug for Scheduler {
             .field("handler", &self.shared.handler)
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
-    }
-}
-
-/// Builds a [`Scheduler`].
-#[must_use]
-pub struct SchedulerBuilder {
-    store: Arc<dyn JobStore>,
-    handler: Arc<dyn Handler>,
-    config: Config,
-    shutdown: Shutdown,
-    intake_capacity: Option<usize>,
-}
-
-impl fmt::Debug for SchedulerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SchedulerBuilder")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SchedulerBuilder {
-    /// Replaces the whole configuration.
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Jobs held at once (1 to 10,000).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.config.concurrency = n;
-        self
-    }
-
-    /// Number of worker lanes for affinity keys.
-    pub fn lanes(mut self, n: usize) -> Self {
-        self.config.lanes = n;
-        self
-    }
-
-    /// Lease length.
-    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
-        self.config.lease_ttl = ttl;
-        self
-    }
-
-    /// Deadline for in-flight steps after a first cancel.
-    pub fn shutdown_deadline(mut self, d: Duration) -> Self {
-        self.config.shutdown_deadline = d;
-        self
-    }
-
-    /// Settings of one backend.
-    pub fn backend(mut self, name: impl Into<String>, config: BackendConfig) -> Self {
-        self.config.backends.insert(name.into(), config);
-        self
-    }
-
-    /// Settings of backends not named with [`backend`](Self::backend).
-    pub fn default_backend(mut self, config: BackendConfig) -> Self {
-        self.config.default_backend = config;
-        self
-    }
-
-    /// Rate limit of one key.
-    pub fn rate_limit(mut self, key: impl Into<String>, limit: RateLimit) -> Self {
-        self.config.rate_limits.insert(key.into(), limit);
-        self
-    }
-
-    /// Retry policy.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.config.retry = policy;
-        self
-    }
-
-    /// Retry budget (see [`RetryBudget::new`]).
-    pub fn retry_budget(mut self, ratio: f64, per_second: f64, capacity: f64) -> Self {
-        self.config.retry_budget = (ratio, per_second, capacity);
-        self
-    }
-
-    /// Uses this shutdown switch (default: a fresh one, see [`Scheduler::shutdown`]).
-    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
-        self.shutdown = shutdown;
-        self
-    }
-
-    /// Opens a bounded intake queue of `capacity` jobs (see [`Scheduler::intake`]);
-    /// the run then waits for new jobs until every [`Intake`] is dropped.
-    pub fn intake(mut self, capacity: usize) -> Self {
-        self.intake_capacity = Some(capacity.max(1));
-        self
-    }
-
-    /// Checks the configuration and builds the scheduler.
-    pub fn build(self) -> Result<Scheduler> {
-        self.config.validate()?;
-        let config = self.config;
-        let lane_capacity = config.concurrency.div_ceil(config.lanes);
-        let (ratio, per_second, capacity) = config.retry_budget;
-        let (events, _) = broadcast::channel(config.event_capacity);
-        let (intake_tx, intake_rx) = match self.intake_capacity {
-            Some(c) => {
-                let (tx, rx) = mpsc::channel(c);
-                (Some(tx), Some(rx))
-            }
-            None => (None, None),
-        };
-        let shared = Shared {
-            store: self.store,
-            handler: self.handler,
-            limiters: RateLimiters::new(config.rate_limits.clone(), config.default_rate_limit),
-            lanes: (0..config.lanes)
-                .map(|_| Semaphore::new(lane_capacity))
-                .collect(),
-            lane_capacity,
-            budget: RetryBudget::new(ratio, per_second, capacity),
-            counters: Counters::new(),
-            shutdown: self.shutdown,
-            gates: Mutex::new(HashMap::new()),
-            events,
-            held: Mutex::new(HashMap::new()),
-            stopped: AtomicBool::new(false),
-            config,
-        };
-        Ok(Scheduler {
-            shared: Arc::new(shared),
-            intake_tx: Mutex::new(intake_tx),
-            intake_rx: Mutex::new(intake_rx),
-        })
     }
 }
 

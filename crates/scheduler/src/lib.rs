@@ -79,6 +79,7 @@
 #![warn(missing_docs)]
 
 mod breaker;
+mod builder;
 mod config;
 pub mod conformance;
 mod engine;
@@ -90,13 +91,15 @@ mod job;
 mod progress;
 mod rate;
 mod retry;
+mod shared;
 mod shutdown;
 mod store;
 mod worker;
 
 pub use breaker::{Admission, Breaker, BreakerConfig, BreakerState, Pass, Transition};
+pub use builder::SchedulerBuilder;
 pub use config::{Aimd, BackendConfig, Config, MAX_CONCURRENCY};
-pub use engine::{Intake, RunOutcome, Scheduler, SchedulerBuilder, Summary};
+pub use engine::{Intake, RunOutcome, Scheduler, Summary};
 pub use error::{Error, Result};
 pub use failure::{Failure, FailureCategory};
 pub use handler::{Handler, Step, StepContext};

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Shared;
 use crate::error::Error;
 use crate::failure::{Failure, FailureCategory};
 use crate::handler::{Step, StepContext};
 use crate::job::{Applied, JobRecord, JobState, Lease, LeaseToken, Update, now_ms};
 use crate::progress::{Event, JobEvent};
+use crate::shared::Shared;
 
 /// How a job task ended.
 #[derive(Debug)]
@@ -303,5 +303,5 @@ async fn on_failure(
 
 /// A jitter seed that differs per job and per attempt but is reproducible.
 fn seed(record: &JobRecord, failures: u32) -> u64 {
-    crate::engine::fnv1a(record.job.id.as_str().as_bytes()) ^ u64::from(failures).rotate_left(32)
+    crate::shared::fnv1a(record.job.id.as_str().as_bytes()) ^ u64::from(failures).rotate_left(32)
 }

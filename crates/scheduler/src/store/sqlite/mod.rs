@@ -1,0 +1,277 @@
+//! The embedded default store: one SQLite file in WAL mode, written by a
+//! dedicated thread that commits whatever requests queued up meanwhile in one
+//! transaction (group commit), so thousands of in-flight jobs share each
+//! fsync and the async runtime never blocks on SQLite.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::job::{Applied, Counts, Lease, LeaseRequest, NewJob, Page, Update};
+
+use super::JobStore;
+use ops::run;
+
+mod ops;
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Commits survive a crash of the process (not of the machine). The
+    /// default: it is what WAL mode is designed for.
+    #[default]
+    Normal,
+    /// Commits also survive power loss, at the cost of an fsync per commit.
+    Full,
+}
+
+/// Settings of a [`SqliteStore`]. Defaults are in the `Default` impl.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Durability level (default [`Synchronous::Normal`]).
+    pub synchronous: Synchronous,
+    /// Most requests folded into one transaction (default 4,096).
+    pub max_batch: usize,
+    /// How long to wait for another process holding the write lock (default 5 s).
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Normal,
+            max_batch: 4096,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A [`JobStore`] in one SQLite file.
+///
+/// Several processes may share the file (SQLite's locks keep leasing
+/// exclusive); each process runs one writer thread.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    tx: Option<mpsc::Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+pub(super) enum Op {
+    Enqueue(Vec<NewJob>),
+    Lease(LeaseRequest),
+    Apply(Vec<Update>),
+    Counts,
+    Finished(Option<u64>, usize),
+}
+
+pub(super) enum Answer {
+    Added(u64),
+    Leases(Vec<Lease>),
+    Applied(Vec<Applied>),
+    Counts(Counts),
+    Page(Page),
+}
+
+struct Request {
+    op: Op,
+    reply: oneshot::Sender<Result<Answer>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    backend TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    affinity TEXT,
+    payload TEXT NOT NULL,
+    state INTEGER NOT NULL DEFAULT 0,
+    step INTEGER NOT NULL DEFAULT 0,
+    step_state TEXT NOT NULL DEFAULT 'null',
+    intent INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at INTEGER,
+    result TEXT,
+    failure TEXT,
+    fence INTEGER NOT NULL DEFAULT 0,
+    lease_expires INTEGER NOT NULL DEFAULT 0,
+    not_before INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_pending ON jobs(priority DESC, seq) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_expires) WHERE state = 1;
+";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |e: rusqlite::Error| Error::StoreOpen {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
+        let sync = match options.synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; {SCHEMA}"
+        ))
+        .map_err(open_err)?;
+        let (tx, rx) = mpsc::channel();
+        let max_batch = options.max_batch.max(1);
+        let thread = std::thread::Builder::new()
+            .name("framebreak-sqlite".into())
+            .spawn(move || writer(conn, &rx, max_batch))
+            .map_err(|e| Error::StoreOpen {
+                path: path.clone(),
+                reason: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(Self {
+            path,
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The file the store lives in.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn call(&self, op: Op) -> Result<Answer> {
+        let closed = Error::StoreClosed { store: "sqlite" };
+        let (reply, answer) = oneshot::channel();
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or(Error::StoreClosed { store: "sqlite" })?;
+        tx.send(Request { op, reply })
+            .map_err(|_| Error::StoreClosed { store: "sqlite" })?;
+        answer.await.map_err(|_| closed)?
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after its current batch; joining
+        // makes sure the file is closed when the store is gone.
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn writer(mut conn: Connection, rx: &mpsc::Receiver<Request>, max_batch: usize) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        let committed = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for request in &batch {
+                answers.push(run_isolated(&tx, &request.op));
+            }
+            tx.commit()
+        })();
+        match committed {
+            Ok(()) => {
+                for (request, answer) in batch.into_iter().zip(answers) {
+                    let _ = request.reply.send(answer);
+                }
+            }
+            Err(e) => {
+                for request in batch {
+                    let _ = request.reply.send(Err(Error::store("commit", &e)));
+                }
+            }
+        }
+    }
+}
+
+/// Runs one request inside a savepoint, so a failing request leaves no half
+/// of itself in the shared transaction.
+fn run_isolated(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
+    let name = op_name(op);
+    tx.execute_batch("SAVEPOINT request")
+        .map_err(|e| Error::store(name, e))?;
+    match run(tx, op) {
+        Ok(answer) => {
+            tx.execute_batch("RELEASE request")
+                .map_err(|e| Error::store(name, e))?;
+            Ok(answer)
+        }
+        Err(e) => {
+            let _ = tx.execute_batch("ROLLBACK TO request; RELEASE request");
+            Err(e)
+        }
+    }
+}
+
+pub(super) fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::Enqueue(_) => "enqueue",
+        Op::Lease(_) => "lease",
+        Op::Apply(_) => "apply",
+        Op::Counts => "counts",
+        Op::Finished(..) => "finished",
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<u64> {
+        match self.call(Op::Enqueue(jobs)).await? {
+            Answer::Added(n) => Ok(n),
+            _ => Err(Error::store("enqueue", "mismatched answer")),
+        }
+    }
+
+    async fn lease(&self, request: &LeaseRequest) -> Result<Vec<Lease>> {
+        match self.call(Op::Lease(request.clone())).await? {
+            Answer::Leases(l) => Ok(l),
+            _ => Err(Error::store("lease", "mismatched answer")),
+        }
+    }
+
+    async fn apply(&self, updates: Vec<Update>) -> Result<Vec<Applied>> {
+        match self.call(Op::Apply(updates)).await? {
+            Answer::Applied(a) => Ok(a),
+            _ => Err(Error::store("apply", "mismatched answer")),
+        }
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        match self.call(Op::Counts).await? {
+            Answer::Counts(c) => Ok(c),
+            _ => Err(Error::store("counts", "mismatched answer")),
+        }
+    }
+
+    async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page> {
+        match self.call(Op::Finished(after, limit)).await? {
+            Answer::Page(p) => Ok(p),
+            _ => Err(Error::store("finished", "mismatched answer")),
+        }
+    }
+}
