@@ -37,6 +37,8 @@ ff -f lavfi -i testsrc2=s=1280x720:r=24:d=1 -c:v libx264 -pix_fmt yuv420p -crf 3
 
 # Codecs openh264 cannot decode: read through an ffmpeg binary when present.
 ff -f lavfi -i "$(pattern 64 48 12 12)" -c:v libx265 -x265-params log-level=error -pix_fmt yuv420p -tag:v hvc1 hevc.mp4
+# H.264 High 10: beyond openh264 (8-bit only), so also an ffmpeg-path file.
+ff -f lavfi -i "$(pattern 64 48 12 12)" -c:v libx264 -pix_fmt yuv420p10le -crf 18 h264_high10.mp4
 ff -f lavfi -i "$(pattern 64 48 12 12)" -c:v libvpx-vp9 -pix_fmt yuv420p -b:v 200k vp9.webm
 
 # Animated images.

@@ -68,6 +68,16 @@ pub(crate) fn parse<R: Read + Seek + Send>(
             return Ok(Err(OtherCodec(codec.into())));
         }
     };
+    // openh264 decodes 8-bit 4:2:0 only (Baseline, Main, High); High 10,
+    // 4:2:2 and 4:4:4 profiles go the way of other codecs.
+    if let Some(profile) = match avcc.avc_profile_indication {
+        110 => Some("h264 (High 10 profile)"),
+        122 => Some("h264 (High 4:2:2 profile)"),
+        244 | 44 => Some("h264 (High 4:4:4 profile)"),
+        _ => None,
+    } {
+        return Ok(Err(OtherCodec(profile.into())));
+    }
     check_size(path, track.width.into(), track.height.into())?;
     if track.samples.is_empty() {
         return Err(Error::NoFrames {

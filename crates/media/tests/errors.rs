@@ -151,14 +151,16 @@ fn mp4_track_with_absurd_size_is_refused() {
 
 #[test]
 fn codecs_that_need_ffmpeg_are_named_from_memory() {
-    let bytes = std::fs::read(fixture("hevc.mp4")).unwrap();
-    let err = open_bytes(Path::new("hevc.mp4"), bytes).map(|_| ()).unwrap_err();
-    match err {
-        Error::UnsupportedCodec { codec, hint, .. } => {
-            assert_eq!(codec, "hevc");
-            assert!(hint.contains("ffmpeg"), "{hint}");
+    for (name, expected) in [("hevc.mp4", "hevc"), ("h264_high10.mp4", "h264 (High 10 profile)")] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let err = open_bytes(Path::new(name), bytes).map(|_| ()).unwrap_err();
+        match err {
+            Error::UnsupportedCodec { codec, hint, .. } => {
+                assert_eq!(codec, expected);
+                assert!(hint.contains("ffmpeg"), "{hint}");
+            }
+            other => panic!("{name}: {other:?}"),
         }
-        other => panic!("{other:?}"),
     }
 }
 

@@ -66,8 +66,8 @@ fn invalid_options_are_refused_before_decoding() {
 }
 
 #[test]
-fn hevc_and_vp9_decode_through_ffmpeg_when_available() {
-    for name in ["hevc.mp4", "vp9.webm"] {
+fn hevc_vp9_and_high10_decode_through_ffmpeg_when_available() {
+    for (name, codec) in [("hevc.mp4", "hevc"), ("vp9.webm", "vp9"), ("h264_high10.mp4", "h264")] {
         let result = read_clip(&fixture(name), &ReadOptions::default());
         if !ffmpeg_available() {
             let err = result.unwrap_err();
@@ -78,7 +78,7 @@ fn hevc_and_vp9_decode_through_ffmpeg_when_available() {
         assert_eq!(clip.len(), 12, "{name}");
         assert_eq!((clip.info.width, clip.info.height), (64, 48));
         assert!((clip.info.fps - 12.0).abs() < 1e-9);
-        assert_eq!(clip.info.codec, if name == "hevc.mp4" { "hevc" } else { "vp9" });
+        assert_eq!(clip.info.codec, codec);
         for f in &clip.frames {
             let grey = f.pixel(32, 36).unwrap()[0];
             assert!(grey.abs_diff((5 * f.index()) as u8) <= 10, "{name} frame {}: {grey}", f.index());
