@@ -213,6 +213,23 @@ pub enum Error {
         message: String,
     },
 
+    /// The provider rejected the job after accepting it, for a reason its
+    /// protocol classifies (a long-running operation that ends with
+    /// `INVALID_ARGUMENT` or `RESOURCE_EXHAUSTED`).
+    #[error("{provider}: job {job_id} rejected ({category}): {message}{}", code.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default())]
+    Rejected {
+        /// The provider.
+        provider: String,
+        /// The provider's job id.
+        job_id: String,
+        /// What the provider's reason classifies as.
+        category: FailureCategory,
+        /// The provider's code, if any.
+        code: Option<String>,
+        /// The provider's explanation.
+        message: String,
+    },
+
     /// The job was cancelled (by us or on the provider's side).
     #[error("{provider}: job {job_id} was cancelled")]
     Cancelled {
@@ -271,7 +288,7 @@ impl Error {
             }
             Self::Connect { .. } => FailureCategory::Connection,
             Self::Timeout { .. } => FailureCategory::Timeout,
-            Self::Http { category, .. } => *category,
+            Self::Http { category, .. } | Self::Rejected { category, .. } => *category,
             Self::MalformedResponse { .. } | Self::JobFailed { .. } => FailureCategory::Server,
             Self::ContentPolicy { .. } => FailureCategory::ContentPolicy,
             Self::Cancelled { .. } => FailureCategory::Cancelled,

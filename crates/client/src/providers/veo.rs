@@ -94,15 +94,12 @@ impl VeoBackend {
             _ => None,
         };
         match category {
-            Some(category) => Error::Http {
+            Some(category) => Error::Rejected {
                 provider: Self::NAME.into(),
-                status: 200,
+                job_id: job.id.clone(),
                 category,
-                message: status.message,
                 code: Some(status.code.to_string()),
-                request_id: None,
-                retry_after: None,
-                should_retry: None,
+                message: status.message,
             },
             None => Error::JobFailed {
                 provider: Self::NAME.into(),
