@@ -78,6 +78,7 @@ async fn passes_the_conformance_suite() {
             r#"{"status":"COMPLETED","error":"The content could not be processed because it contained material flagged by a content checker.","error_type":"content_policy_violation"}"#,
         )]),
         download_path: "/files/out.mp4".into(),
+        download_auth: false,
         error_body: fal_error,
         progression: vec![Stage::Queued, Stage::Running, Stage::Succeeded],
         make: |base, http| Box::new(backend(base).with_http(http)),

@@ -61,6 +61,9 @@ pub(crate) struct Spec {
     pub(crate) policy: PolicyAt,
     /// Where the video is served.
     pub(crate) download_path: String,
+    /// Whether the video request must carry the auth header (the asset is
+    /// on the API's own host, as OpenAI's content endpoint and Veo's files).
+    pub(crate) download_auth: bool,
     /// The provider's error JSON carrying a message.
     pub(crate) error_body: fn(&str) -> String,
     pub(crate) progression: Vec<Stage>,
@@ -145,9 +148,13 @@ impl MockHarness {
     }
 
     async fn video(&self, server: &mut ServerGuard, truncated: bool) -> mockito::Mock {
-        let mock = server
+        let mut mock = server
             .mock("GET", self.0.download_path.as_str())
-            .match_query(Matcher::Any)
+            .match_query(Matcher::Any);
+        if self.0.download_auth {
+            mock = mock.match_header(self.0.auth.0, self.0.auth.1.as_str());
+        }
+        let mock = mock
             .with_status(200)
             .with_header("content-type", "video/mp4");
         let mock = if truncated {

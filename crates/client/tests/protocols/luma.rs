@@ -73,6 +73,7 @@ async fn passes_the_conformance_suite() {
             r#"{"detail":"Prompt not allowed because advanced moderation failed"}"#,
         )),
         download_path: "/cdn/video.mp4".into(),
+        download_auth: false,
         error_body: |m| serde_json::json!({ "detail": m }).to_string(),
         progression: vec![Stage::Queued, Stage::Running, Stage::Succeeded],
         make: |base, http| Box::new(backend(base).with_http(http)),

@@ -62,6 +62,7 @@ async fn passes_the_conformance_suite() {
             r#"{"error":{"message":"Your request was blocked by our moderation system.","type":"invalid_request_error","code":"moderation_blocked"}}"#,
         )),
         download_path: "/v1/videos/video_123/content".into(),
+        download_auth: true,
         error_body,
         progression: vec![Stage::Queued, Stage::Running, Stage::Succeeded],
         make: |base, http| Box::new(backend(base).with_http(http)),

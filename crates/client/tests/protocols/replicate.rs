@@ -82,6 +82,7 @@ async fn passes_the_conformance_suite() {
             ),
         )]),
         download_path: "/delivery/out.mp4".into(),
+        download_auth: false,
         error_body: problem,
         progression: vec![Stage::Queued, Stage::Running, Stage::Succeeded],
         make: |base, http| Box::new(backend(base).with_http(http)),

@@ -74,6 +74,7 @@ async fn passes_the_conformance_suite() {
             ),
         )]),
         download_path: "/output/video.mp4".into(),
+        download_auth: false,
         error_body: |m| serde_json::json!({ "error": m }).to_string(),
         progression: vec![Stage::Queued, Stage::Running, Stage::Succeeded],
         make: |base, http| Box::new(backend(base).with_http(http)),

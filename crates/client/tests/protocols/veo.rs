@@ -87,6 +87,7 @@ async fn passes_the_conformance_suite() {
             ),
         )]),
         download_path: "/v1beta/files/3z1b6ud7xyz:download".into(),
+        download_auth: true,
         error_body: google_error,
         // An operation is either done or not: the protocol cannot say "queued".
         progression: vec![Stage::Running, Stage::Succeeded],
