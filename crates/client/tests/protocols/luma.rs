@@ -108,3 +108,24 @@ async fn extras_reach_the_request_and_cancel_is_not_offered() {
         FailureCategory::BadRequest
     );
 }
+
+#[tokio::test]
+async fn moderated_generations_fail_as_content_policy() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("GET", "/dream-machine/v1/generations/g1")
+        .with_body(generation(
+            "failed",
+            "null",
+            r#""400: Prompt not allowed because advanced moderation failed""#,
+        ))
+        .create_async()
+        .await;
+    let job = framebreak_client::RemoteJob::new("luma", "g1");
+    let framebreak_client::JobState::Failed { error } =
+        backend(&server.url()).status(&job).await.unwrap().state
+    else {
+        panic!("not failed")
+    };
+    assert_eq!(error.category(), FailureCategory::ContentPolicy);
+}
