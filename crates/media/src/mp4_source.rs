@@ -45,7 +45,11 @@ pub(crate) fn parse<R: Read + Seek + Send>(
     reader.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
     // re_mp4 indexes with `unreachable!` and slices on inconsistent boxes;
     // a damaged file must become an error, not bring the caller down.
-    let mp4 = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Mp4::read(&mut reader, size)))
+    let mut budgeted = Budgeted {
+        inner: &mut reader,
+        left: size.saturating_mul(4).saturating_add(64 << 10),
+    };
+    let mp4 = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Mp4::read(&mut budgeted, size)))
         .map_err(|_| Error::corrupt(path, "mp4", "the container's boxes are inconsistent"))?
         .map_err(|e| Error::corrupt(path, "mp4", e.to_string()))?;
     let Some(track) = mp4.tracks().values().find(|t| t.kind == Some(TrackKind::Video)) else {
@@ -126,6 +130,42 @@ pub(crate) fn parse<R: Read + Seek + Send>(
         finished: false,
         failed: false,
     }))
+}
+
+/// A reader that fails once it has read (or seeked) more than its budget.
+///
+/// re_mp4 loops forever on a child box whose size field is 0 or under 8
+/// (it seeks back to the same header and reads it again): found by the
+/// mutation harness. Parsing a sound index reads each byte of the
+/// container about once, so a budget of a few times the file size stops
+/// such loops without refusing real files.
+struct Budgeted<'a, R> {
+    inner: &'a mut R,
+    left: u64,
+}
+
+impl<R> Budgeted<'_, R> {
+    fn spend(&mut self, cost: u64) -> std::io::Result<()> {
+        self.left = self.left.checked_sub(cost).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "box sizes make the index loop")
+        })?;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Budgeted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.spend(n as u64 + 1)?;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Budgeted<'_, R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.spend(8)?;
+        self.inner.seek(pos)
+    }
 }
 
 /// The rate implied by the samples' typical duration (the median, so one

@@ -11,7 +11,8 @@ use crate::{ClipInfo, Error, Frame, anim, ffmpeg, folder, mp4_source};
 /// video is never held whole in memory.
 ///
 /// After an `Err` item the source is done (it yields `None`). Every decoder
-/// in this crate implements it, and so does `Box<dyn FrameSource>`.
+/// in this crate implements it, and so do `Box<dyn FrameSource>` and
+/// `&mut S` (to read part of a source and keep it).
 ///
 /// ```
 /// use framebreak_media::{Frame, FrameSource};
@@ -30,6 +31,12 @@ pub trait FrameSource: Iterator<Item = Result<Frame, Error>> + Send {
 }
 
 impl<T: FrameSource + ?Sized> FrameSource for Box<T> {
+    fn info(&self) -> &ClipInfo {
+        (**self).info()
+    }
+}
+
+impl<T: FrameSource + ?Sized> FrameSource for &mut T {
     fn info(&self) -> &ClipInfo {
         (**self).info()
     }

@@ -175,3 +175,14 @@ fn errors_end_the_stream() {
     assert!(saw_error);
     assert!(source.next().is_none());
 }
+
+#[test]
+fn child_box_of_size_zero_does_not_hang() {
+    // Found by the mutation harness: re_mp4 re-reads a zero-sized child box
+    // of moov forever. Zero the size of moov's first child (mvhd).
+    let mut bytes = std::fs::read(fixture("h264_main_bframes.mp4")).unwrap();
+    let mvhd = bytes.windows(4).position(|w| w == b"mvhd").unwrap();
+    bytes[mvhd - 4..mvhd].copy_from_slice(&[0, 0, 0, 0]);
+    let err = open_bytes(Path::new("loop.mp4"), bytes).map(|_| ()).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { format: "mp4", .. }), "{err:?}");
+}
