@@ -250,34 +250,56 @@ fn pyramid(plane: &Plane, params: &FlowParams) -> Vec<Plane> {
 
 /// The coarse flow on the next finer grid: positions and lengths doubled.
 fn upsample(coarse: &Flow, w: usize, h: usize) -> Flow {
-    let (cu, cv) = coarse.planes();
+    use rayon::prelude::*;
+    let (cw, ch) = (coarse.width, coarse.height);
+    // Fine pixel x sits at coarse x / 2: even pixels take a coarse sample,
+    // odd ones the mean of two (bilinear at exactly half a pixel).
+    let taps = |x: usize, n: usize| -> (usize, usize) {
+        let a = (x / 2).min(n - 1);
+        let b = if x % 2 == 1 { (a + 1).min(n - 1) } else { a };
+        (a, b)
+    };
+    let xs: Vec<(usize, usize)> = (0..w).map(|x| taps(x, cw)).collect();
     let mut out = Flow::zeros(w, h);
-    for y in 0..h {
-        for x in 0..w {
-            let (sx, sy) = (x as f32 * 0.5, y as f32 * 0.5);
-            out.u[y * w + x] = 2.0 * bilinear(&cu, sx, sy);
-            out.v[y * w + x] = 2.0 * bilinear(&cv, sx, sy);
-        }
+    for (src, dst) in [(&coarse.u, &mut out.u), (&coarse.v, &mut out.v)] {
+        dst.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+            let (y0, y1) = taps(y, ch);
+            let (r0, r1) = (&src[y0 * cw..(y0 + 1) * cw], &src[y1 * cw..(y1 + 1) * cw]);
+            for (d, &(x0, x1)) in row.iter_mut().zip(&xs) {
+                // 2 × (mean of up to four samples): lengths double too.
+                *d = 0.5 * (r0[x0] + r0[x1] + r1[x0] + r1[x1]);
+            }
+        });
     }
     out
 }
 
 /// Central differences, one-sided at the borders.
 fn gradients(p: &Plane) -> (Vec<f32>, Vec<f32>) {
+    use rayon::prelude::*;
     let (w, h) = (p.width(), p.height());
     let d = p.data();
     let mut gx = vec![0.0f32; w * h];
     let mut gy = vec![0.0f32; w * h];
-    for y in 0..h {
-        let (ym, yp) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        let sy = 1.0 / (yp - ym).max(1) as f32;
-        for x in 0..w {
-            let (xm, xp) = (x.saturating_sub(1), (x + 1).min(w - 1));
-            let sx = 1.0 / (xp - xm).max(1) as f32;
-            gx[y * w + x] = (d[y * w + xp] - d[y * w + xm]) * sx;
-            gy[y * w + x] = (d[yp * w + x] - d[ym * w + x]) * sy;
-        }
-    }
+    gx.par_chunks_mut(w)
+        .zip(gy.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (gx, gy))| {
+            let row = &d[y * w..(y + 1) * w];
+            let (ym, yp) = (y.saturating_sub(1), (y + 1).min(h - 1));
+            let sy = 1.0 / (yp - ym).max(1) as f32;
+            let (above, below) = (&d[ym * w..(ym + 1) * w], &d[yp * w..(yp + 1) * w]);
+            for ((g, &a), &b) in gy.iter_mut().zip(above).zip(below) {
+                *g = (b - a) * sy;
+            }
+            if w > 1 {
+                for x in 1..w - 1 {
+                    gx[x] = (row[x + 1] - row[x - 1]) * 0.5;
+                }
+                gx[0] = row[1] - row[0];
+                gx[w - 1] = row[w - 1] - row[w - 2];
+            }
+        });
     (gx, gy)
 }
 
