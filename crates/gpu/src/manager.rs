@@ -207,15 +207,17 @@ impl DeviceManager {
 }
 
 fn find(devices: &mut [DeviceState], id: DeviceId) -> Result<&mut DeviceState> {
-    let known = devices
-        .iter()
-        .map(|d| d.id.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    devices
-        .iter_mut()
-        .find(|d| d.id == id)
-        .ok_or(Error::UnknownDevice { device: id, known })
+    match devices.iter().position(|d| d.id == id) {
+        Some(i) => Ok(&mut devices[i]),
+        None => Err(Error::UnknownDevice {
+            device: id,
+            known: devices
+                .iter()
+                .map(|d| d.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
 }
 
 /// One unit of work's claim on a device: counted in flight until dropped.
