@@ -70,6 +70,9 @@ where
 async fn main() {
     let addr = generating_server().await;
     let url = format!("http://{addr}/v.mp4");
+    // HttpConfig::new installs rustls' ring provider, which any reqwest
+    // client of this build needs before it is built.
+    let config = HttpConfig::new().unwrap().max_download_bytes(u64::MAX);
     let client = reqwest::Client::new();
     let reference = best(|| async {
         let mut response = client.get(&url).send().await.unwrap();
@@ -87,7 +90,7 @@ async fn main() {
         .unwrap()
         .with_base_url(&format!("http://{addr}"))
         .unwrap()
-        .with_http(HttpConfig::new().unwrap().max_download_bytes(u64::MAX));
+        .with_http(config);
     let asset = Asset::new(&url);
     let streamed = best(|| async {
         backend

@@ -51,6 +51,10 @@ impl HttpConfig {
     }
 
     /// Uses `client` instead of the shared one (a proxy, custom roots).
+    ///
+    /// This crate builds reqwest without a default rustls crypto provider:
+    /// build `client` after [`HttpConfig::new`], which installs `ring` as
+    /// the process default, or install a provider yourself.
     #[must_use]
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
         self.client = client;

@@ -18,6 +18,7 @@ fn backend(base: &str) -> OpenAiBackend {
         .with_http(HttpConfig::new().unwrap().timeout(Duration::from_secs(10)))
 }
 
+#[cfg(feature = "conformance")]
 fn error_body(message: &str) -> String {
     serde_json::json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}}).to_string()
 }

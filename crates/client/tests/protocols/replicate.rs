@@ -24,6 +24,7 @@ fn prediction(status: &str, output: &str, error: &str) -> String {
     )
 }
 
+#[cfg(feature = "conformance")]
 fn problem(detail: &str) -> String {
     serde_json::json!({"title": "Request failed", "detail": detail, "status": 400}).to_string()
 }

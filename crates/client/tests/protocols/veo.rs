@@ -24,6 +24,7 @@ fn done(response: &str) -> String {
     )
 }
 
+#[cfg(feature = "conformance")]
 fn google_error(message: &str) -> String {
     serde_json::json!({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
         .to_string()
