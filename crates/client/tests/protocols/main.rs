@@ -4,6 +4,7 @@
 //! - `util`: test doubles (a silent server, a refused port, the video)
 //! - `harness`: the conformance harness over mockito (feature `conformance`)
 //! - `openai`, `replicate`, `fal`, `runway`, `luma`, `veo`: one adapter each
+//! - `in_process`: the suite over an in-process backend (not mockito)
 //! - `x`: the X publisher
 //! - `download`: streaming, truncation, caps, atomic files
 //! - `secrets`: no key in errors, Debug output or logs
@@ -14,6 +15,8 @@ mod util;
 
 mod download;
 mod fal;
+#[cfg(feature = "conformance")]
+mod in_process;
 mod luma;
 mod openai;
 mod replicate;
