@@ -13,6 +13,7 @@
 #![allow(clippy::print_stdout, missing_docs)] // A benchmark's job is to print.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use framebreak_defects::{
@@ -63,11 +64,37 @@ fn load_gray(path: &Path) -> Plane {
     .expect("decoded image is a valid plane")
 }
 
+/// CPU seconds this process has used (user + system, all threads), from
+/// /proc/self/stat at 100 ticks/s: on a shared, overloaded machine it says
+/// how much work a call is, apart from how long it waited for a core.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Mean CPU milliseconds per call of the last [`time_op`], as f64 bits (a
+/// global, not a thread-local: single-thread runs time inside a pool thread).
+static LAST_CPU_MS: AtomicU64 = AtomicU64::new(0);
+
 /// Median seconds per call, as the reference harness: 2 warm-up calls, then
-/// calls until both the budget and the minimum count are reached.
+/// calls until both the budget and the minimum count are reached. Also
+/// records the mean CPU milliseconds per call for [`print_row`].
 fn time_op(mut f: impl FnMut(usize)) -> (f64, usize) {
     f(0);
     f(1);
+    let cpu0 = cpu_seconds();
     let start = Instant::now();
     let mut times = Vec::new();
     while times.len() < MIN_REPS || start.elapsed() < BUDGET {
@@ -78,6 +105,8 @@ fn time_op(mut f: impl FnMut(usize)) -> (f64, usize) {
             break;
         }
     }
+    let cpu_ms = (cpu_seconds() - cpu0) * 1e3 / times.len() as f64;
+    LAST_CPU_MS.store(cpu_ms.to_bits(), Ordering::Relaxed);
     times.sort_by(f64::total_cmp);
     (times[times.len() / 2], times.len())
 }
@@ -100,7 +129,9 @@ fn ref_fps(
 }
 
 fn print_row(res: &str, what: &str, fps: f64, reps: usize, refs: &[(&str, Option<f64>)]) {
-    let mut line = format!("{res:5} {what:44} {fps:9.1} pairs/s (n={reps:4})");
+    let cpu = f64::from_bits(LAST_CPU_MS.load(Ordering::Relaxed));
+    let mut line =
+        format!("{res:5} {what:44} {fps:9.1} pairs/s (n={reps:4}, {cpu:6.1} CPU ms/call)");
     for (name, r) in refs {
         match r {
             Some(r) => line.push_str(&format!(" | {name} {r:.1}/s: x{:.2}", fps / r)),
@@ -423,8 +454,9 @@ fn clip() {
         std::hint::black_box(ClipMetrics::compute(&clip, &compute).expect("metrics"));
     });
     let m = ClipMetrics::compute(&clip, &compute).expect("metrics");
+    let cpu = f64::from_bits(LAST_CPU_MS.load(Ordering::Relaxed));
     println!(
-        "ClipMetrics::compute: {:.1} ms median (n={reps}), {:.2} of the 0.25 s budget; psnr {:.2} ssim {:.4} warp {:.5} flicker {:.5} accel {:.4} pan {:?}",
+        "ClipMetrics::compute: {:.1} ms median (n={reps}, {cpu:.0} CPU ms/call), {:.2} of the 0.25 s budget; psnr {:.2} ssim {:.4} warp {:.5} flicker {:.5} accel {:.4} pan {:?}",
         t * 1e3,
         t / 0.25,
         m.summary.psnr_mean,
@@ -436,7 +468,17 @@ fn clip() {
     );
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn main() {
+    println!("load average at start: {}", load_average());
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -457,4 +499,5 @@ fn main() {
     if want("clip") {
         clip();
     }
+    println!("load average at end: {}", load_average());
 }

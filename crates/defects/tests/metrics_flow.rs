@@ -51,11 +51,11 @@ fn cubic(p: &Plane, x: f32, y: f32) -> f32 {
     let (xf, yf) = (x.floor(), y.floor());
     let (wx, wy) = (weights(x - xf), weights(y - yf));
     let mut acc = 0.0;
-    for j in 0..4 {
+    for (j, wyj) in wy.iter().enumerate() {
         let sy = reflect(yf as isize - 1 + j as isize, p.height());
-        for i in 0..4 {
+        for (i, wxi) in wx.iter().enumerate() {
             let sx = reflect(xf as isize - 1 + i as isize, p.width());
-            acc += wy[j] * wx[i] * p.at(sx, sy);
+            acc += wyj * wxi * p.at(sx, sy);
         }
     }
     acc

@@ -48,7 +48,7 @@ proptest! {
         ).unwrap();
         let (ab, ba) = (ssim(&p, &q).unwrap(), ssim(&q, &p).unwrap());
         prop_assert!((ab - ba).abs() < 1e-6, "{} vs {}", ab, ba);
-        prop_assert!(ab <= 1.0 + 1e-6 && ab >= -1.0 - 1e-6);
+        prop_assert!((-1.0 - 1e-6..=1.0 + 1e-6).contains(&ab));
     }
 
     #[test]
