@@ -5,6 +5,7 @@
 mod devices;
 mod exit;
 mod output;
+mod sim;
 mod traps;
 mod variants;
 
@@ -30,6 +31,8 @@ enum Command {
     Traps(traps::Args),
     /// List the compute devices (CPU, CUDA) with their metrics.
     Devices(devices::Args),
+    /// Run the simulated video model (`framebreak sim serve`).
+    Sim(sim::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Variants(args) => variants::run(args),
         Command::Traps(args) => traps::run(args),
         Command::Devices(args) => devices::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
