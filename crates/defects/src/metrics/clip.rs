@@ -318,7 +318,7 @@ fn region_stats(forward: &Flow, warp: &WarpError, gm: &GlobalMotion) -> Vec<Regi
 /// the flow changes along the trajectory: `|F(t+1)(x + F(t)(x)) − F(t)(x)|`.
 fn acceleration(pair: &PairMetrics, next_forward: &Flow) -> f64 {
     let f = &pair.forward;
-    let (nu, nv) = next_forward.planes();
+
     let (mut sum, mut count) = (0.0f64, 0usize);
     for y in (0..f.height).step_by(2) {
         for x in (0..f.width).step_by(2) {
@@ -327,8 +327,8 @@ fn acceleration(pair: &PairMetrics, next_forward: &Flow) -> f64 {
                 continue;
             }
             let (sx, sy) = (x as f32 + f.u[i], y as f32 + f.v[i]);
-            let du = crate::metrics::sample::bilinear(&nu, sx, sy) - f.u[i];
-            let dv = crate::metrics::sample::bilinear(&nv, sx, sy) - f.v[i];
+            let (nu, nv) = next_forward.sample(sx, sy);
+            let (du, dv) = (nu - f.u[i], nv - f.v[i]);
             sum += f64::from((du * du + dv * dv).sqrt());
             count += 1;
         }

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::metrics::filter::{box_mean, separable};
-use crate::metrics::sample::bilinear;
+use crate::metrics::sample::bilinear_at;
 use crate::{Error, Plane};
 
 /// A dense flow field: pixel `(x, y)` of `prev` moved to `(x + u, y + v)` in
@@ -50,12 +50,11 @@ impl Flow {
     /// The displacement at a sub-pixel position, bilinear, clamped to the
     /// field.
     pub fn sample(&self, x: f32, y: f32) -> (f32, f32) {
-        let u = Plane::new(self.width, self.height, self.u.clone());
-        let v = Plane::new(self.width, self.height, self.v.clone());
-        match (u, v) {
-            (Ok(u), Ok(v)) => (bilinear(&u, x, y), bilinear(&v, x, y)),
-            _ => (0.0, 0.0),
-        }
+        let (w, h) = (self.width, self.height);
+        (
+            bilinear_at(&self.u, w, h, x, y),
+            bilinear_at(&self.v, w, h, x, y),
+        )
     }
 
     /// Length of the displacement at every pixel, row-major.
@@ -71,13 +70,6 @@ impl Flow {
     pub fn mean_magnitude(&self) -> f64 {
         let n = self.u.len().max(1) as f64;
         self.magnitude().iter().map(|&m| f64::from(m)).sum::<f64>() / n
-    }
-
-    pub(crate) fn planes(&self) -> (Plane, Plane) {
-        (
-            Plane::new(self.width, self.height, self.u.clone()).expect("valid flow size"),
-            Plane::new(self.width, self.height, self.v.clone()).expect("valid flow size"),
-        )
     }
 }
 
@@ -452,7 +444,13 @@ mod tests {
             96,
             80,
             (0..96 * 80)
-                .map(|i| bilinear(&next, (i % 96) as f32 + du, (i / 96) as f32 + dv))
+                .map(|i| {
+                    crate::metrics::sample::bilinear(
+                        &next,
+                        (i % 96) as f32 + du,
+                        (i / 96) as f32 + dv,
+                    )
+                })
                 .collect(),
         )
         .unwrap();

@@ -1,17 +1,23 @@
 //! Sub-pixel sampling of planes: bilinear, clamped to the edge.
 
+#[cfg(test)]
 use crate::Plane;
 
 /// Bilinear value at `(x, y)`, coordinates clamped into the plane.
-#[inline]
+#[cfg(test)]
 pub(crate) fn bilinear(p: &Plane, x: f32, y: f32) -> f32 {
-    let (w, h) = (p.width(), p.height());
+    bilinear_at(p.data(), p.width(), p.height(), x, y)
+}
+
+/// Bilinear value at `(x, y)` of row-major `d` (`w × h`), coordinates
+/// clamped into the grid.
+#[inline]
+pub(crate) fn bilinear_at(d: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
     let x = x.clamp(0.0, (w - 1) as f32);
     let y = y.clamp(0.0, (h - 1) as f32);
     let (x0, y0) = (x as usize, y as usize);
     let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let d = p.data();
     let top = d[y0 * w + x0] + fx * (d[y0 * w + x1] - d[y0 * w + x0]);
     let bottom = d[y1 * w + x0] + fx * (d[y1 * w + x1] - d[y1 * w + x0]);
     top + fy * (bottom - top)

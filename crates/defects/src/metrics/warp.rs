@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::metrics::sample::bilinear;
+use crate::metrics::sample::bilinear_at;
 use crate::{Error, Flow, Plane};
 
 /// The warping error of one frame pair.
@@ -81,18 +81,20 @@ pub fn occlusion_mask(forward: &Flow, backward: &Flow) -> Result<Vec<bool>, Erro
             right_height: backward.height as u32,
         });
     }
+    use rayon::prelude::*;
     let (w, h) = (forward.width, forward.height);
-    let (bu, bv) = backward.planes();
+    let (bu, bv) = (&backward.u[..], &backward.v[..]);
+    let (wmax, hmax) = ((w - 1) as f32, (h - 1) as f32);
     let mut mask = vec![false; w * h];
-    for y in 0..h {
-        for x in 0..w {
+    mask.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (x, m) in row.iter_mut().enumerate() {
             let i = y * w + x;
             let (fu, fv) = (forward.u[i], forward.v[i]);
             let (sx, sy) = (x as f32 + fu, y as f32 + fv);
-            if sx < 0.0 || sy < 0.0 || sx > (w - 1) as f32 || sy > (h - 1) as f32 {
+            if sx < 0.0 || sy < 0.0 || sx > wmax || sy > hmax {
                 continue;
             }
-            let (wu, wv) = (bilinear(&bu, sx, sy), bilinear(&bv, sx, sy));
+            let (wu, wv) = (bilinear_at(bu, w, h, sx, sy), bilinear_at(bv, w, h, sx, sy));
             let (su, sv) = (fu + wu, fv + wv);
             let f2 = fu * fu + fv * fv;
             let occluded = su * su + sv * sv > 0.01 * (f2 + wu * wu + wv * wv) + 0.5;
@@ -101,9 +103,9 @@ pub fn occlusion_mask(forward: &Flow, backward: &Flow) -> Result<Vec<bool>, Erro
             let (ux, vx) = (forward.u[y * w + xp] - fu, forward.v[y * w + xp] - fv);
             let (uy, vy) = (forward.u[yp * w + x] - fu, forward.v[yp * w + x] - fv);
             let boundary = ux * ux + vx * vx + uy * uy + vy * vy > 0.01 * f2 + 0.002;
-            mask[i] = !occluded && !boundary;
+            *m = !occluded && !boundary;
         }
-    }
+    });
     Ok(mask)
 }
 
@@ -114,17 +116,22 @@ pub fn occlusion_mask(forward: &Flow, backward: &Flow) -> Result<Vec<bool>, Erro
 /// [`Error::SizeMismatch`] when the flow does not fit the plane.
 pub fn warp_back(next: &Plane, forward: &Flow) -> Result<Plane, Error> {
     check_flow(forward, next, "forward flow")?;
-    let w = next.width();
-    let data = (0..next.data().len())
-        .map(|i| {
-            bilinear(
-                next,
-                (i % w) as f32 + forward.u[i],
-                (i / w) as f32 + forward.v[i],
-            )
-        })
-        .collect();
-    Plane::new(w, next.height(), data)
+    use rayon::prelude::*;
+    let (w, h) = (next.width(), next.height());
+    let mut data = vec![0.0f32; w * h];
+    data.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        for (x, d) in row.iter_mut().enumerate() {
+            let i = y * w + x;
+            *d = bilinear_at(
+                next.data(),
+                w,
+                h,
+                x as f32 + forward.u[i],
+                y as f32 + forward.v[i],
+            );
+        }
+    });
+    Plane::new(w, h, data)
 }
 
 /// Temporal warping error between `prev` and `next` (planes in `[0, 255]`)
