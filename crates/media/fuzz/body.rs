@@ -32,3 +32,12 @@ pub fn with_magic(bytes: &[u8], at: usize, magic: &[u8]) -> Vec<u8> {
     out[at..at + magic.len()].copy_from_slice(magic);
     out
 }
+
+/// Whether a panic is one framebreak-media expects and handles: re_mp4
+/// panics on some inconsistent boxes (integer underflow, `unreachable!`),
+/// which `open_bytes` catches and reports as `Error::Corrupt`. Any other
+/// panic (ours, or a decoder's on the worker thread, which would otherwise
+/// surface only as "the decoder stopped") is a bug.
+pub fn panic_is_expected(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    info.location().is_some_and(|l| l.file().contains("re_mp4"))
+}

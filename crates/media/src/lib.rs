@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod anim;
+mod boxes;
 mod clip;
 mod error;
 mod ffmpeg;

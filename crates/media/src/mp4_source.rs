@@ -45,6 +45,8 @@ pub(crate) fn parse<R: Read + Seek + Send>(
     reader.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
     // re_mp4 indexes with `unreachable!` and slices on inconsistent boxes;
     // a damaged file must become an error, not bring the caller down.
+    crate::boxes::check(&mut reader, 0, size, 0).map_err(|reason| Error::corrupt(path, "mp4", reason))?;
+    reader.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
     let mut budgeted = Budgeted {
         inner: &mut reader,
         left: size.saturating_mul(4).saturating_add(64 << 10),

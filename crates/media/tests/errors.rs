@@ -186,3 +186,13 @@ fn child_box_of_size_zero_does_not_hang() {
     let err = open_bytes(Path::new("loop.mp4"), bytes).map(|_| ()).unwrap_err();
     assert!(matches!(err, Error::Corrupt { format: "mp4", .. }), "{err:?}");
 }
+
+#[test]
+fn child_box_larger_than_its_parent_is_refused_before_allocating() {
+    // Found by libFuzzer (kept as a fixture): a `meta` child claiming
+    // 2.8 GB made re_mp4 allocate it.
+    let path = fixture("fuzz_meta_oom.mp4");
+    let err = read(&path).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { format: "mp4", .. }), "{err:?}");
+    names(&err, &path);
+}
