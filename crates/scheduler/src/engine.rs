@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinSet;
@@ -168,6 +169,7 @@ impl Scheduler {
         let shared = &self.shared;
         let config = &shared.config;
         let draining = shared.shutdown.draining().clone();
+        let mut last_count: Option<Instant> = None;
         loop {
             if draining.is_cancelled() {
                 return Ok(RunOutcome::Stopped);
@@ -187,10 +189,16 @@ impl Scheduler {
                     }
                     continue;
                 }
+                // Counting may scan the whole store, so while only delayed
+                // retries or others' leases remain, count at most every 250 ms.
+                let count_due =
+                    last_count.is_none_or(|t| t.elapsed() >= Duration::from_millis(250));
                 if tasks.is_empty()
                     && !intake_open.load(Ordering::SeqCst)
                     && config.exit_when_drained
+                    && count_due
                 {
+                    last_count = Some(Instant::now());
                     let counts = shared.store.counts().await?;
                     if counts.unfinished() == 0 {
                         return Ok(RunOutcome::Drained);

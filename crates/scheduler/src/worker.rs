@@ -122,9 +122,6 @@ async fn drive(
             admitted = async {
                 let permit = shared.lanes[lane].acquire().await;
                 let ticket = gate.admit(|t| shared.breaker_event(&gate.name, t)).await;
-                for key in shared.rate_keys(&gate) {
-                    shared.limiters.acquire(key).await;
-                }
                 (permit, ticket)
             } => Some(admitted),
         };
@@ -143,6 +140,22 @@ async fn drive(
             }
             record.intent = true;
             record.started_at_ms.get_or_insert(now);
+        }
+        // The rate-limit token comes last, right before the call, so the
+        // backend sees requests spaced as the bucket spaced them.
+        let limited = tokio::select! {
+            biased;
+            () = cancel.cancelled() => false,
+            () = draining.cancelled() => false,
+            () = async {
+                for key in shared.rate_keys(&gate) {
+                    shared.limiters.acquire(key).await;
+                }
+            } => true,
+        };
+        if !limited {
+            // The intent stays set: harmless, the next run only looks first.
+            return release(shared, token).await;
         }
         let key = format!("{}:{}", record.job.id, record.step);
         let ctx = StepContext {
