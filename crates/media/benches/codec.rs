@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use framebreak_media::{Frame, Mp4Writer, ReadOptions, read_clip, resize};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// Repeats `run` (which handles `n` frames) for at least `budget`, returns
@@ -46,15 +48,21 @@ fn ffmpeg_rate(path: &Path, frames: usize) -> Option<f64> {
             .filter(|s| s.success())
     };
     run()?;
-    Some(rate(Duration::from_secs(3), || run().map_or(0, |_| frames * LOOPS)))
+    Some(rate(Duration::from_secs(3), || {
+        run().map_or(0, |_| frames * LOOPS)
+    }))
 }
 
 fn main() {
     println!("H.264 decode to RGB8 (openh264 via framebreak-media, one thread):");
     for name in ["bench_320x240.mp4", "bench_1280x720.mp4"] {
         let path = fixture(name);
-        let frames = read_clip(&path, &ReadOptions::default()).expect("fixture decodes").len();
-        let ours = rate(Duration::from_secs(4), || read_clip(&path, &ReadOptions::default()).map_or(0, |c| c.len()));
+        let frames = read_clip(&path, &ReadOptions::default())
+            .expect("fixture decodes")
+            .len();
+        let ours = rate(Duration::from_secs(4), || {
+            read_clip(&path, &ReadOptions::default()).map_or(0, |c| c.len())
+        });
         match ffmpeg_rate(&path, frames) {
             Some(reference) => println!(
                 "  {name}: {ours:.0} frames/s; ffmpeg -threads 1 (clip looped 20x per process): {reference:.0} frames/s; ratio {:.2}",
@@ -66,7 +74,10 @@ fn main() {
 
     println!("H.264 encode (openh264, Constrained Baseline, 0.3 bit/pixel):");
     let dir = tempfile::tempdir().expect("temp dir");
-    for (name, size) in [("bench_320x240.mp4", (320, 240)), ("bench_1280x720.mp4", (1280, 720))] {
+    for (name, size) in [
+        ("bench_320x240.mp4", (320, 240)),
+        ("bench_1280x720.mp4", (1280, 720)),
+    ] {
         let clip = read_clip(&fixture(name), &ReadOptions::default()).expect("fixture decodes");
         let out = dir.path().join("out.mp4");
         let start = Instant::now();
@@ -80,11 +91,25 @@ fn main() {
             rounds += 1;
         }
         let per_frame = start.elapsed().as_secs_f64() * 1000.0 / (rounds * clip.len()) as f64;
-        println!("  {}x{}: {per_frame:.2} ms/frame ({:.0} frames/s)", size.0, size.1, 1000.0 / per_frame);
+        println!(
+            "  {}x{}: {per_frame:.2} ms/frame ({:.0} frames/s)",
+            size.0,
+            size.1,
+            1000.0 / per_frame
+        );
     }
 
-    let clip = read_clip(&fixture("bench_1280x720.mp4"), &ReadOptions::default()).expect("fixture decodes");
+    let clip = read_clip(&fixture("bench_1280x720.mp4"), &ReadOptions::default())
+        .expect("fixture decodes");
     let frames: &[Frame] = &clip.frames;
-    let per_second = rate(Duration::from_secs(3), || frames.iter().map(|f| resize(f, 320, 180).width() as usize / 320).sum());
-    println!("Resize 1280x720 -> 320x180 (triangle filter): {:.2} ms/frame", 1000.0 / per_second);
+    let per_second = rate(Duration::from_secs(3), || {
+        frames
+            .iter()
+            .map(|f| resize(f, 320, 180).width() as usize / 320)
+            .sum()
+    });
+    println!(
+        "Resize 1280x720 -> 320x180 (triangle filter): {:.2} ms/frame",
+        1000.0 / per_second
+    );
 }

@@ -6,19 +6,28 @@
 /// fine; a panic, a crash or a runaway allocation is a bug. Frames must
 /// match the size the source announced.
 pub fn decode_bytes(name: &str, bytes: &[u8]) {
-    let Ok(mut source) = framebreak_media::open_bytes(std::path::Path::new(name), bytes.to_vec()) else {
+    let Ok(mut source) = framebreak_media::open_bytes(std::path::Path::new(name), bytes.to_vec())
+    else {
         return;
     };
     let mut size = None;
     for item in source.by_ref().take(64) {
         let Ok(frame) = item else { break };
         let this = (frame.width(), frame.height());
-        assert_eq!(*size.get_or_insert(this), this, "{name}: frame size changed mid-stream");
+        assert_eq!(
+            *size.get_or_insert(this),
+            this,
+            "{name}: frame size changed mid-stream"
+        );
         assert_eq!(frame.data().len(), this.0 as usize * this.1 as usize * 3);
     }
     let info = framebreak_media::FrameSource::info(&source);
     if let Some((w, h)) = size {
-        assert_eq!((info.width, info.height), (w, h), "{name}: info disagrees with the frames");
+        assert_eq!(
+            (info.width, info.height),
+            (w, h),
+            "{name}: info disagrees with the frames"
+        );
     }
 }
 

@@ -92,7 +92,11 @@ fn limits() -> Limits {
     limits
 }
 
-fn open_frames<R: BufRead + Seek + 'static>(path: &Path, kind: Kind, reader: R) -> Result<(u32, u32, Frames), Error> {
+fn open_frames<R: BufRead + Seek + 'static>(
+    path: &Path,
+    kind: Kind,
+    reader: R,
+) -> Result<(u32, u32, Frames), Error> {
     let bad = |e: image::ImageError| classify(path, kind, e);
     let checked = |decoder: &dyn ImageDecoder| {
         let (w, h) = decoder.dimensions();
@@ -135,28 +139,45 @@ fn open_frames<R: BufRead + Seek + 'static>(path: &Path, kind: Kind, reader: R) 
 
 /// A still image as a one-frame animation.
 fn still(decoder: impl ImageDecoder + 'static) -> Frames {
-    let frame = image::DynamicImage::from_decoder(decoder).map(|img| image::Frame::new(img.into_rgba8()));
+    let frame =
+        image::DynamicImage::from_decoder(decoder).map(|img| image::Frame::new(img.into_rgba8()));
     Box::new(std::iter::once(frame))
 }
 
 fn classify(path: &Path, kind: Kind, e: image::ImageError) -> Error {
     match e {
-        image::ImageError::Limits(l) => Error::corrupt(path, kind.name(), format!("over the size limits: {l}")),
-        image::ImageError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => Error::io(path, io),
+        image::ImageError::Limits(l) => {
+            Error::corrupt(path, kind.name(), format!("over the size limits: {l}"))
+        }
+        image::ImageError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
+            Error::io(path, io)
+        }
         other => Error::corrupt(path, kind.name(), other.to_string()),
     }
 }
 
 fn delay_seconds(frame: &image::Frame) -> f64 {
     let (n, d) = frame.delay().numer_denom_ms();
-    let ms = if d == 0 { 0.0 } else { f64::from(n) / f64::from(d) };
-    if ms < MIN_DELAY_MS { DEFAULT_DELAY_MS / 1000.0 } else { ms / 1000.0 }
+    let ms = if d == 0 {
+        0.0
+    } else {
+        f64::from(n) / f64::from(d)
+    };
+    if ms < MIN_DELAY_MS {
+        DEFAULT_DELAY_MS / 1000.0
+    } else {
+        ms / 1000.0
+    }
 }
 
 fn rgb(buffer: RgbaImage) -> Vec<u8> {
     // Transparent pixels keep the colour the decoder composed them with
     // (black for a cleared GIF canvas): analysis wants opaque RGB.
-    buffer.into_raw().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect()
+    buffer
+        .into_raw()
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect()
 }
 
 fn run<R: BufRead + Seek + 'static>(
@@ -188,7 +209,11 @@ fn run<R: BufRead + Seek + 'static>(
         }
     };
     let animated = !matches!(kind, Kind::Jpeg);
-    let fps = if animated { 1.0 / delay_seconds(&first) } else { 1.0 };
+    let fps = if animated {
+        1.0 / delay_seconds(&first)
+    } else {
+        1.0
+    };
     let codec = match kind {
         Kind::Png => "apng",
         other => other.name(),
@@ -233,7 +258,11 @@ impl Iterator for AnimSource {
             return None;
         }
         let item = self.frames.recv().unwrap_or_else(|_| {
-            Some(Err(Error::corrupt(&self.path, self.kind.name(), "the decoder stopped unexpectedly")))
+            Some(Err(Error::corrupt(
+                &self.path,
+                self.kind.name(),
+                "the decoder stopped unexpectedly",
+            )))
         });
         if !matches!(item, Some(Ok(_))) {
             self.done = true;

@@ -11,7 +11,8 @@ use std::io::{Read, Seek, SeekFrom};
 
 /// Boxes whose payload is a sequence of child boxes.
 const CONTAINERS: [&[u8; 4]; 12] = [
-    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"udta", b"mvex", b"edts", b"moof", b"traf", b"ilst",
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"udta", b"mvex", b"edts", b"moof",
+    b"traf", b"ilst",
 ];
 
 /// Video sample entries, whose child boxes (`avcC`…) start after 78 bytes
@@ -19,7 +20,9 @@ const CONTAINERS: [&[u8; 4]; 12] = [
 /// own checks and the read budget cover them.)
 fn sample_entry_fields(name: &[u8; 4]) -> Option<u64> {
     match name {
-        b"avc1" | b"avc3" | b"hvc1" | b"hev1" | b"av01" | b"vp08" | b"vp09" | b"mp4v" | b"encv" => Some(78),
+        b"avc1" | b"avc3" | b"hvc1" | b"hev1" | b"av01" | b"vp08" | b"vp09" | b"mp4v" | b"encv" => {
+            Some(78)
+        }
         _ => None,
     }
 }
@@ -29,7 +32,12 @@ const MAX_DEPTH: u32 = 24;
 
 /// Checks the boxes in `start..end`; `top` is the file level, where a size
 /// of 0 means "to the end of the file".
-pub(crate) fn check<R: Read + Seek>(r: &mut R, start: u64, end: u64, depth: u32) -> Result<(), String> {
+pub(crate) fn check<R: Read + Seek>(
+    r: &mut R,
+    start: u64,
+    end: u64,
+    depth: u32,
+) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err("boxes nest too deep".into());
     }
@@ -40,10 +48,16 @@ pub(crate) fn check<R: Read + Seek>(r: &mut R, start: u64, end: u64, depth: u32)
         if left < 8 {
             // Trailing bytes at file level are re_mp4's to judge; inside a
             // box they are a cut header.
-            return if top { Ok(()) } else { Err(format!("a box header at byte {pos} is cut short")) };
+            return if top {
+                Ok(())
+            } else {
+                Err(format!("a box header at byte {pos} is cut short"))
+            };
         }
         let mut head = [0u8; 8];
-        r.seek(SeekFrom::Start(pos)).and_then(|_| r.read_exact(&mut head)).map_err(|e| e.to_string())?;
+        r.seek(SeekFrom::Start(pos))
+            .and_then(|_| r.read_exact(&mut head))
+            .map_err(|e| e.to_string())?;
         let name: [u8; 4] = [head[4], head[5], head[6], head[7]];
         let (size, header) = match u32::from_be_bytes([head[0], head[1], head[2], head[3]]) {
             0 if top => (left, 8),
@@ -56,7 +70,9 @@ pub(crate) fn check<R: Read + Seek>(r: &mut R, start: u64, end: u64, depth: u32)
         };
         let shown = String::from_utf8_lossy(&name).into_owned();
         if size < header || size > left {
-            return Err(format!("box `{shown}` at byte {pos} claims {size} bytes where {left} remain"));
+            return Err(format!(
+                "box `{shown}` at byte {pos} claims {size} bytes where {left} remain"
+            ));
         }
         let body = pos + header;
         let body_end = pos + size;
@@ -65,14 +81,17 @@ pub(crate) fn check<R: Read + Seek>(r: &mut R, start: u64, end: u64, depth: u32)
         } else if &name == b"meta" {
             // A full box (4 bytes of version and flags) in ISO files, a
             // plain container in some QuickTime ones.
-            check(r, body + 4, body_end, depth + 1).or_else(|_| check(r, body, body_end, depth + 1))?;
+            check(r, body + 4, body_end, depth + 1)
+                .or_else(|_| check(r, body, body_end, depth + 1))?;
         } else if &name == b"stsd" {
             // Version, flags and an entry count, then the sample entries.
             check(r, body + 8, body_end, depth + 1)?;
             let mut entry = body + 8;
             while entry + 8 <= body_end {
                 let mut h = [0u8; 8];
-                r.seek(SeekFrom::Start(entry)).and_then(|_| r.read_exact(&mut h)).map_err(|e| e.to_string())?;
+                r.seek(SeekFrom::Start(entry))
+                    .and_then(|_| r.read_exact(&mut h))
+                    .map_err(|e| e.to_string())?;
                 let entry_size = u64::from(u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
                 let entry_name = [h[4], h[5], h[6], h[7]];
                 if let Some(fields) = sample_entry_fields(&entry_name)
@@ -80,7 +99,9 @@ pub(crate) fn check<R: Read + Seek>(r: &mut R, start: u64, end: u64, depth: u32)
                 {
                     check(r, entry + 8 + fields, entry + entry_size, depth + 2)?;
                 } else if sample_entry_fields(&entry_name).is_some() {
-                    return Err(format!("sample entry at byte {entry} is {entry_size} bytes, too short"));
+                    return Err(format!(
+                        "sample entry at byte {entry} is {entry_size} bytes, too short"
+                    ));
                 }
                 entry += entry_size.max(8);
             }

@@ -17,14 +17,18 @@ pub(crate) fn needs_file(name: &Path, codec: &str) -> Error {
     Error::UnsupportedCodec {
         path: name.to_path_buf(),
         codec: codec.into(),
-        hint: "only H.264 decodes from memory; write it to a file and open that with ffmpeg installed".into(),
+        hint:
+            "only H.264 decodes from memory; write it to a file and open that with ffmpeg installed"
+                .into(),
     }
 }
 
 /// The path of `program` in one of `PATH`'s folders.
 fn find(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 /// Whether an `ffmpeg` and an `ffprobe` binary are on `PATH`.
@@ -38,7 +42,11 @@ pub(crate) fn open(path: &Path, codec: Option<&str>) -> Result<Box<dyn FrameSour
     open_with(path, codec, find("ffmpeg").zip(find("ffprobe")))
 }
 
-fn open_with(path: &Path, codec: Option<&str>, tools: Option<(PathBuf, PathBuf)>) -> Result<Box<dyn FrameSource>, Error> {
+fn open_with(
+    path: &Path,
+    codec: Option<&str>,
+    tools: Option<(PathBuf, PathBuf)>,
+) -> Result<Box<dyn FrameSource>, Error> {
     let Some((ffmpeg, ffprobe)) = tools else {
         return Err(match codec {
             Some(codec) => Error::UnsupportedCodec {
@@ -94,7 +102,9 @@ fn probe(ffprobe: &Path, path: &Path) -> Result<ClipInfo, Error> {
     Ok(ClipInfo {
         width: width as u32,
         height: height as u32,
-        fps: rate("avg_frame_rate").or_else(|| rate("r_frame_rate")).unwrap_or(0.0),
+        fps: rate("avg_frame_rate")
+            .or_else(|| rate("r_frame_rate"))
+            .unwrap_or(0.0),
         frame_count: number("nb_frames"),
         codec: codec.to_string(),
     })
@@ -124,7 +134,17 @@ impl FfmpegSource {
         let mut child = Command::new(ffmpeg)
             .args(["-v", "error", "-nostdin", "-noautorotate", "-i"])
             .arg(path)
-            .args(["-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            .args([
+                "-map",
+                "0:v:0",
+                "-fps_mode",
+                "passthrough",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb24",
+                "-",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -201,8 +221,18 @@ impl FfmpegSource {
         if filled < size {
             return Err(self.failure("the last frame was cut short"));
         }
-        let fps = if self.info.fps > 0.0 { self.info.fps } else { 24.0 };
-        let frame = Frame::from_rgb8(self.index, self.index as f64 / fps, self.info.width, self.info.height, data)?;
+        let fps = if self.info.fps > 0.0 {
+            self.info.fps
+        } else {
+            24.0
+        };
+        let frame = Frame::from_rgb8(
+            self.index,
+            self.index as f64 / fps,
+            self.info.width,
+            self.info.height,
+            data,
+        )?;
         self.index += 1;
         Ok(Some(frame))
     }
@@ -246,7 +276,10 @@ mod tests {
         let err = open_with(path, Some("hevc"), None).map(|_| ()).unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, Error::UnsupportedCodec { .. }), "{err:?}");
-        assert!(text.contains("clip.mp4") && text.contains("hevc") && text.contains("install ffmpeg"), "{text}");
+        assert!(
+            text.contains("clip.mp4") && text.contains("hevc") && text.contains("install ffmpeg"),
+            "{text}"
+        );
         let err = open_with(path, None, None).map(|_| ()).unwrap_err();
         assert!(matches!(err, Error::UnknownFormat { .. }), "{err:?}");
     }
@@ -255,6 +288,10 @@ mod tests {
     fn tail_keeps_the_end_of_long_output() {
         let long = "x".repeat(1000) + "the real error";
         let kept = tail(long.as_bytes());
-        assert!(kept.ends_with("the real error") && kept.len() <= 401, "{}", kept.len());
+        assert!(
+            kept.ends_with("the real error") && kept.len() <= 401,
+            "{}",
+            kept.len()
+        );
     }
 }

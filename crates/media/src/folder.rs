@@ -23,12 +23,17 @@ pub(crate) struct FolderSource {
 fn frame_number(path: &Path) -> Option<u64> {
     let stem = path.file_stem()?.to_str()?;
     let end = stem.rfind(|c: char| c.is_ascii_digit())? + 1;
-    let start = stem[..end].rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
+    let start = stem[..end]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
     stem[start..end].parse().ok()
 }
 
 fn is_frame_file(path: &Path) -> bool {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     matches!(ext.as_deref(), Some("png" | "jpg" | "jpeg")) && path.is_file()
 }
 
@@ -82,7 +87,13 @@ impl FolderSource {
             .decode()
             .map_err(|e| Error::corrupt(path, "image", e.to_string()))?
             .into_rgb8();
-        Frame::from_rgb8(index as u64, index as f64 / FOLDER_FPS, w, h, image.into_raw())
+        Frame::from_rgb8(
+            index as u64,
+            index as f64 / FOLDER_FPS,
+            w,
+            h,
+            image.into_raw(),
+        )
     }
 }
 
@@ -137,8 +148,19 @@ mod tests {
         assert_eq!(frame_number(Path::new("frame_0010.png")), Some(10));
         assert_eq!(frame_number(Path::new("shot2_frame9.jpg")), Some(9));
         assert_eq!(frame_number(Path::new("cover.png")), None);
-        let mut names = vec![PathBuf::from("f10.png"), PathBuf::from("f9.png"), PathBuf::from("f100.png")];
+        let mut names = vec![
+            PathBuf::from("f10.png"),
+            PathBuf::from("f9.png"),
+            PathBuf::from("f100.png"),
+        ];
         names.sort_by(|a, b| (frame_number(a), a).cmp(&(frame_number(b), b)));
-        assert_eq!(names, [PathBuf::from("f9.png"), PathBuf::from("f10.png"), PathBuf::from("f100.png")]);
+        assert_eq!(
+            names,
+            [
+                PathBuf::from("f9.png"),
+                PathBuf::from("f10.png"),
+                PathBuf::from("f100.png")
+            ]
+        );
     }
 }

@@ -40,7 +40,10 @@ pub fn write_gif(path: &Path, frames: &[Frame], fps: f64) -> Result<(), Error> {
     }
     let (w, h) = (frames[0].width(), frames[0].height());
     if w > u32::from(u16::MAX) || h > u32::from(u16::MAX) {
-        return Err(Error::encode(path, format!("{w}x{h} is over GIF's 65535-pixel sides")));
+        return Err(Error::encode(
+            path,
+            format!("{w}x{h} is over GIF's 65535-pixel sides"),
+        ));
     }
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut encoder = GifEncoder::new_with_speed(BufWriter::new(file), SPEED);
@@ -52,15 +55,26 @@ pub fn write_gif(path: &Path, frames: &[Frame], fps: f64) -> Result<(), Error> {
         if (frame.width(), frame.height()) != (w, h) {
             return Err(Error::encode(
                 path,
-                format!("frame {i} is {}x{}, the GIF is {w}x{h}", frame.width(), frame.height()),
+                format!(
+                    "frame {i} is {}x{}, the GIF is {w}x{h}",
+                    frame.width(),
+                    frame.height()
+                ),
             ));
         }
         let end_cs = ((i + 1) as f64 * 100.0 / fps).round() as u64;
         let delay_cs = (end_cs - written_cs).max(1);
         written_cs += delay_cs;
-        let rgba: Vec<u8> = frame.data().chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+        let rgba: Vec<u8> = frame
+            .data()
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect();
         let Some(buffer) = RgbaImage::from_raw(w, h, rgba) else {
-            return Err(Error::encode(path, format!("frame {i} has the wrong number of bytes")));
+            return Err(Error::encode(
+                path,
+                format!("frame {i} has the wrong number of bytes"),
+            ));
         };
         let delay = Delay::from_numer_denom_ms((delay_cs * 10) as u32, 1);
         encoder

@@ -16,7 +16,8 @@ use openh264::OpenH264API;
 use openh264::decoder::{Decoder, DecoderConfig};
 use openh264_sys2::{
     DECODER_OPTION, DECODER_OPTION_END_OF_STREAM, DECODER_OPTION_NUM_OF_FRAMES_REMAINING_IN_BUFFER,
-    SBufferInfo, dsBitstreamError, dsNoParamSets, dsOutOfMemory, dsRefListNullPtrs, videoFormatI420,
+    SBufferInfo, dsBitstreamError, dsNoParamSets, dsOutOfMemory, dsRefListNullPtrs,
+    videoFormatI420,
 };
 
 /// One decoded picture, converted to RGB8 out of the decoder's buffers.
@@ -59,9 +60,12 @@ impl H264Decoder {
         // and `info` are valid for writes; the decoder was initialised by
         // `Decoder::with_api_config` and is uninitialised only on drop.
         let state = unsafe {
-            self.decoder
-                .raw_api()
-                .decode_frame2(annex_b.as_ptr(), len, dst.as_mut_ptr(), &raw mut info)
+            self.decoder.raw_api().decode_frame2(
+                annex_b.as_ptr(),
+                len,
+                dst.as_mut_ptr(),
+                &raw mut info,
+            )
         };
         if state & FATAL != 0 {
             return Err(format!("decoder state {state:#x}"));
@@ -101,7 +105,9 @@ impl H264Decoder {
             let mut info = SBufferInfo::default();
             // SAFETY: as in `decode`.
             unsafe {
-                self.decoder.raw_api().flush_frame(dst.as_mut_ptr(), &raw mut info);
+                self.decoder
+                    .raw_api()
+                    .flush_frame(dst.as_mut_ptr(), &raw mut info);
             }
             self.take(&dst, &info)?;
         }

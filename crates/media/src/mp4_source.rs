@@ -41,20 +41,33 @@ pub(crate) fn parse<R: Read + Seek + Send>(
     path: &Path,
     mut reader: R,
 ) -> Result<Result<Mp4Source<R>, OtherCodec>, Error> {
-    let size = reader.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
-    reader.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+    let size = reader
+        .seek(SeekFrom::End(0))
+        .map_err(|e| Error::io(path, e))?;
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
     // re_mp4 indexes with `unreachable!` and slices on inconsistent boxes;
     // a damaged file must become an error, not bring the caller down.
-    crate::boxes::check(&mut reader, 0, size, 0).map_err(|reason| Error::corrupt(path, "mp4", reason))?;
-    reader.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+    crate::boxes::check(&mut reader, 0, size, 0)
+        .map_err(|reason| Error::corrupt(path, "mp4", reason))?;
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
     let mut budgeted = Budgeted {
         inner: &mut reader,
         left: size.saturating_mul(4).saturating_add(64 << 10),
     };
-    let mp4 = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Mp4::read(&mut budgeted, size)))
-        .map_err(|_| Error::corrupt(path, "mp4", "the container's boxes are inconsistent"))?
-        .map_err(|e| Error::corrupt(path, "mp4", e.to_string()))?;
-    let Some(track) = mp4.tracks().values().find(|t| t.kind == Some(TrackKind::Video)) else {
+    let mp4 = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Mp4::read(&mut budgeted, size)
+    }))
+    .map_err(|_| Error::corrupt(path, "mp4", "the container's boxes are inconsistent"))?
+    .map_err(|e| Error::corrupt(path, "mp4", e.to_string()))?;
+    let Some(track) = mp4
+        .tracks()
+        .values()
+        .find(|t| t.kind == Some(TrackKind::Video))
+    else {
         return Err(Error::NoFrames {
             path: path.to_path_buf(),
             reason: "no video track".into(),
@@ -94,19 +107,34 @@ pub(crate) fn parse<R: Read + Seek + Send>(
     if track.timescale == 0 {
         return Err(Error::corrupt(path, "mp4", "video track timescale is 0"));
     }
-    if let Some(s) = track.samples.iter().find(|s| s.size > MAX_SAMPLE_BYTES || s.offset.saturating_add(s.size) > size) {
+    if let Some(s) = track
+        .samples
+        .iter()
+        .find(|s| s.size > MAX_SAMPLE_BYTES || s.offset.saturating_add(s.size) > size)
+    {
         return Err(Error::corrupt(
             path,
             "mp4",
-            format!("sample {} ({} bytes at {}) lies outside the {size}-byte file", s.id, s.size, s.offset),
+            format!(
+                "sample {} ({} bytes at {}) lies outside the {size}-byte file",
+                s.id, s.size, s.offset
+            ),
         ));
     }
     let mut parameter_sets = Vec::new();
-    for nal in avcc.sequence_parameter_sets.iter().chain(&avcc.picture_parameter_sets) {
+    for nal in avcc
+        .sequence_parameter_sets
+        .iter()
+        .chain(&avcc.picture_parameter_sets)
+    {
         parameter_sets.extend_from_slice(&[0, 0, 0, 1]);
         parameter_sets.extend_from_slice(&nal.bytes);
     }
-    let mut pts: Vec<i64> = track.samples.iter().map(|s| s.composition_timestamp).collect();
+    let mut pts: Vec<i64> = track
+        .samples
+        .iter()
+        .map(|s| s.composition_timestamp)
+        .collect();
     pts.sort_unstable();
     let fps = nominal_fps(&track.samples, track.timescale);
     let info = ClipInfo {
@@ -149,7 +177,10 @@ struct Budgeted<'a, R> {
 impl<R> Budgeted<'_, R> {
     fn spend(&mut self, cost: u64) -> std::io::Result<()> {
         self.left = self.left.checked_sub(cost).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "box sizes make the index loop")
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "box sizes make the index loop",
+            )
         })?;
         Ok(())
     }
@@ -173,7 +204,11 @@ impl<R: Seek> Seek for Budgeted<'_, R> {
 /// The rate implied by the samples' typical duration (the median, so one
 /// long last frame does not skew it).
 fn nominal_fps(samples: &[re_mp4::Sample], timescale: u64) -> f64 {
-    let mut durations: Vec<u64> = samples.iter().map(|s| s.duration).filter(|&d| d > 0).collect();
+    let mut durations: Vec<u64> = samples
+        .iter()
+        .map(|s| s.duration)
+        .filter(|&d| d > 0)
+        .collect();
     if durations.is_empty() {
         return 0.0;
     }
@@ -200,9 +235,14 @@ impl<R: Read + Seek + Send> Mp4Source<R> {
                 return Err(self.bad_sample(sample, "a NAL length field is cut short"));
             }
             let (len, tail) = rest.split_at(self.length_size);
-            let len = len.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            let len = len
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
             if len > tail.len() {
-                return Err(self.bad_sample(sample, &format!("a NAL unit of {len} bytes overruns the sample")));
+                return Err(self.bad_sample(
+                    sample,
+                    &format!("a NAL unit of {len} bytes overruns the sample"),
+                ));
             }
             out.extend_from_slice(&[0, 0, 0, 1]);
             out.extend_from_slice(&tail[..len]);
@@ -212,7 +252,11 @@ impl<R: Read + Seek + Send> Mp4Source<R> {
     }
 
     fn bad_sample(&self, sample: &re_mp4::Sample, reason: &str) -> Error {
-        Error::corrupt(&self.path, "h264", format!("sample {}: {reason}", sample.id))
+        Error::corrupt(
+            &self.path,
+            "h264",
+            format!("sample {}: {reason}", sample.id),
+        )
     }
 
     /// Feeds samples until a picture is ready or the stream ends.
@@ -238,7 +282,9 @@ impl<R: Read + Seek + Send> Mp4Source<R> {
                     .map_err(|e| self.bad_sample(&sample, &e))?;
             } else {
                 self.finished = true;
-                self.decoder.finish().map_err(|e| Error::corrupt(&self.path, "h264", e))?;
+                self.decoder
+                    .finish()
+                    .map_err(|e| Error::corrupt(&self.path, "h264", e))?;
             }
         }
     }
@@ -262,7 +308,11 @@ impl<R: Read + Seek + Send> Mp4Source<R> {
             });
         }
         let Some(&pts) = self.pts.get(index as usize) else {
-            return Err(Error::corrupt(&self.path, "h264", "more pictures than samples"));
+            return Err(Error::corrupt(
+                &self.path,
+                "h264",
+                "more pictures than samples",
+            ));
         };
         self.emitted += 1;
         let seconds = pts.max(0) as f64 / self.timescale as f64;

@@ -76,7 +76,12 @@ impl Mp4Writer {
         let config = mp4::Mp4Config {
             major_brand: (*b"isom").into(),
             minor_version: 512,
-            compatible_brands: vec![(*b"isom").into(), (*b"iso2").into(), (*b"avc1").into(), (*b"mp41").into()],
+            compatible_brands: vec![
+                (*b"isom").into(),
+                (*b"iso2").into(),
+                (*b"avc1").into(),
+                (*b"mp41").into(),
+            ],
             timescale: TIMESCALE,
         };
         let muxer = mp4::Mp4Writer::write_start(BufWriter::new(file), &config)
@@ -100,29 +105,40 @@ impl Mp4Writer {
             Some(size) if size != (w, h) => {
                 return Err(Error::encode(
                     &self.path,
-                    format!("frame {} is {w}x{h}, the video is {}x{}", self.frames, size.0, size.1),
+                    format!(
+                        "frame {} is {w}x{h}, the video is {}x{}",
+                        self.frames, size.0, size.1
+                    ),
                 ));
             }
             Some(_) => {}
         }
-        let yuv = YUVBuffer::from_rgb_source(RgbSliceU8::new(frame.data(), (w as usize, h as usize)));
+        let yuv =
+            YUVBuffer::from_rgb_source(RgbSliceU8::new(frame.data(), (w as usize, h as usize)));
         let (Some(encoder), Some(muxer)) = (self.encoder.as_mut(), self.muxer.as_mut()) else {
             return Err(Error::encode(&self.path, "the writer failed earlier"));
         };
-        let stream = encoder.encode(&yuv).map_err(|e| Error::encode(&self.path, e.to_string()))?;
+        let stream = encoder
+            .encode(&yuv)
+            .map_err(|e| Error::encode(&self.path, e.to_string()))?;
         let sync = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
         self.nal.clear();
         let mut sps = None;
         let mut pps = None;
         for l in 0..stream.num_layers() {
-            let Some(layer) = stream.layer(l) else { continue };
+            let Some(layer) = stream.layer(l) else {
+                continue;
+            };
             for n in 0..layer.nal_count() {
-                let Some(unit) = layer.nal_unit(n).map(strip_start_code) else { continue };
+                let Some(unit) = layer.nal_unit(n).map(strip_start_code) else {
+                    continue;
+                };
                 match unit.first().map(|b| b & 0x1f) {
                     Some(7) => sps = Some(unit.to_vec()),
                     Some(8) => pps = Some(unit.to_vec()),
                     Some(_) => {
-                        self.nal.extend_from_slice(&(unit.len() as u32).to_be_bytes());
+                        self.nal
+                            .extend_from_slice(&(unit.len() as u32).to_be_bytes());
                         self.nal.extend_from_slice(unit);
                     }
                     None => {}
@@ -131,7 +147,10 @@ impl Mp4Writer {
         }
         if self.frames == 0 {
             let (Some(sps), Some(pps)) = (sps, pps) else {
-                return Err(Error::encode(&self.path, "the encoder gave no SPS/PPS for the first frame"));
+                return Err(Error::encode(
+                    &self.path,
+                    "the encoder gave no SPS/PPS for the first frame",
+                ));
             };
             let track = mp4::TrackConfig {
                 track_type: mp4::TrackType::Video,
@@ -144,10 +163,15 @@ impl Mp4Writer {
                     pic_param_set: pps,
                 }),
             };
-            muxer.add_track(&track).map_err(|e| Error::encode(&self.path, e.to_string()))?;
+            muxer
+                .add_track(&track)
+                .map_err(|e| Error::encode(&self.path, e.to_string()))?;
         }
         if self.nal.is_empty() {
-            return Err(Error::encode(&self.path, format!("the encoder gave no picture for frame {}", self.frames)));
+            return Err(Error::encode(
+                &self.path,
+                format!("the encoder gave no picture for frame {}", self.frames),
+            ));
         }
         let start = tick(self.frames, self.fps);
         let sample = mp4::Mp4Sample {
@@ -157,7 +181,9 @@ impl Mp4Writer {
             is_sync: sync,
             bytes: std::mem::take(&mut self.nal).into(),
         };
-        muxer.write_sample(1, &sample).map_err(|e| Error::encode(&self.path, e.to_string()))?;
+        muxer
+            .write_sample(1, &sample)
+            .map_err(|e| Error::encode(&self.path, e.to_string()))?;
         self.frames += 1;
         Ok(())
     }
@@ -171,7 +197,10 @@ impl Mp4Writer {
             ));
         }
         if w > u32::from(u16::MAX) || h > u32::from(u16::MAX) {
-            return Err(Error::encode(&self.path, format!("{w}x{h} does not fit an MP4 track header")));
+            return Err(Error::encode(
+                &self.path,
+                format!("{w}x{h} does not fit an MP4 track header"),
+            ));
         }
         let bps = (f64::from(w) * f64::from(h) * self.fps * BITS_PER_PIXEL).clamp(64_000.0, 400e6);
         let config = EncoderConfig::new()
@@ -179,8 +208,13 @@ impl Mp4Writer {
             .max_frame_rate(FrameRate::from_hz(self.fps as f32))
             .rate_control_mode(RateControlMode::Bufferbased)
             .skip_frames(false);
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
-            .map_err(|e| Error::encode(&self.path, format!("cannot start the openh264 encoder: {e}")))?;
+        let encoder =
+            Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| {
+                Error::encode(
+                    &self.path,
+                    format!("cannot start the openh264 encoder: {e}"),
+                )
+            })?;
         self.encoder = Some(encoder);
         self.size = Some((w, h));
         Ok(())
@@ -195,7 +229,9 @@ impl Mp4Writer {
         if self.frames == 0 {
             return Err(Error::encode(&self.path, "no frame was written"));
         }
-        muxer.write_end().map_err(|e| Error::encode(&self.path, e.to_string()))?;
+        muxer
+            .write_end()
+            .map_err(|e| Error::encode(&self.path, e.to_string()))?;
         let mut out = muxer.into_writer();
         std::io::Write::flush(&mut out).map_err(|e| Error::io(&self.path, e))
     }

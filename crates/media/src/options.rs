@@ -93,7 +93,9 @@ impl ReadOptions {
             Some(Resize::Exact { width, height }) if width == 0 || height == 0 => {
                 return bad(format!("resize to {width}x{height} has a zero side"));
             }
-            Some(Resize::Exact { width, height }) => check_size(Path::new("resize target"), width.into(), height.into())?,
+            Some(Resize::Exact { width, height }) => {
+                check_size(Path::new("resize target"), width.into(), height.into())?
+            }
             Some(Resize::MaxSide(0)) => return bad("resize to a longest side of 0".into()),
             _ => {}
         }
@@ -140,12 +142,34 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_options() {
-        let with = |sampling, resize, max_frames| ReadOptions { sampling, resize, max_frames };
-        assert!(with(Sampling::TargetFps(0.0), None, None).validate().is_err());
-        assert!(with(Sampling::TargetFps(f64::NAN), None, None).validate().is_err());
-        assert!(with(Sampling::Every, Some(Resize::MaxSide(0)), None).validate().is_err());
-        let huge = Resize::Exact { width: 100_000, height: 10 };
-        assert!(matches!(with(Sampling::Every, Some(huge), None).validate(), Err(Error::TooLarge { .. })));
+        let with = |sampling, resize, max_frames| ReadOptions {
+            sampling,
+            resize,
+            max_frames,
+        };
+        assert!(
+            with(Sampling::TargetFps(0.0), None, None)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            with(Sampling::TargetFps(f64::NAN), None, None)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            with(Sampling::Every, Some(Resize::MaxSide(0)), None)
+                .validate()
+                .is_err()
+        );
+        let huge = Resize::Exact {
+            width: 100_000,
+            height: 10,
+        };
+        assert!(matches!(
+            with(Sampling::Every, Some(huge), None).validate(),
+            Err(Error::TooLarge { .. })
+        ));
         assert!(with(Sampling::Every, None, Some(0)).validate().is_err());
         assert!(ReadOptions::default().validate().is_ok());
     }
@@ -154,8 +178,14 @@ mod tests {
     fn size_check_refuses_absurd_and_zero_sizes() {
         let p = Path::new("x");
         assert!(check_size(p, 1920, 1080).is_ok());
-        assert!(matches!(check_size(p, 65_535, 65_535), Err(Error::TooLarge { .. })));
-        assert!(matches!(check_size(p, 8192, 8192), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            check_size(p, 65_535, 65_535),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(matches!(
+            check_size(p, 8192, 8192),
+            Err(Error::TooLarge { .. })
+        ));
         assert!(check_size(p, 0, 10).is_err());
     }
 }

@@ -42,7 +42,9 @@ pub fn collect(mut source: impl FrameSource, options: &ReadOptions) -> Result<Cl
     let mut frames = Vec::new();
     let limit = options.max_frames.unwrap_or(usize::MAX);
     while frames.len() < limit {
-        let Some(frame) = source.next().transpose()? else { break };
+        let Some(frame) = source.next().transpose()? else {
+            break;
+        };
         if !sampler.keep(&frame) {
             continue;
         }
@@ -117,12 +119,21 @@ pub fn resize(frame: &Frame, width: u32, height: u32) -> Frame {
     if (width, height) == (frame.width(), frame.height()) || width == 0 || height == 0 {
         return frame.clone();
     }
-    let Some(src) = ImageBuffer::<Rgb<u8>, &[u8]>::from_raw(frame.width(), frame.height(), frame.data()) else {
+    let Some(src) =
+        ImageBuffer::<Rgb<u8>, &[u8]>::from_raw(frame.width(), frame.height(), frame.data())
+    else {
         return frame.clone();
     };
     let out = image::imageops::resize(&src, width, height, FilterType::Triangle);
     // The buffer is exactly width*height*3 by construction.
-    Frame::from_rgb8(frame.index(), frame.timestamp(), width, height, out.into_raw()).unwrap_or_else(|_| frame.clone())
+    Frame::from_rgb8(
+        frame.index(),
+        frame.timestamp(),
+        width,
+        height,
+        out.into_raw(),
+    )
+    .unwrap_or_else(|_| frame.clone())
 }
 
 #[cfg(test)]
@@ -135,7 +146,11 @@ mod tests {
 
     fn kept(sampling: Sampling, n: u64, fps: f64) -> Vec<u64> {
         let mut s = Sampler::new(sampling);
-        (0..n).map(|i| frame(i, fps)).filter(|f| s.keep(f)).map(|f| f.index()).collect()
+        (0..n)
+            .map(|i| frame(i, fps))
+            .filter(|f| s.keep(f))
+            .map(|f| f.index())
+            .collect()
     }
 
     #[test]
@@ -147,8 +162,14 @@ mod tests {
 
     #[test]
     fn target_fps_picks_the_frame_at_each_tick() {
-        assert_eq!(kept(Sampling::TargetFps(8.0), 24, 24.0), [0, 3, 6, 9, 12, 15, 18, 21]);
-        assert_eq!(kept(Sampling::TargetFps(10.0), 30, 30.0), [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]);
+        assert_eq!(
+            kept(Sampling::TargetFps(8.0), 24, 24.0),
+            [0, 3, 6, 9, 12, 15, 18, 21]
+        );
+        assert_eq!(
+            kept(Sampling::TargetFps(10.0), 30, 30.0),
+            [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]
+        );
         assert_eq!(kept(Sampling::TargetFps(60.0), 5, 24.0), [0, 1, 2, 3, 4]);
         assert_eq!(kept(Sampling::TargetFps(12.0), 12, 29.97).len(), 5);
     }
@@ -156,10 +177,20 @@ mod tests {
     #[test]
     fn resize_averages_when_shrinking() {
         // A 4x2 checker of black and white columns averages to mid grey.
-        let data: Vec<u8> = (0..8).flat_map(|i| if i % 2 == 0 { [0; 3] } else { [255; 3] }).collect();
+        let data: Vec<u8> = (0..8)
+            .flat_map(|i| if i % 2 == 0 { [0; 3] } else { [255; 3] })
+            .collect();
         let f = Frame::from_rgb8(7, 0.5, 4, 2, data).unwrap();
         let small = resize(&f, 2, 1);
-        assert_eq!((small.width(), small.height(), small.index(), small.timestamp()), (2, 1, 7, 0.5));
+        assert_eq!(
+            (
+                small.width(),
+                small.height(),
+                small.index(),
+                small.timestamp()
+            ),
+            (2, 1, 7, 0.5)
+        );
         for &v in small.data() {
             assert!((100..=155).contains(&v), "{v}");
         }

@@ -62,7 +62,21 @@ fn sniff(head: &[u8]) -> Format {
         [_, _, _, _, b'f', b't', b'y', b'p', ..] => Format::Mp4,
         [b'G', b'I', b'F', b'8', ..] => Format::Gif,
         [0x89, b'P', b'N', b'G', ..] => Format::Png,
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Format::WebP,
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'E',
+            b'B',
+            b'P',
+            ..,
+        ] => Format::WebP,
         [0xFF, 0xD8, 0xFF, ..] => Format::Jpeg,
         _ => Format::Other,
     }
@@ -89,7 +103,8 @@ pub fn open(path: &Path) -> Result<Box<dyn FrameSource>, Error> {
             Err(mp4_source::OtherCodec(codec)) => ffmpeg::open(path, Some(&codec)),
         },
         Format::Gif | Format::Png | Format::WebP | Format::Jpeg => {
-            file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io(path, e))?;
             let source = anim::AnimSource::start(path, anim_kind(format), BufReader::new(file))?;
             Ok(Box::new(source))
         }

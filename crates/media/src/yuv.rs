@@ -19,7 +19,10 @@ pub(crate) fn i420_to_rgb8(
         let (u_row, v_row) = (&u[c..c + cw], &v[c..c + cw]);
         // Two pixels share one chroma sample: its terms are computed once.
         // Fixed point, 16 fractional bits: R = 1.164(Y-16) + 1.596(V-128)…
-        let pairs = out_row.chunks_mut(6).zip(y_row.chunks(2)).zip(u_row.iter().zip(v_row));
+        let pairs = out_row
+            .chunks_mut(6)
+            .zip(y_row.chunks(2))
+            .zip(u_row.iter().zip(v_row));
         for ((px, luma), (&cb, &cr)) in pairs {
             let d = i32::from(cb) - 128;
             let e = i32::from(cr) - 128;
@@ -52,7 +55,12 @@ mod tests {
         for ((y, u, v), rgb) in cases {
             let out = i420_to_rgb8(&[y; 4], &[u], &[v], 2, 2, 2, 1);
             for (a, b) in out.iter().zip(rgb.iter().cycle()) {
-                assert!(a.abs_diff(*b) <= 2, "{:?} decoded to {:?}", (y, u, v), &out[..3]);
+                assert!(
+                    a.abs_diff(*b) <= 2,
+                    "{:?} decoded to {:?}",
+                    (y, u, v),
+                    &out[..3]
+                );
             }
         }
     }

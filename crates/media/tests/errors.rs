@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use framebreak_media::{Error, FrameSource, ReadOptions, open, open_bytes, read_clip};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn read(path: &Path) -> Result<usize, Error> {
@@ -15,7 +17,11 @@ fn read(path: &Path) -> Result<usize, Error> {
 
 fn names(err: &Error, path: &Path) {
     let text = err.to_string();
-    assert!(text.contains(&*path.to_string_lossy()), "{text:?} does not name {}", path.display());
+    assert!(
+        text.contains(&*path.to_string_lossy()),
+        "{text:?} does not name {}",
+        path.display()
+    );
 }
 
 #[test]
@@ -30,7 +36,10 @@ fn missing_file_is_an_io_error() {
 fn truncated_mp4_is_corrupt() {
     let path = fixture("truncated.mp4");
     let err = read(&path).unwrap_err();
-    assert!(matches!(err, Error::Corrupt { format: "mp4", .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Corrupt { format: "mp4", .. }),
+        "{err:?}"
+    );
     names(&err, &path);
 }
 
@@ -38,7 +47,10 @@ fn truncated_mp4_is_corrupt() {
 fn corrupt_h264_payload_is_corrupt() {
     let path = fixture("corrupt_payload.mp4");
     let err = read(&path).unwrap_err();
-    assert!(matches!(err, Error::Corrupt { format: "h264", .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Corrupt { format: "h264", .. }),
+        "{err:?}"
+    );
     names(&err, &path);
 }
 
@@ -78,10 +90,22 @@ fn empty_file_and_empty_folder_have_no_frames() {
 fn folder_with_a_frame_of_another_size_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (i, side) in [(1, 8), (2, 8), (3, 16)] {
-        image::RgbImage::new(side, side).save(dir.path().join(format!("f{i}.png"))).unwrap();
+        image::RgbImage::new(side, side)
+            .save(dir.path().join(format!("f{i}.png")))
+            .unwrap();
     }
     let err = read(dir.path()).unwrap_err();
-    assert!(matches!(err, Error::SizeChanged { index: 2, width: 16, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::SizeChanged {
+                index: 2,
+                width: 16,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 /// A GIF header claiming 65535×65535 pixels, then one tiny frame.
@@ -111,7 +135,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -120,7 +148,9 @@ fn crc32(bytes: &[u8]) -> u32 {
 #[test]
 fn absurd_dimensions_are_refused_before_allocating() {
     for (name, bytes) in [("huge.gif", absurd_gif()), ("huge.png", absurd_png())] {
-        let err = open_bytes(Path::new(name), bytes.clone()).map(|_| ()).unwrap_err();
+        let err = open_bytes(Path::new(name), bytes.clone())
+            .map(|_| ())
+            .unwrap_err();
         assert!(
             matches!(err, Error::TooLarge { .. } | Error::Corrupt { .. }),
             "{name}: {err:?}"
@@ -145,13 +175,28 @@ fn mp4_track_with_absurd_size_is_refused() {
     let version = bytes[tkhd + 4];
     let dims = tkhd + 4 + if version == 1 { 88 } else { 76 };
     bytes[dims..dims + 8].copy_from_slice(&[0xea, 0x60, 0, 0, 0xea, 0x60, 0, 0]);
-    let err = open_bytes(Path::new("patched.mp4"), bytes).map(|_| ()).unwrap_err();
-    assert!(matches!(err, Error::TooLarge { width: 60_000, height: 60_000, .. }), "{err:?}");
+    let err = open_bytes(Path::new("patched.mp4"), bytes)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooLarge {
+                width: 60_000,
+                height: 60_000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn codecs_that_need_ffmpeg_are_named_from_memory() {
-    for (name, expected) in [("hevc.mp4", "hevc"), ("h264_high10.mp4", "h264 (High 10 profile)")] {
+    for (name, expected) in [
+        ("hevc.mp4", "hevc"),
+        ("h264_high10.mp4", "h264 (High 10 profile)"),
+    ] {
         let bytes = std::fs::read(fixture(name)).unwrap();
         let err = open_bytes(Path::new(name), bytes).map(|_| ()).unwrap_err();
         match err {
@@ -183,8 +228,13 @@ fn child_box_of_size_zero_does_not_hang() {
     let mut bytes = std::fs::read(fixture("h264_main_bframes.mp4")).unwrap();
     let mvhd = bytes.windows(4).position(|w| w == b"mvhd").unwrap();
     bytes[mvhd - 4..mvhd].copy_from_slice(&[0, 0, 0, 0]);
-    let err = open_bytes(Path::new("loop.mp4"), bytes).map(|_| ()).unwrap_err();
-    assert!(matches!(err, Error::Corrupt { format: "mp4", .. }), "{err:?}");
+    let err = open_bytes(Path::new("loop.mp4"), bytes)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Corrupt { format: "mp4", .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -193,6 +243,9 @@ fn child_box_larger_than_its_parent_is_refused_before_allocating() {
     // 2.8 GB made re_mp4 allocate it.
     let path = fixture("fuzz_meta_oom.mp4");
     let err = read(&path).unwrap_err();
-    assert!(matches!(err, Error::Corrupt { format: "mp4", .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Corrupt { format: "mp4", .. }),
+        "{err:?}"
+    );
     names(&err, &path);
 }

@@ -28,7 +28,9 @@ const SEEDS: &[(&str, &str)] = &[
 
 fn seed(i: usize) -> (&'static str, Vec<u8>) {
     let (name, file) = SEEDS[i % SEEDS.len()];
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(file);
     (name, std::fs::read(path).unwrap())
 }
 
@@ -138,10 +140,23 @@ impl Rng {
     fn mutation(&mut self) -> Mutation {
         let at = self.next() as usize;
         match self.below(10) {
-            0..=3 => Mutation::Flip { at, bit: self.below(8) as u8 },
-            4..=6 => Mutation::Set { at, value: [0, 0xff, 0x7f, 0x80, self.next() as u8][self.below(5)] },
-            7 => Mutation::Insert { at, bytes: (0..1 + self.below(15)).map(|_| self.next() as u8).collect() },
-            8 => Mutation::Duplicate { from: at, len: 1 + self.below(255), to: self.next() as usize },
+            0..=3 => Mutation::Flip {
+                at,
+                bit: self.below(8) as u8,
+            },
+            4..=6 => Mutation::Set {
+                at,
+                value: [0, 0xff, 0x7f, 0x80, self.next() as u8][self.below(5)],
+            },
+            7 => Mutation::Insert {
+                at,
+                bytes: (0..1 + self.below(15)).map(|_| self.next() as u8).collect(),
+            },
+            8 => Mutation::Duplicate {
+                from: at,
+                len: 1 + self.below(255),
+                to: self.next() as usize,
+            },
             _ => Mutation::Truncate { at },
         }
     }
@@ -151,7 +166,10 @@ impl Rng {
 #[ignore = "long run: minutes; see the module docs"]
 fn long_mutation_run() {
     count_unexpected_panics();
-    let seconds = std::env::var("FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let seconds = std::env::var("FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
     let start = Instant::now();
     let mut rng = Rng(0x5eed_f00d);
     let mut tried = 0u64;
@@ -159,12 +177,24 @@ fn long_mutation_run() {
         let seed_index = rng.below(SEEDS.len() as u64);
         let mutations: Vec<Mutation> = (0..1 + rng.below(12)).map(|_| rng.mutation()).collect();
         let attempt = std::panic::catch_unwind(|| run_one(seed_index, &mutations));
-        assert!(attempt.is_ok(), "panic on seed {} with {mutations:?}", SEEDS[seed_index].1);
-        assert_eq!(UNEXPECTED_PANICS.load(Ordering::SeqCst), 0, "unexpected panic on seed {} with {mutations:?}", SEEDS[seed_index].1);
+        assert!(
+            attempt.is_ok(),
+            "panic on seed {} with {mutations:?}",
+            SEEDS[seed_index].1
+        );
+        assert_eq!(
+            UNEXPECTED_PANICS.load(Ordering::SeqCst),
+            0,
+            "unexpected panic on seed {} with {mutations:?}",
+            SEEDS[seed_index].1
+        );
         tried += 1;
     }
     #[allow(clippy::print_stdout)]
     {
-        println!("long_mutation_run: {tried} mutated inputs in {:.0} s, no panic", start.elapsed().as_secs_f64());
+        println!(
+            "long_mutation_run: {tried} mutated inputs in {:.0} s, no panic",
+            start.elapsed().as_secs_f64()
+        );
     }
 }

@@ -6,11 +6,18 @@ use std::path::{Path, PathBuf};
 use framebreak_media::{Frame, Mp4Writer, ReadOptions, read_clip, write_gif, write_mp4};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn psnr(a: &Frame, b: &Frame) -> f64 {
-    let mse = a.data().iter().zip(b.data()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
+    let mse = a
+        .data()
+        .iter()
+        .zip(b.data())
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
         / a.data().len() as f64;
     10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
 }
@@ -46,7 +53,10 @@ fn mp4_round_trip_keeps_frames_rate_and_pixels() {
     write_mp4(&path, &frames, 24.0).unwrap();
     let clip = read_clip(&path, &ReadOptions::default()).unwrap();
     assert_eq!(clip.len(), 30);
-    assert_eq!((clip.info.width, clip.info.height, clip.info.codec.as_str()), (160, 96, "h264"));
+    assert_eq!(
+        (clip.info.width, clip.info.height, clip.info.codec.as_str()),
+        (160, 96, "h264")
+    );
     assert!((clip.info.fps - 24.0).abs() < 1e-9, "{}", clip.info.fps);
     let mut worst = f64::INFINITY;
     for (i, (a, b)) in frames.iter().zip(&clip.frames).enumerate() {
@@ -66,7 +76,12 @@ fn mp4_round_trip_of_a_libx264_clip() {
     let again = read_clip(&path, &ReadOptions::default()).unwrap();
     assert_eq!(again.len(), original.len());
     for (a, b) in original.frames.iter().zip(&again.frames) {
-        assert!(psnr(a, b) > 35.0, "frame {}: {:.1} dB", a.index(), psnr(a, b));
+        assert!(
+            psnr(a, b) > 35.0,
+            "frame {}: {:.1} dB",
+            a.index(),
+            psnr(a, b)
+        );
     }
 }
 
@@ -80,13 +95,29 @@ fn mp4_writer_refuses_bad_input() {
     assert!(Mp4Writer::create(&path, 24.0).unwrap().write(&odd).is_err());
     let mut writer = Mp4Writer::create(&path, 24.0).unwrap();
     let tiny = Frame::from_rgb8(0, 0.0, 8, 8, vec![0; 8 * 8 * 3]).unwrap();
-    assert!(Mp4Writer::create(&path, 24.0).unwrap().write(&tiny).is_err(), "under 16x16");
-    writer.write(&Frame::from_rgb8(0, 0.0, 32, 16, vec![0; 32 * 16 * 3]).unwrap()).unwrap();
-    let err = writer.write(&Frame::from_rgb8(1, 0.0, 16, 16, vec![0; 16 * 16 * 3]).unwrap()).unwrap_err();
+    assert!(
+        Mp4Writer::create(&path, 24.0)
+            .unwrap()
+            .write(&tiny)
+            .is_err(),
+        "under 16x16"
+    );
+    writer
+        .write(&Frame::from_rgb8(0, 0.0, 32, 16, vec![0; 32 * 16 * 3]).unwrap())
+        .unwrap();
+    let err = writer
+        .write(&Frame::from_rgb8(1, 0.0, 16, 16, vec![0; 16 * 16 * 3]).unwrap())
+        .unwrap_err();
     assert!(err.to_string().contains("bad.mp4"), "{err}");
-    assert!(Mp4Writer::create(&path, 24.0).unwrap().finish().is_err(), "no frames");
+    assert!(
+        Mp4Writer::create(&path, 24.0).unwrap().finish().is_err(),
+        "no frames"
+    );
     let missing_dir = dir.path().join("no/such/dir/x.mp4");
-    assert!(matches!(Mp4Writer::create(&missing_dir, 24.0), Err(framebreak_media::Error::Io { .. })));
+    assert!(matches!(
+        Mp4Writer::create(&missing_dir, 24.0),
+        Err(framebreak_media::Error::Io { .. })
+    ));
 }
 
 #[test]
@@ -107,4 +138,3 @@ fn gif_round_trip_keeps_frames_and_timing() {
     assert!(write_gif(&path, &[], 10.0).is_err());
     assert!(write_gif(&path, &frames, 0.0).is_err());
 }
-

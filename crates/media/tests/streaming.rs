@@ -69,6 +69,9 @@ fn memory_stays_bounded_while_streaming() {
     let clip = read_clip(&path, &options).unwrap();
     let collected_peak = PEAK.load(Ordering::Relaxed) - base;
     assert_eq!(clip.len(), 12);
-    assert!(collected_peak < 8 * FRAME_BYTES, "peak {collected_peak} bytes");
+    assert!(
+        collected_peak < 8 * FRAME_BYTES,
+        "peak {collected_peak} bytes"
+    );
     assert!(clip.frames.iter().all(|f| f.data().len() == 160 * 90 * 3));
 }
