@@ -64,7 +64,7 @@ fn defect_rates_match_the_profile_over_a_thousand_clips() {
         let mut variance = [0f64; 9];
         for (i, (prompt, trap)) in prompts.iter().enumerate() {
             let plan = sim.plan(&small(prompt, i as u64)).unwrap();
-            assert_eq!(plan.traps, [trap.clone()], "{prompt}");
+            assert_eq!(plan.traps, std::slice::from_ref(trap), "{prompt}");
             let trap = catalogue.trap(trap).unwrap();
             for (k, kind) in DefectKind::ALL.into_iter().enumerate() {
                 // Provoked by the trap or else spontaneous (one draw picks
