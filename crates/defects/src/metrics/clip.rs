@@ -4,7 +4,7 @@ use std::fmt;
 
 use framebreak_media::{Clip, Frame};
 
-use crate::metrics::{GlobalMotion, dense_flow};
+use crate::metrics::{FlowPyramid, GlobalMotion, dense_flow, flow_between};
 use crate::{Compute, Error, Flow, FlowParams, Plane, WarpError};
 
 /// PSNR values above this count as this much in [`MetricsSummary::psnr_mean`]
@@ -179,17 +179,34 @@ impl ClipMetrics {
         let (width, height) = (first.width() as usize, first.height() as usize);
         let luma: Vec<Plane> = frames.par_iter().map(Plane::luma).collect();
         let brightness: Vec<[f64; 3]> = frames.par_iter().map(mean_rgb).collect();
-        // Every flow, both ways, in parallel: the bulk of the work.
-        let flows: Vec<(Flow, Flow)> = luma
-            .par_windows(2)
-            .map(|w| {
-                let (fwd, bwd) = rayon::join(
-                    || dense_flow(&w[0], &w[1], params),
-                    || dense_flow(&w[1], &w[0], params),
-                );
-                Ok((fwd?, bwd?))
-            })
-            .collect::<Result<_, Error>>()?;
+        if params.iterations == 0 {
+            // dense_flow's own check, for its error.
+            dense_flow(&luma[0], &luma[1], params)?;
+        }
+        // Every flow, both ways, in parallel: the bulk of the work. Each
+        // frame is `prev` of one flow and `next` of another on both sides,
+        // so its pyramid and tensors are built once and shared; a batch of
+        // frames at a time bounds the memory on long clips.
+        const BATCH: usize = 16;
+        let mut flows: Vec<(Flow, Flow)> = Vec::with_capacity(luma.len() - 1);
+        let mut carried: Option<FlowPyramid> = None;
+        for start in (0..luma.len() - 1).step_by(BATCH) {
+            let end = (start + BATCH).min(luma.len() - 1);
+            let fresh = carried.is_some() as usize;
+            let mut pyramids: Vec<FlowPyramid> = carried.take().into_iter().collect();
+            pyramids.par_extend(
+                luma[start + fresh..=end]
+                    .par_iter()
+                    .map(|p| FlowPyramid::new(p, params, true)),
+            );
+            flows.par_extend(pyramids.par_windows(2).map(|w| {
+                rayon::join(
+                    || flow_between(&w[0], &w[1], params),
+                    || flow_between(&w[1], &w[0], params),
+                )
+            }));
+            carried = pyramids.pop();
+        }
         let plane_pairs: Vec<(&Plane, &Plane)> = luma.windows(2).map(|w| (&w[0], &w[1])).collect();
         let frame_pairs: Vec<(&Frame, &Frame)> =
             frames.windows(2).map(|w| (&w[0], &w[1])).collect();

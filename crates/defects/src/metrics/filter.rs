@@ -76,16 +76,66 @@ pub(crate) fn separable(plane: &Plane, kernel: &[f32]) -> Plane {
     Plane::new(w, h, out).expect("same size as a valid plane")
 }
 
-/// Rows per parallel band of [`box_mean`]'s vertical pass.
+/// [`separable`] with `kernel` followed by keeping every other row and
+/// column (samples `(2x, 2y)`): one pyramid step. Only the kept samples are
+/// filtered, in the same order of operations, so the result is bit-identical
+/// to blurring the whole plane and decimating it.
+pub(crate) fn blur_decimate(plane: &Plane, kernel: &[f32]) -> Plane {
+    use rayon::prelude::*;
+    let (w, h) = (plane.width(), plane.height());
+    let (ow, oh) = (w.div_ceil(2), h.div_ceil(2));
+    let r = kernel.len() / 2;
+    // Rows first, at even columns only, for every input row.
+    let mut rows = vec![0.0f32; ow * h];
+    rows.par_chunks_mut(ow)
+        .zip(plane.data().par_chunks(w))
+        .for_each_init(
+            || vec![0.0f32; w + 2 * r],
+            |padded, (dst, row)| {
+                for (i, p) in padded.iter_mut().enumerate() {
+                    *p = row[reflect(i as isize - r as isize, w)];
+                }
+                for (x, d) in dst.iter_mut().enumerate() {
+                    let taps = &padded[2 * x..2 * x + kernel.len()];
+                    let mut acc = 0.0f32;
+                    for (&k, &s) in kernel.iter().zip(taps) {
+                        acc += k * s;
+                    }
+                    *d = acc;
+                }
+            },
+        );
+    let mut out = vec![0.0f32; ow * oh];
+    out.par_chunks_mut(ow).enumerate().for_each(|(y, dst)| {
+        for (k, &wk) in kernel.iter().enumerate() {
+            let sy = reflect((2 * y + k) as isize - r as isize, h);
+            for (d, &s) in dst.iter_mut().zip(&rows[sy * ow..(sy + 1) * ow]) {
+                *d += wk * s;
+            }
+        }
+    });
+    Plane::new(ow, oh, out).expect("non-empty level")
+}
+
+/// Rows per parallel band of [`box_mean_with`]'s vertical pass.
 const BAND: usize = 64;
 
 /// Box mean over a `(2r+1)²` window with reflected borders, by running sums:
 /// the cost does not grow with `r`. Rows (then bands of rows) run in
-/// parallel; `r` must not exceed the plane's sides.
-pub(crate) fn box_mean(src: &[f32], width: usize, height: usize, r: usize, out: &mut [f32]) {
+/// parallel; `r` must not exceed the plane's sides. `tmp` is caller-owned
+/// scratch (`width × height`): the flow calls this a dozen times per level,
+/// and a fresh multi-megabyte buffer each time cost more in page faults
+/// than the sums themselves.
+pub(crate) fn box_mean_with(
+    src: &[f32],
+    width: usize,
+    height: usize,
+    r: usize,
+    out: &mut [f32],
+    tmp: &mut [f32],
+) {
     use rayon::prelude::*;
     let inv = 1.0 / (2 * r + 1) as f32;
-    let mut tmp = vec![0.0f32; width * height];
     tmp.par_chunks_mut(width)
         .zip(src.par_chunks(width))
         .for_each_init(
@@ -150,11 +200,31 @@ mod tests {
     }
 
     #[test]
+    fn blur_decimate_is_blur_then_every_other_sample() {
+        let k = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
+        for (w, h) in [(13, 9), (16, 10), (5, 6)] {
+            let data = (0..w * h).map(|i| ((i * 53) % 251) as f32).collect();
+            let plane = Plane::new(w, h, data).unwrap();
+            let full = separable(&plane, &k);
+            let small = blur_decimate(&plane, &k);
+            assert_eq!(
+                (small.width(), small.height()),
+                (w.div_ceil(2), h.div_ceil(2))
+            );
+            for y in 0..small.height() {
+                for x in 0..small.width() {
+                    assert_eq!(small.at(x, y), full.at(2 * x, 2 * y));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn box_mean_matches_direct_sum() {
         let (w, h, r) = (7, 150, 2);
         let src: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32).collect();
         let mut out = vec![0.0; w * h];
-        box_mean(&src, w, h, r, &mut out);
+        box_mean_with(&src, w, h, r, &mut out, &mut vec![0.0; w * h]);
         for y in 0..h {
             for x in 0..w {
                 let mut s = 0.0;

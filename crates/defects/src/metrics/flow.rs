@@ -10,7 +10,8 @@
 
 use std::fmt;
 
-use crate::metrics::filter::{box_mean, separable};
+use crate::metrics::filter::box_mean_with;
+use crate::metrics::flow_pyramid::{FlowPyramid, Tensor};
 use crate::metrics::sample::bilinear_at;
 use crate::{Error, Plane};
 
@@ -200,44 +201,28 @@ pub fn dense_flow(prev: &Plane, next: &Plane, params: &FlowParams) -> Result<Flo
             reason: "iterations must be at least 1".into(),
         });
     }
-    let prev_pyr = pyramid(prev, params);
-    let next_pyr = pyramid(next, params);
-    let finest = params.finest_level.min(prev_pyr.len() - 1);
-    let mut flow: Option<Flow> = None;
-    for (level, (p, n)) in prev_pyr.iter().zip(&next_pyr).enumerate().rev() {
-        let init = match flow {
-            None => Flow::zeros(p.width(), p.height()),
-            Some(coarse) => upsample(&coarse, p.width(), p.height()),
-        };
-        flow = Some(if level >= finest {
-            refine(p, n, init, params)
-        } else {
-            init
-        });
-    }
-    Ok(flow.expect("a pyramid has at least one level"))
+    let prev_pyr = FlowPyramid::new(prev, params, true);
+    let next_pyr = FlowPyramid::new(next, params, false);
+    Ok(flow_between(&prev_pyr, &next_pyr, params))
 }
 
-/// Level 0 is the input; each next level is blurred with the 5-tap binomial
-/// kernel and decimated by 2.
-fn pyramid(plane: &Plane, params: &FlowParams) -> Vec<Plane> {
-    const BINOMIAL: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
-    let mut levels = vec![plane.clone()];
-    while levels.len() <= params.max_levels {
-        let last = levels.last().expect("non-empty");
-        let (w, h) = (last.width().div_ceil(2), last.height().div_ceil(2));
-        if w.min(h) < params.min_level_size.max(2) {
-            break;
-        }
-        let blurred = separable(last, &BINOMIAL);
-        let mut data = Vec::with_capacity(w * h);
-        for y in 0..h {
-            let row = blurred.row(2 * y);
-            data.extend((0..w).map(|x| row[2 * x]));
-        }
-        levels.push(Plane::new(w, h, data).expect("non-empty level"));
+/// The flow from the frame of `prev` to that of `next`; `prev` must have
+/// been built with tensors and both with `params`.
+pub(crate) fn flow_between(prev: &FlowPyramid, next: &FlowPyramid, params: &FlowParams) -> Flow {
+    let finest = prev.finest(params);
+    let mut flow: Option<Flow> = None;
+    for (level, (p, n)) in prev.levels.iter().zip(&next.levels).enumerate().rev() {
+        let (w, h) = (p.plane.width(), p.plane.height());
+        let init = match flow {
+            None => Flow::zeros(w, h),
+            Some(coarse) => upsample(&coarse, w, h),
+        };
+        flow = Some(match (&p.tensor, level >= finest) {
+            (Some(tensor), true) => refine(&p.plane, tensor, &n.plane, init, params),
+            _ => init,
+        });
     }
-    levels
+    flow.expect("a pyramid has at least one level")
 }
 
 /// The coarse flow on the next finer grid: positions and lengths doubled.
@@ -266,75 +251,20 @@ fn upsample(coarse: &Flow, w: usize, h: usize) -> Flow {
     out
 }
 
-/// Central differences, one-sided at the borders.
-fn gradients(p: &Plane) -> (Vec<f32>, Vec<f32>) {
-    use rayon::prelude::*;
-    let (w, h) = (p.width(), p.height());
-    let d = p.data();
-    let mut gx = vec![0.0f32; w * h];
-    let mut gy = vec![0.0f32; w * h];
-    gx.par_chunks_mut(w)
-        .zip(gy.par_chunks_mut(w))
-        .enumerate()
-        .for_each(|(y, (gx, gy))| {
-            let row = &d[y * w..(y + 1) * w];
-            let (ym, yp) = (y.saturating_sub(1), (y + 1).min(h - 1));
-            let sy = 1.0 / (yp - ym).max(1) as f32;
-            let (above, below) = (&d[ym * w..(ym + 1) * w], &d[yp * w..(yp + 1) * w]);
-            for ((g, &a), &b) in gy.iter_mut().zip(above).zip(below) {
-                *g = (b - a) * sy;
-            }
-            if w > 1 {
-                for x in 1..w - 1 {
-                    gx[x] = (row[x + 1] - row[x - 1]) * 0.5;
-                }
-                gx[0] = row[1] - row[0];
-                gx[w - 1] = row[w - 1] - row[w - 2];
-            }
-        });
-    (gx, gy)
-}
-
 /// Gauss–Newton iterations of the windowed inverse-compositional LK at one
 /// level, starting from `flow`.
-fn refine(prev: &Plane, next: &Plane, mut flow: Flow, params: &FlowParams) -> Flow {
+fn refine(prev: &Plane, t: &Tensor, next: &Plane, mut flow: Flow, params: &FlowParams) -> Flow {
     use rayon::prelude::*;
     let (w, h) = (prev.width(), prev.height());
     let n = w * h;
-    let r = params.window_radius.min(w.min(h) / 2);
-    let (gx, gy) = gradients(prev);
-    let mut a = vec![0.0f32; n];
-    let mut b = vec![0.0f32; n];
-    let mut c = vec![0.0f32; n];
-    let mut tmp: Vec<f32> = gx.iter().map(|g| g * g).collect();
-    box_mean(&tmp, w, h, r, &mut a);
-    tmp.iter_mut()
-        .zip(gx.iter().zip(&gy))
-        .for_each(|(t, (x, y))| *t = x * y);
-    box_mean(&tmp, w, h, r, &mut b);
-    tmp.iter_mut().zip(&gy).for_each(|(t, y)| *t = y * y);
-    box_mean(&tmp, w, h, r, &mut c);
+    let r = t.radius;
+    let (gx, gy) = (&t.gx, &t.gy);
     let lambda = params.regularization;
-    // The smaller eigenvalue of the tensor: how well the window pins both
-    // components of the motion.
-    let confidence: Vec<f32> = (0..n)
-        .map(|i| {
-            let (h2, d) = (0.5 * (a[i] + c[i]), 0.5 * (a[i] - c[i]));
-            (h2 - (d * d + b[i] * b[i]).sqrt()).max(0.0)
-        })
-        .collect();
-    // Store the inverse tensor in place: [[a, b], [b, c]]⁻¹.
-    for i in 0..n {
-        let (aa, bb, cc) = (a[i] + lambda, b[i], c[i] + lambda);
-        let inv_det = 1.0 / (aa * cc - bb * bb).max(1e-9);
-        a[i] = cc * inv_det;
-        b[i] = -bb * inv_det;
-        c[i] = aa * inv_det;
-    }
     let mut tx = vec![0.0f32; n];
     let mut ty = vec![0.0f32; n];
     let mut p = vec![0.0f32; n];
     let mut q = vec![0.0f32; n];
+    let mut scratch = vec![0.0f32; n];
     let (pd, nd) = (prev.data(), next.data());
     // Tikhonov towards the level's starting flow: (H + λI) u = Σ… + λ u₀, so
     // flat regions keep the coarser level's estimate.
@@ -346,9 +276,11 @@ fn refine(prev: &Plane, next: &Plane, mut flow: Flow, params: &FlowParams) -> Fl
             .zip(ty.par_chunks_mut(w))
             .enumerate()
             .for_each(|(y, (tx, ty))| {
+                let row = y * w..(y + 1) * w;
+                let (fu, fv) = (&fu[row.clone()], &fv[row.clone()]);
+                let (gx, gy, pd) = (&gx[row.clone()], &gy[row.clone()], &pd[row]);
                 for x in 0..w {
-                    let i = y * w + x;
-                    let (sx, sy) = (x as f32 + fu[i], y as f32 + fv[i]);
+                    let (sx, sy) = (x as f32 + fu[x], y as f32 + fv[x]);
                     // A pixel that maps outside `next` says nothing about the
                     // motion; a clamped sample would be garbage that the
                     // windows spread to the neighbours, iteration after
@@ -361,29 +293,40 @@ fn refine(prev: &Plane, next: &Plane, mut flow: Flow, params: &FlowParams) -> Fl
                         let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
                         let top = nd[y0 * w + x0] + fx * (nd[y0 * w + x1] - nd[y0 * w + x0]);
                         let bottom = nd[y1 * w + x0] + fx * (nd[y1 * w + x1] - nd[y1 * w + x0]);
-                        top + fy * (bottom - top) - pd[i]
+                        top + fy * (bottom - top) - pd[x]
                     };
                     // Each pixel's window is warped with that pixel's own
                     // flow, to first order: next(x' + u(x)) ≈ next(x' + u(x'))
                     // + ∇I(x')·(u(x) − u(x')). The window then solves
                     // H u(x) = Σ ∇I (∇I·u(x') − It(x')), one box mean a side.
-                    let r = gx[i] * fu[i] + gy[i] * fv[i] - it;
-                    tx[x] = gx[i] * r;
-                    ty[x] = gy[i] * r;
+                    let r = gx[x] * fu[x] + gy[x] * fv[x] - it;
+                    tx[x] = gx[x] * r;
+                    ty[x] = gy[x] * r;
                 }
             });
-        box_mean(&tx, w, h, r, &mut p);
-        box_mean(&ty, w, h, r, &mut q);
-        for i in 0..n {
-            let gu = p[i] + lambda * u0[i];
-            let gv = q[i] + lambda * v0[i];
-            let (nu, nv) = (a[i] * gu + b[i] * gv, b[i] * gu + c[i] * gv);
-            flow.u[i] += (nu - flow.u[i]).clamp(-1.0, 1.0);
-            flow.v[i] += (nv - flow.v[i]).clamp(-1.0, 1.0);
-        }
+        box_mean_with(&tx, w, h, r, &mut p, &mut scratch);
+        box_mean_with(&ty, w, h, r, &mut q, &mut scratch);
+        let (a, b, c) = (&t.inv_a, &t.inv_b, &t.inv_c);
+        flow.u
+            .par_chunks_mut(w)
+            .zip(flow.v.par_chunks_mut(w))
+            .enumerate()
+            .for_each(|(y, (fu, fv))| {
+                let row = y * w..(y + 1) * w;
+                let (p, q) = (&p[row.clone()], &q[row.clone()]);
+                let (u0, v0) = (&u0[row.clone()], &v0[row.clone()]);
+                let (a, b, c) = (&a[row.clone()], &b[row.clone()], &c[row]);
+                for x in 0..w {
+                    let gu = p[x] + lambda * u0[x];
+                    let gv = q[x] + lambda * v0[x];
+                    let (nu, nv) = (a[x] * gu + b[x] * gv, b[x] * gu + c[x] * gv);
+                    fu[x] += (nu - fu[x]).clamp(-1.0, 1.0);
+                    fv[x] += (nv - fv[x]).clamp(-1.0, 1.0);
+                }
+            });
     }
     if params.fill_radius > 0 {
-        fill(&mut flow, &confidence, params, &mut tx, &mut p);
+        fill(&mut flow, t, params, &mut tx, &mut p, &mut scratch);
     }
     flow
 }
@@ -394,23 +337,22 @@ fn refine(prev: &Plane, next: &Plane, mut flow: Flow, params: &FlowParams) -> Fl
 /// of DIS's densification) while textured pixels keep their own.
 fn fill(
     flow: &mut Flow,
-    confidence: &[f32],
+    t: &Tensor,
     params: &FlowParams,
     tmp: &mut [f32],
     out: &mut [f32],
+    scratch: &mut [f32],
 ) {
     let (w, h) = (flow.width, flow.height);
     let r = params.fill_radius.min(w.min(h) / 2);
     let k = params.fill_confidence.max(1e-6);
-    let mut weight = vec![0.0f32; w * h];
-    box_mean(confidence, w, h, r, &mut weight);
+    let (confidence, weight) = (&t.confidence, &t.confidence_mean);
     for comp in [&mut flow.u, &mut flow.v] {
         for ((t, &c), &u) in tmp.iter_mut().zip(confidence).zip(comp.iter()) {
             *t = c * u;
         }
-        box_mean(tmp, w, h, r, out);
-        for (((u, &c), &num), &den) in comp.iter_mut().zip(confidence).zip(out.iter()).zip(&weight)
-        {
+        box_mean_with(tmp, w, h, r, out, scratch);
+        for (((u, &c), &num), &den) in comp.iter_mut().zip(confidence).zip(out.iter()).zip(weight) {
             if den > 1e-6 {
                 let mean = num / den;
                 *u = (c * *u + k * mean) / (c + k);

@@ -4,6 +4,7 @@
 mod clip;
 pub(crate) mod filter;
 mod flow;
+mod flow_pyramid;
 mod global;
 mod psnr;
 pub(crate) mod sample;
@@ -12,7 +13,9 @@ pub(crate) mod tensor;
 mod warp;
 
 pub use clip::{ClipMetrics, MetricsSummary, PSNR_CAP, PairMetrics, REGION_GRID, RegionStats};
+pub(crate) use flow::flow_between;
 pub use flow::{Flow, FlowParams, dense_flow};
+pub(crate) use flow_pyramid::FlowPyramid;
 pub use global::GlobalMotion;
 pub use psnr::{psnr, psnr_plane};
 pub use ssim::{ssim, ssim_map};
