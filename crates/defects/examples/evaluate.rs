@@ -99,7 +99,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if verbose {
             let kinds: Vec<String> = findings
                 .iter()
-                .map(|f| format!("{}[{}-{}]", f.kind, f.start_frame, f.end_frame))
+                .map(|f| {
+                    format!(
+                        "{}[{}-{}]{:?}",
+                        f.kind,
+                        f.start_frame,
+                        f.end_frame,
+                        f.bbox.map(<[u32; 4]>::from)
+                    )
+                })
                 .collect();
             println!(
                 "{}: {}",

@@ -3,33 +3,43 @@
 
 use framebreak_variants::DefectKind;
 
-use crate::Finding;
+use crate::detect::blocks::{half, motion_field};
 use crate::detect::persist::persistent_hits;
-use crate::detect::util::{confidence, median, runs};
-use crate::detect::{DefectDetector, Evidence};
+use crate::detect::util::{confidence, runs};
+use crate::detect::{Affine, DefectDetector, Evidence};
+use crate::{Finding, Plane};
+
+/// How many frames back the slow change is measured over.
+const LAG: usize = 4;
 
 /// Flags regions whose appearance keeps changing although nothing moves
 /// there.
 ///
-/// A block changes in a pair when, after the camera's motion is taken out,
-/// it stays put (residual motion under 1 pixel) yet even its best match
-/// leaves an error above `max(min_change, median + 4 × MAD)` of that pair's
-/// blocks and under 30 grey levels (bigger is an object arriving, not a
-/// texture creeping). Bleed is a group of changing blocks that keeps
-/// changing for at least `min_pairs` consecutive pairs: a slow, steady
+/// A creeping change is small from one frame to the next but adds up; the
+/// noise of resampling and compression does not. So for each block of
+/// frame `t`, with the camera's motion taken out, the error of its best
+/// match (±4 pixels) in frame `t − 4` is compared with that in frame `t − 1`. The
+/// block changes when the long difference exceeds `min_change` grey levels
+/// and `ratio` times the short one (plus 1), and the block stayed put
+/// (residual motion under 1 pixel in every pair between: a moving object
+/// changes a block too, by moving). Bleed is a change that goes on for at
+/// least `min_pairs` consecutive frames in the same block: a slow, steady
 /// takeover rather than a cut, a spark or a flash.
 #[derive(Debug, Clone)]
 pub struct TextureBleed {
-    /// Least per-pixel change of a block, in grey levels.
+    /// Least mean change over 4 frames, in grey levels.
     pub min_change: f64,
-    /// Fewest consecutive changing pairs.
+    /// How many times the one-frame change the four-frame change must be.
+    pub ratio: f64,
+    /// Fewest consecutive changing frames.
     pub min_pairs: usize,
 }
 
 impl Default for TextureBleed {
     fn default() -> Self {
         TextureBleed {
-            min_change: 3.0,
+            min_change: 10.0,
+            ratio: 4.0,
             min_pairs: 3,
         }
     }
@@ -37,28 +47,46 @@ impl Default for TextureBleed {
 
 impl DefectDetector for TextureBleed {
     fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
-        let cuts: Vec<f64> = ev
-            .fields()
-            .iter()
-            .map(|f| {
-                let costs: Vec<f64> = f.blocks.iter().map(|b| f64::from(b.cost)).collect();
-                let med = median(costs.iter().copied());
-                let mad = median(costs.iter().map(|c| (c - med).abs()));
-                (med + 4.0 * 1.4826 * mad).max(self.min_change)
+        let Some(first) = ev.fields().first() else {
+            return Vec::new();
+        };
+        let (cols, rows) = (first.cols, first.rows);
+        let halves: Vec<Plane> = (0..ev.len()).map(|t| half(ev.luma(t))).collect();
+        // strength[i][b]: block b of frame i + 1 (pair i's second frame).
+        let strength: Vec<Vec<Option<f64>>> = (0..ev.fields().len())
+            .map(|i| {
+                let t = i + 1;
+                if t < LAG {
+                    return vec![None; cols * rows];
+                }
+                let back = ev
+                    .to_first(t)
+                    .inverse()
+                    .unwrap_or(Affine::IDENTITY)
+                    .after(ev.to_first(t - LAG));
+                // Matching blocks again over the longer gap forgives the
+                // camera's small errors, which add up over four pairs.
+                let field = motion_field(&halves[t - LAG], &halves[t], &back, 2);
+                let long: Vec<f64> = field.blocks.iter().map(|m| f64::from(m.cost)).collect();
+                let short: Vec<f64> = ev
+                    .field(i)
+                    .blocks
+                    .iter()
+                    .map(|m| f64::from(m.cost))
+                    .collect();
+                (0..cols * rows)
+                    .map(|b| {
+                        let still = (t - LAG..t).all(|j| {
+                            let m = &ev.field(j).blocks[b];
+                            m.rx.hypot(m.ry) < 1.0
+                        });
+                        let cut = self.min_change.max(self.ratio * short[b] + 1.0);
+                        (still && long[b] > cut).then(|| long[b] / cut)
+                    })
+                    .collect()
             })
             .collect();
-        let hits = persistent_hits(
-            ev,
-            |f, i, b| {
-                let m = &f.blocks[b];
-                let cost = f64::from(m.cost);
-                (m.reliable() && cost > cuts[i] && cost < 30.0 && m.rx.hypot(m.ry) < 1.0)
-                    .then_some(cost / cuts[i])
-            },
-            self.min_pairs,
-            1,
-            confidence,
-        );
+        let hits = persistent_hits(ev, |_, i, b| strength[i][b], self.min_pairs, 1, confidence);
         runs(DefectKind::TextureBleed, &hits, 1)
     }
 

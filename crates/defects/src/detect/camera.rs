@@ -74,8 +74,8 @@ pub(crate) fn fit_affine(samples: &[Correspondence]) -> Affine {
     if samples.is_empty() {
         return Affine::IDENTITY;
     }
-    let mut keep: Vec<bool> = vec![true; samples.len()];
     let mut fit = translation(samples);
+    let mut keep = inliers(&fit, samples);
     for _ in 0..4 {
         let kept: Vec<&Correspondence> = samples
             .iter()
@@ -88,13 +88,18 @@ pub(crate) fn fit_affine(samples: &[Correspondence]) -> Affine {
         {
             fit = f;
         }
-        let errs: Vec<f64> = samples.iter().map(|s| error(&fit, s)).collect();
-        let mut sorted = errs.clone();
-        sorted.sort_by(f64::total_cmp);
-        let cut = (3.0 * sorted[sorted.len() / 2]).max(1.0);
-        keep = errs.iter().map(|&e| e <= cut).collect();
+        keep = inliers(&fit, samples);
     }
     fit
+}
+
+/// Samples within `max(1 px, 3 × median error)` of the fit.
+fn inliers(fit: &Affine, samples: &[Correspondence]) -> Vec<bool> {
+    let errs: Vec<f64> = samples.iter().map(|s| error(fit, s)).collect();
+    let mut sorted = errs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let cut = (3.0 * sorted[sorted.len() / 2]).max(1.0);
+    errs.iter().map(|&e| e <= cut).collect()
 }
 
 fn error(fit: &Affine, s: &Correspondence) -> f64 {

@@ -31,8 +31,8 @@ pub struct ChromaticAberration {
 impl Default for ChromaticAberration {
     fn default() -> Self {
         ChromaticAberration {
-            min_shift: 0.7,
-            min_correlation: 0.6,
+            min_shift: 1.0,
+            min_correlation: 0.75,
         }
     }
 }

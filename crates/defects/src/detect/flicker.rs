@@ -78,7 +78,7 @@ impl DefectDetector for Flicker {
                 .collect();
             for i in 0..pairs {
                 let d = detrended[i];
-                if !(d.abs() > self.threshold) {
+                if d.is_nan() || d.abs() <= self.threshold {
                     continue;
                 }
                 let back = (i.saturating_sub(2)..(i + 3).min(pairs))

@@ -35,7 +35,7 @@ pub struct GravityViolation {
 
 impl Default for GravityViolation {
     fn default() -> Self {
-        GravityViolation { min_accel: 0.3 }
+        GravityViolation { min_accel: 0.5 }
     }
 }
 
@@ -215,8 +215,8 @@ impl DefectDetector for GravityViolation {
                 }
                 let score = confidence(-accel / cut);
                 let bbox = win.iter().map(|p| p.bbox).reduce(BBox::union);
-                for f in win[0].t..=win[WINDOW - 1].t + 1 {
-                    let hit = hits[f].get_or_insert(Hit { score, bbox });
+                for slot in &mut hits[win[0].t..=win[WINDOW - 1].t + 1] {
+                    let hit = slot.get_or_insert(Hit { score, bbox });
                     hit.score = hit.score.max(score);
                     hit.bbox = match (hit.bbox, bbox) {
                         (Some(a), Some(b)) => Some(a.union(b)),

@@ -26,8 +26,8 @@ pub struct Melt {
 impl Default for Melt {
     fn default() -> Self {
         Melt {
-            min_sag: 0.5,
-            min_pairs: 4,
+            min_sag: 1.2,
+            min_pairs: 5,
         }
     }
 }

@@ -5,9 +5,8 @@
 use crate::detect::util::{Hit, cells_bbox, components};
 use crate::detect::{Evidence, MotionField};
 
-/// For each pair, which blocks have been flagged (in the block or one of its
-/// neighbours, which forgives a camera drifting the region across the grid)
-/// for at least `min_pairs` consecutive pairs; then one hit per frame for the
+/// For each pair, which blocks have been flagged for at least `min_pairs`
+/// consecutive pairs; then one hit per frame for the
 /// groups of such blocks, scored by `score` of the group's mean strength.
 pub(crate) fn persistent_hits(
     ev: &Evidence<'_>,
@@ -24,31 +23,12 @@ pub(crate) fn persistent_hits(
     let mut streak = vec![0usize; cols * rows];
     for (i, f) in ev.fields().iter().enumerate() {
         let s: Vec<Option<f64>> = (0..cols * rows).map(|b| strength(f, i, b)).collect();
-        let mut next = vec![0usize; cols * rows];
-        for b in 0..cols * rows {
-            let (c, r) = ((b % cols) as isize, (b / cols) as isize);
-            let near = (-1..=1)
-                .flat_map(|dr| (-1..=1).map(move |dc| (c + dc, r + dr)))
-                .any(|(nc, nr)| {
-                    nc >= 0
-                        && nr >= 0
-                        && (nc as usize) < cols
-                        && (nr as usize) < rows
-                        && s[nr as usize * cols + nc as usize].is_some()
-                });
-            if near {
-                let prev = (-1..=1)
-                    .flat_map(|dr| (-1..=1).map(move |dc| (c + dc, r + dr)))
-                    .filter(|&(nc, nr)| {
-                        nc >= 0 && nr >= 0 && (nc as usize) < cols && (nr as usize) < rows
-                    })
-                    .map(|(nc, nr)| streak[nr as usize * cols + nc as usize])
-                    .max()
-                    .unwrap_or(0);
-                next[b] = if s[b].is_some() { prev + 1 } else { prev };
-            }
+        // A block's streak counts the consecutive pairs it was flagged in.
+        // Neighbours do not extend it: with many blocks, scattered noise
+        // flags would chain into long streaks.
+        for (b, st) in streak.iter_mut().enumerate() {
+            *st = if s[b].is_some() { *st + 1 } else { 0 };
         }
-        streak = next;
         let persistent: Vec<bool> = (0..cols * rows)
             .map(|b| s[b].is_some() && streak[b] >= min_pairs)
             .collect();
@@ -61,8 +41,8 @@ pub(crate) fn persistent_hits(
             let sc = score(mean);
             // The defect spans the whole streak, not just the pair that proved it.
             let from = (i + 1).saturating_sub(min_pairs);
-            for t in from..=i + 1 {
-                let hit = hits[t].get_or_insert(Hit { score: sc, bbox });
+            for slot in &mut hits[from..=i + 1] {
+                let hit = slot.get_or_insert(Hit { score: sc, bbox });
                 hit.score = hit.score.max(sc);
                 hit.bbox = match (hit.bbox, bbox) {
                     (Some(a), Some(b)) => Some(a.union(b)),

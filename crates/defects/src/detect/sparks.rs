@@ -28,7 +28,7 @@ impl Default for ColorSparks {
     fn default() -> Self {
         ColorSparks {
             min_saturation: 100,
-            min_specks: 2,
+            min_specks: 3,
         }
     }
 }

@@ -33,18 +33,24 @@ impl Default for Teleport {
     }
 }
 
-/// Mean absolute difference between `patch` of `b` at `(bx, by)` and `a` at
-/// `(ax, ay)`, both quarter-size planes.
-fn patch_error(
-    a: &Plane,
-    ax: usize,
-    ay: usize,
-    b: &Plane,
-    bx: usize,
-    by: usize,
-    pw: usize,
-    ph: usize,
-) -> f32 {
+/// A `w`×`h` rectangle at `(x, y)` of a quarter-size plane.
+#[derive(Clone, Copy)]
+struct Patch {
+    x: usize,
+    y: usize,
+    w: usize,
+    h: usize,
+}
+
+/// Mean absolute difference between `patch` of `b` and the same-sized
+/// rectangle of `a` at `(ax, ay)`.
+fn patch_error(a: &Plane, ax: usize, ay: usize, b: &Plane, patch: Patch) -> f32 {
+    let Patch {
+        x: bx,
+        y: by,
+        w: pw,
+        h: ph,
+    } = patch;
     let mut s = 0.0;
     for r in 0..ph {
         let (ra, rb) = (&a.row(ay + r)[ax..ax + pw], &b.row(by + r)[bx..bx + pw]);
@@ -123,11 +129,33 @@ impl DefectDetector for Teleport {
                     (sx / 4.0).round().clamp(0.0, (qa.width() - pw) as f64) as usize,
                     (sy / 4.0).round().clamp(0.0, (qa.height() - ph) as f64) as usize,
                 );
-                let stay = patch_error(qa, sx, sy, qb, bx, by, pw, ph);
+                let stay = patch_error(
+                    qa,
+                    sx,
+                    sy,
+                    qb,
+                    Patch {
+                        x: bx,
+                        y: by,
+                        w: pw,
+                        h: ph,
+                    },
+                );
                 let mut best = (f32::INFINITY, 0usize, 0usize);
                 for ay in 0..=qa.height() - ph {
                     for ax in 0..=qa.width() - pw {
-                        let e = patch_error(qa, ax, ay, qb, bx, by, pw, ph);
+                        let e = patch_error(
+                            qa,
+                            ax,
+                            ay,
+                            qb,
+                            Patch {
+                                x: bx,
+                                y: by,
+                                w: pw,
+                                h: ph,
+                            },
+                        );
                         if e < best.0 {
                             best = (e, ax, ay);
                         }

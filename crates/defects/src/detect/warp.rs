@@ -27,7 +27,7 @@ pub struct Warp {
 
 impl Default for Warp {
     fn default() -> Self {
-        Warp { min_swirl: 0.7 }
+        Warp { min_swirl: 2.0 }
     }
 }
 
