@@ -11,6 +11,9 @@
 //! - [`variants`]: the trap catalogue, mutators, sampling and variant ids.
 //! - [`gpu`]: compute device discovery, metrics, selection and capacity splits.
 //! - [`telemetry`]: Prometheus metrics, bounded histories, alerts and tracing setup.
+//! - [`media`]: decoding and encoding of video frames and clips.
+//! - [`defects`]: frame metrics, defect detectors, scorecards and per-video reports.
+//! - [`sim`]: the simulated video model with ground truth, in-process and over HTTP.
 //!
 //! ```
 //! use framebreak::variants::{Catalogue, Generator, Strategy, builtin_scenes};
@@ -24,6 +27,9 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use framebreak_defects as defects;
 pub use framebreak_gpu as gpu;
+pub use framebreak_media as media;
+pub use framebreak_sim as sim;
 pub use framebreak_telemetry as telemetry;
 pub use framebreak_variants as variants;
