@@ -2,6 +2,7 @@
 //! to exit codes. Nothing else lives here.
 #![allow(clippy::print_stderr)]
 
+mod analyze;
 mod devices;
 mod exit;
 mod output;
@@ -31,6 +32,8 @@ enum Command {
     Traps(traps::Args),
     /// List the compute devices (CPU, CUDA) with their metrics.
     Devices(devices::Args),
+    /// Find defects in videos and score them (one JSON object per video).
+    Analyze(analyze::Args),
     /// Run the simulated video model (`framebreak sim serve`).
     Sim(sim::Args),
 }
@@ -46,6 +49,11 @@ fn main() -> ExitCode {
         Command::Traps(args) => traps::run(args),
         Command::Devices(args) => devices::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Analyze(args) => match analyze::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(exit::FAILURE),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

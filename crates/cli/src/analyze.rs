@@ -1,0 +1,113 @@
+//! `framebreak analyze`: videos in, one JSON report per video out.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use framebreak::defects::{Analyzer, Compute};
+use framebreak::media::{ReadOptions, Resize, Sampling};
+
+use crate::exit::Usage;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Videos: MP4 (H.264), GIF, APNG, WebP, or folders of numbered frames.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Where metrics run: `cpu` or `cuda:N` (needs a build with `--features cuda`).
+    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
+    device: String,
+
+    /// Analyse frames at this rate instead of every frame.
+    #[arg(long, value_name = "FPS", conflicts_with = "every")]
+    fps: Option<f64>,
+
+    /// Analyse every N-th frame.
+    #[arg(long, value_name = "N")]
+    every: Option<u32>,
+
+    /// Analysis size: the longest side in pixels (`320`) or `WxH`.
+    #[arg(long, value_name = "SIZE", default_value = "320")]
+    size: String,
+
+    /// Analyse at most this many frames per video.
+    #[arg(long, value_name = "N")]
+    max_frames: Option<usize>,
+}
+
+fn device(name: &str) -> anyhow::Result<Compute> {
+    if name == "cpu" {
+        return Ok(Compute::cpu());
+    }
+    let ordinal = name
+        .strip_prefix("cuda:")
+        .and_then(|n| n.parse::<usize>().ok())
+        .ok_or_else(|| Usage(format!("--device {name:?}: expected `cpu` or `cuda:N`")))?;
+    Compute::cuda(ordinal).with_context(|| {
+        format!("--device {name}: no CUDA device (this framebreak needs building with --features cuda, and a GPU)")
+    })
+}
+
+fn size(text: &str) -> anyhow::Result<Resize> {
+    let bad = || {
+        Usage(format!(
+            "--size {text:?}: expected a longest side (`320`) or `WxH` (`320x240`)"
+        ))
+    };
+    let resize = match text.split_once(['x', 'X']) {
+        Some((w, h)) => Resize::Exact {
+            width: w.parse().map_err(|_| bad())?,
+            height: h.parse().map_err(|_| bad())?,
+        },
+        None => Resize::MaxSide(text.parse().map_err(|_| bad())?),
+    };
+    Ok(resize)
+}
+
+/// Analyses every file; `Ok(false)` when some could not be (each one's cause
+/// is already on standard error, one line each).
+pub(crate) fn run(args: Args) -> anyhow::Result<bool> {
+    let sampling = match (args.fps, args.every) {
+        (Some(fps), _) => Sampling::TargetFps(fps),
+        (None, Some(n)) => Sampling::EveryNth(n),
+        (None, None) => Sampling::Every,
+    };
+    let read = ReadOptions {
+        sampling,
+        resize: Some(size(&args.size)?),
+        max_frames: args.max_frames,
+    };
+    read.validate().map_err(|e| Usage(e.to_string()))?;
+    let analyzer = Analyzer::new()
+        .compute(device(&args.device)?)
+        .read_options(read);
+    let stdout = std::io::stdout();
+    let mut failed = false;
+    for file in &args.files {
+        match analyzer.analyze_file(file) {
+            Ok(report) => {
+                let mut out = stdout.lock();
+                writeln!(out, "{}", report.to_json_line())
+                    .and_then(|()| out.flush())
+                    .context("writing the report")?;
+            }
+            Err(e) => {
+                // Every other file is still analysed; one line per failure.
+                let cause = e
+                    .to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let name = file.display().to_string();
+                if cause.contains(&name) {
+                    eprintln!("error: {cause}");
+                } else {
+                    eprintln!("error: {name}: {cause}");
+                }
+                failed = true;
+            }
+        }
+    }
+    Ok(!failed)
+}

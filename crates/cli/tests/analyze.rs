@@ -1,0 +1,89 @@
+//! `framebreak analyze`, run as a user runs it: a real H.264 file, a PNG
+//! folder, an unreadable file among good ones, and bad options.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn framebreak(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_framebreak"))
+        .args(args)
+        .output()
+        .expect("run framebreak")
+}
+
+fn fixture(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../media/tests/fixtures")
+        .join(name);
+    p.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn prints_one_report_per_video_and_fails_only_the_unreadable_one() {
+    let out = framebreak(&[
+        "analyze",
+        &fixture("h264_main_bframes.mp4"),
+        &fixture("not_a_video.mp4"),
+        &fixture("png_seq"),
+        "--size",
+        "96",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("not_a_video.mp4"),
+        "{stderr}"
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for report in &lines {
+        let keys: Vec<&str> = report
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "file", "frames", "fps", "width", "height", "defects", "metrics", "scores",
+        ] {
+            assert!(keys.contains(&key), "{report}");
+        }
+        let physics = report["scores"]["physics"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&physics));
+        assert!(report["width"].as_u64().unwrap() <= 96);
+    }
+    assert!(
+        lines[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("h264_main_bframes.mp4")
+    );
+}
+
+#[test]
+fn bad_device_and_size_are_usage_errors() {
+    let out = framebreak(&["analyze", &fixture("png_seq"), "--device", "tpu"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = framebreak(&["analyze", &fixture("png_seq"), "--size", "big"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--size"));
+}
+
+/// Without a CUDA build (or GPU) the failure says so in one line; a CUDA
+/// build on a GPU machine analyses.
+#[test]
+fn cuda_without_the_feature_says_so() {
+    let out = framebreak(&["analyze", &fixture("png_seq"), "--device", "cuda:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--features cuda"), "{stderr}");
+}
