@@ -12,7 +12,7 @@ use std::fmt;
 
 use crate::metrics::filter::box_mean_with;
 use crate::metrics::flow_pyramid::{FlowPyramid, Tensor};
-use crate::metrics::sample::bilinear_at;
+use crate::metrics::sample::Taps;
 use crate::{Error, Plane};
 
 /// A dense flow field: pixel `(x, y)` of `prev` moved to `(x + u, y + v)` in
@@ -51,11 +51,8 @@ impl Flow {
     /// The displacement at a sub-pixel position, bilinear, clamped to the
     /// field.
     pub fn sample(&self, x: f32, y: f32) -> (f32, f32) {
-        let (w, h) = (self.width, self.height);
-        (
-            bilinear_at(&self.u, w, h, x, y),
-            bilinear_at(&self.v, w, h, x, y),
-        )
+        let taps = Taps::new(self.width, self.height, x, y);
+        (taps.at(&self.u), taps.at(&self.v))
     }
 
     /// Length of the displacement at every pixel, row-major.

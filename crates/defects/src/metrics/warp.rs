@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::metrics::sample::bilinear_at;
+use crate::metrics::sample::{Taps, bilinear_at};
 use crate::{Error, Flow, Plane};
 
 /// The warping error of one frame pair.
@@ -94,19 +94,29 @@ pub fn occlusion_mask(forward: &Flow, backward: &Flow) -> Result<Vec<bool>, Erro
             if sx < 0.0 || sy < 0.0 || sx > wmax || sy > hmax {
                 continue;
             }
-            let (wu, wv) = (bilinear_at(bu, w, h, sx, sy), bilinear_at(bv, w, h, sx, sy));
-            let (su, sv) = (fu + wu, fv + wv);
-            let f2 = fu * fu + fv * fv;
-            let occluded = su * su + sv * sv > 0.01 * (f2 + wu * wu + wv * wv) + 0.5;
-            // Forward differences as Lai et al.'s compute_flow_gradients.
-            let (xp, yp) = ((x + 1).min(w - 1), (y + 1).min(h - 1));
-            let (ux, vx) = (forward.u[y * w + xp] - fu, forward.v[y * w + xp] - fv);
-            let (uy, vy) = (forward.u[yp * w + x] - fu, forward.v[yp * w + x] - fv);
-            let boundary = ux * ux + vx * vx + uy * uy + vy * vy > 0.01 * f2 + 0.002;
-            *m = !occluded && !boundary;
+            let taps = Taps::new(w, h, sx, sy);
+            *m = consistent(forward, x, y, taps.at(bu), taps.at(bv));
         }
     });
     Ok(mask)
+}
+
+/// Whether pixel `(x, y)` is neither occluded (the backward flow `(wu, wv)`
+/// at `x + F` does not undo `F`) nor on a motion boundary.
+#[inline(always)]
+fn consistent(forward: &Flow, x: usize, y: usize, wu: f32, wv: f32) -> bool {
+    let (w, h) = (forward.width, forward.height);
+    let i = y * w + x;
+    let (fu, fv) = (forward.u[i], forward.v[i]);
+    let (su, sv) = (fu + wu, fv + wv);
+    let f2 = fu * fu + fv * fv;
+    let occluded = su * su + sv * sv > 0.01 * (f2 + wu * wu + wv * wv) + 0.5;
+    // Forward differences as Lai et al.'s compute_flow_gradients.
+    let (xp, yp) = ((x + 1).min(w - 1), (y + 1).min(h - 1));
+    let (ux, vx) = (forward.u[y * w + xp] - fu, forward.v[y * w + xp] - fv);
+    let (uy, vy) = (forward.u[yp * w + x] - fu, forward.v[yp * w + x] - fv);
+    let boundary = ux * ux + vx * vx + uy * uy + vy * vy > 0.01 * f2 + 0.002;
+    !occluded && !boundary
 }
 
 /// `next` warped back onto `prev`'s grid along `forward`: `next(x + F(x))`,
@@ -149,8 +159,31 @@ pub fn warp_error(
     prev.check_same_size(next)?;
     check_flow(forward, prev, "forward flow")?;
     check_flow(backward, prev, "backward flow")?;
-    let mask = occlusion_mask(forward, backward)?;
-    let warped = warp_back(next, forward)?;
+    // occlusion_mask and warp_back in one pass: the three bilinear samples
+    // at `x + F(x)` share their taps (same values as the two calls).
+    use rayon::prelude::*;
+    let (w, h) = (prev.width(), prev.height());
+    let (bu, bv, nd) = (&backward.u[..], &backward.v[..], next.data());
+    let (wmax, hmax) = ((w - 1) as f32, (h - 1) as f32);
+    let mut mask = vec![false; w * h];
+    let mut warped = vec![0.0f32; w * h];
+    mask.par_chunks_mut(w)
+        .zip(warped.par_chunks_mut(w))
+        .enumerate()
+        .for_each(|(y, (mrow, wrow))| {
+            for (x, (m, d)) in mrow.iter_mut().zip(wrow.iter_mut()).enumerate() {
+                let i = y * w + x;
+                let (fu, fv) = (forward.u[i], forward.v[i]);
+                let (sx, sy) = (x as f32 + fu, y as f32 + fv);
+                let taps = Taps::new(w, h, sx, sy);
+                *d = taps.at(nd);
+                if sx < 0.0 || sy < 0.0 || sx > wmax || sy > hmax {
+                    continue;
+                }
+                *m = consistent(forward, x, y, taps.at(bu), taps.at(bv));
+            }
+        });
+    let warped = Plane::new(w, h, warped)?;
     Ok(masked_error(prev, &warped, mask))
 }
 
