@@ -24,7 +24,8 @@ const LAG: usize = 4;
 /// (residual motion under 1 pixel in every pair between: a moving object
 /// changes a block too, by moving). Bleed is a change that goes on for at
 /// least `min_pairs` consecutive frames in the same block: a slow, steady
-/// takeover rather than a cut, a spark or a flash.
+/// takeover rather than a cut, a spark or a flash, over at least
+/// `min_blocks` adjacent blocks.
 #[derive(Debug, Clone)]
 pub struct TextureBleed {
     /// Least mean change over 4 frames, in grey levels.
@@ -33,6 +34,10 @@ pub struct TextureBleed {
     pub ratio: f64,
     /// Fewest consecutive changing frames.
     pub min_pairs: usize,
+    /// Fewest adjacent blocks changing together: a surface taken over is
+    /// wider than one block, while a lone block's change is mostly a
+    /// small object passing or a misregistered edge.
+    pub min_blocks: usize,
 }
 
 impl Default for TextureBleed {
@@ -41,6 +46,7 @@ impl Default for TextureBleed {
             min_change: 10.0,
             ratio: 4.0,
             min_pairs: 3,
+            min_blocks: 2,
         }
     }
 }
@@ -86,7 +92,13 @@ impl DefectDetector for TextureBleed {
                     .collect()
             })
             .collect();
-        let hits = persistent_hits(ev, |_, i, b| strength[i][b], self.min_pairs, 1, confidence);
+        let hits = persistent_hits(
+            ev,
+            |_, i, b| strength[i][b],
+            self.min_pairs,
+            self.min_blocks,
+            confidence,
+        );
         runs(DefectKind::TextureBleed, &hits, 1)
     }
 

@@ -12,22 +12,31 @@ use crate::detect::{DefectDetector, Evidence};
 /// A pair is still when its mean absolute luma difference is under
 /// `max(0.5, 5 % of the clip's typical difference)` grey levels. A run of at
 /// least `min_still_pairs` still pairs is frozen when the pairs around it
-/// (up to 6 on each side) moved by at least `min_motion` grey levels: a clip
-/// that is still throughout (a photograph, a locked-off empty shot) is not
-/// frozen, and single repeated frames (24→30 fps pulldown) are not either.
+/// (up to 6 on each side) moved: the camera carried the frame's corners by at
+/// least `min_camera` pixels a frame, or the picture changed by at least
+/// `min_motion` grey levels. A locked-off shot whose only motion is local
+/// (a swirl, a small object) is not enough: its unchanging frames are a still
+/// camera, not a freeze. A clip that is still throughout (a photograph, an
+/// empty shot) is not frozen, and single repeated frames (24→30 fps
+/// pulldown) are not either.
 #[derive(Debug, Clone)]
 pub struct Frozen {
     /// Shortest run of still pairs that counts (2 = three identical frames).
     pub min_still_pairs: usize,
-    /// Mean absolute luma difference the surrounding pairs must show.
+    /// Mean absolute luma difference the surrounding pairs must show when
+    /// the camera is still.
     pub min_motion: f64,
+    /// Camera motion of the frame's corners (pixels per frame) that makes
+    /// the surrounding pairs count as moving whatever their difference.
+    pub min_camera: f64,
 }
 
 impl Default for Frozen {
     fn default() -> Self {
         Frozen {
             min_still_pairs: 2,
-            min_motion: 2.0,
+            min_motion: 8.0,
+            min_camera: 0.3,
         }
     }
 }
@@ -48,6 +57,20 @@ impl DefectDetector for Frozen {
                     / a.len() as f64
             })
             .collect();
+        let (w, h) = (ev.width() as f64, ev.height() as f64);
+        let camera: Vec<f64> = ev
+            .fields()
+            .iter()
+            .map(|f| {
+                [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)]
+                    .iter()
+                    .map(|&(x, y)| {
+                        let (dx, dy) = f.camera.displacement(x, y);
+                        dx.hypot(dy)
+                    })
+                    .fold(0.0, f64::max)
+            })
+            .collect();
         let still_cut = (0.05 * median(diffs.iter().copied())).max(0.5);
         let still: Vec<bool> = diffs.iter().map(|&d| d < still_cut).collect();
         let mut hits: Vec<Option<Hit>> = vec![None; n];
@@ -65,14 +88,17 @@ impl DefectDetector for Frozen {
             if len < self.min_still_pairs {
                 continue;
             }
-            let around = (start.saturating_sub(6)..start)
+            let around: Vec<usize> = (start.saturating_sub(6)..start)
                 .chain(i..(i + 6).min(still.len()))
-                .filter(|&j| !still[j]);
-            let motion = median(around.map(|j| diffs[j]));
-            if motion < self.min_motion {
+                .filter(|&j| !still[j])
+                .collect();
+            let motion = median(around.iter().map(|&j| diffs[j]));
+            let panning = median(around.iter().map(|&j| camera[j]));
+            let strength = (motion / self.min_motion).max(panning / self.min_camera);
+            if around.is_empty() || strength < 1.0 {
                 continue;
             }
-            let score = confidence(motion / self.min_motion) * (0.6 + 0.1 * len as f64).min(1.0);
+            let score = confidence(strength) * (0.6 + 0.1 * len as f64).min(1.0);
             for h in &mut hits[start..=i] {
                 *h = Some(Hit { score, bbox: None });
             }

@@ -91,6 +91,15 @@ fn blobs(ev: &Evidence<'_>, i: usize) -> Vec<Point> {
             };
             bbox = Some(bbox.map_or(cb, |b| b.union(cb)));
         }
+        // A blob touching the frame's edge is an object half in view (its
+        // centre slides as it enters or leaves) or scenery the camera
+        // uncovers: neither gives a trustworthy position.
+        let touches_edge = bbox.is_some_and(|b| {
+            b.x == 0 || b.y == 0 || (b.x + b.w) as usize >= w || (b.y + b.h) as usize >= h
+        });
+        if touches_edge {
+            continue;
+        }
         if let (true, Some(bbox)) = (sw > 0.0, bbox) {
             let (x, y) = to_first.apply(sx / sw, sy / sw);
             out.push(Point { t: i, x, y, bbox });

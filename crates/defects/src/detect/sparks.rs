@@ -6,6 +6,9 @@ use crate::detect::util::{Hit, confidence, runs};
 use crate::detect::{DefectDetector, Evidence};
 use crate::{BBox, Finding};
 
+/// Margin, in pixels, where new content is scenery coming into view.
+const EDGE: usize = 3;
+
 /// Flags frames with several new, small, saturated specks.
 ///
 /// A pixel is saturated when `max(R,G,B) − min(R,G,B) ≥ min_saturation` and
@@ -14,7 +17,10 @@ use crate::{BBox, Finding};
 /// red ball or a blue sky is never one. A speck is new when most of its
 /// pixels were at least 60 saturation lower in the previous frame, at the
 /// place the camera moved them from (the brightest of the 3×3 pixels
-/// there, to forgive a pixel of misregistration). A frame sparks when it has
+/// there, to forgive a pixel of misregistration). Pixels within 3 pixels of
+/// the frame's edge, or whose place in the previous frame lay outside it,
+/// are never new: a pan brings saturated scenery into view there. A frame
+/// sparks when it has
 /// at least `min_specks` new specks.
 #[derive(Debug, Clone)]
 pub struct ColorSparks {
@@ -101,7 +107,16 @@ impl DefectDetector for ColorSparks {
                 let new = pixels
                     .iter()
                     .filter(|&&i| {
-                        let (sx, sy) = back.apply((i % w) as f64, (i / w) as f64);
+                        let (x, y) = (i % w, i / w);
+                        if x < EDGE || y < EDGE || x + EDGE >= w || y + EDGE >= h {
+                            return false;
+                        }
+                        let (sx, sy) = back.apply(x as f64, y as f64);
+                        let inside =
+                            |v: f64, n: usize| v >= EDGE as f64 && v + (EDGE as f64) < n as f64;
+                        if !inside(sx, w) || !inside(sy, h) {
+                            return false;
+                        }
                         let (sx, sy) = (sx.round() as isize, sy.round() as isize);
                         let mut before = 0u8;
                         for dy in -1..=1 {
