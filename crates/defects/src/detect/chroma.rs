@@ -79,7 +79,8 @@ impl DefectDetector for ChromaticAberration {
         let (w, h) = (ev.width(), ev.height());
         let m = MAX_SHIFT as usize + 1;
         let (cw, ch) = (w / COLS, h / ROWS);
-        let mut hits: Vec<Option<Hit>> = vec![None; ev.len()];
+        // flags[t][cell]: the largest fringe shift found in that cell.
+        let mut flags: Vec<[Option<f64>; COLS * ROWS]> = vec![[None; COLS * ROWS]; ev.len()];
         for (t, frame) in ev.clip().frames.iter().enumerate() {
             let px = frame.data();
             let chan =
@@ -98,8 +99,6 @@ impl DefectDetector for ChromaticAberration {
             };
             let axes = [(1usize, w), (w, h)]
                 .map(|(step, len)| (step, len, grad(&g, step), [grad(&r, step), grad(&b, step)]));
-            let mut worst = 0.0f64;
-            let mut bbox: Option<BBox> = None;
             for cell in 0..COLS * ROWS {
                 let (x0, y0) = ((cell % COLS) * cw, (cell / COLS) * ch);
                 for (step, axis_len, gg, others) in &axes {
@@ -120,20 +119,38 @@ impl DefectDetector for ChromaticAberration {
                             && peak >= self.min_correlation
                             && s.abs() >= self.min_shift
                         {
-                            worst = worst.max(s.abs());
-                            let cb = BBox {
-                                x: x0 as u32,
-                                y: y0 as u32,
-                                w: cw as u32,
-                                h: ch as u32,
-                            };
-                            bbox = Some(bbox.map_or(cb, |b| b.union(cb)));
+                            let f = &mut flags[t][cell];
+                            *f = Some(f.unwrap_or(0.0).max(s.abs()));
                         }
                     }
                 }
             }
+        }
+        // A lens fringes every frame alike: a cell counts only when it also
+        // fringes in a neighbouring frame, so that one frame's coloured
+        // specks or a fast object's edge do not.
+        let mut hits: Vec<Option<Hit>> = vec![None; ev.len()];
+        for (t, hit) in hits.iter_mut().enumerate() {
+            let mut worst = 0.0f64;
+            let mut bbox: Option<BBox> = None;
+            for cell in 0..COLS * ROWS {
+                let Some(s) = flags[t][cell] else { continue };
+                let before = t > 0 && flags[t - 1][cell].is_some();
+                let after = flags.get(t + 1).is_some_and(|f| f[cell].is_some());
+                if !(before || after) {
+                    continue;
+                }
+                worst = worst.max(s);
+                let cb = BBox {
+                    x: ((cell % COLS) * cw) as u32,
+                    y: ((cell / COLS) * ch) as u32,
+                    w: cw as u32,
+                    h: ch as u32,
+                };
+                bbox = Some(bbox.map_or(cb, |b| b.union(cb)));
+            }
             if worst > 0.0 {
-                hits[t] = Some(Hit {
+                *hit = Some(Hit {
                     score: confidence(worst / self.min_shift),
                     bbox,
                 });

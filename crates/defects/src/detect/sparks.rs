@@ -16,8 +16,9 @@ const EDGE: usize = 3;
 /// saturated pixels no larger than `max(40, frame area / 1500)` pixels, so a
 /// red ball or a blue sky is never one. A speck is new when most of its
 /// pixels were at least 60 saturation lower in the previous frame, at the
-/// place the camera moved them from (the brightest of the 3×3 pixels
-/// there, to forgive a pixel of misregistration). Pixels within 3 pixels of
+/// place the camera moved them from (the most saturated of the 5×5 pixels
+/// there, at its spread whatever its brightness, to forgive two pixels of
+/// misregistration and a brightness change). Pixels within 3 pixels of
 /// the frame's edge, or whose place in the previous frame lay outside it,
 /// are never new: a pan brings saturated scenery into view there. A frame
 /// sparks when it has
@@ -39,11 +40,15 @@ impl Default for ColorSparks {
     }
 }
 
-fn saturation(data: &[u8]) -> Vec<u8> {
+/// Channel spread of each pixel; with `gated`, zero where the brightest
+/// channel is under 100 (dark pixels are never sparks, but what was there
+/// before a spark is compared at its true spread, so a region merely
+/// brightened past the gate is not new).
+fn saturation(data: &[u8], gated: bool) -> Vec<u8> {
     data.chunks_exact(3)
         .map(|p| {
             let (hi, lo) = (p[0].max(p[1]).max(p[2]), p[0].min(p[1]).min(p[2]));
-            if hi >= 100 { hi - lo } else { 0 }
+            if hi >= 100 || !gated { hi - lo } else { 0 }
         })
         .collect()
 }
@@ -59,12 +64,18 @@ impl DefectDetector for ColorSparks {
             .clip()
             .frames
             .iter()
-            .map(|f| saturation(f.data()))
+            .map(|f| saturation(f.data(), true))
+            .collect();
+        let spreads: Vec<Vec<u8>> = ev
+            .clip()
+            .frames
+            .iter()
+            .map(|f| saturation(f.data(), false))
             .collect();
         let max_area = (w * h / 1500).max(40);
         let mut hits: Vec<Option<Hit>> = vec![None; n];
         for t in 1..n {
-            let (cur, prev) = (&sats[t], &sats[t - 1]);
+            let (cur, prev) = (&sats[t], &spreads[t - 1]);
             let back = ev
                 .field(t - 1)
                 .camera
@@ -119,8 +130,8 @@ impl DefectDetector for ColorSparks {
                         }
                         let (sx, sy) = (sx.round() as isize, sy.round() as isize);
                         let mut before = 0u8;
-                        for dy in -1..=1 {
-                            for dx in -1..=1 {
+                        for dy in -2..=2 {
+                            for dx in -2..=2 {
                                 let (px, py) = (sx + dx, sy + dy);
                                 if px >= 0 && py >= 0 && (px as usize) < w && (py as usize) < h {
                                     before = before.max(prev[py as usize * w + px as usize]);
