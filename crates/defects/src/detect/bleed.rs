@@ -20,7 +20,8 @@ const LAG: usize = 4;
 /// frame `t`, with the camera's motion taken out, the error of its best
 /// match (±4 pixels) in frame `t − 4` is compared with that in frame `t − 1`. The
 /// block changes when the long difference exceeds `min_change` grey levels
-/// and `ratio` times the short one (plus 1), and the block stayed put
+/// and `ratio` times the short one (plus 1), the block was in view four
+/// frames back (not brought in by the camera since), and the block stayed put
 /// (residual motion under 1 pixel in every pair between: a moving object
 /// changes a block too, by moving). Bleed is a change that goes on for at
 /// least `min_pairs` consecutive frames in the same block: a slow, steady
@@ -74,20 +75,27 @@ impl DefectDetector for TextureBleed {
                 // camera's small errors, which add up over four pairs.
                 let field = motion_field(&halves[t - LAG], &halves[t], &back, 2);
                 let long: Vec<f64> = field.blocks.iter().map(|m| f64::from(m.cost)).collect();
-                let short: Vec<f64> = ev
-                    .field(i)
-                    .blocks
-                    .iter()
-                    .map(|m| f64::from(m.cost))
-                    .collect();
+                let (w, h) = (ev.width() as f64, ev.height() as f64);
+                let forth = back.inverse().unwrap_or(Affine::IDENTITY);
                 (0..cols * rows)
                     .map(|b| {
+                        let m0 = &ev.field(i).blocks[b];
+                        // A block the camera brought into view over the gap
+                        // has nothing four frames back to compare with.
+                        let half = ev.field(i).block as f64 / 2.0;
+                        let in_view = [(-half, -half), (half, -half), (-half, half), (half, half)]
+                            .iter()
+                            .all(|&(dx, dy)| {
+                                let (x, y) = forth.apply(m0.x + dx, m0.y + dy);
+                                x >= 0.0 && y >= 0.0 && x <= w && y <= h
+                            });
                         let still = (t - LAG..t).all(|j| {
                             let m = &ev.field(j).blocks[b];
                             m.rx.hypot(m.ry) < 1.0
                         });
-                        let cut = self.min_change.max(self.ratio * short[b] + 1.0);
-                        (still && long[b] > cut).then(|| long[b] / cut)
+                        let short = f64::from(m0.cost);
+                        let cut = self.min_change.max(self.ratio * short + 1.0);
+                        (in_view && still && long[b] > cut).then(|| long[b] / cut)
                     })
                     .collect()
             })
