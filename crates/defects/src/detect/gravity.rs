@@ -195,6 +195,26 @@ fn invert3(m: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     Some(inv)
 }
 
+impl GravityViolation {
+    /// The confidence that the track rises against gravity over `win`, or
+    /// `None` when it does not (or moves too little to tell).
+    fn upward(&self, win: &[Point]) -> Option<f64> {
+        if win[WINDOW - 1].t - win[0].t > WINDOW + 2 {
+            return None;
+        }
+        let travel = win
+            .windows(2)
+            .map(|p| (p[1].x - p[0].x).hypot(p[1].y - p[0].y))
+            .sum::<f64>();
+        if travel < 12.0 {
+            return None;
+        }
+        let (accel, se) = acceleration(win)?;
+        let cut = self.min_accel.max(3.0 * se);
+        (-accel > cut).then(|| confidence(-accel / cut))
+    }
+}
+
 impl DefectDetector for GravityViolation {
     fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
         let n = ev.len();
@@ -204,25 +224,17 @@ impl DefectDetector for GravityViolation {
         let tracks = link((0..n - 1).map(|i| blobs(ev, i)).collect());
         let mut hits: Vec<Option<Hit>> = vec![None; n];
         for tr in tracks.iter().filter(|tr| tr.len() >= WINDOW) {
-            for win in tr.windows(WINDOW) {
-                if win[WINDOW - 1].t - win[0].t > WINDOW + 2 {
+            let rising: Vec<Option<f64>> = tr.windows(WINDOW).map(|win| self.upward(win)).collect();
+            for (k, win) in tr.windows(WINDOW).enumerate() {
+                // One window's fit can be thrown by a blob that split or
+                // merged; a real violation shows in the overlapping windows
+                // beside it too.
+                let Some(score) = rising[k] else { continue };
+                let beside = (k > 0 && rising[k - 1].is_some())
+                    || rising.get(k + 1).is_some_and(Option::is_some);
+                if !beside {
                     continue;
                 }
-                let travel = win
-                    .windows(2)
-                    .map(|p| (p[1].x - p[0].x).hypot(p[1].y - p[0].y))
-                    .sum::<f64>();
-                if travel < 12.0 {
-                    continue;
-                }
-                let Some((accel, se)) = acceleration(win) else {
-                    continue;
-                };
-                let cut = self.min_accel.max(3.0 * se);
-                if -accel <= cut {
-                    continue;
-                }
-                let score = confidence(-accel / cut);
                 let bbox = win.iter().map(|p| p.bbox).reduce(BBox::union);
                 for slot in &mut hits[win[0].t..=win[WINDOW - 1].t + 1] {
                     let hit = slot.get_or_insert(Hit { score, bbox });
