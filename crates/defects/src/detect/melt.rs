@@ -11,7 +11,8 @@ use crate::detect::{DefectDetector, Evidence};
 ///
 /// A block sags in a pair when, after the camera's motion is taken out, it
 /// moves down by `min_sag`…6 pixels and at least 1.5× more down than
-/// sideways. A melt is a group of at least 2 neighbouring sagging blocks
+/// sideways. A melt is a group of at least 3 neighbouring sagging blocks
+/// (a sagging surface is wider than a small object passing in front of it)
 /// that keeps sagging for at least `min_pairs` consecutive pairs in the same
 /// place. A falling object crosses a block in a few pairs and moves on; a
 /// melting one stays put while its texture flows down.
@@ -47,7 +48,7 @@ impl DefectDetector for Melt {
                 .then_some(m.ry)
             },
             self.min_pairs,
-            2,
+            3,
             |sag| confidence(sag / min_sag),
         );
         runs(DefectKind::Melt, &hits, 1)
