@@ -3,7 +3,7 @@
 
 use framebreak_variants::DefectKind;
 
-use crate::detect::util::{Hit, confidence, runs};
+use crate::detect::util::{Hit, confidence, median, runs};
 use crate::detect::{DefectDetector, Evidence};
 use crate::{BBox, Finding};
 
@@ -15,7 +15,7 @@ const RADIUS: isize = 2;
 /// Around each block, the residual motion of the reliable blocks of a 5×5
 /// window (their mean removed, so an object sliding through does not
 /// count) is split into its component around the centre. A swirl turns the
-/// whole ring one way: the mean tangential motion is at least `min_swirl`
+/// whole ring one way: the median tangential motion is at least `min_swirl`
 /// pixels per frame and at least 60 % of the ring agrees in sign. A camera
 /// that rotates turns everything the same way and is taken out with the
 /// rest of its motion before this test.
@@ -59,7 +59,10 @@ impl DefectDetector for Warp {
                         .iter()
                         .map(|&(ox, oy, vx, vy)| (ox * (vy - my) - oy * (vx - mx)) / ox.hypot(oy))
                         .collect();
-                    let mean = tangential.iter().sum::<f64>() / k;
+                    // The median, not the mean: a fast object in one or two
+                    // blocks of the ring gives wild vectors that would
+                    // otherwise pass for a turn of the whole ring.
+                    let mean = median(tangential.iter().copied());
                     let agree = tangential
                         .iter()
                         .filter(|t| t.signum() == mean.signum() && t.abs() > 0.25)
