@@ -89,6 +89,7 @@ pub(crate) fn blur_decimate(plane: &Plane, kernel: &[f32]) -> Plane {
     let mut rows = vec![0.0f32; ow * h];
     rows.par_chunks_mut(ow)
         .zip(plane.data().par_chunks(w))
+        .with_min_len(rows_per_task(w))
         .for_each_init(
             || vec![0.0f32; w + 2 * r],
             |padded, (dst, row)| {
@@ -106,15 +107,25 @@ pub(crate) fn blur_decimate(plane: &Plane, kernel: &[f32]) -> Plane {
             },
         );
     let mut out = vec![0.0f32; ow * oh];
-    out.par_chunks_mut(ow).enumerate().for_each(|(y, dst)| {
-        for (k, &wk) in kernel.iter().enumerate() {
-            let sy = reflect((2 * y + k) as isize - r as isize, h);
-            for (d, &s) in dst.iter_mut().zip(&rows[sy * ow..(sy + 1) * ow]) {
-                *d += wk * s;
+    out.par_chunks_mut(ow)
+        .enumerate()
+        .with_min_len(rows_per_task(ow))
+        .for_each(|(y, dst)| {
+            for (k, &wk) in kernel.iter().enumerate() {
+                let sy = reflect((2 * y + k) as isize - r as isize, h);
+                for (d, &s) in dst.iter_mut().zip(&rows[sy * ow..(sy + 1) * ow]) {
+                    *d += wk * s;
+                }
             }
-        }
-    });
+        });
     Plane::new(ow, oh, out).expect("non-empty level")
+}
+
+/// Rows per parallel task for a plane `width` wide: a few thousand pixels,
+/// so that small planes (coarse pyramid levels, analysis-size clips whose
+/// pairs already run in parallel) do not drown in scheduling.
+pub(crate) fn rows_per_task(width: usize) -> usize {
+    (4096 / width.max(1)).max(1)
 }
 
 /// Rows per parallel band of [`box_mean_with`]'s vertical pass.
@@ -138,6 +149,7 @@ pub(crate) fn box_mean_with(
     let inv = 1.0 / (2 * r + 1) as f32;
     tmp.par_chunks_mut(width)
         .zip(src.par_chunks(width))
+        .with_min_len(rows_per_task(width))
         .for_each_init(
             || vec![0.0f32; width + 2 * r + 1],
             |padded, (dst, row)| {

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::metrics::filter::box_mean_with;
+use crate::metrics::filter::{box_mean_with, rows_per_task};
 use crate::metrics::flow_pyramid::{FlowPyramid, Tensor};
 use crate::metrics::sample::Taps;
 use crate::{Error, Plane};
@@ -236,14 +236,17 @@ fn upsample(coarse: &Flow, w: usize, h: usize) -> Flow {
     let xs: Vec<(usize, usize)> = (0..w).map(|x| taps(x, cw)).collect();
     let mut out = Flow::zeros(w, h);
     for (src, dst) in [(&coarse.u, &mut out.u), (&coarse.v, &mut out.v)] {
-        dst.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-            let (y0, y1) = taps(y, ch);
-            let (r0, r1) = (&src[y0 * cw..(y0 + 1) * cw], &src[y1 * cw..(y1 + 1) * cw]);
-            for (d, &(x0, x1)) in row.iter_mut().zip(&xs) {
-                // 2 × (mean of up to four samples): lengths double too.
-                *d = 0.5 * (r0[x0] + r0[x1] + r1[x0] + r1[x1]);
-            }
-        });
+        dst.par_chunks_mut(w)
+            .enumerate()
+            .with_min_len(rows_per_task(w))
+            .for_each(|(y, row)| {
+                let (y0, y1) = taps(y, ch);
+                let (r0, r1) = (&src[y0 * cw..(y0 + 1) * cw], &src[y1 * cw..(y1 + 1) * cw]);
+                for (d, &(x0, x1)) in row.iter_mut().zip(&xs) {
+                    // 2 × (mean of up to four samples): lengths double too.
+                    *d = 0.5 * (r0[x0] + r0[x1] + r1[x0] + r1[x1]);
+                }
+            });
     }
     out
 }
@@ -272,6 +275,7 @@ fn refine(prev: &Plane, t: &Tensor, next: &Plane, mut flow: Flow, params: &FlowP
         tx.par_chunks_mut(w)
             .zip(ty.par_chunks_mut(w))
             .enumerate()
+            .with_min_len(rows_per_task(w))
             .for_each(|(y, (tx, ty))| {
                 let row = y * w..(y + 1) * w;
                 let (fu, fv) = (&fu[row.clone()], &fv[row.clone()]);
@@ -308,6 +312,7 @@ fn refine(prev: &Plane, t: &Tensor, next: &Plane, mut flow: Flow, params: &FlowP
             .par_chunks_mut(w)
             .zip(flow.v.par_chunks_mut(w))
             .enumerate()
+            .with_min_len(rows_per_task(w))
             .for_each(|(y, (fu, fv))| {
                 let row = y * w..(y + 1) * w;
                 let (p, q) = (&p[row.clone()], &q[row.clone()]);

@@ -6,7 +6,7 @@
 //! these, not one per flow and side (4(N − 1) with forward and backward
 //! flows): the inverse-compositional trick, carried across pairs.
 
-use crate::metrics::filter::{blur_decimate, box_mean_with};
+use crate::metrics::filter::{blur_decimate, box_mean_with, rows_per_task};
 use crate::{FlowParams, Plane};
 
 /// One frame's pyramid for [`crate::dense_flow`]: level 0 is the frame.
@@ -136,6 +136,7 @@ fn gradients(p: &Plane) -> (Vec<f32>, Vec<f32>) {
     gx.par_chunks_mut(w)
         .zip(gy.par_chunks_mut(w))
         .enumerate()
+        .with_min_len(rows_per_task(w))
         .for_each(|(y, (gx, gy))| {
             let row = &d[y * w..(y + 1) * w];
             let (ym, yp) = (y.saturating_sub(1), (y + 1).min(h - 1));

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::metrics::filter::rows_per_task;
 use crate::metrics::sample::{Taps, bilinear_at};
 use crate::{Error, Flow, Plane};
 
@@ -170,6 +171,7 @@ pub fn warp_error(
     mask.par_chunks_mut(w)
         .zip(warped.par_chunks_mut(w))
         .enumerate()
+        .with_min_len(rows_per_task(w))
         .for_each(|(y, (mrow, wrow))| {
             for (x, (m, d)) in mrow.iter_mut().zip(wrow.iter_mut()).enumerate() {
                 let i = y * w + x;
