@@ -196,8 +196,8 @@ fn invert3(m: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
 }
 
 impl GravityViolation {
-    /// The confidence that the track rises against gravity over `win`, or
-    /// `None` when it does not (or moves too little to tell).
+    /// How far past the threshold the track accelerates upwards over `win`
+    /// (above 1), or `None` when it does not (or moves too little to tell).
     fn upward(&self, win: &[Point]) -> Option<f64> {
         if win[WINDOW - 1].t - win[0].t > WINDOW + 2 {
             return None;
@@ -211,7 +211,7 @@ impl GravityViolation {
         }
         let (accel, se) = acceleration(win)?;
         let cut = self.min_accel.max(3.0 * se);
-        (-accel > cut).then(|| confidence(-accel / cut))
+        (-accel > cut).then_some(-accel / cut)
     }
 }
 
@@ -228,13 +228,15 @@ impl DefectDetector for GravityViolation {
             for (k, win) in tr.windows(WINDOW).enumerate() {
                 // One window's fit can be thrown by a blob that split or
                 // merged; a real violation shows in the overlapping windows
-                // beside it too.
-                let Some(score) = rising[k] else { continue };
+                // beside it too, or a lone window (a short track) clears
+                // twice the threshold.
+                let Some(ratio) = rising[k] else { continue };
                 let beside = (k > 0 && rising[k - 1].is_some())
                     || rising.get(k + 1).is_some_and(Option::is_some);
-                if !beside {
+                if !beside && ratio < 2.0 {
                     continue;
                 }
+                let score = confidence(ratio);
                 let bbox = win.iter().map(|p| p.bbox).reduce(BBox::union);
                 for slot in &mut hits[win[0].t..=win[WINDOW - 1].t + 1] {
                     let hit = slot.get_or_insert(Hit { score, bbox });
