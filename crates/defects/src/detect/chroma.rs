@@ -99,7 +99,7 @@ impl DefectDetector for ChromaticAberration {
             };
             let axes = [(1usize, w), (w, h)]
                 .map(|(step, len)| (step, len, grad(&g, step), [grad(&r, step), grad(&b, step)]));
-            for cell in 0..COLS * ROWS {
+            for (cell, flag) in flags[t].iter_mut().enumerate() {
                 let (x0, y0) = ((cell % COLS) * cw, (cell / COLS) * ch);
                 for (step, axis_len, gg, others) in &axes {
                     let (step, axis_len) = (*step, *axis_len);
@@ -119,8 +119,7 @@ impl DefectDetector for ChromaticAberration {
                             && peak >= self.min_correlation
                             && s.abs() >= self.min_shift
                         {
-                            let f = &mut flags[t][cell];
-                            *f = Some(f.unwrap_or(0.0).max(s.abs()));
+                            *flag = Some(flag.unwrap_or(0.0).max(s.abs()));
                         }
                     }
                 }

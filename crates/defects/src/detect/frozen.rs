@@ -14,7 +14,8 @@ use crate::detect::{DefectDetector, Evidence};
 /// least `min_still_pairs` still pairs is frozen when the pairs around it
 /// (up to 6 on each side) moved: the camera carried the frame's corners by at
 /// least `min_camera` pixels a frame, or the picture changed by at least
-/// `min_motion` grey levels. A locked-off shot whose only motion is local
+/// `min_motion` grey levels in a clip that is not still for most of its
+/// pairs. A locked-off shot whose only motion is local
 /// (a swirl, a small object) is not enough: its unchanging frames are a still
 /// camera, not a freeze. A clip that is still throughout (a photograph, an
 /// empty shot) is not frozen, and single repeated frames (24→30 fps
@@ -94,7 +95,17 @@ impl DefectDetector for Frozen {
                 .collect();
             let motion = median(around.iter().map(|&j| diffs[j]));
             let panning = median(around.iter().map(|&j| camera[j]));
-            let strength = (motion / self.min_motion).max(panning / self.min_camera);
+            // Without a moving camera, a picture change around the run only
+            // says the clip moves when it moves most of the time: a locked-off
+            // shot that is still but for a brief local event (a pulse, a
+            // swirl) has still stretches that are simply the still camera.
+            let mostly_moving = 2 * still.iter().filter(|&&s| s).count() <= still.len();
+            let changed = if mostly_moving {
+                motion / self.min_motion
+            } else {
+                0.0
+            };
+            let strength = changed.max(panning / self.min_camera);
             if around.is_empty() || strength < 1.0 {
                 continue;
             }
