@@ -9,6 +9,8 @@
 //! short name, and will hold the assembled pipeline. Today it holds:
 //!
 //! - [`variants`]: the trap catalogue, mutators, sampling and variant ids.
+//! - [`client`]: the protocols of video APIs, error classification, downloads, secrets and the X publisher.
+//! - [`scheduler`]: the durable, resumable, rate-limited job engine.
 //! - [`gpu`]: compute device discovery, metrics, selection and capacity splits.
 //! - [`telemetry`]: Prometheus metrics, bounded histories, alerts and tracing setup.
 //! - [`media`]: decoding and encoding of video frames and clips.
@@ -27,9 +29,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use framebreak_client as client;
 pub use framebreak_defects as defects;
 pub use framebreak_gpu as gpu;
 pub use framebreak_media as media;
+pub use framebreak_scheduler as scheduler;
 pub use framebreak_sim as sim;
 pub use framebreak_telemetry as telemetry;
 pub use framebreak_variants as variants;
