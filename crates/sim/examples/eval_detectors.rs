@@ -168,5 +168,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\nclean clips with any finding: {clean_flagged}/{clean} ({:.1} %)",
         100.0 * ratio(clean_flagged, clean)
     );
+
+    // Where the unmatched findings come from, by scene.
+    let mut by_scene: BTreeMap<String, (usize, BTreeMap<DefectKind, usize>)> = BTreeMap::new();
+    for (truth, findings) in &results {
+        let e = by_scene.entry(truth.scene.to_string()).or_default();
+        e.0 += 1;
+        for f in findings
+            .iter()
+            .filter(|f| !truth.defects.iter().any(|d| overlaps(f, d)))
+        {
+            *e.1.entry(f.kind).or_default() += 1;
+        }
+    }
+    println!("\n| scene | clips | unmatched findings per clip, by kind |");
+    println!("|---|---:|---|");
+    for (scene, (clips, kinds)) in &by_scene {
+        let text: Vec<String> = kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {:.2}", *n as f64 / *clips as f64))
+            .collect();
+        println!("| {scene} | {clips} | {} |", text.join(", "));
+    }
     Ok(())
 }
