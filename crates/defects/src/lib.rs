@@ -45,12 +45,12 @@ mod scorecard;
 
 pub use analyze::Analyzer;
 pub use detect::{
-    Affine, BlockMotion, ChromaticAberration, ColorSparks, DefectDetector, Evidence, Flicker, Frozen,
-    GravityViolation, Melt, MotionField, Teleport, TextureBleed, Warp, default_detectors,
+    Affine, BlockMotion, ChromaticAberration, ColorSparks, DefectDetector, Evidence, Flicker,
+    Frozen, GravityViolation, Melt, MotionField, Teleport, TextureBleed, Warp, default_detectors,
 };
+pub use device::Compute;
 pub use error::Error;
 pub use finding::{BBox, Finding};
-pub use device::Compute;
 pub use metrics::{
     ClipMetrics, Flow, FlowParams, GlobalMotion, MetricsSummary, PSNR_CAP, PairMetrics,
     REGION_GRID, RegionStats, WarpError, dense_flow, occlusion_mask, psnr, psnr_plane, ssim,
