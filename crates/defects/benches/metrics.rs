@@ -1,12 +1,12 @@
 //! Speed and flow accuracy of framebreak-defects' metrics, printed next to the
-//! OpenCV / scikit-image figures of `/work/shared/bench/frame_metrics_ref.py`
+//! OpenCV / scikit-image figures of `../shared/bench/frame_metrics_ref.py`
 //! measured just before on the same machine, as ratios.
 //!
 //! Run (from the repository root; see crates/defects/README.md):
 //!
 //! ```sh
 //! .work/bench/venv/bin/python crates/defects/scripts/metric-refs-bench.py --out .work/bench/frames
-//! .work/bench/venv/bin/python /work/shared/bench/frame_metrics_ref.py --parts timing,accuracy --out-dir .work/bench/results
+//! .work/bench/venv/bin/python ../shared/bench/frame_metrics_ref.py --parts timing,accuracy --out-dir .work/bench/results
 //! cargo bench -p framebreak-defects --bench metrics            # all parts
 //! cargo bench -p framebreak-defects --bench metrics -- accuracy # one part: timing | accuracy | clip
 //! ```

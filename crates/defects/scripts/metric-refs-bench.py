@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the frame pairs of /work/shared/bench/frame_metrics_ref.py to disk so
+"""Writes the frame pairs of ../shared/bench/frame_metrics_ref.py to disk so
 framebreak-defects' benchmark (benches/metrics.rs) measures speed on the very
 same 720p/360p pairs and flow accuracy on the very same known-flow pairs.
 
@@ -7,7 +7,7 @@ Uses the reference script's own functions (load_photos, make_pair, gt_cases and
 the cv2.remap construction of run_accuracy), so nothing is re-implemented.
 
   .work/bench/venv/bin/python crates/defects/scripts/metric-refs-bench.py \
-      --ref-dir /work/shared/bench --out .work/bench/frames
+      --ref-dir ../shared/bench --out .work/bench/frames
 
 Layout of --out:
   pairs/<res>_<k>_{a,b}.png            RGB timing pairs (make_pair, seed 1234)
@@ -25,7 +25,9 @@ import numpy as np
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ref-dir", default="/work/shared/bench")
+    # ../shared/bench beside the repository, as on the team's machines and in CI.
+    default_ref = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "shared", "bench")
+    ap.add_argument("--ref-dir", default=os.path.normpath(default_ref))
     ap.add_argument("--out", default=".work/bench/frames")
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.ref_dir))

@@ -1,7 +1,7 @@
 //! Optical flow endpoint error on frame pairs with exactly known flow, made
 //! here from a photograph (`tests/data/metrics/flow_photo.png`, a 256×192
 //! grey crop of scikit-image's astronaut) the way
-//! `/work/shared/bench/frame_metrics_ref.py` makes its pairs:
+//! `../shared/bench/frame_metrics_ref.py` makes its pairs:
 //! `frame1(x) = I(x + F(x))` sampled bicubically, `frame2 = I`, so the flow
 //! from frame1 to frame2 is `F`. Mean endpoint error over pixels 16 or more
 //! from the border whose source lies inside the picture.
