@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use framebreak::defects::{Analyzer, Compute};
+use framebreak::gpu::{DeviceId, candle_device};
 use framebreak::media::{ReadOptions, Resize, Sampling};
 
 use crate::exit::Usage;
@@ -36,17 +37,11 @@ pub(crate) struct Args {
     max_frames: Option<usize>,
 }
 
+/// The device is the gpu crate's to name and open; defects computes on it.
 fn device(name: &str) -> anyhow::Result<Compute> {
-    if name == "cpu" {
-        return Ok(Compute::cpu());
-    }
-    let ordinal = name
-        .strip_prefix("cuda:")
-        .and_then(|n| n.parse::<usize>().ok())
-        .ok_or_else(|| Usage(format!("--device {name:?}: expected `cpu` or `cuda:N`")))?;
-    Compute::cuda(ordinal).with_context(|| {
-        format!("--device {name}: no CUDA device (this framebreak needs building with --features cuda, and a GPU)")
-    })
+    let id: DeviceId = name.parse().map_err(|e| Usage(format!("--device: {e}")))?;
+    let device = candle_device(id).with_context(|| format!("--device {name}"))?;
+    Ok(Compute::new(device))
 }
 
 fn size(text: &str) -> anyhow::Result<Resize> {
