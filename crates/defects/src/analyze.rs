@@ -103,13 +103,23 @@ impl Analyzer {
     /// smaller than 32×32 or of different sizes; [`Error::Tensor`] when the
     /// device fails.
     pub fn analyze_clip(&self, file: &str, clip: &Clip) -> Result<VideoReport, Error> {
-        let metrics = ClipMetrics::compute(clip, &self.compute)?;
-        let evidence = Evidence::new(clip)?;
-        let mut defects: Vec<_> = self
+        use rayon::prelude::*;
+        // The metrics and the detectors' evidence read the clip and nothing
+        // of each other, and the detectors only read the evidence, so each
+        // runs beside the others; the findings are gathered in detector
+        // order, so the stable sort below gives the same report as a
+        // sequential run.
+        let (metrics, evidence) = rayon::join(
+            || ClipMetrics::compute(clip, &self.compute),
+            || Evidence::new(clip),
+        );
+        let (metrics, evidence) = (metrics?, evidence?);
+        let per_detector: Vec<Vec<_>> = self
             .detectors
-            .iter()
-            .flat_map(|d| d.detect(&evidence))
+            .par_iter()
+            .map(|d| d.detect(&evidence))
             .collect();
+        let mut defects: Vec<_> = per_detector.into_iter().flatten().collect();
         defects.sort_by(|a, b| {
             (a.start_frame, a.kind, a.end_frame).cmp(&(b.start_frame, b.kind, b.end_frame))
         });

@@ -71,15 +71,19 @@ impl<'a> Evidence<'a> {
                 f.height()
             )));
         }
-        let luma: Vec<Plane> = clip.frames.iter().map(Plane::luma).collect();
-        let halves: Vec<Plane> = luma.iter().map(half).collect();
+        use rayon::prelude::*;
+        // Per-frame and per-pair work is independent, so it is spread over
+        // the cores; only the motion fields chain (each starts from the
+        // previous camera) and stay sequential.
+        let luma: Vec<Plane> = clip.frames.par_iter().map(Plane::luma).collect();
+        let halves: Vec<Plane> = luma.par_iter().map(half).collect();
         let mut fields: Vec<MotionField> = Vec::with_capacity(luma.len().saturating_sub(1));
         for i in 1..halves.len() {
             let prior = fields.last().map_or(Affine::IDENTITY, |f| f.camera);
             fields.push(motion_field(&halves[i - 1], &halves[i], &prior, SEARCH));
         }
         let residual = fields
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(i, f)| compensated_difference(&luma[i], &luma[i + 1], &f.camera))
             .collect();
