@@ -92,11 +92,7 @@ impl FalBackend {
 
     async fn result(&self, job: &RemoteJob) -> Result<JobState> {
         let url = self.stored(job, "response_url")?;
-        let (output, _): (Output, _) = self
-            .common
-            .http
-            .json(self.auth(self.common.http.client().get(url)))
-            .await?;
+        let (output, _): (Output, _) = self.common.get_json(url, |r| self.auth(r)).await?;
         let video = output.video.ok_or_else(|| {
             self.common
                 .http
@@ -133,11 +129,7 @@ impl VideoBackend for FalBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.stored(job, "status_url")?;
-        let (s, _): (Status, _) = self
-            .common
-            .http
-            .json(self.auth(self.common.http.client().get(url)))
-            .await?;
+        let (s, _): (Status, _) = self.common.get_json(url, |r| self.auth(r)).await?;
         let state = match s.status.as_str() {
             "IN_QUEUE" => JobState::Queued {
                 position: s.queue_position,

@@ -86,11 +86,7 @@ impl VideoBackend for LumaBackend {
         let url = self
             .common
             .url(&format!("/dream-machine/v1/generations/{}", job.id));
-        let (g, _): (Generation, _) = self
-            .common
-            .http
-            .json(self.auth(self.common.http.client().get(url)))
-            .await?;
+        let (g, _): (Generation, _) = self.common.get_json(url, |r| self.auth(r)).await?;
         let state = match g.state.as_str() {
             "queued" => JobState::Queued { position: None },
             "dreaming" => JobState::Running { progress: None },

@@ -65,6 +65,16 @@ impl Common {
         }
     }
 
+    /// GETs `url` with the provider's `auth` and parses the JSON answer: the
+    /// status poll every adapter makes.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: impl reqwest::IntoUrl,
+        auth: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<(T, reqwest::header::HeaderMap)> {
+        self.http.json(auth(self.http.client().get(url))).await
+    }
+
     /// Downloads an asset, adding `auth` to the request only when the asset
     /// is on the provider's own host.
     pub(crate) async fn download(

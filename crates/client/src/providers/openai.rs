@@ -128,11 +128,7 @@ impl VideoBackend for OpenAiBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1/videos/{}", job.id));
-        let (video, headers): (Video, _) = self
-            .common
-            .http
-            .json(self.auth(self.common.http.client().get(url)))
-            .await?;
+        let (video, headers): (Video, _) = self.common.get_json(url, |r| self.auth(r)).await?;
         let state = match video.status.as_str() {
             "queued" => JobState::Queued { position: None },
             "in_progress" => JobState::Running {

@@ -192,11 +192,7 @@ impl VideoBackend for ReplicateBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1/predictions/{}", job.id));
-        let (prediction, _): (Prediction, _) = self
-            .common
-            .http
-            .json(self.auth(self.common.http.client().get(url)))
-            .await?;
+        let (prediction, _): (Prediction, _) = self.common.get_json(url, |r| self.auth(r)).await?;
         Ok(JobStatus::new(self.state(prediction)?))
     }
 

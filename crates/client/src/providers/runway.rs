@@ -92,11 +92,7 @@ impl VideoBackend for RunwayBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1/tasks/{}", job.id));
-        let (task, _): (Task, _) = self
-            .common
-            .http
-            .json(self.auth(self.common.http.client().get(url)))
-            .await?;
+        let (task, _): (Task, _) = self.common.get_json(url, |r| self.auth(r)).await?;
         let state = match task.status.as_str() {
             "PENDING" | "THROTTLED" => JobState::Queued { position: None },
             "RUNNING" => JobState::Running {

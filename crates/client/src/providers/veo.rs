@@ -151,11 +151,7 @@ impl VideoBackend for VeoBackend {
     async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
         job.expect_backend(Self::NAME)?;
         let url = self.common.url(&format!("/v1beta/{}", job.id));
-        let (op, _): (Operation, _) = self
-            .common
-            .http
-            .json(self.auth(self.common.http.client().get(url)))
-            .await?;
+        let (op, _): (Operation, _) = self.common.get_json(url, |r| self.auth(r)).await?;
         if !op.done {
             // The operation says nothing about queues or progress.
             return Ok(JobStatus::new(JobState::Running { progress: None }));
