@@ -1,6 +1,8 @@
 //! The camera's motion between two frames, as an affine map, fitted robustly
 //! to block motion vectors so that moving objects do not drag it along.
 
+use crate::metrics::global::solve3;
+
 /// An affine map of pixel coordinates: `x' = a[0] + a[1]·x + a[2]·y`,
 /// `y' = a[3] + a[4]·x + a[5]·y`. It carries a point of one frame to where
 /// the camera moved it in the next; pans, zooms and rotations are all affine.
@@ -147,27 +149,6 @@ fn least_squares(samples: &[&Correspondence]) -> Option<Affine> {
         py[1],
         py[2],
     ]))
-}
-
-fn solve3(m: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
-    let det = |m: &[[f64; 3]; 3]| {
-        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-    };
-    let d = det(&m);
-    if d.abs() < 1e-9 {
-        return None;
-    }
-    let mut out = [0.0; 3];
-    for (k, o) in out.iter_mut().enumerate() {
-        let mut mk = m;
-        for r in 0..3 {
-            mk[r][k] = b[r];
-        }
-        *o = det(&mk) / d;
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -150,8 +150,8 @@ fn fit(samples: &[(f64, f64, f64, f64)], keep: &[bool]) -> Option<([f64; 3], [f6
     Some((solve3(m, bu)?, solve3(m, bv)?))
 }
 
-/// Cramer's rule for a 3×3 system.
-fn solve3(m: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
+/// Cramer's rule for a 3×3 system (the camera fits of metrics and detectors).
+pub(crate) fn solve3(m: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
     let det = |m: &[[f64; 3]; 3]| {
         m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
             - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])

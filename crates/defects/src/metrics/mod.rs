@@ -5,7 +5,7 @@ mod clip;
 pub(crate) mod filter;
 mod flow;
 mod flow_pyramid;
-mod global;
+pub(crate) mod global;
 mod psnr;
 pub(crate) mod sample;
 mod ssim;
