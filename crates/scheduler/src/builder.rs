@@ -16,6 +16,7 @@ use crate::progress::Counters;
 use crate::rate::{RateLimit, RateLimiters};
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::shared::Shared;
+use crate::shared_limit::SharedRateLimiter;
 use crate::shutdown::Shutdown;
 use crate::store::JobStore;
 
@@ -27,12 +28,14 @@ pub struct SchedulerBuilder {
     pub(crate) config: Config,
     pub(crate) shutdown: Shutdown,
     pub(crate) intake_capacity: Option<usize>,
+    pub(crate) shared_limiter: Option<Arc<dyn SharedRateLimiter>>,
 }
 
 impl fmt::Debug for SchedulerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SchedulerBuilder")
             .field("config", &self.config)
+            .field("shared_limiter", &self.shared_limiter)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +89,15 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Enforces every rate limit with `limiter`, a bucket shared by all the
+    /// workers of a campaign (e.g. `PgStore::rate_limiter`), instead of a
+    /// bucket per process. Limits are still set with
+    /// [`rate_limit`](Self::rate_limit) or [`Config::default_rate_limit`].
+    pub fn shared_rate_limiter(mut self, limiter: impl SharedRateLimiter + 'static) -> Self {
+        self.shared_limiter = Some(Arc::new(limiter));
+        self
+    }
+
     /// Retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.config.retry = policy;
@@ -105,7 +117,7 @@ impl SchedulerBuilder {
     }
 
     /// Opens a bounded intake queue of `capacity` jobs (see [`Scheduler::intake`]);
-    /// the run then waits for new jobs until every [`Intake`] is dropped.
+    /// the run then waits for new jobs until every [`Intake`](crate::Intake) is dropped.
     pub fn intake(mut self, capacity: usize) -> Self {
         self.intake_capacity = Some(capacity.max(1));
         self
@@ -128,7 +140,8 @@ impl SchedulerBuilder {
         let shared = Shared {
             store: self.store,
             handler: self.handler,
-            limiters: RateLimiters::new(config.rate_limits.clone(), config.default_rate_limit),
+            limiters: RateLimiters::new(config.rate_limits.clone(), config.default_rate_limit)
+                .with_shared(self.shared_limiter),
             lanes: (0..config.lanes)
                 .map(|_| Semaphore::new(lane_capacity))
                 .collect(),

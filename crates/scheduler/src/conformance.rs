@@ -11,8 +11,8 @@
 //! # });
 //! ```
 //!
-//! A future PostgreSQL store runs the same functions against its own
-//! database.
+//! `PgStore` (feature `postgres`) runs the same functions, each on a fresh
+//! queue of a real server.
 #![allow(clippy::missing_panics_doc)]
 
 use std::future::Future;
@@ -162,7 +162,7 @@ pub async fn leases_are_exclusive_and_fenced(store: &dyn JobStore) {
 }
 
 /// Steps, their state and the intent flag persist; a released job comes
-/// back at its persisted step with its intent.
+/// back at its persisted step with its intent; an unbegun one without.
 pub async fn steps_and_intent_persist(store: &dyn JobStore) {
     store.enqueue(vec![job("s")]).await.unwrap();
     let lease = lease_one(store, T0).await;
@@ -217,6 +217,36 @@ pub async fn steps_and_intent_persist(store: &dyn JobStore) {
             .unwrap(),
         Applied::Stale,
         "a released lease is no longer current"
+    );
+
+    // A step begun but never called (shutdown while it waited for a rate
+    // token) is given back with its intent cleared; its step and state kept.
+    ok(
+        store,
+        Update::Begin {
+            lease: again.token.clone(),
+            now_ms: T0 + 6,
+        },
+    )
+    .await;
+    ok(
+        store,
+        Update::Unbegin {
+            lease: again.token.clone(),
+        },
+    )
+    .await;
+    let third = lease_one(store, T0 + 2).await;
+    assert_eq!(third.record.step, 1);
+    assert_eq!(third.record.step_state, json!({"remote": 7}));
+    assert!(!third.record.intent, "an unbegun step has no intent");
+    assert_eq!(
+        store
+            .apply_one(Update::Unbegin { lease: again.token })
+            .await
+            .unwrap(),
+        Applied::Stale,
+        "an unbegun lease is no longer current"
     );
 }
 

@@ -88,6 +88,7 @@ impl Scheduler {
             config: Config::default(),
             shutdown: Shutdown::new(),
             intake_capacity: None,
+            shared_limiter: None,
         }
     }
 

@@ -15,6 +15,23 @@ pub enum Error {
         /// What the database said.
         reason: String,
     },
+    /// A database server could not be reached or refused the login. `target`
+    /// is `user@host:port/database`: the password is never part of it (nor of
+    /// `reason`).
+    #[error("cannot connect to the job store at {target}: {reason}")]
+    StoreConnect {
+        /// Where the store was looked for, without the password.
+        target: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A store's connection string could not be parsed; it is not repeated
+    /// here because it may hold a password.
+    #[error("invalid job store connection string: {reason}")]
+    InvalidStoreUrl {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A store operation failed; nothing that was committed before is lost.
     #[error("job store operation `{operation}` failed: {reason}")]
     Store {

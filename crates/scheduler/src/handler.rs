@@ -97,6 +97,16 @@ pub enum Step {
 pub trait Handler: Send + Sync + fmt::Debug {
     /// Runs step `ctx.step` of job `ctx.job`.
     async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure>;
+
+    /// Whether step `step` takes a token from the job's rate limits before
+    /// it runs (default: every step does). A pipeline whose provider limits
+    /// only some calls (submissions, say) answers `false` for the steps
+    /// that make none, so local work (downloading, analysing) does not
+    /// spend the provider's budget.
+    fn rate_limited(&self, step: u32) -> bool {
+        let _ = step;
+        true
+    }
 }
 
 macro_rules! forward_handler {
@@ -105,6 +115,9 @@ macro_rules! forward_handler {
         impl<H: Handler + ?Sized> Handler for $ty {
             async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
                 (**self).step(ctx).await
+            }
+            fn rate_limited(&self, step: u32) -> bool {
+                (**self).rate_limited(step)
             }
         }
     )*};

@@ -292,6 +292,14 @@ pub enum Update {
         /// The lease.
         lease: LeaseToken,
     },
+    /// Give the job back and clear the intent that this lease's
+    /// [`Begin`](Self::Begin) set, because the step was never called (a
+    /// shutdown came while it waited for a rate-limit token): pending, and
+    /// the next run does not see the step as possibly executed.
+    Unbegin {
+        /// The lease.
+        lease: LeaseToken,
+    },
 }
 
 impl Update {
@@ -305,7 +313,8 @@ impl Update {
             | Self::Complete { lease, .. }
             | Self::Retry { lease, .. }
             | Self::Fail { lease, .. }
-            | Self::Release { lease } => lease,
+            | Self::Release { lease }
+            | Self::Unbegin { lease } => lease,
         }
     }
 
@@ -381,6 +390,21 @@ pub struct Page {
     pub records: Vec<JobRecord>,
     /// Pass as `after` to get the next page; `None` at the end.
     pub next: Option<u64>,
+}
+
+impl Page {
+    /// The page of `records` fetched with one extra row (`limit + 1`), so
+    /// that whether there is a next page is known without another query.
+    pub(crate) fn from_overfetch(mut records: Vec<JobRecord>, limit: usize) -> Self {
+        let more = records.len() > limit;
+        records.truncate(limit);
+        let next = if more {
+            records.last().map(|r| r.seq)
+        } else {
+            None
+        };
+        Self { records, next }
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -2,8 +2,9 @@
 //! work: it knows nothing about what the jobs do.
 //!
 //! An application implements [`Handler`] (run one step of one job) and picks
-//! a [`JobStore`] ([`SqliteStore`] on disk, [`MemoryStore`] in memory). The
-//! [`Scheduler`] then:
+//! a [`JobStore`] ([`SqliteStore`] on disk, [`MemoryStore`] in memory, or,
+//! with the `postgres` feature, `PgStore`: one PostgreSQL database shared by
+//! any number of workers on any number of machines). The [`Scheduler`] then:
 //!
 //! - **persists every step** before the next one runs, so a killed run
 //!   resumes at the step where it stopped, and records an *intent* before
@@ -16,7 +17,8 @@
 //!   store a batch at a time so memory stays flat in the number of jobs;
 //! - applies **rate limits** per key ([`RateLimit`], `governor` buckets with
 //!   jitter), pauses a key for everyone on a rate-limited answer, and can
-//!   adapt concurrency (AIMD) on 429s;
+//!   adapt concurrency (AIMD) on 429s; a [`SharedRateLimiter`] (such as
+//!   `PgRateLimiter`) makes a limit hold across every worker of a campaign;
 //! - **retries** by category ([`RetryPolicy`], [`Backoff`]: exponential with
 //!   jitter by default, linear, Fibonacci, decorrelated jitter) within a
 //!   [`RetryBudget`];
@@ -92,6 +94,7 @@ mod progress;
 mod rate;
 mod retry;
 mod shared;
+mod shared_limit;
 mod shutdown;
 mod store;
 mod worker;
@@ -110,5 +113,8 @@ pub use job::{
 pub use progress::{BackendStatus, Event, Health, JobEvent, LaneStatus, Snapshot};
 pub use rate::RateLimit;
 pub use retry::{Backoff, GiveUp, RetryBudget, RetryPolicy, RetryRule};
+pub use shared_limit::SharedRateLimiter;
 pub use shutdown::Shutdown;
 pub use store::{JobStore, JobStoreExt, MemoryStore, SqliteOptions, SqliteStore, Synchronous};
+#[cfg(feature = "postgres")]
+pub use store::{PgOptions, PgRateLimiter, PgStore, QueueCounts};

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use governor::{DefaultDirectRateLimiter, Jitter, Quota, RateLimiter};
 
 use crate::error::{Error, Result};
+use crate::shared_limit::{self, SharedRateLimiter};
 
 /// A request rate for one key: `count` per second or per minute, with bursts
 /// of up to `burst`, each wait lengthened by a random jitter of up to `jitter`
@@ -89,6 +90,10 @@ pub(crate) struct RateLimiters {
     default: Option<RateLimit>,
     buckets: Mutex<HashMap<String, Arc<Bucket>>>,
     pauses: Mutex<HashMap<String, Instant>>,
+    shared: Option<Arc<dyn SharedRateLimiter>>,
+    /// One asker per key in this process: the others queue here instead of
+    /// all polling the shared limiter (a herd on one row).
+    askers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for RateLimiters {
@@ -96,6 +101,7 @@ impl std::fmt::Debug for RateLimiters {
         f.debug_struct("RateLimiters")
             .field("configured", &self.configured)
             .field("default", &self.default)
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
@@ -107,7 +113,15 @@ impl RateLimiters {
             default,
             buckets: Mutex::new(HashMap::new()),
             pauses: Mutex::new(HashMap::new()),
+            shared: None,
+            askers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Takes tokens from `limiter` instead of this process's buckets.
+    pub(crate) fn with_shared(mut self, limiter: Option<Arc<dyn SharedRateLimiter>>) -> Self {
+        self.shared = limiter;
+        self
     }
 
     fn bucket(&self, key: &str) -> Option<Arc<Bucket>> {
@@ -152,28 +166,49 @@ impl RateLimiters {
         }
     }
 
-    /// Waits out any pause of `key`, then for a token of its bucket.
+    /// Waits out any pause of `key`, then for a token of its bucket (the
+    /// shared limiter's, when there is one).
     pub(crate) async fn acquire(&self, key: &str) {
         loop {
             while let Some(until) = self.paused_until(key, Instant::now()) {
                 tokio::time::sleep_until(until.into()).await;
             }
-            let Some(bucket) = self.bucket(key) else {
-                return;
-            };
-            if bucket.jitter.is_zero() {
-                bucket.limiter.until_ready().await;
+            if let Some(shared) = &self.shared {
+                let Some(limit) = self.configured.get(key).copied().or(self.default) else {
+                    return;
+                };
+                let asker = Arc::clone(
+                    self.askers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .entry(key.to_owned())
+                        .or_default(),
+                );
+                let _turn = asker.lock().await;
+                shared_limit::acquire(shared.as_ref(), key, &limit, limit.jitter).await;
             } else {
-                bucket
-                    .limiter
-                    .until_ready_with_jitter(Jitter::up_to(bucket.jitter))
-                    .await;
+                let Some(bucket) = self.bucket(key) else {
+                    return;
+                };
+                bucket.wait().await;
             }
             // A pause that began while we waited for the token wins: the
             // token is spent, but the request waits with everyone else.
             if self.paused_until(key, Instant::now()).is_none() {
                 return;
             }
+        }
+    }
+}
+
+impl Bucket {
+    async fn wait(&self) {
+        if self.jitter.is_zero() {
+            self.limiter.until_ready().await;
+        } else {
+            self.limiter
+                .until_ready_with_jitter(Jitter::up_to(self.jitter))
+                .await;
         }
     }
 }

@@ -92,14 +92,18 @@ async fn persist(shared: &Shared, updates: Vec<Update>) -> Result<(), Exit> {
 }
 
 async fn release(shared: &Shared, token: &LeaseToken) -> Exit {
-    match persist(
+    give_back(
         shared,
-        vec![Update::Release {
+        Update::Release {
             lease: token.clone(),
-        }],
+        },
     )
     .await
-    {
+}
+
+/// Gives the job back with `update` (a `Release` or an `Unbegin`).
+async fn give_back(shared: &Shared, update: Update) -> Exit {
+    match persist(shared, vec![update]).await {
         Ok(()) => Exit::Released,
         Err(exit) => exit,
     }
@@ -148,14 +152,24 @@ async fn drive(
             () = cancel.cancelled() => false,
             () = draining.cancelled() => false,
             () = async {
-                for key in shared.rate_keys(&gate) {
-                    shared.limiters.acquire(key).await;
+                if shared.handler.rate_limited(record.step) {
+                    for key in shared.rate_keys(&gate) {
+                        shared.limiters.acquire(key).await;
+                    }
                 }
             } => true,
         };
         if !limited {
-            // The intent stays set: harmless, the next run only looks first.
-            return release(shared, token).await;
+            // The step was never called: clear the intent this lease set, so
+            // the next run does not take it for possibly executed. An intent
+            // from an earlier run (a crash mid-call) stays.
+            if possibly_executed {
+                return release(shared, token).await;
+            }
+            let unbegin = Update::Unbegin {
+                lease: token.clone(),
+            };
+            return give_back(shared, unbegin).await;
         }
         let key = format!("{}:{}", record.job.id, record.step);
         let ctx = StepContext {

@@ -139,6 +139,10 @@ impl Inner {
                 Some(state)
             }
             Update::Release { .. } => Some(JobState::Pending),
+            Update::Unbegin { .. } => {
+                rec.intent = false;
+                Some(JobState::Pending)
+            }
         };
         if let Some(state) = next {
             self.move_to(seq, state);

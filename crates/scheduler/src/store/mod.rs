@@ -1,6 +1,8 @@
 //! The `JobStore` trait: where jobs live between steps and across runs.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 use std::fmt;
@@ -13,6 +15,8 @@ use crate::error::Result;
 use crate::job::{Applied, Counts, JobRecord, Lease, LeaseRequest, NewJob, Page, Update};
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgOptions, PgRateLimiter, PgStore, QueueCounts};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 /// Durable home of jobs: intake, leases, step progress and results.

@@ -78,15 +78,7 @@ pub(super) fn run(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
                 .map_err(e)?
                 .map(|r| r.map_err(e).and_then(|r| r.map(|(rec, _)| rec)))
                 .collect::<Result<Vec<_>>>()?;
-            let mut records = records;
-            let more = records.len() > limit;
-            records.truncate(limit);
-            let next = if more {
-                records.last().map(|r| r.seq)
-            } else {
-                None
-            };
-            Ok(Answer::Page(Page { records, next }))
+            Ok(Answer::Page(Page::from_overfetch(records, limit)))
         }
     }
 }
@@ -209,6 +201,9 @@ fn apply(tx: &Transaction<'_>, update: &Update) -> Result<Applied> {
             }),
         Update::Release { .. } => tx
             .prepare_cached(&format!("UPDATE jobs SET state = 0 {FENCE}"))
+            .and_then(|mut s| s.execute(params![id, fence])),
+        Update::Unbegin { .. } => tx
+            .prepare_cached(&format!("UPDATE jobs SET state = 0, intent = 0 {FENCE}"))
             .and_then(|mut s| s.execute(params![id, fence])),
     }
     .map_err(e)?;

@@ -1,0 +1,351 @@
+//! A store many workers on many machines share: PostgreSQL, leasing with
+//! `FOR UPDATE SKIP LOCKED` so concurrent workers never wait on each other's
+//! rows, one database holding any number of queues (campaigns, runs).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::error::{Error, Result};
+use crate::job::{Applied, Counts, Lease, LeaseRequest, NewJob, Page, Update};
+
+use super::JobStore;
+use commit::Committer;
+use target::Target;
+
+mod commit;
+mod ops;
+mod rate;
+mod schema;
+mod target;
+
+pub use rate::PgRateLimiter;
+
+/// Longest queue name accepted, in bytes.
+const MAX_QUEUE_LEN: usize = 200;
+
+/// Settings of a [`PgStore`]. Defaults are in the `Default` impl.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgOptions {
+    /// The queue (campaign, run id) every operation of the store is scoped
+    /// to (default `"default"`). Non-empty, at most 200 bytes, no control
+    /// characters.
+    pub queue: String,
+    /// Most connections the store opens at once (default 8).
+    pub pool_size: usize,
+    /// How long to wait for the server to accept a connection, and for a
+    /// free pooled connection (default 10 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            queue: "default".into(),
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The jobs of one queue and their states, as [`PgStore::queues`] lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// The queue's name.
+    pub queue: String,
+    /// Its jobs per state.
+    pub counts: Counts,
+}
+
+/// A [`JobStore`] in a PostgreSQL database, scoped to one queue.
+///
+/// Any number of workers, in any number of processes on any number of
+/// machines, may connect to the same queue: leases are exclusive and fenced
+/// exactly as in [`SqliteStore`](crate::SqliteStore), and a dead worker's
+/// jobs return when their leases expire. The schema is created and migrated
+/// on first connect. TLS is not supported yet: connect over a trusted
+/// network or a tunnel.
+///
+/// Updates that arrive while others are being written are committed
+/// together (group commit, statements pipelined on one connection), by two
+/// tasks spawned on the Tokio runtime that connects: use the store on that
+/// runtime (once it shuts down, `apply` answers [`Error::StoreClosed`]).
+///
+/// The connection string's password never appears in this type's `Debug`
+/// output, in its errors or in its logs.
+///
+/// ```no_run
+/// use framebreak_scheduler::{JobStore, NewJob, PgStore};
+/// use serde_json::json;
+///
+/// # async fn run() -> framebreak_scheduler::Result<()> {
+/// let store = PgStore::connect("postgres://fb:secret@127.0.0.1:5432/framebreak", "run-42").await?;
+/// store.enqueue(vec![NewJob::new("job-1", "api", json!({}))?]).await?;
+/// for queue in store.queues().await? {
+///     println!("{}: {} pending", queue.queue, queue.counts.pending);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    queue: Arc<str>,
+    target: Arc<Target>,
+    pool_size: usize,
+    committer: Committer,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .field("queue", &self.queue)
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database` or
+    /// `key=value` pairs), migrates the schema if needed, and scopes the
+    /// store to `queue`. Default [`PgOptions`] otherwise.
+    pub async fn connect(url: &str, queue: &str) -> Result<Self> {
+        Self::connect_with(
+            url,
+            PgOptions {
+                queue: queue.to_owned(),
+                ..PgOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// Connects to the database named by the `DATABASE_URL` environment
+    /// variable (the usual place for a connection string that holds a
+    /// password: it then never appears on a command line).
+    pub async fn from_env(options: PgOptions) -> Result<Self> {
+        let url = std::env::var("DATABASE_URL").map_err(|e| Error::InvalidStoreUrl {
+            reason: format!("DATABASE_URL: {e}"),
+        })?;
+        Self::connect_with(&url, options).await
+    }
+
+    /// Connects with `options`; see [`connect`](Self::connect).
+    pub async fn connect_with(url: &str, options: PgOptions) -> Result<Self> {
+        check_queue(&options.queue)?;
+        if options.pool_size == 0 {
+            return Err(Error::config("pg.pool_size", "must be at least 1"));
+        }
+        let (mut config, target) = Target::parse(url)?;
+        config.connect_timeout(options.connect_timeout);
+        if config.get_application_name().is_none() {
+            config.application_name("framebreak");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(options.connect_timeout))
+            .wait_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| target.connect_error(&e))?;
+        let target = Arc::new(target);
+        let store = Self {
+            committer: Committer::start(&pool, &target),
+            pool,
+            queue: options.queue.into(),
+            target,
+            pool_size: options.pool_size,
+        };
+        let mut client = store.client().await?;
+        schema::migrate(&mut client, &store.target).await?;
+        Ok(store)
+    }
+
+    /// The same database and connections, scoped to another queue.
+    pub fn with_queue(&self, queue: &str) -> Result<Self> {
+        check_queue(queue)?;
+        Ok(Self {
+            queue: queue.into(),
+            ..self.clone()
+        })
+    }
+
+    /// The queue this store is scoped to.
+    #[must_use]
+    pub fn queue(&self) -> &str {
+        &self.queue
+    }
+
+    /// Where the store connects, as `user@host:port/database` (no password).
+    #[must_use]
+    pub fn target(&self) -> String {
+        self.target.to_string()
+    }
+
+    /// Every queue of the database with its jobs per state, by name.
+    pub async fn queues(&self) -> Result<Vec<QueueCounts>> {
+        let e = |err: tokio_postgres::Error| self.target.store_error("queues", &err);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT queue, state, COUNT(*) FROM framebreak_jobs \
+                 GROUP BY queue, state ORDER BY queue",
+                &[],
+            )
+            .await
+            .map_err(e)?;
+        let mut out: Vec<QueueCounts> = Vec::new();
+        for row in rows {
+            let queue: String = row.try_get(0).map_err(e)?;
+            let (state, n): (i16, i64) = (row.try_get(1).map_err(e)?, row.try_get(2).map_err(e)?);
+            if out.last().is_none_or(|q| q.queue != queue) {
+                out.push(QueueCounts {
+                    queue,
+                    counts: Counts::default(),
+                });
+            }
+            if let Some(last) = out.last_mut() {
+                ops::add(&mut last.counts, state, n)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores `value` under `key` for this store's queue, replacing what was
+    /// there: what an application keeps beside its jobs (a campaign keeps
+    /// its configuration here, so workers on other machines run it as it
+    /// was submitted).
+    pub async fn put_meta(&self, key: &str, value: &str) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO framebreak_queue_meta (queue, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (queue, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+                &[&&*self.queue, &key, &value],
+            )
+            .await
+            .map_err(|err| self.target.store_error("put_meta", &err))?;
+        Ok(())
+    }
+
+    /// The value stored under `key` for this store's queue, if any.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT value FROM framebreak_queue_meta WHERE queue = $1 AND key = $2",
+                &[&&*self.queue, &key],
+            )
+            .await
+            .map_err(|err| self.target.store_error("meta", &err))?;
+        row.map(|r| r.try_get(0))
+            .transpose()
+            .map_err(|err| self.target.store_error("meta", &err))
+    }
+
+    /// A rate limiter whose buckets live in this database, scoped to this
+    /// store's queue: give it to
+    /// [`SchedulerBuilder::shared_rate_limiter`](crate::SchedulerBuilder::shared_rate_limiter)
+    /// on every worker of the campaign.
+    #[must_use]
+    pub fn rate_limiter(&self) -> PgRateLimiter {
+        PgRateLimiter::new(
+            self.pool.clone(),
+            Arc::clone(&self.queue),
+            Arc::clone(&self.target),
+        )
+    }
+
+    async fn client(&self) -> Result<Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| self.target.pool_error(&e))
+    }
+}
+
+fn check_queue(queue: &str) -> Result<()> {
+    let reason = if queue.is_empty() {
+        "the queue name is empty".to_owned()
+    } else if queue.len() > MAX_QUEUE_LEN {
+        format!(
+            "the queue name is {} bytes, over {MAX_QUEUE_LEN}",
+            queue.len()
+        )
+    } else if queue.chars().any(char::is_control) {
+        "the queue name contains a control character".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::config("pg.queue", reason))
+}
+
+#[async_trait]
+impl JobStore for PgStore {
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<u64> {
+        let e = |err: tokio_postgres::Error| self.target.store_error("enqueue", &err);
+        let mut client = self.client().await?;
+        if jobs.len() <= 1 {
+            return ops::enqueue(&client, &self.queue, &jobs, &self.target).await;
+        }
+        // Several chunks commit together or not at all.
+        let tx = client.transaction().await.map_err(e)?;
+        let added = ops::enqueue(&tx, &self.queue, &jobs, &self.target).await?;
+        tx.commit().await.map_err(e)?;
+        Ok(added)
+    }
+
+    async fn lease(&self, request: &LeaseRequest) -> Result<Vec<Lease>> {
+        let e = |err: tokio_postgres::Error| self.target.store_error("lease", &err);
+        let mut client = self.client().await?;
+        // In a transaction so that a row that cannot be read back (corrupt)
+        // is not left leased to nobody: the error rolls the lease back.
+        let tx = client.transaction().await.map_err(e)?;
+        let leases = ops::lease(&tx, &self.queue, request, &self.target).await?;
+        tx.commit().await.map_err(e)?;
+        Ok(leases)
+    }
+
+    async fn apply(&self, updates: Vec<Update>) -> Result<Vec<Applied>> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let beats: Option<Vec<_>> = updates
+            .iter()
+            .map(|u| match u {
+                Update::Heartbeat { lease, until_ms } => {
+                    Some((lease.job.as_str(), lease.fence, *until_ms))
+                }
+                _ => None,
+            })
+            .collect();
+        match beats {
+            Some(beats) if beats.len() > 1 => {
+                let client = self.client().await?;
+                ops::heartbeats(&client, &self.queue, &beats, &self.target).await
+            }
+            _ => self.committer.apply(Arc::clone(&self.queue), updates).await,
+        }
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let client = self.client().await?;
+        ops::counts(&client, &self.queue, &self.target).await
+    }
+
+    async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page> {
+        let client = self.client().await?;
+        ops::finished(&client, &self.queue, after, limit, &self.target).await
+    }
+}
