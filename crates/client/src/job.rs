@@ -37,6 +37,12 @@ pub struct VideoRequest {
     /// Provider-specific input fields, merged in last.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub extras: serde_json::Map<String, serde_json::Value>,
+    /// A key naming this submission, so that sending it twice (a retry
+    /// after a lost answer, a resume after a crash) makes one job. Sent as
+    /// the `Idempotency-Key` header by adapters whose protocol takes one
+    /// (the OpenAI-compatible one, the simulator); ignored by others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 impl VideoRequest {
@@ -81,6 +87,13 @@ impl VideoRequest {
     #[must_use]
     pub fn extra(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
         self.extras.insert(key.into(), value);
+        self
+    }
+
+    /// Sets the idempotency key: one key, one job, however often it is sent.
+    #[must_use]
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
         self
     }
 
@@ -300,5 +313,17 @@ mod tests {
         let r = VideoRequest::new("a cat").size(1280, 720);
         assert_eq!(r.aspect().as_deref(), Some("16:9"));
         assert_eq!(r.size.unwrap().to_string(), "1280x720");
+    }
+
+    #[test]
+    fn the_idempotency_key_round_trips_and_is_left_out_when_absent() {
+        let plain = serde_json::to_value(VideoRequest::new("a cat")).unwrap();
+        assert!(plain.get("idempotency_key").is_none(), "{plain}");
+        let keyed = VideoRequest::new("a cat").idempotency_key("run-1:7");
+        let json = serde_json::to_string(&keyed).unwrap();
+        let back: VideoRequest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.idempotency_key.as_deref(), Some("run-1:7"));
+        let old: VideoRequest = serde_json::from_str(r#"{"prompt":"a cat"}"#).unwrap();
+        assert_eq!(old.idempotency_key, None);
     }
 }

@@ -103,7 +103,10 @@ struct VideoError {
 impl VideoBackend for OpenAiBackend {
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
         let url = self.common.url("/v1/videos");
-        let builder = self.auth(self.common.http.client().post(url));
+        let mut builder = self.auth(self.common.http.client().post(url));
+        if let Some(key) = &request.idempotency_key {
+            builder = builder.header("Idempotency-Key", key);
+        }
         let builder = match self.encoding {
             SubmitEncoding::Json => {
                 let body: serde_json::Map<_, _> = self.fields(request).into_iter().collect();

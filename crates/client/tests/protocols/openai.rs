@@ -159,3 +159,48 @@ async fn a_job_from_another_backend_is_refused() {
     assert_eq!(err.category(), FailureCategory::BadRequest);
     assert!(err.to_string().contains("`luma`"), "{err}");
 }
+
+#[tokio::test]
+async fn the_idempotency_key_goes_out_as_a_header_on_the_submit() {
+    let mut server = mockito::Server::new_async().await;
+    let keyed = server
+        .mock("POST", "/v1/videos")
+        .match_header("idempotency-key", "run-7:job-42")
+        .with_status(200)
+        .with_body(video("queued", ""))
+        .expect(2)
+        .create_async()
+        .await;
+    let backend = backend(&server.url());
+    let request = VideoRequest::new("a cat").idempotency_key("run-7:job-42");
+    backend.submit(&request).await.unwrap();
+    let multipart = backend.clone().with_encoding(SubmitEncoding::Multipart);
+    multipart.submit(&request).await.unwrap();
+    keyed.assert_async().await;
+}
+
+#[tokio::test]
+async fn no_idempotency_key_sends_no_header() {
+    let mut server = mockito::Server::new_async().await;
+    let plain = server
+        .mock("POST", "/v1/videos")
+        .match_header("idempotency-key", Matcher::Missing)
+        .with_status(200)
+        .with_body(video("queued", ""))
+        .create_async()
+        .await;
+    backend(&server.url())
+        .submit(&VideoRequest::new("a cat"))
+        .await
+        .unwrap();
+    plain.assert_async().await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_that_cannot_be_a_header_is_a_bad_request() {
+    let err = backend("http://127.0.0.1:9")
+        .submit(&VideoRequest::new("a cat").idempotency_key("line\nbreak"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), FailureCategory::BadRequest, "{err}");
+}
