@@ -15,21 +15,19 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use framebreak_client::VideoRequest;
+use framebreak_defects::eval::{Evaluation, TrueDefect, matches};
 use framebreak_defects::{Analyzer, Finding};
 use framebreak_media::{ReadOptions, read_clip};
-use framebreak_sim::{GroundTruth, Profile, Simulator, TruthDefect};
+use framebreak_sim::{GroundTruth, Profile, Simulator};
 use framebreak_variants::{Catalogue, DefectKind, Generator, Strategy, builtin_scenes};
 
-fn overlaps(f: &Finding, t: &TruthDefect) -> bool {
-    f.kind == t.kind && f.start_frame <= t.end_frame && t.start_frame <= f.end_frame
-}
-
-#[derive(Default, Clone, Copy)]
-struct Tally {
-    findings: usize,
-    matching: usize,
-    truths: usize,
-    found: usize,
+/// The simulator's truth as the evaluation reads it.
+fn true_defects(truth: &GroundTruth) -> Vec<TrueDefect> {
+    truth
+        .defects
+        .iter()
+        .map(|d| TrueDefect::new(d.kind, d.start_frame, d.end_frame))
+        .collect()
 }
 
 fn prompts(n: usize) -> Vec<String> {
@@ -102,26 +100,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     let results = results.into_inner()?;
-    let mut tally: BTreeMap<DefectKind, Tally> = DefectKind::ALL
-        .iter()
-        .map(|k| (*k, Tally::default()))
-        .collect();
-    let (mut clean, mut clean_flagged) = (0, 0);
+    let mut eval = Evaluation::new(0);
     for (truth, findings) in &results {
-        if truth.defects.is_empty() {
-            clean += 1;
-            clean_flagged += usize::from(!findings.is_empty());
-        }
-        for f in findings {
-            let t = tally.get_mut(&f.kind).expect("a known kind");
-            t.findings += 1;
-            t.matching += usize::from(truth.defects.iter().any(|d| overlaps(f, d)));
-        }
-        for d in &truth.defects {
-            let t = tally.get_mut(&d.kind).expect("a known kind");
-            t.truths += 1;
-            t.found += usize::from(findings.iter().any(|f| overlaps(f, d)));
-        }
+        eval.add_clip(findings, &true_defects(truth));
     }
     println!(
         "{} sim clips (profile {name}, 320x240, {secs} s at 24 fps) rendered, encoded, decoded and analysed in {:.0} s\n",
@@ -130,53 +111,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("| kind | true defects | findings | precision | recall | F1 |");
     println!("|---|---:|---:|---:|---:|---:|");
-    let ratio = |a: usize, b: usize| {
-        if b == 0 {
-            f64::NAN
-        } else {
-            a as f64 / b as f64
-        }
-    };
-    let mut all = Tally::default();
-    for (kind, t) in &tally {
-        let (p, r) = (ratio(t.matching, t.findings), ratio(t.found, t.truths));
-        let f1 = if p + r > 0.0 {
-            2.0 * p * r / (p + r)
-        } else {
-            0.0
-        };
+    let show = |v: Option<f64>| v.map_or_else(|| "NaN".into(), |v| format!("{v:.2}"));
+    for (kind, t) in eval.per_kind() {
         println!(
-            "| {kind} | {} | {} | {p:.2} | {r:.2} | {f1:.2} |",
-            t.truths, t.findings
+            "| {kind} | {} | {} | {} | {} | {:.2} |",
+            t.truths,
+            t.findings,
+            show(t.precision()),
+            show(t.recall()),
+            // An undefined precision or recall makes no F1: shown as 0.
+            t.f1().unwrap_or(0.0)
         );
-        all.findings += t.findings;
-        all.matching += t.matching;
-        all.truths += t.truths;
-        all.found += t.found;
     }
-    let (p, r) = (
-        ratio(all.matching, all.findings),
-        ratio(all.found, all.truths),
-    );
+    let all = eval.total();
     println!(
-        "| all | {} | {} | {p:.2} | {r:.2} | {:.2} |",
+        "| all | {} | {} | {} | {} | {} |",
         all.truths,
         all.findings,
-        2.0 * p * r / (p + r)
+        show(all.precision()),
+        show(all.recall()),
+        show(all.f1())
     );
+    let (clean, clean_flagged) = (eval.clean_clips(), eval.clean_flagged());
     println!(
         "\nclean clips with any finding: {clean_flagged}/{clean} ({:.1} %)",
-        100.0 * ratio(clean_flagged, clean)
+        100.0 * clean_flagged as f64 / clean as f64
     );
 
     // Where the unmatched findings come from, by scene.
     let mut by_scene: BTreeMap<String, (usize, BTreeMap<DefectKind, usize>)> = BTreeMap::new();
     for (truth, findings) in &results {
+        let truth_defects = true_defects(truth);
         let e = by_scene.entry(truth.scene.to_string()).or_default();
         e.0 += 1;
         for f in findings
             .iter()
-            .filter(|f| !truth.defects.iter().any(|d| overlaps(f, d)))
+            .filter(|f| !truth_defects.iter().any(|d| matches(f, d, 0)))
         {
             *e.1.entry(f.kind).or_default() += 1;
         }

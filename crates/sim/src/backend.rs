@@ -1,5 +1,6 @@
 //! The in-process face: a `VideoBackend` with no sockets.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use framebreak_client::{
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::jobs::{Delivery, Jobs, Phase, SubmitFault};
-use crate::{Faults, GroundTruth, Latency, Simulator};
+use crate::{Faults, GroundTruth, Latency, Simulator, Stats};
 
 /// The name in every [`RemoteJob`] the in-process backend makes.
 pub const SIM_BACKEND: &str = "sim";
@@ -59,16 +60,84 @@ impl SimBackend {
         }
     }
 
-    /// Injects `faults`.
-    #[must_use]
-    pub fn with_faults(self, faults: Faults) -> Self {
-        Self::shared(self.jobs.sim.clone(), faults, self.jobs.latency.clone()).timeout(self.timeout)
+    /// A backend whose jobs are kept in the journal at `path` (created if
+    /// missing): the jobs it holds are read back (so a restarted process
+    /// polls, downloads and deduplicates them), ids continue after them,
+    /// and every job accepted from now on is appended as one JSON line
+    /// before its id is returned, so that it survives a SIGKILL.
+    /// Faults, latency and timeout are kept.
+    ///
+    /// ```
+    /// use framebreak_client::{VideoBackend, VideoRequest};
+    /// use framebreak_sim::{Profile, SimBackend, Simulator};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("sim-journal.jsonl");
+    /// let sim = std::sync::Arc::new(Simulator::new(Profile::weak())?);
+    /// let request = VideoRequest::new("a pendulum swings").size(64, 48).duration_secs(1).idempotency_key("job-1");
+    /// let first = SimBackend::new_shared(sim.clone()).with_journal(&path)?;
+    /// let job = first.submit(&request).await?;
+    /// drop(first); // as if the process had been killed
+    /// let again = SimBackend::new_shared(sim).with_journal(&path)?;
+    /// assert_eq!(again.submit(&request).await?, job);
+    /// assert_eq!((again.stats().submissions, again.stats().duplicate_submissions), (1, 1));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`](crate::Error::Io) when the file cannot be opened, or
+    /// is locked by another simulator that is alive;
+    /// [`Error::Journal`](crate::Error::Journal) naming the line when it
+    /// holds something other than submission records (a torn last line,
+    /// left by a kill mid-write, is dropped with a warning instead).
+    pub fn with_journal(self, path: impl AsRef<Path>) -> crate::Result<Self> {
+        let jobs = Jobs::open(
+            self.jobs.sim.clone(),
+            self.jobs.faults.clone(),
+            self.jobs.latency.clone(),
+            path.as_ref(),
+        )?;
+        Ok(Self {
+            jobs: Arc::new(jobs),
+            timeout: self.timeout,
+        })
     }
 
-    /// Sets how long jobs take.
+    /// A backend over a shared `simulator`, no faults, small latency.
+    #[must_use]
+    pub fn new_shared(simulator: Arc<Simulator>) -> Self {
+        Self::shared(simulator, Faults::none(), Latency::default())
+    }
+
+    /// Injects `faults`. The job table (jobs, keys, journal, counts) stays
+    /// the same, and is shared with clones made before.
+    #[must_use]
+    pub fn with_faults(self, faults: Faults) -> Self {
+        let jobs = self.jobs.reconfigured(faults, self.jobs.latency.clone());
+        Self {
+            jobs: Arc::new(jobs),
+            timeout: self.timeout,
+        }
+    }
+
+    /// Sets how long jobs take. The job table stays the same, as for
+    /// [`with_faults`](Self::with_faults).
     #[must_use]
     pub fn with_latency(self, latency: Latency) -> Self {
-        Self::shared(self.jobs.sim.clone(), self.jobs.faults.clone(), latency).timeout(self.timeout)
+        let jobs = self.jobs.reconfigured(self.jobs.faults.clone(), latency);
+        Self {
+            jobs: Arc::new(jobs),
+            timeout: self.timeout,
+        }
+    }
+
+    /// What this backend has been asked so far (with a journal,
+    /// `submissions` counts every job in it, from every process).
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.jobs.stats()
     }
 
     /// How long a hanging submission waits before it times out, as a
@@ -106,7 +175,12 @@ fn job_id(url: &str) -> Option<&str> {
 #[async_trait]
 impl VideoBackend for SimBackend {
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
-        match self.jobs.submit_fault() {
+        self.jobs.note_submit_request();
+        let fault = self.jobs.submit_fault();
+        if fault.is_some() {
+            self.jobs.note_rejected();
+        }
+        match fault {
             Some(SubmitFault::RateLimited(wait)) => {
                 return Err(Self::http(429, "rate limit reached", wait));
             }
@@ -130,13 +204,13 @@ impl VideoBackend for SimBackend {
             }
             None => {}
         }
-        let view = self
-            .jobs
-            .submit(request)
-            .map_err(|e| ClientError::InvalidRequest {
+        let view = self.jobs.submit(request).map_err(|e| match e {
+            crate::Error::Io { .. } => Self::http(500, &e.to_string(), None),
+            e => ClientError::InvalidRequest {
                 provider: SIM_BACKEND.into(),
                 reason: e.to_string(),
-            })?;
+            },
+        })?;
         Ok(RemoteJob::new(SIM_BACKEND, view.id))
     }
 
@@ -186,6 +260,7 @@ impl VideoBackend for SimBackend {
             url: asset.url.clone(),
             reason,
         };
+        self.jobs.note_download();
         let id = job_id(&asset.url).ok_or_else(|| download("not a simulator asset".into()))?;
         let (video, delivery) = self
             .jobs

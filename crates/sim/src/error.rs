@@ -40,7 +40,18 @@ pub enum Error {
         /// The operating system's explanation.
         reason: String,
     },
-    /// A file could not be read.
+    /// A submission journal holds a line that is not a submission record
+    /// (other than a torn last line, which is dropped).
+    #[error("journal {path}, line {line}: {reason}")]
+    Journal {
+        /// The journal file.
+        path: String,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file could not be read or written.
     #[error("{path}: {reason}")]
     Io {
         /// The file.

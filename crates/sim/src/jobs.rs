@@ -1,17 +1,22 @@
-//! The job table both faces share: submission with its faults, the state a
-//! poll sees, the clip a download gets.
+//! The job table both faces share: submission with its faults and
+//! idempotency keys, the state a poll sees, the clip a download gets, what
+//! was counted, and the journal that keeps it across restarts.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use framebreak_client::VideoRequest;
+use serde::{Deserialize, Serialize};
 
 use crate::faults::{Bucket, Dice};
+use crate::journal::{Fate, Journal, Record};
+use crate::plan::Plan;
 use crate::render::Video;
 use crate::simulator::{Slot, fill};
-use crate::{Faults, Latency, Result, Simulator};
+use crate::stats::Recorder;
+use crate::{Faults, Latency, Result, Simulator, Stats};
 
 /// Jobs kept before the oldest are forgotten.
 const MAX_JOBS: usize = 100_000;
@@ -36,8 +41,10 @@ pub(crate) enum Phase {
 }
 
 /// How a download goes wrong, if it does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Delivery {
+    #[default]
     Whole,
     Truncated,
     Slow(u64),
@@ -46,11 +53,12 @@ pub(crate) enum Delivery {
 struct Job {
     created: Instant,
     polls: u32,
-    slot: Slot,
-    stuck: bool,
-    fails: bool,
-    delivery: Delivery,
-    pub(crate) request: VideoRequest,
+    /// `None` for a job read back from the journal until its first poll:
+    /// thousands of replayed jobs must not all render at once.
+    slot: Option<Slot>,
+    fate: Fate,
+    key: Option<String>,
+    request: VideoRequest,
 }
 
 /// What a face needs to describe a job.
@@ -61,28 +69,114 @@ pub(crate) struct JobView {
     pub(crate) request: VideoRequest,
 }
 
+/// The job table, its idempotency keys, its journal and its counters:
+/// shared by every `Jobs` made from one another, whatever their faults.
+struct Table {
+    jobs: HashMap<String, Job>,
+    order: VecDeque<String>,
+    keys: HashMap<String, String>,
+    next: u64,
+    journal: Option<Journal>,
+    stats: Recorder,
+}
+
 pub(crate) struct Jobs {
     pub(crate) sim: Arc<Simulator>,
     pub(crate) faults: Faults,
     pub(crate) latency: Latency,
     dice: Dice,
     bucket: Option<Bucket>,
-    next: AtomicU64,
-    table: Mutex<(HashMap<String, Job>, VecDeque<String>)>,
+    table: Arc<Mutex<Table>>,
 }
 
 impl std::fmt::Debug for Jobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.lock();
         f.debug_struct("Jobs")
             .field("sim", &self.sim)
             .field("faults", &self.faults)
             .field("latency", &self.latency)
+            .field("jobs", &t.jobs.len())
+            .field("journal", &t.journal.as_ref().map(Journal::path))
             .finish_non_exhaustive()
     }
 }
 
+/// The number in a simulator job id (`video_000000000000002a` → 42).
+pub(crate) fn id_number(id: &str) -> Option<u64> {
+    let hex = id.strip_prefix("video_")?;
+    (hex.len() == 16)
+        .then(|| u64::from_str_radix(hex, 16).ok())
+        .flatten()
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl Jobs {
+    /// An empty table that lives as long as the process.
     pub(crate) fn new(sim: Arc<Simulator>, faults: Faults, latency: Latency) -> Self {
+        let table = Table {
+            jobs: HashMap::new(),
+            order: VecDeque::new(),
+            keys: HashMap::new(),
+            next: 1,
+            journal: None,
+            stats: Recorder::new(),
+        };
+        Self::over(sim, faults, latency, Arc::new(Mutex::new(table)))
+    }
+
+    /// A table kept in the journal at `path`: its jobs are read back, and
+    /// every job accepted from now on is appended.
+    pub(crate) fn open(
+        sim: Arc<Simulator>,
+        faults: Faults,
+        latency: Latency,
+        path: &Path,
+    ) -> Result<Self> {
+        let (journal, records) = Journal::open(path)?;
+        let jobs = Self::new(sim, faults, latency);
+        {
+            let mut t = jobs.lock();
+            let now = Instant::now();
+            let now_ms = unix_ms();
+            for r in records {
+                let n = id_number(&r.id).unwrap_or(0);
+                t.next = t.next.max(n.saturating_add(1));
+                let age = Duration::from_millis(now_ms.saturating_sub(r.at_ms));
+                let job = Job {
+                    created: now.checked_sub(age).unwrap_or(now),
+                    polls: 0,
+                    slot: None,
+                    fate: r.fate,
+                    key: r.key,
+                    request: r.request,
+                };
+                t.insert(r.id, job);
+                t.stats.submissions += 1;
+            }
+            tracing::info!(journal = %path.display(), jobs = t.stats.submissions, "simulator journal read back");
+            t.journal = Some(journal);
+        }
+        Ok(jobs)
+    }
+
+    /// The same table (jobs, keys, journal, counters) under other faults
+    /// and latency.
+    pub(crate) fn reconfigured(&self, faults: Faults, latency: Latency) -> Self {
+        Self::over(self.sim.clone(), faults, latency, self.table.clone())
+    }
+
+    fn over(
+        sim: Arc<Simulator>,
+        faults: Faults,
+        latency: Latency,
+        table: Arc<Mutex<Table>>,
+    ) -> Self {
         let bucket = faults.rate_limit.map(|(r, b)| Bucket::new(r, b));
         Self {
             sim,
@@ -90,9 +184,32 @@ impl Jobs {
             latency,
             dice: Dice::default(),
             bucket,
-            next: AtomicU64::new(1),
-            table: Mutex::new((HashMap::new(), VecDeque::new())),
+            table,
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().expect("jobs lock")
+    }
+
+    /// Counts a submit request, whatever becomes of it; call first.
+    pub(crate) fn note_submit_request(&self) {
+        self.lock().stats.submit_request();
+    }
+
+    /// Counts a submit request that was refused before [`submit`](Self::submit).
+    pub(crate) fn note_rejected(&self) {
+        self.lock().stats.rejected += 1;
+    }
+
+    /// Counts a download request.
+    pub(crate) fn note_download(&self) {
+        self.lock().stats.downloads += 1;
+    }
+
+    /// What has been seen so far.
+    pub(crate) fn stats(&self) -> Stats {
+        self.lock().stats.snapshot()
     }
 
     /// The fault that hits this submission, if any.
@@ -125,16 +242,22 @@ impl Jobs {
         None
     }
 
-    /// Accepts a job and starts its render (on the blocking pool) unless
-    /// the clip is cached or under way.
+    /// Accepts a job (journalled first, when there is a journal) and starts
+    /// its render unless the clip is cached or under way. A request whose
+    /// idempotency key names a job already made gets that job back: no new
+    /// job, no render, counted as a duplicate.
     pub(crate) fn submit(&self, request: &VideoRequest) -> Result<JobView> {
-        let plan = self.sim.plan(request)?;
-        let (slot, fresh) = self.sim.slot(&plan);
-        if fresh {
-            let slot = slot.clone();
-            tokio::task::spawn_blocking(move || fill(&slot, &plan));
+        let key = request.idempotency_key.as_deref().filter(|k| !k.is_empty());
+        if let Some(view) = key.and_then(|k| self.lock().repeat(k, &self.latency)) {
+            return Ok(view);
         }
-        let id = format!("video_{:016x}", self.next.fetch_add(1, Ordering::Relaxed));
+        let plan = match self.sim.plan(request) {
+            Ok(p) => p,
+            Err(e) => {
+                self.note_rejected();
+                return Err(e);
+            }
+        };
         let f = &self.faults;
         let delivery = if self.dice.roll(f.truncated) {
             Delivery::Truncated
@@ -143,29 +266,51 @@ impl Jobs {
         } else {
             Delivery::Whole
         };
-        let job = Job {
-            created: Instant::now(),
-            polls: 0,
-            slot,
+        let fate = Fate {
             stuck: self.dice.roll(f.stay_queued),
             fails: self.dice.roll(f.failed),
             delivery,
-            request: request.clone(),
         };
-        let phase = if job.stuck || self.latency.queued_polls > 0 {
+        // Key check, id, journal line and insertion under one lock: two
+        // racing requests with one key make one job, and ids follow the
+        // journal's order.
+        let mut t = self.lock();
+        if let Some(view) = key.and_then(|k| t.repeat(k, &self.latency)) {
+            return Ok(view);
+        }
+        let id = format!("video_{:016x}", t.next);
+        if let Some(journal) = &mut t.journal {
+            let record = Record {
+                id: id.clone(),
+                key: key.map(str::to_owned),
+                request: request.clone(),
+                at_ms: unix_ms(),
+                fate,
+            };
+            if let Err(e) = journal.append(&record) {
+                t.stats.rejected += 1;
+                return Err(e);
+            }
+        }
+        t.next += 1;
+        let slot = start_render(&self.sim, &plan);
+        let phase = if fate.stuck || self.latency.queued_polls > 0 {
             Phase::Queued
         } else {
             Phase::Running(0.0)
         };
-        let mut table = self.table.lock().expect("jobs lock");
-        let (map, order) = &mut *table;
-        if order.len() >= MAX_JOBS
-            && let Some(old) = order.pop_front()
-        {
-            map.remove(&old);
-        }
-        order.push_back(id.clone());
-        map.insert(id.clone(), job);
+        t.insert(
+            id.clone(),
+            Job {
+                created: Instant::now(),
+                polls: 0,
+                slot: Some(slot),
+                fate,
+                key: key.map(str::to_owned),
+                request: request.clone(),
+            },
+        );
+        t.stats.submissions += 1;
         Ok(JobView {
             id,
             phase,
@@ -175,29 +320,11 @@ impl Jobs {
 
     /// Counts a poll and says where the job stands; `None` for an unknown id.
     pub(crate) fn poll(&self, id: &str) -> Option<JobView> {
-        let mut table = self.table.lock().expect("jobs lock");
-        let job = table.0.get_mut(id)?;
+        let mut t = self.lock();
+        t.stats.polls += 1;
+        let job = t.jobs.get_mut(id)?;
         job.polls = job.polls.saturating_add(1);
-        let l = &self.latency;
-        let elapsed = job.created.elapsed();
-        let phase = if job.stuck || job.polls <= l.queued_polls {
-            Phase::Queued
-        } else if job.polls <= l.queued_polls + l.running_polls || elapsed < l.generate {
-            Phase::Running(progress(elapsed, l.generate))
-        } else {
-            match job.slot.get() {
-                None => Phase::Running(progress(elapsed, l.generate.max(elapsed * 2))),
-                Some(_) if job.fails => Phase::Failed {
-                    code: "internal_error",
-                    message: "the generation crashed".into(),
-                },
-                Some(Ok(_)) => Phase::Done,
-                Some(Err(e)) => Phase::Failed {
-                    code: "invalid_request",
-                    message: e.to_string(),
-                },
-            }
-        };
+        let phase = job.phase(&self.sim, &self.latency);
         Some(JobView {
             id: id.to_owned(),
             phase,
@@ -208,16 +335,100 @@ impl Jobs {
     /// The clip of a finished job and how to deliver it; `None` while it is
     /// not finished or for an unknown id.
     pub(crate) fn video(&self, id: &str) -> Option<(Arc<Video>, Delivery)> {
-        let table = self.table.lock().expect("jobs lock");
-        let job = table.0.get(id)?;
-        if job.stuck || job.fails {
+        let t = self.lock();
+        let job = t.jobs.get(id)?;
+        if job.fate.stuck || job.fate.fails {
             return None;
         }
-        match job.slot.get() {
-            Some(Ok(v)) => Some((v.clone(), job.delivery)),
+        match job.slot.as_ref()?.get() {
+            Some(Ok(v)) => Some((v.clone(), job.fate.delivery)),
             _ => None,
         }
     }
+}
+
+impl Table {
+    fn insert(&mut self, id: String, job: Job) {
+        if self.order.len() >= MAX_JOBS
+            && let Some(old) = self.order.pop_front()
+            && let Some(gone) = self.jobs.remove(&old)
+            && let Some(k) = gone.key
+        {
+            self.keys.remove(&k);
+        }
+        if let Some(k) = &job.key {
+            self.keys.entry(k.clone()).or_insert_with(|| id.clone());
+        }
+        self.order.push_back(id.clone());
+        self.jobs.insert(id, job);
+    }
+
+    /// The job already made for `key`, counted as a duplicate submission;
+    /// it is not a poll, so the job's progress is not advanced.
+    fn repeat(&mut self, key: &str, latency: &Latency) -> Option<JobView> {
+        let id = self.keys.get(key)?.clone();
+        let Self { jobs, stats, .. } = self;
+        let job = jobs.get_mut(&id)?;
+        stats.duplicates += 1;
+        // The simulator itself is only needed to start a replayed job's
+        // render, which the first poll does.
+        let phase = job.phase_without_render(latency);
+        Some(JobView {
+            id,
+            phase,
+            request: job.request.clone(),
+        })
+    }
+}
+
+impl Job {
+    /// Where the job stands after its `polls` polls, starting the render
+    /// of a job read back from the journal.
+    fn phase(&mut self, sim: &Simulator, l: &Latency) -> Phase {
+        if self.slot.is_none() {
+            self.slot = Some(match sim.plan(&self.request) {
+                Ok(plan) => start_render(sim, &plan),
+                Err(e) => Arc::new(std::sync::OnceLock::from(Err(e))),
+            });
+        }
+        self.phase_without_render(l)
+    }
+
+    fn phase_without_render(&self, l: &Latency) -> Phase {
+        let elapsed = self.created.elapsed();
+        if self.fate.stuck || self.polls <= l.queued_polls {
+            Phase::Queued
+        } else if self.polls <= l.queued_polls + l.running_polls || elapsed < l.generate {
+            Phase::Running(progress(elapsed, l.generate))
+        } else {
+            match self.slot.as_ref().and_then(|s| s.get()) {
+                None => Phase::Running(progress(elapsed, l.generate.max(elapsed * 2))),
+                Some(_) if self.fate.fails => Phase::Failed {
+                    code: "internal_error",
+                    message: "the generation crashed".into(),
+                },
+                Some(Ok(_)) => Phase::Done,
+                Some(Err(e)) => Phase::Failed {
+                    code: "invalid_request",
+                    message: e.to_string(),
+                },
+            }
+        }
+    }
+}
+
+/// The cache slot for `plan`, its render started on the blocking pool
+/// unless the clip is cached or under way.
+fn start_render(sim: &Simulator, plan: &Plan) -> Slot {
+    let (slot, fresh) = sim.slot(plan);
+    if fresh {
+        let (s, p) = (slot.clone(), plan.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(move || fill(&s, &p))),
+            Err(_) => drop(std::thread::spawn(move || fill(&s, &p))),
+        }
+    }
+    slot
 }
 
 fn progress(elapsed: Duration, total: Duration) -> f32 {

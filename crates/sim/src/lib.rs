@@ -18,7 +18,10 @@
 //!   plans are rendered once and cached ([`Simulator`]);
 //! - two faces: [`SimBackend`] (a `VideoBackend`, no sockets) and
 //!   [`SimServer`] (the OpenAI-compatible Videos API plus
-//!   `GET /v1/videos/{id}/truth`), both with [`Faults`] and [`Latency`].
+//!   `GET /v1/videos/{id}/truth`), both with [`Faults`] and [`Latency`];
+//! - both honour idempotency keys (a repeated key gets the same job back),
+//!   count what they are asked ([`Stats`], `GET /v1/stats`), and can keep
+//!   their jobs in a journal file that outlives the process.
 //!
 //! # Example
 //!
@@ -47,6 +50,7 @@ mod error;
 mod faults;
 mod inject;
 mod jobs;
+mod journal;
 mod plan;
 mod profile;
 mod raster;
@@ -54,6 +58,7 @@ mod render;
 mod scene;
 mod server;
 mod simulator;
+mod stats;
 
 pub use backend::{SIM_BACKEND, SimBackend};
 pub use error::{Error, Result};
@@ -67,3 +72,4 @@ pub use render::{GroundTruth, TruthDefect, Video};
 pub use scene::SceneKind;
 pub use server::{ServerConfig, ServerHandle, SimServer};
 pub use simulator::{DEFAULT_CACHE_CLIPS, Simulator};
+pub use stats::{Stats, SubmitTimes};

@@ -1,8 +1,10 @@
 //! The HTTP face: the OpenAI-compatible Videos API (`POST /v1/videos`,
 //! `GET /v1/videos/{id}`, `GET /v1/videos/{id}/content?variant=video`) plus
-//! `GET /v1/videos/{id}/truth`, with fault injection.
+//! `GET /v1/videos/{id}/truth` and `GET /v1/stats`, with fault injection,
+//! `Idempotency-Key` and an optional journal.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::jobs::{Delivery, JobView, Jobs, Phase, SubmitFault};
-use crate::{Error, Faults, Latency, Result, Simulator};
+use crate::{Error, Faults, Latency, Result, Simulator, Stats};
 
 /// How the server behaves.
 #[derive(Clone, Debug)]
@@ -34,6 +36,9 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     /// Runtime worker threads.
     pub workers: usize,
+    /// The journal that keeps jobs across restarts (see
+    /// [`SimBackend::with_journal`](crate::SimBackend::with_journal)).
+    pub journal: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -46,6 +51,7 @@ impl ServerConfig {
             latency: Latency::default(),
             api_key: None,
             workers: 2,
+            journal: None,
         }
     }
 
@@ -70,6 +76,15 @@ impl ServerConfig {
         self
     }
 
+    /// Keeps jobs in the journal at `path`: read back when the server
+    /// starts, appended to (one JSON line per job, before its id is
+    /// answered) while it runs.
+    #[must_use]
+    pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
+        self.journal = Some(path.into());
+        self
+    }
+
     /// Sets the number of runtime worker threads (at least one).
     #[must_use]
     pub fn workers(mut self, workers: usize) -> Self {
@@ -79,7 +94,7 @@ impl ServerConfig {
 }
 
 struct AppState {
-    jobs: Jobs,
+    jobs: Arc<Jobs>,
     api_key: Option<String>,
     stop: watch::Receiver<bool>,
 }
@@ -103,6 +118,7 @@ pub struct SimServer;
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    jobs: Arc<Jobs>,
     stop: Option<watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -113,8 +129,13 @@ impl SimServer {
     ///
     /// # Errors
     ///
-    /// [`Error::Bind`] when the address is taken or invalid.
+    /// [`Error::Bind`] when the address is taken or invalid;
+    /// [`Error::Io`] or [`Error::Journal`] when the journal cannot be used.
     pub fn bind(addr: &str, config: ServerConfig) -> Result<ServerHandle> {
+        let jobs = Arc::new(match &config.journal {
+            Some(path) => Jobs::open(config.simulator, config.faults, config.latency, path)?,
+            None => Jobs::new(config.simulator, config.faults, config.latency),
+        });
         let bind = |reason: String| Error::Bind {
             addr: addr.to_owned(),
             reason,
@@ -132,7 +153,7 @@ impl SimServer {
             .map_err(|e| bind(format!("cannot start the runtime: {e}")))?;
         let (tx, rx) = watch::channel(false);
         let state = Arc::new(AppState {
-            jobs: Jobs::new(config.simulator, config.faults, config.latency),
+            jobs: jobs.clone(),
             api_key: config.api_key,
             stop: rx.clone(),
         });
@@ -160,6 +181,7 @@ impl SimServer {
         tracing::info!(addr = %local, "simulator listening");
         Ok(ServerHandle {
             addr: local,
+            jobs,
             stop: Some(tx),
             thread: Some(thread),
         })
@@ -177,6 +199,12 @@ impl ServerHandle {
     #[must_use]
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// What the server has been asked so far, as `GET /v1/stats` says.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.jobs.stats()
     }
 
     /// Stops accepting, lets requests under way finish (2 s at most) and
@@ -215,6 +243,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/videos/{id}", get(status))
         .route("/v1/videos/{id}/content", get(content))
         .route("/v1/videos/{id}/truth", get(truth))
+        .route("/v1/stats", get(stats))
         .with_state(state)
 }
 
@@ -294,6 +323,12 @@ fn request_of(
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| boxed_bad("`prompt` is required"))?;
     let mut r = VideoRequest::new(prompt);
+    if let Some(key) = headers.get("idempotency-key") {
+        let key = key
+            .to_str()
+            .map_err(|_| boxed_bad("the Idempotency-Key header is not visible ASCII"))?;
+        r.idempotency_key = Some(key.to_owned());
+    }
     r.model = b.model;
     r.seed = b.seed;
     if let Some(s) = b.seconds {
@@ -359,10 +394,16 @@ fn with_hint(state: &AppState, view: &JobView) -> Response {
 }
 
 async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    state.jobs.note_submit_request();
     if let Some(denied) = authorised(&state, &headers) {
+        state.jobs.note_rejected();
         return denied;
     }
-    match state.jobs.submit_fault() {
+    let fault = state.jobs.submit_fault();
+    if fault.is_some() {
+        state.jobs.note_rejected();
+    }
+    match fault {
         Some(SubmitFault::RateLimited(wait)) => {
             let mut resp = error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -415,10 +456,19 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     }
     let request = match request_of(&headers, &body) {
         Ok(r) => r,
-        Err(resp) => return *resp,
+        Err(resp) => {
+            state.jobs.note_rejected();
+            return *resp;
+        }
     };
     match state.jobs.submit(&request) {
         Ok(view) => Json(video_json(&view)).into_response(),
+        Err(e @ Error::Io { .. }) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            None,
+            &e.to_string(),
+        ),
         Err(e) => bad_request(&e.to_string()),
     }
 }
@@ -465,6 +515,7 @@ async fn content(
             "variant `{v}` is not available: the simulator makes `video` only"
         ));
     }
+    state.jobs.note_download();
     let Some((video, delivery)) = state.jobs.video(&id) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -539,4 +590,11 @@ async fn truth(
             &format!("Video {id} has no ground truth (unknown, unfinished or failed)."),
         ),
     }
+}
+
+async fn stats(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(denied) = authorised(&state, &headers) {
+        return denied;
+    }
+    Json(state.jobs.stats()).into_response()
 }
