@@ -53,8 +53,31 @@ enum Format {
     Png,
     WebP,
     Jpeg,
-    /// Matroska/WebM and anything else only ffmpeg may read.
+    /// Matroska or WebM: VP8, VP9, AV1…, which only ffmpeg reads.
+    Matroska,
+    /// Anything else, which only ffmpeg may read.
     Other,
+}
+
+/// How many bytes of a Matroska file are searched for its video codec: the
+/// Tracks element comes within the first few hundred bytes of what muxers
+/// write.
+const MATROSKA_HEAD: usize = 4096;
+
+/// The codec of a Matroska/WebM file's first video track, from the
+/// `CodecID` strings in its first bytes, for an error that names it.
+fn matroska_codec(head: &[u8]) -> &'static str {
+    const IDS: [(&[u8], &str); 6] = [
+        (b"V_VP9", "vp9"),
+        (b"V_VP8", "vp8"),
+        (b"V_AV1", "av1"),
+        (b"V_MPEGH/ISO/HEVC", "hevc"),
+        (b"V_MPEG4/ISO/AVC", "h264 (in Matroska)"),
+        (b"V_THEORA", "theora"),
+    ];
+    IDS.iter()
+        .find(|(id, _)| head.windows(id.len()).any(|w| w == *id))
+        .map_or("an unknown codec in Matroska/WebM", |(_, name)| name)
 }
 
 fn sniff(head: &[u8]) -> Format {
@@ -78,6 +101,7 @@ fn sniff(head: &[u8]) -> Format {
             ..,
         ] => Format::WebP,
         [0xFF, 0xD8, 0xFF, ..] => Format::Jpeg,
+        [0x1A, 0x45, 0xDF, 0xA3, ..] => Format::Matroska,
         _ => Format::Other,
     }
 }
@@ -108,6 +132,17 @@ pub fn open(path: &Path) -> Result<Box<dyn FrameSource>, Error> {
             let source = anim::AnimSource::start(path, anim_kind(format), BufReader::new(file))?;
             Ok(Box::new(source))
         }
+        Format::Matroska => {
+            let mut head = Vec::with_capacity(MATROSKA_HEAD);
+            file.seek(SeekFrom::Start(0))
+                .and_then(|_| {
+                    (&mut file)
+                        .take(MATROSKA_HEAD as u64)
+                        .read_to_end(&mut head)
+                })
+                .map_err(|e| Error::io(path, e))?;
+            ffmpeg::open(path, Some(matroska_codec(&head)))
+        }
         Format::Other if n == 0 => Err(Error::NoFrames {
             path: path.to_path_buf(),
             reason: "the file is empty".into(),
@@ -129,6 +164,10 @@ pub fn open_bytes(name: &Path, bytes: Vec<u8>) -> Result<Box<dyn FrameSource>, E
         format @ (Format::Gif | Format::Png | Format::WebP | Format::Jpeg) => {
             let source = anim::AnimSource::start(name, anim_kind(format), Cursor::new(bytes))?;
             Ok(Box::new(source))
+        }
+        Format::Matroska => {
+            let head = &bytes[..bytes.len().min(MATROSKA_HEAD)];
+            Err(ffmpeg::needs_file(name, matroska_codec(head)))
         }
         Format::Other if bytes.is_empty() => Err(Error::NoFrames {
             path: name.to_path_buf(),
@@ -172,7 +211,18 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n"), Format::Png);
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8X"), Format::WebP);
         assert_eq!(sniff(b"\xff\xd8\xff\xe0"), Format::Jpeg);
-        assert_eq!(sniff(b"\x1a\x45\xdf\xa3"), Format::Other);
+        assert_eq!(sniff(b"\x1a\x45\xdf\xa3"), Format::Matroska);
         assert_eq!(sniff(b""), Format::Other);
+    }
+
+    #[test]
+    fn names_the_codec_of_a_matroska_file() {
+        assert_eq!(matroska_codec(b"\x86\x85V_VP9"), "vp9");
+        assert_eq!(matroska_codec(b"..V_AV1.."), "av1");
+        assert_eq!(matroska_codec(b"V_MPEGH/ISO/HEVC"), "hevc");
+        assert_eq!(
+            matroska_codec(b"no codec id"),
+            "an unknown codec in Matroska/WebM"
+        );
     }
 }

@@ -196,6 +196,7 @@ fn codecs_that_need_ffmpeg_are_named_from_memory() {
     for (name, expected) in [
         ("hevc.mp4", "hevc"),
         ("h264_high10.mp4", "h264 (High 10 profile)"),
+        ("vp9.webm", "vp9"),
     ] {
         let bytes = std::fs::read(fixture(name)).unwrap();
         let err = open_bytes(Path::new(name), bytes).map(|_| ()).unwrap_err();
