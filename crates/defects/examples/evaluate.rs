@@ -8,10 +8,10 @@
 //! clips with any finding at all.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use framebreak_defects::eval::{Evaluation, TrueDefect};
 use framebreak_defects::{Evidence, Finding, default_detectors};
 use framebreak_media::{Clip, ClipInfo, Frame};
 use framebreak_variants::DefectKind;
@@ -21,13 +21,6 @@ struct Truth {
     kind: Option<DefectKind>,
     fps: f64,
     defects: Vec<TrueDefect>,
-}
-
-#[derive(serde::Deserialize)]
-struct TrueDefect {
-    kind: DefectKind,
-    start_frame: u64,
-    end_frame: u64,
 }
 
 fn load(dir: &Path) -> Result<(Clip, Truth), Box<dyn std::error::Error>> {
@@ -60,19 +53,6 @@ fn load(dir: &Path) -> Result<(Clip, Truth), Box<dyn std::error::Error>> {
     Ok((Clip { info, frames }, truth))
 }
 
-fn overlaps(f: &Finding, t: &TrueDefect) -> bool {
-    f.kind == t.kind && f.start_frame <= t.end_frame + 1 && t.start_frame <= f.end_frame + 1
-}
-
-#[derive(Default)]
-struct Tally {
-    findings: usize,
-    matching: usize,
-    truths: usize,
-    found: usize,
-    on_clean: usize,
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(
         std::env::args()
@@ -85,11 +65,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     dirs.sort();
     let detectors = default_detectors();
-    let mut tally: BTreeMap<DefectKind, Tally> = DefectKind::ALL
-        .iter()
-        .map(|&k| (k, Tally::default()))
-        .collect();
-    let (mut clean, mut clean_flagged) = (0usize, 0usize);
+    // One frame of slack: the set's spans are drawn by hand.
+    let mut eval = Evaluation::new(1);
     let verbose = std::env::var_os("VERBOSE").is_some();
     let started = Instant::now();
     for dir in &dirs {
@@ -115,21 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 kinds.join(" ")
             );
         }
-        if truth.kind.is_none() {
-            clean += 1;
-            clean_flagged += usize::from(!findings.is_empty());
-        }
-        for f in &findings {
-            let t = tally.get_mut(&f.kind).ok_or("unknown kind")?;
-            t.findings += 1;
-            t.matching += usize::from(truth.defects.iter().any(|d| overlaps(f, d)));
-            t.on_clean += usize::from(truth.kind.is_none());
-        }
-        for d in &truth.defects {
-            let t = tally.get_mut(&d.kind).ok_or("unknown kind")?;
-            t.truths += 1;
-            t.found += usize::from(findings.iter().any(|f| overlaps(f, d)));
-        }
+        eval.add_clip_marked(&findings, &truth.defects, truth.kind.is_none());
     }
     println!(
         "{} clips from {} in {:.1} s\n",
@@ -141,28 +104,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "| kind | true defects | findings | precision | recall | F1 | findings on clean clips |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let ratio = |a: usize, b: usize| {
-        if b == 0 {
-            f64::NAN
-        } else {
-            a as f64 / b as f64
-        }
-    };
-    for (kind, t) in &tally {
-        let (p, r) = (ratio(t.matching, t.findings), ratio(t.found, t.truths));
-        let f1 = if p + r > 0.0 {
-            2.0 * p * r / (p + r)
-        } else {
-            0.0
-        };
+    let show = |v: Option<f64>| v.map_or_else(|| "NaN".into(), |v| format!("{v:.2}"));
+    for (kind, t) in eval.per_kind() {
         println!(
-            "| {kind} | {} | {} | {p:.2} | {r:.2} | {f1:.2} | {} |",
-            t.truths, t.findings, t.on_clean
+            "| {kind} | {} | {} | {} | {} | {:.2} | {} |",
+            t.truths,
+            t.findings,
+            show(t.precision()),
+            show(t.recall()),
+            // An undefined precision or recall makes no F1: shown as 0.
+            t.f1().unwrap_or(0.0),
+            t.on_clean
         );
     }
+    let (clean, clean_flagged) = (eval.clean_clips(), eval.clean_flagged());
     println!(
         "\nclean clips with any finding: {clean_flagged}/{clean} ({:.1} %)",
-        100.0 * ratio(clean_flagged, clean)
+        100.0 * clean_flagged as f64 / clean as f64
     );
     Ok(())
 }

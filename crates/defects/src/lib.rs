@@ -37,6 +37,7 @@ mod analyze;
 mod detect;
 mod device;
 mod error;
+pub mod eval;
 mod finding;
 mod metrics;
 mod plane;

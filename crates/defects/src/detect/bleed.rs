@@ -4,7 +4,7 @@
 use framebreak_variants::DefectKind;
 
 use crate::detect::blocks::{half, motion_field};
-use crate::detect::persist::persistent_hits;
+use crate::detect::persist::persistent_groups;
 use crate::detect::util::{confidence, runs};
 use crate::detect::{Affine, DefectDetector, Evidence};
 use crate::{Finding, Plane};
@@ -26,7 +26,10 @@ const LAG: usize = 4;
 /// changes a block too, by moving). Bleed is a change that goes on for at
 /// least `min_pairs` consecutive frames in the same block: a slow, steady
 /// takeover rather than a cut, a spark or a flash, over at least
-/// `min_blocks` adjacent blocks.
+/// `min_blocks` adjacent blocks. A block whose one-frame match is unknown
+/// (the camera carries it out of view) is not judged. And a creep reaches
+/// block after block: a finding whose blocks all started changing in the
+/// same pair (an object jumping away, a freeze ending) is dropped.
 #[derive(Debug, Clone)]
 pub struct TextureBleed {
     /// Least mean change over 4 frames, in grey levels.
@@ -100,19 +103,32 @@ impl DefectDetector for TextureBleed {
                             >= LAG - 1;
                         let short = f64::from(m0.cost);
                         let cut = self.min_change.max(self.ratio * short + 1.0);
-                        (in_view && still && long[b] > cut).then(|| long[b] / cut)
+                        (in_view && still && short.is_finite() && long[b] > cut)
+                            .then(|| long[b] / cut)
                     })
                     .collect()
             })
             .collect();
-        let hits = persistent_hits(
+        let groups = persistent_groups(
             ev,
             |_, i, b| strength[i][b],
             self.min_pairs,
             self.min_blocks,
             confidence,
         );
-        runs(DefectKind::TextureBleed, &hits, 1)
+        let hits: Vec<_> = groups.iter().map(|g| g.map(|(h, _)| h)).collect();
+        let mut found = runs(DefectKind::TextureBleed, &hits, 1);
+        // A creep reaches block after block; a cut, a jump or the end of a
+        // freeze changes every block of its region in one pair. So a
+        // finding's blocks must have started changing in different pairs.
+        found.retain(|f| {
+            let onsets = groups[f.start_frame as usize..=f.end_frame as usize]
+                .iter()
+                .filter_map(|g| g.map(|(_, on)| on))
+                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+            onsets.is_some_and(|(first, last)| last > first)
+        });
+        found
     }
 
     fn name(&self) -> &str {

@@ -15,7 +15,24 @@ pub(crate) fn persistent_hits(
     min_blocks: usize,
     score: impl Fn(f64) -> f64,
 ) -> Vec<Option<Hit>> {
-    let mut hits: Vec<Option<Hit>> = vec![None; ev.len()];
+    persistent_groups(ev, strength, min_pairs, min_blocks, score)
+        .into_iter()
+        .map(|h| h.map(|(hit, _)| hit))
+        .collect()
+}
+
+/// [`persistent_hits`], with each frame's hit also telling the first and
+/// last pair at which the blocks of its groups started being flagged: the
+/// same pair when a whole group changed at once, pairs apart when the
+/// change spread block by block.
+pub(crate) fn persistent_groups(
+    ev: &Evidence<'_>,
+    strength: impl Fn(&MotionField, usize, usize) -> Option<f64>,
+    min_pairs: usize,
+    min_blocks: usize,
+    score: impl Fn(f64) -> f64,
+) -> Vec<Option<(Hit, (usize, usize))>> {
+    let mut hits: Vec<Option<(Hit, (usize, usize))>> = vec![None; ev.len()];
     let Some(first) = ev.fields().first() else {
         return hits;
     };
@@ -39,10 +56,16 @@ pub(crate) fn persistent_hits(
             let mean = comp.iter().filter_map(|&b| s[b]).sum::<f64>() / comp.len() as f64;
             let bbox = cells_bbox(&comp, cols, f.block, ev.width(), ev.height());
             let sc = score(mean);
+            let onset = |b: usize| (i + 1).saturating_sub(streak[b]);
+            let onsets = (
+                comp.iter().map(|&b| onset(b)).min().unwrap_or(0),
+                comp.iter().map(|&b| onset(b)).max().unwrap_or(0),
+            );
             // The defect spans the whole streak, not just the pair that proved it.
             let from = (i + 1).saturating_sub(min_pairs);
             for slot in &mut hits[from..=i + 1] {
-                let hit = slot.get_or_insert(Hit { score: sc, bbox });
+                let (hit, on) = slot.get_or_insert((Hit { score: sc, bbox }, onsets));
+                *on = (on.0.min(onsets.0), on.1.max(onsets.1));
                 hit.score = hit.score.max(sc);
                 hit.bbox = match (hit.bbox, bbox) {
                     (Some(a), Some(b)) => Some(a.union(b)),

@@ -21,6 +21,14 @@ use crate::{BBox, Finding, Plane};
 ///    (quarter size). It teleported when it is found at least `min_jump`
 ///    pixels away from where the camera alone would put it, matching at
 ///    least twice as well as what was there before.
+/// 4. It moved rather than being copied: where the camera carries its old
+///    place into the new frame, the content matches at least twice worse
+///    than at its new place (repetitive texture, or a texture spreading
+///    over a region, is found far away while it stays where it was).
+/// 5. Smooth motion does not explain the jump: the new content does not go
+///    on by the same jump (±8 pixels) into the frame after, nor did the old
+///    content arrive by it from the frame before. A fast ball crossing the
+///    frame keeps its speed; a teleported object does not.
 #[derive(Debug, Clone)]
 pub struct Teleport {
     /// Shortest jump that counts, in pixels.
@@ -57,6 +65,41 @@ fn patch_error(a: &Plane, ax: usize, ay: usize, b: &Plane, patch: Patch) -> f32 
         s += ra.iter().zip(rb).map(|(p, q)| (p - q).abs()).sum::<f32>();
     }
     s / (pw * ph) as f32
+}
+
+/// Whether `patch` of `a` is found in `b` where `camera` carries it plus
+/// `v` (quarter-size pixels; ±2 around), matching at least twice as well
+/// as where the camera alone carries it.
+fn keeps_moving(
+    a: &Plane,
+    patch: Patch,
+    b: &Plane,
+    camera: &crate::detect::Affine,
+    v: (f64, f64),
+) -> bool {
+    let (cx, cy) = camera.apply((patch.x * 4) as f64, (patch.y * 4) as f64);
+    let (cx, cy) = (cx / 4.0, cy / 4.0);
+    let at = |x: f64, y: f64| -> Option<f32> {
+        let (x, y) = (x.round(), y.round());
+        if x < 0.0
+            || y < 0.0
+            || x as usize + patch.w > b.width()
+            || y as usize + patch.h > b.height()
+        {
+            return None;
+        }
+        Some(patch_error(b, x as usize, y as usize, a, patch))
+    };
+    let stay = at(cx, cy).unwrap_or(f32::INFINITY);
+    let mut best = f32::INFINITY;
+    for dy in -2..=2 {
+        for dx in -2..=2 {
+            if let Some(e) = at(cx + v.0 + f64::from(dx), cy + v.1 + f64::from(dy)) {
+                best = best.min(e);
+            }
+        }
+    }
+    best.is_finite() && best * 2.0 <= stay
 }
 
 impl DefectDetector for Teleport {
@@ -96,7 +139,7 @@ impl DefectDetector for Teleport {
                 if before.max(after) * 2.0 > now {
                     continue;
                 }
-                for j in [i, i + 1] {
+                for j in [i.saturating_sub(1), i, i + 1, (i + 2).min(n - 1)] {
                     if quarter[j].is_none() {
                         quarter[j] = Some(half(&half(ev.luma(j))));
                     }
@@ -129,33 +172,17 @@ impl DefectDetector for Teleport {
                     (sx / 4.0).round().clamp(0.0, (qa.width() - pw) as f64) as usize,
                     (sy / 4.0).round().clamp(0.0, (qa.height() - ph) as f64) as usize,
                 );
-                let stay = patch_error(
-                    qa,
-                    sx,
-                    sy,
-                    qb,
-                    Patch {
-                        x: bx,
-                        y: by,
-                        w: pw,
-                        h: ph,
-                    },
-                );
+                let patch = Patch {
+                    x: bx,
+                    y: by,
+                    w: pw,
+                    h: ph,
+                };
+                let stay = patch_error(qa, sx, sy, qb, patch);
                 let mut best = (f32::INFINITY, 0usize, 0usize);
                 for ay in 0..=qa.height() - ph {
                     for ax in 0..=qa.width() - pw {
-                        let e = patch_error(
-                            qa,
-                            ax,
-                            ay,
-                            qb,
-                            Patch {
-                                x: bx,
-                                y: by,
-                                w: pw,
-                                h: ph,
-                            },
-                        );
+                        let e = patch_error(qa, ax, ay, qb, patch);
                         if e < best.0 {
                             best = (e, ax, ay);
                         }
@@ -163,6 +190,49 @@ impl DefectDetector for Teleport {
                 }
                 let jump = 4.0 * ((best.1 as f64 - sx as f64).hypot(best.2 as f64 - sy as f64));
                 if jump < self.min_jump || best.0 * 2.0 > stay {
+                    continue;
+                }
+                let src = Patch {
+                    x: best.1,
+                    y: best.2,
+                    w: pw,
+                    h: ph,
+                };
+                // Moved, not copied: the content must have left its old
+                // place. Repetitive texture, or a texture spreading, is
+                // found far away while it is still where it was.
+                let vacated = {
+                    let (vx, vy) = field.camera.apply((best.1 * 4) as f64, (best.2 * 4) as f64);
+                    let (vx, vy) = (
+                        (vx / 4.0).round().clamp(0.0, (qb.width() - pw) as f64) as usize,
+                        (vy / 4.0).round().clamp(0.0, (qb.height() - ph) as f64) as usize,
+                    );
+                    patch_error(qb, vx, vy, qa, src)
+                };
+                if vacated < 2.0 * best.0.max(0.5) {
+                    continue;
+                }
+                // Unexplained by smooth motion: an object this fast in the
+                // pairs before or after (a thrown or falling ball) moved
+                // there; a teleport does not keep going.
+                let v = (best.1 as f64 - sx as f64, best.2 as f64 - sy as f64);
+                // After: the new content, one frame on, carried by the
+                // camera and by the jump again.
+                let mut moving = i + 2 < n
+                    && quarter[i + 2]
+                        .as_ref()
+                        .is_some_and(|qc| keeps_moving(qb, patch, qc, &fields[i + 1].camera, v));
+                // Before: the old content, one frame back, against the jump.
+                if !moving && i >= 1 {
+                    let back = fields[i - 1]
+                        .camera
+                        .inverse()
+                        .unwrap_or(crate::detect::Affine::IDENTITY);
+                    moving = quarter[i - 1]
+                        .as_ref()
+                        .is_some_and(|qp| keeps_moving(qa, src, qp, &back, (-v.0, -v.1)));
+                }
+                if moving {
                     continue;
                 }
                 let to = BBox {

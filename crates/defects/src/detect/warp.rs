@@ -13,8 +13,8 @@ const RADIUS: isize = 2;
 /// is taken out.
 ///
 /// Around each block, the residual motion of the reliable blocks of a 5×5
-/// window (their mean removed, so an object sliding through does not
-/// count) is split into its component around the centre. A swirl turns the
+/// window (their median motion removed, so an object sliding through does
+/// not count, nor drag the ring's common motion along) is split into its component around the centre. A swirl turns the
 /// whole ring one way: the median tangential motion is at least `min_swirl`
 /// pixels per frame and at least 60 % of the ring agrees in sign. A camera
 /// that rotates turns everything the same way and is taken out with the
@@ -51,9 +51,13 @@ impl DefectDetector for Warp {
                         continue;
                     }
                     let k = ring.len() as f64;
+                    // The ring's common motion is its median, not its mean:
+                    // one fast object in a block or two of the ring drags a
+                    // mean along, and the leftover offset on a ring missing
+                    // some blocks reads as a turn.
                     let (mx, my) = (
-                        ring.iter().map(|v| v.2).sum::<f64>() / k,
-                        ring.iter().map(|v| v.3).sum::<f64>() / k,
+                        median(ring.iter().map(|v| v.2)),
+                        median(ring.iter().map(|v| v.3)),
                     );
                     let tangential: Vec<f64> = ring
                         .iter()
