@@ -14,6 +14,14 @@
 //! The bench starts nginx itself from the shared `nginx.conf` in a temporary
 //! prefix and stops it by its PID.
 //!
+//! Every run's downloads stay on disk until the whole bench ends. On ext4
+//! without a journal (these machines' root filesystem) creating a file scans
+//! past every inode deleted in the last minutes (`recently_deleted` in
+//! `ext4/ialloc.c`): a client run right after another one deleted its 10,000
+//! files spent about half its CPU there (`perf record`), so the run order,
+//! not the client, decided much of the kernel time. With nothing deleted
+//! until the end, each client pays only for its own files.
+//!
 //! Run with `cargo bench -p framebreak --bench http_flow` or
 //! `scripts/bench-http`. Settings: `HTTP_FLOW_JOBS` (default 10,000),
 //! `HTTP_FLOW_CONCURRENCY` (default `100,1000`), `HTTP_FLOW_STORES`
@@ -53,6 +61,8 @@ const BACKEND: &str = "openai";
 /// Set in a child process: `sqlite:100` runs framebreak with that store and
 /// concurrency, prints one JSON line and exits.
 const CHILD_ENV: &str = "HTTP_FLOW_CHILD";
+/// Set in a child process: the (new) folder its downloads go to and stay in.
+const OUT_ENV: &str = "HTTP_FLOW_OUT";
 
 fn main() -> ExitCode {
     let result = match std::env::var(CHILD_ENV) {
@@ -259,7 +269,11 @@ fn child(spec: &str) -> BenchResult<()> {
 
 async fn run_framebreak(store_kind: &str, concurrency: usize, jobs: usize) -> BenchResult<Value> {
     let work = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let out_dir = work.path().join("dl");
+    // The parent removes the downloads when the whole bench is over.
+    let out_dir = match std::env::var_os(OUT_ENV) {
+        Some(dir) => PathBuf::from(dir),
+        None => work.path().join("dl"),
+    };
     std::fs::create_dir(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let store: Arc<dyn JobStore> = match store_kind {
         "sqlite" => Arc::new(
@@ -470,14 +484,20 @@ fn last_json_line(stdout: &[u8], what: &str) -> BenchResult<Value> {
     serde_json::from_str(line).map_err(|e| format!("{what} result: {e}"))
 }
 
-fn run_python(python: &Path, client: &Path, jobs: usize, concurrency: usize) -> BenchResult<Value> {
-    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+fn run_python(
+    python: &Path,
+    client: &Path,
+    jobs: usize,
+    concurrency: usize,
+    out_dir: &Path,
+) -> BenchResult<Value> {
     let out = Command::new(python)
         .arg(client)
         .args(["--base-url", BASE_URL, "--jobs", &jobs.to_string()])
         .args(["--concurrency", &concurrency.to_string()])
         .arg("--out-dir")
-        .arg(dir.path().join("dl"))
+        .arg(out_dir)
+        .arg("--keep-files")
         .args(["--timeout-s", &RUN_LIMIT.as_secs().to_string()])
         .stdin(Stdio::null())
         .output()
@@ -492,10 +512,11 @@ fn run_python(python: &Path, client: &Path, jobs: usize, concurrency: usize) -> 
     last_json_line(&out.stdout, "reference client")
 }
 
-fn run_child(store: &str, concurrency: usize) -> BenchResult<Value> {
+fn run_child(store: &str, concurrency: usize, out_dir: &Path) -> BenchResult<Value> {
     let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
     let out = Command::new(exe)
         .env(CHILD_ENV, format!("{store}:{concurrency}"))
+        .env(OUT_ENV, out_dir)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("framebreak child: {e}"))?;
@@ -605,17 +626,30 @@ fn parent() -> BenchResult<()> {
         "http_flow: {jobs} jobs per run, submit → poll → {sample_bytes}-byte download to disk, \
          nginx mock on {ADDR}; load average at start {load_start}"
     );
+    // Every run's downloads, removed only when the bench is over (see the
+    // module docs: deleting between runs bills the next run).
+    let downloads = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let runs = concurrencies.len() * (1 + stores.len());
+    println!(
+        "  downloads kept until the end in {}: {runs} runs × {jobs} files ≈ {:.1} GB",
+        downloads.path().display(),
+        (runs * jobs) as f64 * sample_bytes as f64 / 1e9
+    );
     let nginx = Nginx::start(prefix.path(), &conf)?;
     eprintln!("  nginx master started, pid {}", nginx.child.id());
 
     let mut rows = Vec::new();
     for &concurrency in &concurrencies {
-        let py = run_python(&python, &client, jobs, concurrency)?;
+        let py_dir = downloads.path().join(format!("python-c{concurrency}"));
+        let py = run_python(&python, &client, jobs, concurrency, &py_dir)?;
         report("python aiohttp", &py);
         check("python aiohttp", &py, jobs)?;
         let mut ours = Vec::new();
         for store in &stores {
-            let v = run_child(store, concurrency)?;
+            let dir = downloads
+                .path()
+                .join(format!("framebreak-{store}-c{concurrency}"));
+            let v = run_child(store, concurrency, &dir)?;
             let label = format!("framebreak ({store})");
             report(&label, &v);
             check(&label, &v, jobs)?;

@@ -37,3 +37,12 @@ pub use framebreak_scheduler as scheduler;
 pub use framebreak_sim as sim;
 pub use framebreak_telemetry as telemetry;
 pub use framebreak_variants as variants;
+
+pub mod campaign;
+mod job;
+pub mod report;
+pub mod roast;
+mod row;
+
+pub use job::{JobPayload, JobResult};
+pub use row::{ResultRow, RowFailure, RowStatus};

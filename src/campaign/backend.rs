@@ -1,0 +1,206 @@
+//! Which video backend a campaign talks to, built from its configuration.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use framebreak_client::{
+    Asset, FalBackend, LumaBackend, OpenAiBackend, RemoteJob, ReplicateBackend, RunwayBackend,
+    VeoBackend, VideoBackend,
+};
+use framebreak_sim::{Faults, GroundTruth, Profile, SimBackend, Simulator};
+
+use crate::campaign::{BackendConfig, Error};
+
+/// The kinds of backend a campaign can attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// The simulated model, in-process (the default; offline).
+    Sim,
+    /// A `framebreak sim serve` over HTTP (OpenAI-compatible, with truth).
+    SimHttp,
+    /// An OpenAI-compatible Videos API.
+    OpenAi,
+    /// Replicate.
+    Replicate,
+    /// fal.ai's queue.
+    Fal,
+    /// Runway.
+    Runway,
+    /// Luma Dream Machine.
+    Luma,
+    /// Google Veo (Gemini API).
+    Veo,
+}
+
+impl BackendKind {
+    /// Every name `backend.kind` accepts.
+    pub const NAMES: [&'static str; 8] = [
+        "sim",
+        "sim-http",
+        "openai",
+        "replicate",
+        "fal",
+        "runway",
+        "luma",
+        "veo",
+    ];
+
+    /// The kind named `name`, if any.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "sim" => Self::Sim,
+            "sim-http" => Self::SimHttp,
+            "openai" => Self::OpenAi,
+            "replicate" => Self::Replicate,
+            "fal" => Self::Fal,
+            "runway" => Self::Runway,
+            "luma" => Self::Luma,
+            "veo" => Self::Veo,
+            _ => return None,
+        })
+    }
+
+    /// Whether it is the simulator, which knows the truth of its videos.
+    #[must_use]
+    pub const fn is_sim(self) -> bool {
+        matches!(self, Self::Sim | Self::SimHttp)
+    }
+}
+
+/// Where the simulator's ground truth of a video comes from.
+#[derive(Clone)]
+pub(crate) enum Truth {
+    /// Not a simulator: no truth.
+    None,
+    /// The in-process simulator.
+    InProcess(SimBackend),
+    /// `GET {base}/v1/videos/{id}/truth` of a `framebreak sim serve`.
+    Http(Arc<dyn VideoBackend>, String),
+}
+
+impl std::fmt::Debug for Truth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::InProcess(_) => f.write_str("InProcess"),
+            Self::Http(_, base) => f.debug_tuple("Http").field(base).finish(),
+        }
+    }
+}
+
+impl Truth {
+    /// The truth of a finished job; `None` when there is none or it cannot
+    /// be had (the report then leaves the video out of precision/recall).
+    pub(crate) async fn of(&self, job: &RemoteJob) -> Option<GroundTruth> {
+        match self {
+            Self::None => None,
+            Self::InProcess(sim) => sim.truth(job),
+            Self::Http(backend, base) => {
+                let asset = Asset::new(format!(
+                    "{}/v1/videos/{}/truth",
+                    base.trim_end_matches('/'),
+                    job.id
+                ));
+                let mut body = Vec::new();
+                backend.download(&asset, &mut body, &|_| {}).await.ok()?;
+                serde_json::from_slice(&body).ok()
+            }
+        }
+    }
+}
+
+/// A backend and the source of its truth.
+pub(crate) struct Built {
+    pub(crate) backend: Arc<dyn VideoBackend>,
+    pub(crate) truth: Truth,
+    /// The in-process simulator, when it is one (its submission counts).
+    pub(crate) sim: Option<SimBackend>,
+}
+
+/// Builds the backend of `config`; the in-process simulator journals its
+/// submissions in `run_dir` so a resumed run finds the jobs it submitted.
+pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Error> {
+    let kind = BackendKind::parse(&config.kind).ok_or_else(|| Error::Config {
+        source_name: "backend.kind".into(),
+        reason: format!(
+            "{:?} is not one of {}",
+            config.kind,
+            BackendKind::NAMES.join(", ")
+        ),
+    })?;
+    let base = config.base_url.as_deref();
+    macro_rules! remote {
+        ($ty:ty) => {{
+            let mut b = <$ty>::from_env()?;
+            if let Some(url) = base {
+                b = b.with_base_url(url)?;
+            }
+            if let Some(model) = &config.model {
+                b = b.with_default_model(model.clone());
+            }
+            Arc::new(b) as Arc<dyn VideoBackend>
+        }};
+    }
+    let built = match kind {
+        BackendKind::Sim => {
+            let profile = Profile::named_or_file(&config.profile)?;
+            let faults: Faults = match &config.faults {
+                Some(spec) => spec
+                    .parse()
+                    .map_err(|e: framebreak_sim::Error| Error::Config {
+                        source_name: "backend.faults".into(),
+                        reason: e.to_string(),
+                    })?,
+                None => Faults::none(),
+            };
+            let simulator = Simulator::new(profile)?;
+            let sim = SimBackend::new(simulator)
+                .with_faults(faults)
+                .with_journal(run_dir.join(SIM_JOURNAL))?;
+            Built {
+                backend: Arc::new(sim.clone()),
+                truth: Truth::InProcess(sim.clone()),
+                sim: Some(sim),
+            }
+        }
+        BackendKind::SimHttp => {
+            let url = base.ok_or_else(|| Error::Config {
+                source_name: "backend.base_url".into(),
+                reason: "the sim-http backend needs the URL of a `framebreak sim serve`".into(),
+            })?;
+            // The simulator takes any key unless it was started with one.
+            let key = framebreak_client::Secret::from_env(OpenAiBackend::KEY_VAR)
+                .unwrap_or_else(|_| framebreak_client::Secret::new("framebreak-sim"));
+            let mut b = OpenAiBackend::new(key)?.with_base_url(url)?;
+            if let Some(model) = &config.model {
+                b = b.with_default_model(model.clone());
+            }
+            let backend: Arc<dyn VideoBackend> = Arc::new(b);
+            Built {
+                truth: Truth::Http(backend.clone(), url.to_owned()),
+                backend,
+                sim: None,
+            }
+        }
+        BackendKind::OpenAi => plain(remote!(OpenAiBackend)),
+        BackendKind::Replicate => plain(remote!(ReplicateBackend)),
+        BackendKind::Fal => plain(remote!(FalBackend)),
+        BackendKind::Runway => plain(remote!(RunwayBackend)),
+        BackendKind::Luma => plain(remote!(LumaBackend)),
+        BackendKind::Veo => plain(remote!(VeoBackend)),
+    };
+    Ok(built)
+}
+
+/// The in-process simulator's journal of submissions, in the run folder.
+pub const SIM_JOURNAL: &str = "sim-journal.jsonl";
+
+fn plain(backend: Arc<dyn VideoBackend>) -> Built {
+    Built {
+        backend,
+        truth: Truth::None,
+        sim: None,
+    }
+}

@@ -1,0 +1,580 @@
+//! A campaign's configuration: built-in defaults, then `framebreak.toml`,
+//! then `FRAMEBREAK_*` environment variables, then flags, each layer over
+//! the one before.
+//!
+//! Layers are merged as JSON trees and the result is deserialized once, with
+//! unknown keys refused, so a typo in any layer is an error that names the
+//! key and the layer, never a silently ignored setting.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::campaign::Error;
+
+/// The file read from the working directory when no `--config` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "framebreak.toml";
+/// Prefix of the environment variables that set configuration keys:
+/// `FRAMEBREAK_BACKEND__MODEL=…` sets `backend.model` (sections and keys
+/// joined by a double underscore, lower-cased).
+pub const ENV_PREFIX: &str = "FRAMEBREAK_";
+
+/// Everything a campaign needs to know, as `framebreak config` prints it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignConfig {
+    /// Which prompts, how many variants of each, which traps.
+    pub variants: VariantsConfig,
+    /// The video model to attack.
+    pub backend: BackendConfig,
+    /// What each request asks for.
+    pub request: RequestConfig,
+    /// Concurrency, rate limits and retries.
+    pub scheduler: SchedulerConfig,
+    /// Where and how videos are analysed.
+    pub analysis: AnalysisConfig,
+    /// Where runs and reports go.
+    pub output: OutputConfig,
+}
+
+/// Which prompts, how many variants of each, which traps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VariantsConfig {
+    /// A text or JSON Lines file of base prompts; the built-in scenes when
+    /// unset.
+    pub input: Option<PathBuf>,
+    /// Variants per base prompt.
+    pub per_prompt: usize,
+    /// `random`, `stratified` or `exhaustive`.
+    pub strategy: String,
+    /// Seed of the campaign: same seed, same variants.
+    pub seed: u64,
+    /// Keep each unmutated base prompt as a control (needed for the
+    /// mutated-vs-control comparison of the report).
+    pub control: bool,
+    /// Only traps whose id matches this glob (`physics.*`).
+    pub traps: Option<String>,
+    /// At most this many traps chained into one variant.
+    pub max_traps: usize,
+    /// Stop after this many variants (all of them when unset).
+    pub limit: Option<usize>,
+}
+
+impl Default for VariantsConfig {
+    fn default() -> Self {
+        Self {
+            input: None,
+            per_prompt: 4,
+            strategy: "random".into(),
+            seed: 0,
+            control: true,
+            traps: None,
+            max_traps: framebreak_variants::ChainConfig::default().max_traps,
+            limit: None,
+        }
+    }
+}
+
+/// The video model to attack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackendConfig {
+    /// `sim` (in-process simulated model), `sim-http` (a `framebreak sim
+    /// serve` at `base_url`), `openai`, `replicate`, `fal`, `runway`,
+    /// `luma` or `veo`.
+    pub kind: String,
+    /// The model to ask for; the provider's default when unset.
+    pub model: Option<String>,
+    /// Another endpoint than the provider's (a gateway, a proxy, the sim).
+    pub base_url: Option<String>,
+    /// The simulated model's profile: `weak`, `strong` or a TOML file.
+    pub profile: String,
+    /// Faults the in-process simulator injects (as `sim serve --faults`).
+    pub faults: Option<String>,
+    /// How long one generation may take before the job times out, seconds.
+    pub generation_timeout_secs: u64,
+    /// The longest wait between two polls, seconds.
+    pub max_poll_interval_secs: u64,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            kind: "sim".into(),
+            model: None,
+            base_url: None,
+            profile: "weak".into(),
+            faults: None,
+            generation_timeout_secs: 1800,
+            max_poll_interval_secs: 10,
+        }
+    }
+}
+
+/// What each request asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestConfig {
+    /// Frame width, pixels.
+    pub width: u32,
+    /// Frame height, pixels.
+    pub height: u32,
+    /// Length, seconds.
+    pub duration_secs: u32,
+    /// Send the campaign seed to models that take one.
+    pub send_seed: bool,
+}
+
+impl Default for RequestConfig {
+    fn default() -> Self {
+        Self {
+            width: 320,
+            height: 240,
+            duration_secs: 2,
+            send_seed: true,
+        }
+    }
+}
+
+/// Concurrency, rate limits and retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Jobs in flight at once.
+    pub concurrency: usize,
+    /// Requests per second or minute to the backend (`10/s`, `600/m`).
+    pub rate: Option<String>,
+    /// Attempts of one job before it fails for good.
+    pub max_attempts: u32,
+    /// The store: `sqlite` (in the run folder) or `postgres://…`.
+    pub store: String,
+    /// How long a worker's lease on a job lasts without a heartbeat: a
+    /// killed worker's jobs go back to the others after this, seconds.
+    pub lease_ttl_secs: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            rate: None,
+            max_attempts: 5,
+            store: "sqlite".into(),
+            lease_ttl_secs: 30,
+        }
+    }
+}
+
+/// Where and how videos are analysed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    /// `auto` (the best device found), `cpu` or `cuda:N`.
+    pub device: String,
+    /// Analysis size: the longest side in pixels.
+    pub size: u32,
+    /// Analyse at most this many frames per video.
+    pub max_frames: Option<usize>,
+    /// Videos analysed at once; the number of CPU cores when unset.
+    pub workers: Option<usize>,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            device: "auto".into(),
+            size: 320,
+            max_frames: Some(96),
+            workers: None,
+        }
+    }
+}
+
+/// Where runs and reports go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// The folder that holds one folder per run.
+    pub runs_dir: PathBuf,
+    /// Keep the downloaded videos (the report's contact sheets need them).
+    pub keep_videos: bool,
+    /// The worst videos shown in the report.
+    pub top: usize,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            runs_dir: PathBuf::from("runs"),
+            keep_videos: true,
+            top: 12,
+        }
+    }
+}
+
+/// Builds a [`CampaignConfig`] from layers, lowest first.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigLoader {
+    tree: Value,
+}
+
+impl Default for ConfigLoader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConfigLoader {
+    /// Starts from the built-in defaults.
+    pub fn new() -> Self {
+        let tree = serde_json::to_value(CampaignConfig::default()).unwrap_or(Value::Null);
+        Self { tree }
+    }
+
+    /// Starts from a saved configuration (a run folder's `campaign.toml`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the file when it cannot be read or parsed.
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
+        Self::new().file(path)
+    }
+
+    /// Lays a TOML file over what is there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the file when it cannot be read or parsed.
+    pub fn file(self, path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            source_name: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.toml(&text, &path.display().to_string())
+    }
+
+    /// Lays `framebreak.toml` of the working directory over what is there,
+    /// if that file exists.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConfigLoader::file`].
+    pub fn default_file(self) -> Result<Self, Error> {
+        let path = Path::new(DEFAULT_CONFIG_FILE);
+        if path.is_file() {
+            self.file(path)
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// Lays TOML text over what is there; `source_name` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when it is not TOML.
+    pub fn toml(mut self, text: &str, source_name: &str) -> Result<Self, Error> {
+        let layer: Value = toml::from_str(text).map_err(|e| Error::Config {
+            source_name: source_name.to_owned(),
+            reason: e.to_string().trim().to_owned(),
+        })?;
+        merge(&mut self.tree, layer);
+        Ok(self)
+    }
+
+    /// Lays the `FRAMEBREAK_SECTION__KEY` variables of `vars` over what is
+    /// there. Values are read as TOML scalars (`true`, `12`, `0.5`) and
+    /// otherwise as strings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a variable that names no section and key.
+    pub fn env<I, K, V>(mut self, vars: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (name, value) in vars {
+            let name = name.as_ref();
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                // FRAMEBREAK_LOG and friends belong to other parts.
+                continue;
+            };
+            if section.is_empty() || key.is_empty() {
+                return Err(Error::Config {
+                    source_name: format!("environment variable {name}"),
+                    reason: "expected FRAMEBREAK_SECTION__KEY".into(),
+                });
+            }
+            let value = scalar(value.as_ref());
+            let layer =
+                serde_json::json!({ section.to_lowercase(): { key.to_lowercase(): value } });
+            merge(&mut self.tree, layer);
+        }
+        Ok(self)
+    }
+
+    /// Sets one key (`"scheduler.concurrency"`) from a flag.
+    pub fn set(mut self, key: &str, value: impl Serialize) -> Self {
+        let Ok(value) = serde_json::to_value(value) else {
+            return self;
+        };
+        let mut layer = value;
+        for part in key.rsplit('.') {
+            let mut map = Map::new();
+            map.insert(part.to_owned(), layer);
+            layer = Value::Object(map);
+        }
+        merge(&mut self.tree, layer);
+        self
+    }
+
+    /// Sets one key when the flag was given.
+    pub fn set_opt<T: Serialize>(self, key: &str, value: Option<T>) -> Self {
+        match value {
+            Some(v) => self.set(key, v),
+            None => self,
+        }
+    }
+
+    /// The merged configuration, checked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the unknown or ill-typed key.
+    pub fn build(self) -> Result<CampaignConfig, Error> {
+        let config: CampaignConfig =
+            serde_json::from_value(self.tree).map_err(|e| Error::Config {
+                source_name: "the configuration (defaults, framebreak.toml, FRAMEBREAK_* variables and flags)".into(),
+                reason: e.to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl CampaignConfig {
+    /// Checks values that types alone cannot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the key and what is wrong with it.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |key: &str, reason: String| {
+            Err(Error::Config {
+                source_name: key.to_owned(),
+                reason,
+            })
+        };
+        if self.scheduler.concurrency == 0 {
+            return bad("scheduler.concurrency", "must be at least 1".into());
+        }
+        if self.scheduler.lease_ttl_secs == 0 {
+            return bad("scheduler.lease_ttl_secs", "must be at least 1".into());
+        }
+        if self.scheduler.max_attempts == 0 {
+            return bad("scheduler.max_attempts", "must be at least 1".into());
+        }
+        if !["random", "stratified", "exhaustive"].contains(&self.variants.strategy.as_str()) {
+            return bad(
+                "variants.strategy",
+                format!(
+                    "{:?} is not one of random, stratified, exhaustive",
+                    self.variants.strategy
+                ),
+            );
+        }
+        if self.variants.per_prompt == 0 && self.variants.strategy != "exhaustive" {
+            return bad("variants.per_prompt", "must be at least 1".into());
+        }
+        if let Some(rate) = &self.scheduler.rate {
+            crate::campaign::parse_rate(rate)?;
+        }
+        if crate::campaign::BackendKind::parse(&self.backend.kind).is_none() {
+            return bad(
+                "backend.kind",
+                format!(
+                    "{:?} is not one of {}",
+                    self.backend.kind,
+                    crate::campaign::BackendKind::NAMES.join(", ")
+                ),
+            );
+        }
+        if self.backend.kind == "sim-http" && self.backend.base_url.is_none() {
+            return bad(
+                "backend.base_url",
+                "the sim-http backend needs the URL of a `framebreak sim serve`".into(),
+            );
+        }
+        if self.analysis.size < 16 {
+            return bad(
+                "analysis.size",
+                format!("{} px is too small", self.analysis.size),
+            );
+        }
+        if self.analysis.workers == Some(0) {
+            return bad("analysis.workers", "must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML, with every credential in a URL replaced by
+    /// `***` (what `framebreak config` prints and run folders keep).
+    #[must_use]
+    pub fn to_toml_redacted(&self) -> String {
+        let mut copy = self.clone();
+        copy.scheduler.store = redact_url(&copy.scheduler.store);
+        copy.backend.base_url = copy.backend.base_url.as_deref().map(redact_url);
+        toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+/// `scheme://user:password@host/…` becomes `scheme://user:***@host/…`;
+/// anything else is returned as is.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, tail) = match rest.find(['/', '?']) {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) if userinfo.contains(':') => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    format!("{scheme}://{user}:***@{host}{tail}")
+                }
+                _ => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    };
+    // Passwords also travel as query parameters (`?password=`) and in
+    // key-value connection strings (`password=… host=…`).
+    let mut from = 0;
+    while let Some(i) = out[from..].find("password=").map(|i| from + i) {
+        let start = i + "password=".len();
+        let end = out[start..]
+            .find(['&', ' '])
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+        from = start + 3;
+    }
+    out
+}
+
+fn scalar(text: &str) -> Value {
+    if let Ok(b) = text.parse::<bool>() {
+        return Value::Bool(b);
+    }
+    if let Ok(n) = text.parse::<i64>() {
+        return Value::from(n);
+    }
+    if let Ok(f) = text.parse::<f64>()
+        && f.is_finite()
+    {
+        return Value::from(f);
+    }
+    Value::String(text.to_owned())
+}
+
+fn merge(base: &mut Value, layer: Value) {
+    match (base, layer) {
+        (Value::Object(base), Value::Object(layer)) => {
+            for (k, v) in layer {
+                match base.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, layer) => *slot = layer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_file_then_env_then_flags() {
+        let c = ConfigLoader::new()
+            .toml("[scheduler]\nconcurrency = 7\nrate = \"5/s\"\n", "f.toml")
+            .unwrap()
+            .env([("FRAMEBREAK_SCHEDULER__CONCURRENCY", "9"), ("HOME", "/x")])
+            .unwrap()
+            .set_opt("scheduler.rate", Some("2/s"))
+            .set_opt::<u32>("request.width", None)
+            .build()
+            .unwrap();
+        assert_eq!(c.scheduler.concurrency, 9);
+        assert_eq!(c.scheduler.rate.as_deref(), Some("2/s"));
+        assert_eq!(c.request.width, 320);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let e = ConfigLoader::new()
+            .toml("[scheduler]\nconcurency = 7\n", "f.toml")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("concurency"), "{e}");
+        let e = ConfigLoader::new()
+            .set("scheduler.concurrency", 0)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scheduler.concurrency"), "{e}");
+        let e = ConfigLoader::new()
+            .toml("[scheduler\n", "broken.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("broken.toml"), "{e}");
+        let e = ConfigLoader::new()
+            .set("backend.kind", "midjourney")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("midjourney") && e.contains("replicate"), "{e}");
+    }
+
+    #[test]
+    fn printed_config_hides_passwords_and_round_trips() {
+        let c = ConfigLoader::new()
+            .set(
+                "scheduler.store",
+                "postgres://fb:hunter2@db:5432/runs?sslmode=disable",
+            )
+            .build()
+            .unwrap();
+        let text = c.to_toml_redacted();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("postgres://fb:***@db:5432/runs"), "{text}");
+        let back = ConfigLoader::new()
+            .toml(&text, "saved")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(back.scheduler.concurrency, c.scheduler.concurrency);
+        assert_eq!(redact_url("sqlite"), "sqlite");
+        assert_eq!(
+            redact_url("postgres://h/db?user=a&password=pw&x=1"),
+            "postgres://h/db?user=a&password=***&x=1"
+        );
+        assert_eq!(
+            redact_url("host=h password=pw user=u"),
+            "host=h password=*** user=u"
+        );
+    }
+}

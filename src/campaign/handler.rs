@@ -1,0 +1,430 @@
+//! The video pipeline as a scheduler [`Handler`]: one job is one variant,
+//! and its steps are submit → poll → download → analyze.
+//!
+//! Each step returns to the scheduler, which persists its outcome before
+//! the next one runs: a job killed after submitting is polled with its
+//! stored remote id when the run resumes, never submitted again. A submit
+//! that may have happened (its intent was recorded, its outcome was not)
+//! is repeated with the same idempotency key, which providers that take one
+//! (and the simulator) answer with the job they already made.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use framebreak_client::{
+    Asset, DEFAULT_MAX_DOWNLOAD_BYTES, JobState as RemoteState, RemoteJob, VideoBackend,
+    VideoBackendExt,
+};
+use framebreak_defects::{Analyzer, Compute};
+use framebreak_gpu::{
+    DeviceId, DeviceManager, DeviceSelector, DistributionStrategy, candle_device,
+};
+use framebreak_media::{ReadOptions, Resize, Sampling};
+use framebreak_scheduler::{Failure, FailureCategory, Handler, Step, StepContext};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::campaign::backend::Truth;
+use crate::campaign::{AnalysisConfig, Error};
+use crate::job::{JobPayload, JobResult};
+
+/// Steps of a campaign job.
+pub(crate) const SUBMIT: u32 = 0;
+pub(crate) const POLL: u32 = 1;
+pub(crate) const DOWNLOAD: u32 = 2;
+pub(crate) const ANALYZE: u32 = 3;
+
+/// Folder of the downloaded videos, in the run folder.
+pub const VIDEOS_DIR: &str = "videos";
+
+/// What the poll step hands the download step.
+#[derive(Debug, Serialize, Deserialize)]
+struct Generated {
+    remote: RemoteJob,
+    assets: Vec<Asset>,
+}
+
+/// What the download step hands the analysis step.
+#[derive(Debug, Serialize, Deserialize)]
+struct Fetched {
+    remote: RemoteJob,
+    /// Where the video came from: another worker (on another machine) that
+    /// takes the job over at the analysis step fetches it again.
+    #[serde(default)]
+    asset: Option<Asset>,
+    video: String,
+    bytes: u64,
+    sha256: String,
+    truth: Option<framebreak_sim::GroundTruth>,
+}
+
+/// Which device analyses a video.
+enum Devices {
+    /// The least loaded of the devices found, chosen per video.
+    Chosen(DeviceManager, Box<dyn DeviceSelector>),
+    /// The one the configuration names.
+    Fixed(candle_core::Device),
+}
+
+/// Where videos are analysed and how many at once.
+pub(crate) struct Analysis {
+    devices: Devices,
+    read: ReadOptions,
+    permits: Semaphore,
+    workers: usize,
+}
+
+impl std::fmt::Debug for Analysis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analysis")
+            .field("workers", &self.workers)
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Analysis {
+    pub(crate) fn new(config: &AnalysisConfig) -> Result<Self, Error> {
+        let read = ReadOptions {
+            sampling: Sampling::Every,
+            resize: Some(Resize::MaxSide(config.size)),
+            max_frames: config.max_frames,
+        };
+        read.validate().map_err(|e| Error::Config {
+            source_name: "analysis".into(),
+            reason: e.to_string(),
+        })?;
+        let workers = config.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let devices = if config.device == "auto" {
+            Devices::Chosen(
+                DeviceManager::discover(),
+                DistributionStrategy::LeastLoaded.build(),
+            )
+        } else {
+            let id: DeviceId = config.device.parse().map_err(|e| Error::Config {
+                source_name: "analysis.device".into(),
+                reason: format!("{e}"),
+            })?;
+            Devices::Fixed(candle_device(id)?)
+        };
+        Ok(Self {
+            devices,
+            read,
+            permits: Semaphore::new(workers),
+            workers,
+        })
+    }
+
+    /// The device manager, when devices are chosen per video.
+    pub(crate) fn devices(&self) -> Option<&DeviceManager> {
+        match &self.devices {
+            Devices::Chosen(manager, _) => Some(manager),
+            Devices::Fixed(_) => None,
+        }
+    }
+
+    async fn analyze(
+        &self,
+        path: PathBuf,
+        name: String,
+    ) -> Result<framebreak_defects::VideoReport, Failure> {
+        let _permit =
+            self.permits.acquire().await.map_err(|_| {
+                Failure::new(FailureCategory::Cancelled, "analysis is shutting down")
+            })?;
+        let (device, lease) = match &self.devices {
+            Devices::Fixed(d) => (d.clone(), None),
+            Devices::Chosen(manager, selector) => {
+                let lease = manager
+                    .acquire(selector.as_ref())
+                    .map_err(|e| Failure::new(FailureCategory::Analysis, e.to_string()))?;
+                let device = lease
+                    .candle_device()
+                    .map_err(|e| Failure::new(FailureCategory::Analysis, e.to_string()))?;
+                (device, Some(lease))
+            }
+        };
+        let read = self.read.clone();
+        let report = tokio::task::spawn_blocking(move || {
+            let analyzer = Analyzer::new()
+                .compute(Compute::new(device))
+                .read_options(read);
+            analyzer.analyze_file(&path)
+        })
+        .await
+        .map_err(|e| {
+            Failure::new(
+                FailureCategory::Analysis,
+                format!("the analysis panicked: {e}"),
+            )
+        })?;
+        drop(lease);
+        let mut report = report.map_err(|e| {
+            let category = match e {
+                framebreak_defects::Error::Media(_) => FailureCategory::Decode,
+                _ => FailureCategory::Analysis,
+            };
+            Failure::new(category, e.to_string())
+        })?;
+        report.file = name;
+        Ok(report)
+    }
+}
+
+/// How a job waits for its generation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Polling {
+    pub(crate) timeout: Duration,
+    pub(crate) max_interval: Duration,
+}
+
+/// The campaign's [`Handler`].
+pub(crate) struct VideoHandler {
+    pub(crate) backend: Arc<dyn VideoBackend>,
+    pub(crate) truth: Truth,
+    pub(crate) run_dir: PathBuf,
+    pub(crate) analysis: Arc<Analysis>,
+    pub(crate) polling: Polling,
+}
+
+impl std::fmt::Debug for VideoHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoHandler")
+            .field("run_dir", &self.run_dir)
+            .field("truth", &self.truth)
+            .field("analysis", &self.analysis)
+            .field("polling", &self.polling)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The scheduler's category of a client error.
+pub(crate) fn failure(e: &framebreak_client::Error) -> Failure {
+    use framebreak_client::FailureCategory as C;
+    let category = match e.category() {
+        C::Connection => FailureCategory::Connection,
+        C::Timeout => FailureCategory::Timeout,
+        C::RateLimited => FailureCategory::RateLimited,
+        C::Server => FailureCategory::Server,
+        C::BadRequest => FailureCategory::BadRequest,
+        C::Auth => FailureCategory::Auth,
+        C::ContentPolicy => FailureCategory::ContentPolicy,
+        C::Download => FailureCategory::Download,
+        C::Decode => FailureCategory::Decode,
+        C::Analysis => FailureCategory::Analysis,
+        C::Cancelled => FailureCategory::Cancelled,
+        // A category added to the client later: not retried until mapped.
+        _ => FailureCategory::BadRequest,
+    };
+    let mut f = Failure::new(category, e.to_string());
+    if let Some(after) = e.retry_after() {
+        f = f.retry_after(after);
+    }
+    f
+}
+
+fn corrupt(step: u32, e: &serde_json::Error) -> Failure {
+    Failure::new(
+        FailureCategory::BadRequest,
+        format!("the stored state of step {step} is not a campaign's: {e}"),
+    )
+}
+
+impl VideoHandler {
+    async fn submit(&self, ctx: &StepContext<'_>, payload: JobPayload) -> Result<Step, Failure> {
+        let request = payload
+            .request
+            .idempotency_key(ctx.idempotency_key.to_owned());
+        let remote = self
+            .backend
+            .submit(&request)
+            .await
+            .map_err(|e| failure(&e))?;
+        metrics::counter!("framebreak_campaign_submitted_total").increment(1);
+        Ok(Step::Next(json!({ "remote": remote })))
+    }
+
+    async fn poll(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
+        let remote: RemoteJob =
+            serde_json::from_value(ctx.state["remote"].clone()).map_err(|e| corrupt(POLL, &e))?;
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(50);
+        loop {
+            let status = self
+                .backend
+                .status(&remote)
+                .await
+                .map_err(|e| failure(&e))?;
+            match status.state {
+                RemoteState::Succeeded { assets } => {
+                    return Ok(Step::Next(json!(Generated { remote, assets })));
+                }
+                RemoteState::Failed { error } => return Err(failure(&error)),
+                _ => {}
+            }
+            if started.elapsed() > self.polling.timeout {
+                return Err(Failure::new(
+                    FailureCategory::Timeout,
+                    format!(
+                        "job {} still not finished after {} s",
+                        remote.id,
+                        self.polling.timeout.as_secs()
+                    ),
+                ));
+            }
+            let pause = status
+                .poll_after
+                .unwrap_or(wait)
+                .min(self.polling.max_interval);
+            tokio::select! {
+                () = ctx.cancel.cancelled() => {
+                    return Err(Failure::new(FailureCategory::Cancelled, "stopped while waiting for the generation"));
+                }
+                () = tokio::time::sleep(pause) => {}
+            }
+            wait = (wait * 2).min(self.polling.max_interval);
+        }
+    }
+
+    async fn download(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
+        let generated: Generated =
+            serde_json::from_value(ctx.state.clone()).map_err(|e| corrupt(DOWNLOAD, &e))?;
+        let asset = generated
+            .assets
+            .iter()
+            .find(|a| {
+                a.content_type
+                    .as_deref()
+                    .is_none_or(|t| t.starts_with("video/"))
+            })
+            .or(generated.assets.first())
+            .ok_or_else(|| {
+                Failure::new(
+                    FailureCategory::Download,
+                    format!("job {} finished without a video", generated.remote.id),
+                )
+            })?;
+        let name = format!("{VIDEOS_DIR}/{}.mp4", file_stem(ctx.job.as_str()));
+        let path = self.run_dir.join(&name);
+        let done = self.fetch(asset, &path).await?;
+        let truth = self.truth.of(&generated.remote).await;
+        Ok(Step::Next(json!(Fetched {
+            remote: generated.remote,
+            asset: Some(asset.clone()),
+            video: name,
+            bytes: done.bytes,
+            sha256: done.sha256,
+            truth,
+        })))
+    }
+
+    async fn analyze(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
+        let fetched: Fetched =
+            serde_json::from_value(ctx.state.clone()).map_err(|e| corrupt(ANALYZE, &e))?;
+        let path = self.run_dir.join(&fetched.video);
+        if !path.exists() {
+            self.fetch_again(&fetched, &path).await?;
+        }
+        let report = self.analysis.analyze(path, fetched.video.clone()).await?;
+        let result = JobResult {
+            remote_id: fetched.remote.id,
+            video: Some(fetched.video),
+            bytes: fetched.bytes,
+            sha256: Some(fetched.sha256),
+            analysis: Some(report),
+            truth: fetched.truth,
+        };
+        serde_json::to_value(&result)
+            .map(Step::Done)
+            .map_err(|e| Failure::new(FailureCategory::Analysis, e.to_string()))
+    }
+
+    /// Downloads `asset` to `path` (atomically, capped, hashed).
+    async fn fetch(
+        &self,
+        asset: &Asset,
+        path: &std::path::Path,
+    ) -> Result<framebreak_client::Downloaded, Failure> {
+        self.backend
+            .download_to_file(asset, path, DEFAULT_MAX_DOWNLOAD_BYTES, &|_| {})
+            .await
+            .map_err(|e| failure(&e))
+    }
+
+    /// Downloads a video again that another worker downloaded (into its own
+    /// run folder, maybe on another machine) before it stopped: it must be
+    /// the same bytes.
+    async fn fetch_again(&self, fetched: &Fetched, path: &std::path::Path) -> Result<(), Failure> {
+        let asset = fetched.asset.as_ref().ok_or_else(|| {
+            Failure::new(
+                FailureCategory::Download,
+                format!(
+                    "{} is not here and the job does not say where it came from",
+                    fetched.video
+                ),
+            )
+        })?;
+        let done = self.fetch(asset, path).await?;
+        if done.sha256 != fetched.sha256 {
+            let _ = std::fs::remove_file(path);
+            return Err(Failure::new(
+                FailureCategory::Download,
+                format!(
+                    "{} downloaded again differs from the first download (sha256 {} then {})",
+                    fetched.video, fetched.sha256, done.sha256
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A job id made safe as a file name.
+fn file_stem(job: &str) -> String {
+    job.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Handler for VideoHandler {
+    async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+        match ctx.step {
+            SUBMIT => {
+                let payload: JobPayload =
+                    serde_json::from_value(ctx.payload.clone()).map_err(|e| {
+                        Failure::new(
+                            FailureCategory::BadRequest,
+                            format!("not a campaign job: {e}"),
+                        )
+                    })?;
+                self.submit(&ctx, payload).await
+            }
+            POLL => self.poll(&ctx).await,
+            DOWNLOAD => self.download(&ctx).await,
+            ANALYZE => self.analyze(&ctx).await,
+            n => Err(Failure::new(
+                FailureCategory::BadRequest,
+                format!("a campaign job has no step {n}"),
+            )),
+        }
+    }
+
+    /// `--rate` limits submissions, the calls providers meter and bill;
+    /// polls are spaced by the provider's hints and the poll interval, and
+    /// downloads and analysis are not the provider's to limit.
+    fn rate_limited(&self, step: u32) -> bool {
+        step == SUBMIT
+    }
+}

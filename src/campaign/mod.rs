@@ -1,0 +1,83 @@
+//! The assembled pipeline: variants → scheduler → backend → media →
+//! defects → result rows in the store.
+//!
+//! A [`Campaign`] lives in a run folder (`runs/<run-id>/`) that holds its
+//! configuration, its job store (SQLite by default), the downloaded videos
+//! and its reports. Everything a run needs to resume is in that folder (or
+//! in the PostgreSQL store it names), so `framebreak resume <run-id>` picks
+//! up where a killed run stopped.
+//!
+//! ```no_run
+//! use framebreak::campaign::{Campaign, ConfigLoader};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), framebreak::campaign::Error> {
+//! let config = ConfigLoader::new().set("variants.per_prompt", 2).build()?;
+//! let campaign = Campaign::create(config).await?;
+//! campaign.enqueue().await?;
+//! let summary = campaign.run().await?;
+//! println!("{} done, {} failed", summary.counts.done, summary.counts.failed);
+//! # Ok(()) }
+//! ```
+
+mod backend;
+mod config;
+mod error;
+mod handler;
+mod run;
+mod run_dir;
+mod store;
+mod threshold;
+
+pub use backend::{BackendKind, SIM_JOURNAL};
+pub use config::{
+    AnalysisConfig, BackendConfig, CampaignConfig, ConfigLoader, DEFAULT_CONFIG_FILE, ENV_PREFIX,
+    OutputConfig, RequestConfig, SchedulerConfig, VariantsConfig, redact_url,
+};
+pub use error::Error;
+pub use handler::VIDEOS_DIR;
+pub use run::{Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, rows};
+pub use run_dir::{CONFIG_FILE, RunDir, STORE_FILE, new_run_id};
+pub use store::{DATABASE_URL, RunStore, is_postgres};
+pub use threshold::{Measure, Threshold};
+
+use framebreak_scheduler::RateLimit;
+
+/// Parses `10/s`, `600/m` or `600/min` into a rate limit.
+///
+/// # Errors
+///
+/// [`Error::Config`] naming the text when it is not a rate.
+pub fn parse_rate(text: &str) -> Result<RateLimit, Error> {
+    let bad = |reason: &str| Error::Config {
+        source_name: format!("rate {text:?}"),
+        reason: reason.to_owned(),
+    };
+    let (count, unit) = text
+        .split_once('/')
+        .ok_or_else(|| bad("expected COUNT/s or COUNT/m, as in 10/s"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| bad("the count is not a whole number"))?;
+    let limit = match unit.trim() {
+        "s" | "sec" | "second" => RateLimit::per_second(count),
+        "m" | "min" | "minute" => RateLimit::per_minute(count),
+        _ => return Err(bad("the unit is not s or m")),
+    };
+    limit.map_err(|e| bad(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_and_bad_ones_are_named() {
+        assert!((parse_rate("10/s").unwrap().per_second_rate() - 10.0).abs() < 1e-9);
+        assert!((parse_rate("600/m").unwrap().per_second_rate() - 10.0).abs() < 1e-9);
+        for bad in ["10", "x/s", "10/h", "0/s", "-1/s"] {
+            let e = parse_rate(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+}

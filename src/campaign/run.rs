@@ -1,0 +1,496 @@
+//! A campaign: its run folder, its store, its backend, and the scheduler
+//! that runs its jobs.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use framebreak_client::VideoRequest;
+use framebreak_scheduler::{
+    BackendConfig as LaneConfig, Counts, JobStore, JobStoreExt, NewJob, RetryPolicy, RetryRule,
+    RunOutcome, Scheduler, Shutdown, Snapshot,
+};
+use framebreak_sim::SimBackend;
+use framebreak_variants::{
+    BasePrompt, Catalogue, ChainConfig, Generator, PromptReader, Strategy, TrapFilter,
+    builtin_scenes,
+};
+
+use crate::campaign::backend::{self, Built};
+use crate::campaign::handler::{Analysis, Polling, VideoHandler};
+use crate::campaign::store::RunStore;
+use crate::campaign::{CampaignConfig, ConfigLoader, Error, RunDir, new_run_id, parse_rate};
+use crate::job::JobPayload;
+use crate::row::ResultRow;
+
+/// Variants enqueued by [`Campaign::enqueue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnqueueStats {
+    /// Variants generated.
+    pub variants: u64,
+    /// Of which controls (unmutated base prompts).
+    pub controls: u64,
+    /// Jobs new to the store (the rest were already there).
+    pub added: u64,
+}
+
+/// How a [`Campaign::run`] ended.
+#[derive(Debug, Clone)]
+pub struct CampaignSummary {
+    /// Whether every job finished or the run was stopped.
+    pub outcome: RunOutcome,
+    /// Jobs by state at the end.
+    pub counts: Counts,
+    /// The scheduler's last snapshot.
+    pub snapshot: Snapshot,
+}
+
+/// A campaign: variants of prompts sent as jobs to a video backend, each
+/// video downloaded, analysed and stored as a result row.
+pub struct Campaign {
+    config: CampaignConfig,
+    run: RunDir,
+    run_store: RunStore,
+    built: Built,
+    analysis: Arc<Analysis>,
+    shutdown: Shutdown,
+}
+
+impl std::fmt::Debug for Campaign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Campaign")
+            .field("run", &self.run)
+            .field("backend", &self.config.backend.kind)
+            .field("store", &self.run_store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Campaign {
+    /// A new run under `config.output.runs_dir`, with a fresh run id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the folder, the store or the backend cannot be set up.
+    pub async fn create(config: CampaignConfig) -> Result<Self, Error> {
+        Self::create_with_id(config, &new_run_id()).await
+    }
+
+    /// A new run with the given id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Campaign::create`]; also when a run with this id exists.
+    pub async fn create_with_id(config: CampaignConfig, id: &str) -> Result<Self, Error> {
+        config.validate()?;
+        let runs_dir = config.output.runs_dir.clone();
+        if runs_dir
+            .join(id)
+            .join(crate::campaign::CONFIG_FILE)
+            .exists()
+        {
+            return Err(Error::Config {
+                source_name: format!("run id {id:?}"),
+                reason: format!(
+                    "a run with this id exists in {}; resume it with `framebreak resume {id}`",
+                    runs_dir.display()
+                ),
+            });
+        }
+        let run = RunDir::create(&runs_dir, id)?;
+        run.save_config(&config)?;
+        let made = async {
+            let campaign = Self::assemble(config, run.clone()).await?;
+            if campaign.run_store.load_config().await?.is_some() {
+                return Err(Error::Config {
+                    source_name: format!("run id {id:?}"),
+                    reason: "the store already holds a run with this id".into(),
+                });
+            }
+            campaign
+                .run_store
+                .save_config(&campaign.config.to_toml_redacted())
+                .await?;
+            Ok(campaign)
+        };
+        made.await.inspect_err(|_| {
+            // Nothing ran: a folder that cannot be resumed would only
+            // mislead `framebreak resume`.
+            let _ = std::fs::remove_dir_all(run.path());
+        })
+    }
+
+    /// An existing run, to resume it or read its results. `run` is a run id
+    /// under `runs_dir` or the path of a run folder. The run goes on with
+    /// the configuration it was started with.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RunNotFound`] when there is no such run.
+    pub async fn open(runs_dir: &Path, run: &str) -> Result<Self, Error> {
+        Self::open_with_store(runs_dir, run, None).await
+    }
+
+    /// [`Campaign::open`] with the store given again: the saved
+    /// configuration never holds a database password, so a PostgreSQL run
+    /// is reopened with its connection string (or `postgres` and
+    /// `DATABASE_URL`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Campaign::open`].
+    pub async fn open_with_store(
+        runs_dir: &Path,
+        run: &str,
+        store: Option<&str>,
+    ) -> Result<Self, Error> {
+        let run = RunDir::open(runs_dir, run)?;
+        let mut config = run.load_config()?;
+        if let Some(store) = store {
+            config.scheduler.store = store.to_owned();
+        }
+        Self::assemble(config, run).await
+    }
+
+    /// Joins run `run_id` of a shared (PostgreSQL) store as one more
+    /// worker: the run's configuration comes from the store, as it was
+    /// submitted; `adjust` then sets what is this machine's to choose (its
+    /// device, its concurrency, where its videos go). The store itself is
+    /// `store`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RunNotFound`] when the store holds no such run.
+    pub async fn join(
+        store: &str,
+        run_id: &str,
+        adjust: impl FnOnce(&mut CampaignConfig),
+    ) -> Result<Self, Error> {
+        let (config, run) = local_copy(store, run_id, adjust).await?;
+        Self::assemble(config, run).await
+    }
+
+    async fn assemble(config: CampaignConfig, run: RunDir) -> Result<Self, Error> {
+        let run_store = RunStore::open(&config, run.id(), run.path()).await?;
+        let built = backend::build(&config.backend, run.path())?;
+        let analysis = Arc::new(Analysis::new(&config.analysis)?);
+        Ok(Self {
+            config,
+            run_store,
+            run,
+            built,
+            analysis,
+            shutdown: Shutdown::new(),
+        })
+    }
+
+    /// The configuration it runs with.
+    #[must_use]
+    pub fn config(&self) -> &CampaignConfig {
+        &self.config
+    }
+
+    /// Its run folder.
+    #[must_use]
+    pub fn run_dir(&self) -> &RunDir {
+        &self.run
+    }
+
+    /// Its job store.
+    #[must_use]
+    pub fn store(&self) -> Arc<dyn JobStore> {
+        self.run_store.jobs()
+    }
+
+    /// Its job store, by kind (SQLite or PostgreSQL).
+    #[must_use]
+    pub fn run_store(&self) -> &RunStore {
+        &self.run_store
+    }
+
+    /// The switch that stops it: first trigger drains, second aborts.
+    #[must_use]
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// The in-process simulator, when the backend is one (its statistics
+    /// count every submission the run made, across restarts).
+    #[must_use]
+    pub fn simulator(&self) -> Option<&SimBackend> {
+        self.built.sim.as_ref()
+    }
+
+    /// The compute devices used for analysis, when chosen per video.
+    #[must_use]
+    pub fn devices(&self) -> Option<&framebreak_gpu::DeviceManager> {
+        self.analysis.devices()
+    }
+
+    /// Generates the variants and enqueues one job per variant. Idempotent:
+    /// variants already in the store are skipped, so a run killed while
+    /// enqueueing enqueues the rest when resumed. Once every variant is in,
+    /// the run folder records it and later calls do nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] for unreadable prompts, a bad catalogue or a store error.
+    pub async fn enqueue(&self) -> Result<EnqueueStats, Error> {
+        // A shared store keeps the mark for every worker; a SQLite run's
+        // folder keeps it beside its store.
+        let done = if self.run_store.is_shared() {
+            self.run_store.enqueued().await?
+        } else {
+            self.run.enqueued()
+        };
+        if let Some(n) = done {
+            return Ok(EnqueueStats {
+                variants: n,
+                controls: 0,
+                added: 0,
+            });
+        }
+        let generator = self.generator()?;
+        let prompts = self.prompts()?;
+        let limit = self.config.variants.limit.unwrap_or(usize::MAX);
+        let variants = generator.generate(prompts);
+        let backend = self.config.backend.kind.clone();
+        let store = self.store();
+        let mut batch = Vec::with_capacity(ENQUEUE_BATCH);
+        let (mut count, mut controls, mut added) = (0u64, 0u64, 0u64);
+        for variant in variants.take(limit) {
+            let variant = variant?;
+            count += 1;
+            controls += u64::from(variant.is_control());
+            let job = NewJob::new(
+                variant.id.to_string(),
+                backend.clone(),
+                self.payload(variant)?,
+            )?;
+            batch.push(job);
+            if batch.len() == ENQUEUE_BATCH {
+                added += store.enqueue(std::mem::take(&mut batch)).await?;
+            }
+        }
+        if !batch.is_empty() {
+            added += store.enqueue(batch).await?;
+        }
+        self.run.mark_enqueued(count)?;
+        self.run_store.mark_enqueued(count).await?;
+        Ok(EnqueueStats {
+            variants: count,
+            controls,
+            added,
+        })
+    }
+
+    fn payload(&self, variant: framebreak_variants::Variant) -> Result<serde_json::Value, Error> {
+        let r = &self.config.request;
+        let mut request = VideoRequest::new(variant.prompt.clone())
+            .size(r.width, r.height)
+            .duration_secs(r.duration_secs);
+        if r.send_seed {
+            request = request.seed(variant.seed);
+        }
+        if let Some(model) = &self.config.backend.model {
+            request = request.model(model.clone());
+        }
+        serde_json::to_value(JobPayload { variant, request }).map_err(|e| Error::Config {
+            source_name: "a variant".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn generator(&self) -> Result<Generator, Error> {
+        let v = &self.config.variants;
+        let catalogue = match &v.traps {
+            Some(spec) => Catalogue::builtin().select(&TrapFilter::parse(spec)?)?,
+            None => Catalogue::builtin(),
+        };
+        let strategy = match v.strategy.as_str() {
+            "stratified" => Strategy::Stratified {
+                per_prompt: v.per_prompt,
+            },
+            "exhaustive" => Strategy::Exhaustive,
+            _ => Strategy::Random {
+                per_prompt: v.per_prompt,
+            },
+        };
+        Ok(Generator::builder(catalogue)
+            .strategy(strategy)
+            .seed(v.seed)
+            .control(v.control)
+            .chain_config(ChainConfig {
+                max_traps: v.max_traps,
+                ..ChainConfig::default()
+            })
+            .build()?)
+    }
+
+    fn prompts(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = framebreak_variants::Result<BasePrompt>> + Send>, Error>
+    {
+        Ok(match &self.config.variants.input {
+            None => Box::new(builtin_scenes().into_iter().map(Ok)),
+            Some(path) => Box::new(PromptReader::open(path)?),
+        })
+    }
+
+    /// The scheduler that runs the jobs: subscribe to it for progress, then
+    /// pass it to [`Campaign::run_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] for an impossible configuration.
+    pub fn scheduler(&self) -> Result<Scheduler, Error> {
+        let s = &self.config.scheduler;
+        let handler = VideoHandler {
+            backend: self.built.backend.clone(),
+            truth: self.built.truth.clone(),
+            run_dir: self.run.path().to_owned(),
+            analysis: self.analysis.clone(),
+            polling: Polling {
+                timeout: Duration::from_secs(self.config.backend.generation_timeout_secs),
+                max_interval: Duration::from_secs(
+                    self.config.backend.max_poll_interval_secs.max(1),
+                ),
+            },
+        };
+        let rule = RetryRule {
+            max_attempts: s.max_attempts,
+            ..RetryRule::default()
+        };
+        let mut builder = Scheduler::builder(self.store(), handler)
+            .concurrency(s.concurrency)
+            .lease_ttl(Duration::from_secs(s.lease_ttl_secs))
+            .retry(RetryPolicy::uniform(rule))
+            .shutdown(self.shutdown.clone())
+            .backend(
+                self.config.backend.kind.clone(),
+                LaneConfig {
+                    max_in_flight: s.concurrency,
+                    ..LaneConfig::default()
+                },
+            );
+        if let Some(rate) = &s.rate {
+            builder = builder.rate_limit(self.config.backend.kind.clone(), parse_rate(rate)?);
+            // One limit for the whole campaign, however many workers share it.
+            #[cfg(feature = "postgres")]
+            if let RunStore::Postgres(pg) = &self.run_store {
+                builder = builder.shared_rate_limiter(pg.rate_limiter());
+            }
+        }
+        Ok(builder.build()?)
+    }
+
+    /// Runs every unfinished job to its end (or until shut down).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] when the store fails.
+    pub async fn run(&self) -> Result<CampaignSummary, Error> {
+        let scheduler = self.scheduler()?;
+        self.run_with(&scheduler).await
+    }
+
+    /// Runs `scheduler` (from [`Campaign::scheduler`]) to its end.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] when the store fails.
+    pub async fn run_with(&self, scheduler: &Scheduler) -> Result<CampaignSummary, Error> {
+        let summary = scheduler.run().await?;
+        let counts = self.store().counts().await?;
+        Ok(CampaignSummary {
+            outcome: summary.outcome,
+            counts,
+            snapshot: summary.snapshot,
+        })
+    }
+
+    /// Every finished job as a report row, in the order they finished.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] when the store fails.
+    pub async fn rows(&self) -> Result<Vec<ResultRow>, Error> {
+        rows(self.store().as_ref()).await
+    }
+}
+
+/// The configuration run `run_id` of a shared (PostgreSQL) store was
+/// submitted with, with `adjust` applied and `store` as its store, and the
+/// run's folder on this machine (made when missing): what a worker runs
+/// and what a report of the run reads, without building its backend (a
+/// report needs no API key).
+///
+/// # Errors
+///
+/// [`Error::RunNotFound`] when the store holds no such run.
+pub async fn local_copy(
+    store: &str,
+    run_id: &str,
+    adjust: impl FnOnce(&mut CampaignConfig),
+) -> Result<(CampaignConfig, RunDir), Error> {
+    let mut probe = CampaignConfig::default();
+    probe.scheduler.store = store.to_owned();
+    let shared = RunStore::open(&probe, run_id, Path::new(".")).await?;
+    let text = shared
+        .load_config()
+        .await?
+        .ok_or_else(|| Error::RunNotFound {
+            run_id: run_id.to_owned(),
+            runs_dir: crate::campaign::redact_url(store).into(),
+            reason: "the store holds no run with this id (submit it with `framebreak submit`)"
+                .into(),
+        })?;
+    let mut config = ConfigLoader::new()
+        .toml(
+            &text,
+            &format!("the configuration of run {run_id} in the store"),
+        )?
+        .build()?;
+    config.scheduler.store = store.to_owned();
+    adjust(&mut config);
+    let runs_dir = config.output.runs_dir.clone();
+    let run = match RunDir::open(&runs_dir, run_id) {
+        Ok(run) => run,
+        Err(_) => {
+            let run = RunDir::create(&runs_dir, run_id)?;
+            run.save_config(&config)?;
+            run
+        }
+    };
+    Ok((config, run))
+}
+
+/// Every finished job of `store` as a report row.
+///
+/// # Errors
+///
+/// [`Error::Scheduler`] when the store fails.
+pub async fn rows(store: &dyn JobStore) -> Result<Vec<ResultRow>, Error> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    let mut records = store.results(ROWS_PAGE);
+    while let Some(record) = records.next().await {
+        if let Some(row) = ResultRow::from_record(&record?) {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+const ENQUEUE_BATCH: usize = 1_000;
+const ROWS_PAGE: usize = 1_000;
+
+/// The job store of a run, without its backend: what reports and status
+/// read (they need no API key), also while the run goes on elsewhere.
+///
+/// # Errors
+///
+/// [`Error`] when the store cannot be opened.
+pub async fn open_store(config: &CampaignConfig, run: &RunDir) -> Result<Arc<dyn JobStore>, Error> {
+    Ok(RunStore::open(config, run.id(), run.path()).await?.jobs())
+}

@@ -1,0 +1,178 @@
+//! Where a campaign's jobs live: SQLite in the run folder (one machine), or
+//! PostgreSQL (any number of workers on any number of machines, one queue
+//! per run).
+
+use std::sync::Arc;
+
+use framebreak_scheduler::{Counts, JobStore, SqliteStore};
+
+use crate::campaign::{CampaignConfig, Error, STORE_FILE, redact_url};
+
+/// The environment variable holding a PostgreSQL connection string, used
+/// when the store is given as plain `postgres` (so that the password never
+/// sits on a command line or in a file).
+pub const DATABASE_URL: &str = "DATABASE_URL";
+
+/// Metadata key under which a PostgreSQL run keeps its configuration, so
+/// workers on other machines run it as it was submitted.
+const CONFIG_KEY: &str = "campaign.toml";
+/// Metadata key set once every variant of a run is enqueued.
+const ENQUEUED_KEY: &str = "enqueued";
+
+/// A run's job store.
+#[derive(Clone)]
+pub enum RunStore {
+    /// `jobs.sqlite` in the run folder.
+    Sqlite(Arc<SqliteStore>),
+    /// A queue named after the run in a PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(framebreak_scheduler::PgStore),
+}
+
+impl std::fmt::Debug for RunStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(s) => f.debug_tuple("Sqlite").field(&s.path()).finish(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => f.debug_tuple("Postgres").field(p).finish(),
+        }
+    }
+}
+
+/// Whether `store` names a PostgreSQL database.
+#[must_use]
+pub fn is_postgres(store: &str) -> bool {
+    store == "postgres" || store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
+impl RunStore {
+    /// Opens the store `config.scheduler.store` names for run `run_id`,
+    /// whose folder on this machine is `run_dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when it cannot be opened (the message never holds a
+    /// password).
+    pub async fn open(
+        config: &CampaignConfig,
+        run_id: &str,
+        run_dir: &std::path::Path,
+    ) -> Result<Self, Error> {
+        let store = config.scheduler.store.as_str();
+        if store == "sqlite" {
+            return Ok(Self::Sqlite(Arc::new(SqliteStore::open(
+                run_dir.join(STORE_FILE),
+            )?)));
+        }
+        if is_postgres(store) {
+            return Self::postgres(store, run_id).await;
+        }
+        Err(Error::Config {
+            source_name: "scheduler.store".into(),
+            reason: format!(
+                "{:?} is not a store: use `sqlite`, `postgres://…`, or `postgres` with {DATABASE_URL} set",
+                redact_url(store)
+            ),
+        })
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres(store: &str, run_id: &str) -> Result<Self, Error> {
+        let url = if store == "postgres" {
+            std::env::var(DATABASE_URL).map_err(|_| Error::Config {
+                source_name: "scheduler.store".into(),
+                reason: format!(
+                    "`postgres` reads the connection string from {DATABASE_URL}, which is not set"
+                ),
+            })?
+        } else {
+            store.to_owned()
+        };
+        Ok(Self::Postgres(
+            framebreak_scheduler::PgStore::connect(&url, run_id).await?,
+        ))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn postgres(_store: &str, _run_id: &str) -> Result<Self, Error> {
+        Err(Error::Config {
+            source_name: "scheduler.store".into(),
+            reason: "this build has no PostgreSQL support (build with the `postgres` feature)"
+                .into(),
+        })
+    }
+
+    /// The store, for the scheduler.
+    #[must_use]
+    pub fn jobs(&self) -> Arc<dyn JobStore> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => Arc::new(p.clone()),
+        }
+    }
+
+    /// Every run the store holds with its jobs per state: all the queues of
+    /// a PostgreSQL database, or the one run of a SQLite file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] when the store fails.
+    pub async fn runs(&self, this_run: &str) -> Result<Vec<(String, Counts)>, Error> {
+        match self {
+            Self::Sqlite(s) => Ok(vec![(this_run.to_owned(), s.counts().await?)]),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => Ok(p
+                .queues()
+                .await?
+                .into_iter()
+                .map(|q| (q.queue, q.counts))
+                .collect()),
+        }
+    }
+
+    /// Whether many workers share it.
+    #[must_use]
+    pub fn is_shared(&self) -> bool {
+        !matches!(self, Self::Sqlite(_))
+    }
+
+    /// A shared store's metadata value under `key` for the run; `None`
+    /// for SQLite, whose run folder holds what the metadata would.
+    async fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        match self {
+            Self::Sqlite(_) => Ok(None),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => Ok(p.meta(key).await?),
+        }
+    }
+
+    /// Sets a shared store's metadata value (a no-op for SQLite).
+    async fn put_meta(&self, key: &str, value: &str) -> Result<(), Error> {
+        match self {
+            Self::Sqlite(_) => Ok(()),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => Ok(p.put_meta(key, value).await?),
+        }
+    }
+
+    /// Keeps the run's configuration in a shared store.
+    pub(crate) async fn save_config(&self, text: &str) -> Result<(), Error> {
+        self.put_meta(CONFIG_KEY, text).await
+    }
+
+    /// The configuration a shared store keeps for the run, if any.
+    pub(crate) async fn load_config(&self) -> Result<Option<String>, Error> {
+        self.meta(CONFIG_KEY).await
+    }
+
+    /// Records in a shared store that every variant is enqueued.
+    pub(crate) async fn mark_enqueued(&self, count: u64) -> Result<(), Error> {
+        self.put_meta(ENQUEUED_KEY, &count.to_string()).await
+    }
+
+    /// Whether a shared store says every variant is enqueued.
+    pub(crate) async fn enqueued(&self) -> Result<Option<u64>, Error> {
+        Ok(self.meta(ENQUEUED_KEY).await?.and_then(|v| v.parse().ok()))
+    }
+}

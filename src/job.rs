@@ -1,0 +1,38 @@
+//! What a campaign stores per job: the payload it enqueues and the result
+//! its last step records. Both are JSON in the scheduler's store, so their
+//! shapes are stable: old runs must stay readable.
+
+use framebreak_client::VideoRequest;
+use framebreak_defects::VideoReport;
+use framebreak_sim::GroundTruth;
+use framebreak_variants::Variant;
+use serde::{Deserialize, Serialize};
+
+/// A campaign job's payload: the variant and the request made of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPayload {
+    /// The variant the job generates a video for.
+    pub variant: Variant,
+    /// The request sent to the backend (the prompt is the variant's).
+    pub request: VideoRequest,
+}
+
+/// A done job's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    /// The provider's id of the generation.
+    pub remote_id: String,
+    /// The downloaded video, relative to the run folder.
+    pub video: Option<String>,
+    /// Its size in bytes.
+    #[serde(default)]
+    pub bytes: u64,
+    /// Its SHA-256, hex.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The analysis of the video.
+    pub analysis: Option<VideoReport>,
+    /// What the simulator put in it (simulated backends only).
+    #[serde(default)]
+    pub truth: Option<GroundTruth>,
+}

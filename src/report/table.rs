@@ -1,0 +1,133 @@
+//! The per-video rows as JSON Lines and as CSV.
+
+use std::io::Write;
+
+use super::Error;
+use crate::ResultRow;
+
+/// The CSV header, fixed: scripts rely on the order.
+///
+/// | column | content |
+/// |---|---|
+/// | `job` | the job (variant) id |
+/// | `base_id` | the base prompt's id |
+/// | `control` | `true` for an unmutated control |
+/// | `traps` | trap ids, `;`-joined |
+/// | `families` | trap families, `;`-joined |
+/// | `backend`, `model` | where the video came from (`model` may be empty) |
+/// | `status` | `done`, `failed` or `cancelled` |
+/// | `failure_category`, `failure_message` | why a job failed (empty otherwise) |
+/// | `attempts` | failed attempts before the outcome |
+/// | `remote_id`, `video` | the provider's id, the video relative to the run folder |
+/// | `physics`, `realism` | scores 0–100 (empty without analysis) |
+/// | `defects` | `kind@start-end`, `;`-joined, frames inclusive |
+/// | `n_defects` | how many |
+/// | `psnr_mean`, `ssim_mean`, `warp_error`, `flicker_index` | the metrics summary |
+/// | `prompt` | the prompt sent |
+pub const CSV_HEADER: [&str; 22] = [
+    "job",
+    "base_id",
+    "control",
+    "traps",
+    "families",
+    "backend",
+    "model",
+    "status",
+    "failure_category",
+    "failure_message",
+    "attempts",
+    "remote_id",
+    "video",
+    "physics",
+    "realism",
+    "defects",
+    "n_defects",
+    "psnr_mean",
+    "ssim_mean",
+    "warp_error",
+    "flicker_index",
+    "prompt",
+];
+
+/// Writes one JSON object per row and line: the [`ResultRow`] as stored,
+/// analysis and ground truth included.
+///
+/// # Errors
+/// [`Error::Json`] or [`Error::Write`] when writing fails.
+pub fn jsonl(rows: &[ResultRow], mut out: impl Write) -> Result<(), Error> {
+    for row in rows {
+        serde_json::to_writer(&mut out, row)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes the rows as CSV (RFC 4180 quoting) under [`CSV_HEADER`].
+///
+/// ```
+/// use framebreak::report::{CSV_HEADER, csv};
+///
+/// let mut out = Vec::new();
+/// csv(&[], &mut out)?;
+/// assert_eq!(String::from_utf8(out).unwrap().trim_end(), CSV_HEADER.join(","));
+/// # Ok::<(), framebreak::report::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Csv`] when writing fails.
+pub fn csv(rows: &[ResultRow], out: impl Write) -> Result<(), Error> {
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(CSV_HEADER)?;
+    for row in rows {
+        w.write_record(record(row))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn record(row: &ResultRow) -> [String; 22] {
+    let a = row.analysis.as_ref();
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let defects = a.map_or_else(String::new, |a| {
+        a.defects
+            .iter()
+            .map(|f| format!("{}@{}-{}", f.kind, f.start_frame, f.end_frame))
+            .collect::<Vec<_>>()
+            .join(";")
+    });
+    [
+        row.job.clone(),
+        row.base_id.clone(),
+        row.control.to_string(),
+        row.traps.join(";"),
+        row.families
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(";"),
+        row.backend.clone(),
+        row.model.clone().unwrap_or_default(),
+        row.status.as_str().to_owned(),
+        row.failure
+            .as_ref()
+            .map(|f| f.category.as_str().to_owned())
+            .unwrap_or_default(),
+        row.failure
+            .as_ref()
+            .map(|f| f.message.clone())
+            .unwrap_or_default(),
+        row.attempts.to_string(),
+        row.remote_id.clone().unwrap_or_default(),
+        row.video.clone().unwrap_or_default(),
+        num(row.physics()),
+        num(row.realism()),
+        defects,
+        a.map(|a| a.defects.len().to_string()).unwrap_or_default(),
+        num(a.map(|a| a.metrics.psnr_mean)),
+        num(a.map(|a| a.metrics.ssim_mean)),
+        num(a.map(|a| a.metrics.warp_error)),
+        num(a.map(|a| a.metrics.flicker_index)),
+        row.prompt.clone(),
+    ]
+}

@@ -1,0 +1,148 @@
+//! Campaigns end to end against the simulator: in-process and over HTTP
+//! with faults, with a real SQLite store in a temporary run folder.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use framebreak::campaign::{Campaign, CampaignConfig, ConfigLoader};
+use framebreak::scheduler::{FailureCategory, RunOutcome};
+use framebreak::sim::{Faults, Latency, Profile, ServerConfig, SimServer, Simulator};
+use framebreak::{RowStatus, campaign};
+
+/// A small, fast campaign: tiny clips, few variants.
+fn small(runs: &std::path::Path, limit: usize) -> ConfigLoader {
+    ConfigLoader::new()
+        .set("variants.limit", limit)
+        .set("variants.per_prompt", 2)
+        .set("variants.seed", 11)
+        .set("request.width", 96)
+        .set("request.height", 64)
+        .set("request.duration_secs", 1)
+        .set("analysis.size", 96)
+        .set("analysis.device", "cpu")
+        .set("scheduler.concurrency", 8)
+        .set("output.runs_dir", runs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_process_campaign_analyses_every_variant_and_submits_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config: CampaignConfig = small(dir.path(), 12).build().unwrap();
+    let campaign = Campaign::create_with_id(config, "t1").await.unwrap();
+    let enqueued = campaign.enqueue().await.unwrap();
+    assert_eq!(enqueued.variants, 12);
+    assert_eq!(enqueued.added, 12);
+    assert!(enqueued.controls > 0, "controls are kept by default");
+    let summary = campaign.run().await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Drained);
+    assert_eq!(summary.counts.done, 12, "{:?}", summary.counts);
+
+    let rows = campaign.rows().await.unwrap();
+    assert_eq!(rows.len(), 12);
+    for row in &rows {
+        assert_eq!(row.status, RowStatus::Done);
+        let analysis = row.analysis.as_ref().expect("a done row has its analysis");
+        assert!(analysis.frames >= 20, "{analysis:?}");
+        assert!((0.0..=100.0).contains(&analysis.scores.physics));
+        let truth = row.truth.as_ref().expect("the simulator's truth is kept");
+        assert_eq!(truth.frames, 24);
+        let video = campaign.run_dir().path().join(row.video.as_ref().unwrap());
+        assert!(video.is_file(), "{}", video.display());
+        assert_eq!(row.control, row.traps.is_empty());
+    }
+    let stats = campaign.simulator().unwrap().stats();
+    assert_eq!(stats.submissions, 12, "{stats:?}");
+    assert_eq!(stats.duplicate_submissions, 0);
+
+    // A second enqueue (a resume) adds nothing. The journal is the
+    // simulator's, locked while one is open.
+    drop(campaign);
+    let again = Campaign::open(dir.path(), "t1").await.unwrap();
+    assert_eq!(again.enqueue().await.unwrap().added, 0);
+    let summary = again.run().await.unwrap();
+    assert_eq!(summary.counts.done, 12);
+    assert_eq!(again.simulator().unwrap().stats().submissions, 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_campaign_against_a_faulty_simulator_ends_with_every_job_classified() {
+    let faults: Faults = "rate_limited=0.15,retry_after=0s,server_error=0.1,content_policy=0.1,failed=0.1,truncated=0.1"
+        .parse()
+        .unwrap();
+    let sim = Arc::new(Simulator::new(Profile::weak()).unwrap());
+    let server = SimServer::bind(
+        "127.0.0.1:0",
+        ServerConfig::new(sim)
+            .faults(faults)
+            .latency(Latency::none()),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = small(dir.path(), 30)
+        .set("backend.kind", "sim-http")
+        .set("backend.base_url", server.url())
+        .set("scheduler.max_attempts", 3)
+        .build()
+        .unwrap();
+    let campaign = Campaign::create_with_id(config, "http").await.unwrap();
+    campaign.enqueue().await.unwrap();
+    let summary = campaign.run().await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Drained);
+    assert_eq!(summary.counts.unfinished(), 0);
+    assert_eq!(summary.counts.total(), 30);
+
+    let rows = campaign.rows().await.unwrap();
+    assert_eq!(rows.len(), 30);
+    let mut categories: HashMap<FailureCategory, usize> = HashMap::new();
+    for row in &rows {
+        match row.status {
+            RowStatus::Done => {
+                assert!(row.analysis.is_some());
+                assert!(row.truth.is_some(), "truth comes over HTTP too");
+            }
+            RowStatus::Failed => {
+                let f = row.failure.as_ref().unwrap();
+                *categories.entry(f.category).or_default() += 1;
+                // Each fault ends in its own category, and only those.
+                assert!(
+                    matches!(
+                        f.category,
+                        FailureCategory::ContentPolicy
+                            | FailureCategory::Server
+                            | FailureCategory::Download
+                            | FailureCategory::RateLimited
+                    ),
+                    "{f:?}"
+                );
+            }
+            RowStatus::Cancelled => panic!("nothing was cancelled: {row:?}"),
+        }
+    }
+    assert!(
+        rows.iter().any(|r| r.status == RowStatus::Done),
+        "most jobs get through: {categories:?}"
+    );
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = small(dir.path(), 1)
+        .set("backend.kind", "sim-http")
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("backend.base_url"), "{e}");
+    let config = small(dir.path(), 1)
+        .set("backend.profile", "no-such-profile")
+        .build()
+        .unwrap();
+    let e = Campaign::create_with_id(config, "bad").await.unwrap_err();
+    assert!(e.to_string().contains("no-such-profile"), "{e}");
+    assert!(
+        !dir.path().join("bad").exists(),
+        "a run that cannot start leaves no folder"
+    );
+    let e = Campaign::open(dir.path(), "missing").await.unwrap_err();
+    assert!(matches!(e, campaign::Error::RunNotFound { .. }), "{e}");
+}
