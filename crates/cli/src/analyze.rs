@@ -4,9 +4,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use framebreak::ResultRow;
 use framebreak::defects::{Analyzer, Compute};
 use framebreak::gpu::{DeviceId, candle_device};
 use framebreak::media::{ReadOptions, Resize, Sampling};
+use framebreak::report::{self, HtmlOptions};
 
 use crate::exit::Usage;
 
@@ -35,6 +37,11 @@ pub(crate) struct Args {
     /// Analyse at most this many frames per video.
     #[arg(long, value_name = "N")]
     max_frames: Option<usize>,
+
+    /// Also write a one-page HTML report of these videos (contact sheets
+    /// of the worst ones, defect rates, score distributions).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// The device is the gpu crate's to name and open; defects computes on it.
@@ -79,9 +86,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<bool> {
         .read_options(read);
     let stdout = std::io::stdout();
     let mut failed = false;
+    let mut rows = Vec::new();
     for file in &args.files {
         match analyzer.analyze_file(file) {
             Ok(report) => {
+                if args.html.is_some() {
+                    rows.push(ResultRow::from_analysis(
+                        &file.display().to_string(),
+                        report.clone(),
+                    ));
+                }
                 let mut out = stdout.lock();
                 writeln!(out, "{}", report.to_json_line())
                     .and_then(|()| out.flush())
@@ -103,6 +117,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<bool> {
                 failed = true;
             }
         }
+    }
+    if let Some(path) = &args.html {
+        let options =
+            HtmlOptions::new(".").title(format!("framebreak analyze: {} videos", rows.len()));
+        let page = report::html(&rows, &options).context("writing the HTML report")?;
+        let mut out = crate::output::Output::open(Some(path))?;
+        out.writer()
+            .write_all(page.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        out.finish()?;
     }
     Ok(!failed)
 }

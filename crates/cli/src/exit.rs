@@ -1,4 +1,4 @@
-//! Exit codes: 0 done, 1 failure, 2 usage error.
+//! Exit codes: 0 done, 1 failure, 2 usage error (3 and 130: see `run`).
 
 use std::fmt;
 use std::io;
@@ -41,6 +41,13 @@ pub(crate) fn report(e: &anyhow::Error) -> ExitCode {
                     VariantsError::UnknownTrap { .. }
                         | VariantsError::NoTrapMatches { .. }
                         | VariantsError::InvalidConfig { .. }
+                )
+            )
+            || matches!(
+                c.downcast_ref::<framebreak::campaign::Error>(),
+                Some(
+                    framebreak::campaign::Error::Config { .. }
+                        | framebreak::campaign::Error::RunNotFound { .. }
                 )
             )
     });

@@ -3,9 +3,16 @@
 #![allow(clippy::print_stderr)]
 
 mod analyze;
+mod campaign_args;
 mod devices;
+mod distributed;
 mod exit;
+mod interrupt;
 mod output;
+mod progress;
+mod report;
+mod roast;
+mod run;
 mod sim;
 mod traps;
 mod variants;
@@ -24,6 +31,28 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a campaign: variants → backend → analysis → reports.
+    ///
+    /// With no flags: the built-in scenes against the in-process simulated
+    /// model, a SQLite store in ./runs/<run-id>/, reports at the end.
+    /// Exit codes: 0 done, 1 error, 2 usage, 3 a --fail-on condition held,
+    /// 130 stopped (resume with `framebreak resume <run-id>`).
+    Run(run::RunArgs),
+    /// Resume a stopped or killed run where it stopped.
+    Resume(run::ResumeArgs),
+    /// Enqueue a campaign in a shared PostgreSQL store for workers to run.
+    Submit(distributed::SubmitArgs),
+    /// Work on a submitted campaign (run any number, on any machines).
+    Worker(distributed::WorkerArgs),
+    /// Jobs per state of a run, or of every run of a store.
+    Status(distributed::StatusArgs),
+    /// Write a run's report (HTML, JSONL, CSV or JUnit) from its store.
+    Report(report::Args),
+    /// Compose posts about a run's worst videos (a dry run unless --publish).
+    Roast(roast::Args),
+    /// Print the effective configuration (defaults, framebreak.toml,
+    /// FRAMEBREAK_* variables, flags), secrets redacted.
+    Config(campaign_args::ConfigArgs),
     /// Turn base prompts into adversarial variants (JSON Lines).
     ///
     /// With no --input, the built-in scenes are the base prompts.
@@ -45,6 +74,14 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let result = match cli.command {
+        Command::Run(args) => return exit_code(run::run(args)),
+        Command::Resume(args) => return exit_code(run::resume(args)),
+        Command::Report(args) => report::run(args),
+        Command::Submit(args) => distributed::submit(args),
+        Command::Worker(args) => return exit_code(distributed::worker(args)),
+        Command::Status(args) => distributed::status(args),
+        Command::Roast(args) => roast::run(args),
+        Command::Config(args) => campaign_args::print_config(args),
         Command::Variants(args) => variants::run(args),
         Command::Traps(args) => traps::run(args),
         Command::Devices(args) => devices::run(args),
@@ -59,4 +96,18 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&e),
     }
+}
+
+/// The async runtime every command that talks to a store or a backend
+/// runs on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| exit::report(&e))
 }

@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::Context;
 use framebreak::sim::{
-    Faults, Latency, Profile, ServerConfig, SimServer, Simulator, parse_duration,
+    Error as SimError, Faults, Latency, Profile, ServerConfig, SimServer, Simulator, parse_duration,
 };
 
 use crate::exit::Usage;
@@ -21,7 +20,7 @@ pub(crate) struct Args {
 enum SimCommand {
     /// Serve the simulator over HTTP until killed (POST /v1/videos,
     /// GET /v1/videos/{id}, GET /v1/videos/{id}/content?variant=video,
-    /// GET /v1/videos/{id}/truth).
+    /// GET /v1/videos/{id}/truth, GET /v1/stats).
     Serve(ServeArgs),
 }
 
@@ -51,6 +50,11 @@ struct ServeArgs {
     /// Runtime worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+
+    /// Keep jobs in this file (one JSON line each, created if missing): a
+    /// restarted server answers for the jobs and idempotency keys in it.
+    #[arg(long, value_name = "FILE")]
+    journal: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -66,12 +70,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let simulator = Simulator::new(profile)
         .map_err(|e| Usage(format!("--profile: {e}")))?
         .cache_clips(args.cache_clips);
-    let config = ServerConfig::new(Arc::new(simulator))
+    let mut config = ServerConfig::new(Arc::new(simulator))
         .faults(faults)
         .latency(Latency::default().generate(latency))
         .workers(args.workers);
-    let server = SimServer::bind(&args.addr, config)
-        .with_context(|| format!("cannot serve on {}", args.addr))?;
+    if let Some(path) = args.journal {
+        config = config.journal(path);
+    }
+    let server = SimServer::bind(&args.addr, config).map_err(|e| match e {
+        SimError::Journal { .. } | SimError::Io { .. } => {
+            anyhow::Error::new(Usage(format!("--journal: {e}")))
+        }
+        e => anyhow::Error::new(e).context(format!("cannot serve on {}", args.addr)),
+    })?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -65,6 +65,47 @@ fn prints_one_report_per_video_and_fails_only_the_unreadable_one() {
     );
 }
 
+/// Files made elsewhere: ffmpeg's libx264 with B-frames and an animated
+/// GIF; `--html` writes one page about them.
+#[test]
+fn mp4_and_gif_made_elsewhere_are_analysed_and_reported_in_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("videos.html");
+    let out = framebreak(&[
+        "analyze",
+        &fixture("h264_high_bframes.mp4"),
+        &fixture("anim.gif"),
+        "--size",
+        "96",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let files: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["file"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(files.len(), 2);
+    assert!(files[1].ends_with("anim.gif"));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..40]);
+    assert!(page.contains("anim.gif") && page.contains("<svg"));
+    assert!(
+        page.contains("data:image/png;base64,"),
+        "contact sheets are inline"
+    );
+}
+
 #[test]
 fn bad_device_and_size_are_usage_errors() {
     let out = framebreak(&["analyze", &fixture("png_seq"), "--device", "tpu"]);

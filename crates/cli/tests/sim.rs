@@ -18,11 +18,16 @@ impl Drop for Server {
 
 /// One HTTP/1.1 exchange; returns the status and the body.
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, Vec<u8>) {
+    http_with(addr, method, path, body, "")
+}
+
+/// One HTTP/1.1 exchange with `extra` header lines (each ending `\r\n`).
+fn http_with(addr: &str, method: &str, path: &str, body: &str, extra: &str) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer sk-test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer sk-test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -46,8 +51,9 @@ fn json(body: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
 }
 
-#[test]
-fn serves_a_job_end_to_end_over_loopback_and_stops_when_killed() {
+/// Starts `framebreak sim serve` on a free port with `extra` flags; the
+/// server and the address it printed.
+fn serve(extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_framebreak"))
         .args([
             "sim",
@@ -59,6 +65,7 @@ fn serves_a_job_end_to_end_over_loopback_and_stops_when_killed() {
             "--latency",
             "0ms",
         ])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -75,6 +82,12 @@ fn serves_a_job_end_to_end_over_loopback_and_stops_when_killed() {
         .and_then(|r| r.split_whitespace().next())
         .expect("an address")
         .to_owned();
+    (server, addr)
+}
+
+#[test]
+fn serves_a_job_end_to_end_over_loopback_and_stops_when_killed() {
+    let (server, addr) = serve(&[]);
 
     let (status, body) = http(
         &addr,
@@ -152,4 +165,60 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{err}");
     }
+}
+
+#[test]
+fn a_journal_keeps_jobs_and_keys_across_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("sim.jsonl");
+    let journal_arg = journal.to_str().unwrap();
+    let submit = r#"{"prompt":"a pendulum swings in a hall","seconds":"1","size":"96x64"}"#;
+    let key = "Idempotency-Key: run-1:job-1\r\n";
+
+    let (server, addr) = serve(&["--journal", journal_arg]);
+    let (status, body) = http_with(&addr, "POST", "/v1/videos", submit, key);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let id = json(&body)["id"].as_str().unwrap().to_owned();
+    // `Child::kill` is SIGKILL: no shutdown code runs.
+    drop(server);
+
+    let (_server, addr) = serve(&["--journal", journal_arg]);
+    let (status, body) = http_with(&addr, "POST", "/v1/videos", submit, key);
+    assert_eq!(status, 200);
+    assert_eq!(
+        json(&body)["id"],
+        id.as_str(),
+        "the key answers the same job"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while json(&http(&addr, "GET", &format!("/v1/videos/{id}"), "").1)["status"] != "completed" {
+        assert!(
+            Instant::now() < deadline,
+            "the replayed job never completed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, stats) = http(&addr, "GET", "/v1/stats", "");
+    assert_eq!(status, 200);
+    let stats = json(&stats);
+    assert_eq!(
+        (
+            stats["submissions"].as_u64(),
+            stats["duplicate_submissions"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{stats}"
+    );
+
+    let not_a_journal = dir.path().join("notes.txt");
+    std::fs::write(&not_a_journal, "shopping list\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_framebreak"))
+        .args(["sim", "serve", "--addr", "127.0.0.1:0", "--journal"])
+        .arg(&not_a_journal)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--journal") && err.contains("line 1"), "{err}");
 }

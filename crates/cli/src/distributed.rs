@@ -1,0 +1,218 @@
+//! `framebreak submit`, `worker` and `status`: one campaign shared by many
+//! workers on many machines through a PostgreSQL store.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use framebreak::campaign::{Campaign, RunDir, RunStore, is_postgres, open_store, redact_url};
+use framebreak::scheduler::Counts;
+
+use crate::campaign_args::CampaignArgs;
+use crate::exit::Usage;
+use crate::run::{self, Role, RunFlags};
+use crate::runtime;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SubmitArgs {
+    #[command(flatten)]
+    campaign: CampaignArgs,
+
+    /// The id of the new run (default: the time and 4 random hex digits).
+    #[arg(long, value_name = "ID")]
+    run_id: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WorkerArgs {
+    /// The run to work on (as `framebreak submit` printed it).
+    #[arg(long, value_name = "RUN")]
+    run: String,
+
+    /// The shared store: `postgres://…`, or `postgres` with DATABASE_URL.
+    #[arg(long, value_name = "STORE", default_value = "postgres")]
+    store: String,
+
+    /// This machine's analysis device: auto, cpu or cuda:N.
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
+
+    /// Jobs this worker keeps in flight.
+    #[arg(short = 'c', long, value_name = "N")]
+    concurrency: Option<usize>,
+
+    /// Videos this worker analyses at once.
+    #[arg(long, value_name = "N")]
+    analysis_workers: Option<usize>,
+
+    /// Where this machine keeps its copy of the run (its videos).
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// A run id; every run of the store when absent.
+    #[arg(value_name = "RUN")]
+    run: Option<String>,
+
+    /// The store: `postgres://…` or `postgres` (DATABASE_URL); the run
+    /// folder's SQLite store when absent.
+    #[arg(long, value_name = "STORE")]
+    store: Option<String>,
+
+    /// The folder of run folders.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+
+    /// One JSON object per run instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn submit(args: SubmitArgs) -> anyhow::Result<()> {
+    let config = args.campaign.load()?;
+    if !is_postgres(&config.scheduler.store) {
+        return Err(Usage(
+            "framebreak submit needs a shared store: --store postgres://… (or `postgres` with DATABASE_URL); \
+             for one machine, `framebreak run` does it all"
+                .into(),
+        )
+        .into());
+    }
+    let store = config.scheduler.store.clone();
+    runtime()?.block_on(async {
+        let campaign = match &args.run_id {
+            Some(id) => Campaign::create_with_id(config, id).await?,
+            None => Campaign::create(config).await?,
+        };
+        let enqueued = campaign.enqueue().await?;
+        let id = campaign.run_dir().id();
+        let shown = redact_url(&store);
+        eprintln!(
+            "framebreak: run {id}: {} jobs enqueued ({} controls) in {shown}",
+            enqueued.added, enqueued.controls
+        );
+        eprintln!("framebreak: start workers with `framebreak worker --run {id} --store {shown}`");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{id}")
+            .and_then(|()| out.flush())
+            .context("writing the run id")?;
+        Ok(())
+    })
+}
+
+pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    if !is_postgres(&args.store) {
+        return Err(Usage(format!(
+            "--store {:?}: workers share a PostgreSQL store (postgres://… or `postgres` with DATABASE_URL)",
+            redact_url(&args.store)
+        ))
+        .into());
+    }
+    let make = async {
+        Ok(Campaign::join(&args.store, &args.run, |c| {
+            c.output.runs_dir = args.runs_dir.clone();
+            if let Some(d) = &args.device {
+                c.analysis.device = d.clone();
+            }
+            if let Some(n) = args.concurrency {
+                c.scheduler.concurrency = n;
+            }
+            if args.analysis_workers.is_some() {
+                c.analysis.workers = args.analysis_workers;
+            }
+        })
+        .await?)
+    };
+    run::drive(make, &args.flags, &[], Role::Worker)
+}
+
+#[allow(clippy::print_stdout)]
+pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let runs: Vec<(String, Counts)> = match (&args.store, &args.run) {
+            (Some(store), run) if is_postgres(store) => {
+                let mut config = framebreak::campaign::CampaignConfig::default();
+                config.scheduler.store = store.clone();
+                let this = run.as_deref().unwrap_or("default");
+                let shared = RunStore::open(&config, this, &args.runs_dir).await?;
+                shared
+                    .runs(this)
+                    .await?
+                    .into_iter()
+                    .filter(|(queue, _)| run.as_ref().is_none_or(|r| r == queue))
+                    .collect()
+            }
+            (_, Some(run)) => {
+                let dir = RunDir::open(&args.runs_dir, run)?;
+                let mut config = dir.load_config()?;
+                if let Some(store) = &args.store {
+                    config.scheduler.store = store.clone();
+                }
+                let jobs = open_store(&config, &dir).await?;
+                vec![(dir.id().to_owned(), jobs.counts().await?)]
+            }
+            (_, None) => {
+                let mut out = Vec::new();
+                let mut dirs: Vec<_> = std::fs::read_dir(&args.runs_dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                dirs.sort();
+                for name in dirs {
+                    let Ok(dir) = RunDir::open(&args.runs_dir, &name) else {
+                        continue;
+                    };
+                    let Ok(config) = dir.load_config() else {
+                        continue;
+                    };
+                    if config.scheduler.store != "sqlite" {
+                        continue;
+                    }
+                    let jobs = open_store(&config, &dir).await?;
+                    out.push((name, jobs.counts().await?));
+                }
+                out
+            }
+        };
+        if let Some(run) = &args.run
+            && runs.is_empty()
+        {
+            return Err(Usage(format!("no run {run:?} in that store")).into());
+        }
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            for (run, c) in &runs {
+                writeln!(out, "{}", serde_json::json!({ "run": run, "counts": c }))?;
+            }
+        } else {
+            writeln!(
+                out,
+                "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "run", "total", "pending", "running", "done", "failed", "cancel"
+            )?;
+            for (run, c) in &runs {
+                writeln!(
+                    out,
+                    "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                    run,
+                    c.total(),
+                    c.pending,
+                    c.leased,
+                    c.done,
+                    c.failed,
+                    c.cancelled
+                )?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    })
+}

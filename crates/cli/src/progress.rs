@@ -1,0 +1,124 @@
+//! What a running campaign shows: a progress bar on a terminal, JSON lines
+//! for scripts, or nothing.
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::ValueEnum;
+use framebreak::gpu::DeviceManager;
+use framebreak::scheduler::{Scheduler, Snapshot};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProgressMode {
+    /// A bar on standard error (hidden when it is not a terminal).
+    Bar,
+    /// One JSON object per line on standard output: every scheduler event,
+    /// and a snapshot every second.
+    Json,
+    /// Nothing but errors.
+    Quiet,
+}
+
+/// One line saying where things stand: jobs by state, rate, ETA, retries,
+/// breaker state per backend, device load.
+pub(crate) fn status_line(s: &Snapshot, devices: Option<&DeviceManager>) -> String {
+    let c = &s.counts;
+    let mut line = format!(
+        "done {} · failed {} · running {} · waiting {} · {:.1} jobs/s",
+        c.done, c.failed, c.leased, c.pending, s.rate
+    );
+    if let Some(eta) = s.eta {
+        line += &format!(
+            " · ETA {}",
+            humantime::format_duration(Duration::from_secs(eta.as_secs()))
+        );
+    }
+    if s.retries > 0 {
+        line += &format!(" · {} retries", s.retries);
+    }
+    for b in &s.backends {
+        line += &format!(" · {}: {:?}/{:?}", b.name, b.health, b.breaker).to_lowercase();
+    }
+    if let Some(devices) = devices
+        && let Ok(states) = devices.snapshot()
+    {
+        for d in states {
+            line += &format!(" · {} {} in use", d.id, d.in_flight);
+        }
+    }
+    line
+}
+
+/// Shows progress of `scheduler` until `stop` is cancelled.
+pub(crate) async fn show(
+    mode: ProgressMode,
+    scheduler: &Scheduler,
+    devices: Option<&DeviceManager>,
+    total: u64,
+    stop: CancellationToken,
+) {
+    match mode {
+        ProgressMode::Quiet => stop.cancelled().await,
+        ProgressMode::Bar => bar(scheduler, devices, total, stop).await,
+        ProgressMode::Json => json(scheduler, devices, stop).await,
+    }
+}
+
+async fn bar(
+    scheduler: &Scheduler,
+    devices: Option<&DeviceManager>,
+    total: u64,
+    stop: CancellationToken,
+) {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        let s = scheduler.snapshot();
+        bar.set_position(s.counts.finished());
+        bar.set_message(status_line(&s, devices));
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+    }
+    bar.finish_and_clear();
+}
+
+#[allow(clippy::print_stdout)]
+async fn json(scheduler: &Scheduler, devices: Option<&DeviceManager>, stop: CancellationToken) {
+    let mut events = scheduler.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let emit = |value: serde_json::Value| {
+        let mut out = std::io::stdout().lock();
+        // A reader that left is not our failure; the run goes on.
+        let _ = writeln!(out, "{value}").and_then(|()| out.flush());
+    };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            event = events.recv() => match event {
+                Ok(e) => emit(serde_json::json!({ "event": e })),
+                Err(RecvError::Lagged(n)) => emit(serde_json::json!({ "lagged": n })),
+                Err(RecvError::Closed) => stop.cancelled().await,
+            },
+            _ = tick.tick() => {
+                let devices = devices.and_then(|d| d.snapshot().ok()).map(|states| {
+                    states.iter().map(|d| serde_json::json!({"device": d.id.to_string(), "in_flight": d.in_flight})).collect::<Vec<_>>()
+                });
+                emit(serde_json::json!({ "snapshot": scheduler.snapshot(), "devices": devices }));
+            }
+        }
+    }
+    emit(serde_json::json!({ "snapshot": scheduler.snapshot() }));
+}

@@ -1,0 +1,286 @@
+//! `framebreak run` and `framebreak resume`: a campaign from start (or from
+//! where it stopped) to its reports.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use framebreak::campaign::{Campaign, Threshold};
+use framebreak::scheduler::RunOutcome;
+use tokio_util::sync::CancellationToken;
+
+use crate::campaign_args::CampaignArgs;
+use crate::exit::{self, Usage};
+use crate::interrupt::Interrupts;
+use crate::progress::{self, ProgressMode};
+use crate::report;
+use crate::runtime;
+
+/// Flags of a running campaign that are not its configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RunFlags {
+    /// How progress is shown.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
+    progress: ProgressMode,
+
+    /// No progress and no summary (same as --progress quiet).
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Exit with code 3 when this holds at the end: physics<X, realism<X,
+    /// defect_rate>X or failed_rate>X (repeatable).
+    #[arg(long, value_name = "COND")]
+    fail_on: Vec<String>,
+
+    /// Do not write the reports at the end.
+    #[arg(long)]
+    no_report: bool,
+
+    /// Serve Prometheus metrics (`GET /metrics`) on this address while the
+    /// run goes on, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Append a JSON log of every job's steps to this file (the level is
+    /// FRAMEBREAK_LOG, default `info`).
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    campaign: CampaignArgs,
+
+    #[command(flatten)]
+    flags: RunFlags,
+
+    /// The id of the new run (default: the time and 4 random hex digits).
+    #[arg(long, value_name = "ID", conflicts_with = "resume")]
+    run_id: Option<String>,
+
+    /// Resume this run instead of starting one (same as `framebreak resume`).
+    #[arg(long, value_name = "RUN")]
+    resume: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ResumeArgs {
+    /// The run id (or the path of its folder).
+    #[arg(value_name = "RUN")]
+    run: String,
+
+    /// The folder of run folders.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+
+    /// The run's store, when it is PostgreSQL (`postgres://…`, or
+    /// `postgres` with DATABASE_URL): saved configurations never hold a
+    /// password.
+    #[arg(long, value_name = "STORE")]
+    store: Option<String>,
+
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+/// Exit code when a `--fail-on` condition holds.
+pub(crate) const THRESHOLD: u8 = 3;
+/// Exit code when the run was interrupted (128 + SIGINT).
+pub(crate) const INTERRUPTED: u8 = 130;
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let thresholds = thresholds(&args.flags.fail_on)?;
+    let config = args.campaign.load()?;
+    let make = async {
+        Ok(match &args.resume {
+            Some(run) => {
+                let store = explicit_store(&config);
+                Campaign::open_with_store(&config.output.runs_dir, run, store).await?
+            }
+            None => match &args.run_id {
+                Some(id) => Campaign::create_with_id(config.clone(), id).await?,
+                None => Campaign::create(config.clone()).await?,
+            },
+        })
+    };
+    drive(make, &args.flags, &thresholds, Role::Run)
+}
+
+pub(crate) fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
+    let thresholds = thresholds(&args.flags.fail_on)?;
+    let make = async {
+        Ok(Campaign::open_with_store(&args.runs_dir, &args.run, args.store.as_deref()).await?)
+    };
+    drive(make, &args.flags, &thresholds, Role::Run)
+}
+
+/// The store named on the command line or in the environment, when it is
+/// not the default: a PostgreSQL run's saved configuration never holds its
+/// password, so resuming one needs the store again.
+fn explicit_store(config: &framebreak::campaign::CampaignConfig) -> Option<&str> {
+    (config.scheduler.store != "sqlite").then_some(config.scheduler.store.as_str())
+}
+
+/// What this process does with the campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Enqueue, run, report (`run`, `resume`).
+    Run,
+    /// Only run leased jobs; others enqueue and report (`worker`).
+    Worker,
+}
+
+fn thresholds(specs: &[String]) -> anyhow::Result<Vec<Threshold>> {
+    specs
+        .iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|e: framebreak::campaign::Error| Usage(e.to_string()).into())
+        })
+        .collect()
+}
+
+pub(crate) fn drive(
+    make: impl std::future::Future<Output = anyhow::Result<Campaign>>,
+    flags: &RunFlags,
+    thresholds: &[Threshold],
+    role: Role,
+) -> anyhow::Result<ExitCode> {
+    let mode = if flags.quiet {
+        ProgressMode::Quiet
+    } else {
+        flags.progress
+    };
+    let say = |line: String| {
+        if mode == ProgressMode::Bar {
+            eprintln!("{line}");
+        }
+    };
+    if let Some(path) = &flags.log_file {
+        let filter = std::env::var("FRAMEBREAK_LOG").unwrap_or_else(|_| "info".into());
+        framebreak::telemetry::init_tracing(
+            framebreak::telemetry::LogFormat::Json,
+            &filter,
+            Some(path),
+        )
+        .with_context(|| format!("--log-file {}", path.display()))?;
+    }
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        // Before anything else, so that no stop signal can take the default
+        // action (an abrupt exit) once the run has begun.
+        let mut interrupts = Interrupts::install().context("installing the Ctrl-C handler")?;
+        let campaign = make.await?;
+        let id = campaign.run_dir().id().to_owned();
+        let telemetry = match flags.metrics_addr {
+            Some(addr) => {
+                let t = framebreak::telemetry::Telemetry::builder()
+                    .metrics_addr(addr)
+                    .install()
+                    .await
+                    .with_context(|| format!("--metrics-addr {addr}"))?;
+                say(format!("framebreak: metrics at http://{addr}/metrics"));
+                Some(t)
+            }
+            None => None,
+        };
+        say(format!(
+            "framebreak: run {id} in {} (backend {}, store {})",
+            campaign.run_dir().path().display(),
+            campaign.config().backend.kind,
+            framebreak::campaign::redact_url(&campaign.config().scheduler.store),
+        ));
+        if role == Role::Run {
+            let enqueued = campaign.enqueue().await?;
+            if enqueued.added > 0 {
+                say(format!(
+                    "framebreak: {} jobs enqueued ({} controls)",
+                    enqueued.added, enqueued.controls
+                ));
+            }
+        }
+        let total = campaign.store().counts().await?.total();
+        let scheduler = campaign.scheduler()?;
+        let shutdown = campaign.shutdown();
+        let interrupted = CancellationToken::new();
+        let signals = {
+            let interrupted = interrupted.clone();
+            tokio::spawn(async move {
+                let mut first = true;
+                while interrupts.recv().await {
+                    if first {
+                        eprintln!(
+                            "\nframebreak: stopping: finishing the steps in flight (Ctrl-C again stops at once)"
+                        );
+                        first = false;
+                    } else {
+                        eprintln!("framebreak: stopping now");
+                    }
+                    interrupted.cancel();
+                    shutdown.trigger();
+                }
+            })
+        };
+        let stop = CancellationToken::new();
+        let (summary, ()) = tokio::join!(
+            async {
+                let s = campaign.run_with(&scheduler).await;
+                stop.cancel();
+                s
+            },
+            progress::show(mode, &scheduler, campaign.devices(), total, stop.clone())
+        );
+        signals.abort();
+        if let Some(t) = telemetry {
+            t.shutdown().await;
+        }
+        let summary = summary?;
+        let c = summary.counts;
+        if role == Role::Worker {
+            say(format!(
+                "framebreak: worker done: the run has {} done, {} failed, {} unfinished",
+                c.done,
+                c.failed,
+                c.unfinished()
+            ));
+            return Ok(if summary.outcome == RunOutcome::Drained && !interrupted.is_cancelled() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(INTERRUPTED)
+            });
+        }
+        let rows = campaign.rows().await?;
+        if !flags.no_report {
+            let written = report::write_all(&campaign, &rows)?;
+            for path in written {
+                say(format!("framebreak: wrote {}", path.display()));
+            }
+        }
+        say(format!(
+            "framebreak: {} done, {} failed, {} cancelled, {} unfinished",
+            c.done,
+            c.failed,
+            c.cancelled,
+            c.unfinished()
+        ));
+        if summary.outcome != RunOutcome::Drained || interrupted.is_cancelled() {
+            eprintln!("framebreak: run {id} stopped; resume it with `framebreak resume {id}`");
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+        let mut crossed = false;
+        for t in thresholds {
+            if let Some(v) = t.crossed(&rows) {
+                eprintln!("framebreak: --fail-on {t}: the run measured {v:.3}");
+                crossed = true;
+            }
+        }
+        Ok(if crossed {
+            ExitCode::from(THRESHOLD)
+        } else if c.failed > 0 && c.done == 0 {
+            ExitCode::from(exit::FAILURE)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}

@@ -1,0 +1,391 @@
+//! `framebreak run`, `resume`, `report` and `config` as a user runs them:
+//! real processes, a real SQLite store, killed with real signals.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn framebreak() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_framebreak"));
+    // Small clips so a debug build analyses them quickly; no stray config.
+    c.env("FRAMEBREAK_ANALYSIS__SIZE", "96")
+        .env("FRAMEBREAK_ANALYSIS__DEVICE", "cpu")
+        .env_remove("FRAMEBREAK_SCHEDULER__STORE");
+    c
+}
+
+fn run_args(runs: &Path, id: &str, limit: usize) -> Vec<String> {
+    [
+        "run",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+        "--run-id",
+        id,
+        "--limit",
+        &limit.to_string(),
+        "--size",
+        "96x64",
+        "--duration",
+        "1",
+        "--seed",
+        "5",
+        "-c",
+        "4",
+        "--progress",
+        "quiet",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect()
+}
+
+fn ok(out: &Output) -> &Output {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits until `path` has at least `n` lines.
+fn wait_for_lines(path: &Path, n: usize, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        let count = std::fs::read_to_string(path).map_or(0, |t| t.lines().count());
+        if count >= n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{} never reached {n} lines", path.display());
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_with_nothing_lost_and_nothing_resubmitted() {
+    let runs = tempfile::tempdir().unwrap();
+    let run_dir: PathBuf = runs.path().join("k1");
+    let mut child = framebreak()
+        .args(run_args(runs.path(), "k1", 24))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it in the middle: some jobs submitted, most not finished.
+    wait_for_lines(
+        &run_dir.join("sim-journal.jsonl"),
+        8,
+        Duration::from_secs(120),
+    );
+    signal(child.id(), "-KILL");
+    let _ = child.wait();
+    assert!(
+        !run_dir.join("results.jsonl").exists(),
+        "the killed run wrote no report"
+    );
+
+    let out = framebreak()
+        .args([
+            "resume",
+            "k1",
+            "--runs-dir",
+            runs.path().to_str().unwrap(),
+            "--progress",
+            "quiet",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+
+    let rows = lines(&run_dir.join("results.jsonl"));
+    assert_eq!(rows.len(), 24, "every variant has its row");
+    let jobs: HashSet<_> = rows
+        .iter()
+        .map(|r| r["job"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(jobs.len(), 24, "no job twice");
+    assert!(rows.iter().all(|r| r["status"] == "done"), "{rows:?}");
+
+    // The simulator journals every submission it accepted, across both
+    // processes: each job once.
+    let journal = lines(&run_dir.join("sim-journal.jsonl"));
+    assert_eq!(journal.len(), 24, "submitted exactly once each");
+    let keys: HashSet<_> = journal
+        .iter()
+        .map(|j| j["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 24);
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_says_how_to_resume_and_the_report_reads_the_store() {
+    let runs = tempfile::tempdir().unwrap();
+    let run_dir = runs.path().join("c1");
+    let child = framebreak()
+        .args(run_args(runs.path(), "c1", 30))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lines(
+        &run_dir.join("sim-journal.jsonl"),
+        4,
+        Duration::from_secs(120),
+    );
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("framebreak resume c1"), "{stderr}");
+
+    // Reports come from the store at any time: here, part of a run.
+    let csv = framebreak()
+        .args([
+            "report",
+            "c1",
+            "--runs-dir",
+            runs.path().to_str().unwrap(),
+            "--format",
+            "csv",
+            "-o",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    ok(&csv);
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with("job,base_id,control,"), "{text}");
+    let finished = text.lines().count() - 1;
+    assert!(finished < 30, "the run was stopped early: {finished} rows");
+
+    // Resuming finishes it; `--fail-on` turns a bad result into exit 3.
+    let out = framebreak()
+        .args([
+            "resume",
+            "c1",
+            "--runs-dir",
+            runs.path().to_str().unwrap(),
+            "--progress",
+            "quiet",
+            "--fail-on",
+            "physics<101",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines(&run_dir.join("results.jsonl")).len(), 30);
+    for name in ["report.html", "results.csv", "junit.xml"] {
+        assert!(run_dir.join(name).is_file(), "{name}");
+    }
+
+    // Roasts: a dry run by default, each post within X's 280 characters.
+    let runs_arg = runs.path().to_str().unwrap();
+    let out = framebreak()
+        .args(["roast", "c1", "--top", "2", "--runs-dir", runs_arg])
+        .output()
+        .unwrap();
+    ok(&out);
+    let posts = lines(&run_dir.join("roasts.jsonl"));
+    assert_eq!(posts.len(), 2);
+    for p in &posts {
+        let text = p["text"].as_str().unwrap();
+        assert!(text.chars().count() <= 280, "{text}");
+        assert!(text.to_lowercase().contains("physics"), "{text}");
+    }
+    // Publishing needs the explicit flag and a token; without the token it
+    // says which variable, and posts nothing.
+    let out = framebreak()
+        .env_remove("X_USER_ACCESS_TOKEN")
+        .args(["roast", "c1", "--publish", "x", "--runs-dir", runs_arg])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("X_USER_ACCESS_TOKEN"));
+    assert_eq!(lines(&run_dir.join("roasts.jsonl")).len(), 2);
+}
+
+/// SIGTERM (what `kill`, systemd and Kubernetes send) stops as gently as
+/// Ctrl-C, and a signal right after start is never the default abrupt exit.
+#[test]
+fn sigterm_stops_as_gently_as_ctrl_c() {
+    let runs = tempfile::tempdir().unwrap();
+    let child = framebreak()
+        .args(run_args(runs.path(), "t1", 30))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lines(
+        &runs.path().join("t1").join("sim-journal.jsonl"),
+        1,
+        Duration::from_secs(120),
+    );
+    signal(child.id(), "-TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("framebreak resume t1"), "{stderr}");
+}
+
+#[test]
+fn config_prints_the_layers_merged_with_passwords_hidden_and_refuses_typos() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("framebreak.toml"),
+        "[scheduler]\nconcurrency = 33\nstore = \"postgres://fb:s3cret@db/runs\"\n",
+    )
+    .unwrap();
+    let out = framebreak()
+        .current_dir(dir.path())
+        .env("FRAMEBREAK_VARIANTS__PER_PROMPT", "7")
+        .args(["config", "--rate", "5/s"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("concurrency = 33"), "{text}");
+    assert!(text.contains("per_prompt = 7"), "{text}");
+    assert!(text.contains("rate = \"5/s\""), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+
+    std::fs::write(
+        dir.path().join("framebreak.toml"),
+        "[scheduler]\nconcurency = 3\n",
+    )
+    .unwrap();
+    let out = framebreak()
+        .current_dir(dir.path())
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("concurency"));
+
+    let clean = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--rate", "fast"),
+        ("--size", "big"),
+        ("--backend", "midjourney"),
+    ] {
+        let out = framebreak()
+            .current_dir(clean.path())
+            .args(["config", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(value),
+            "{flag}"
+        );
+    }
+    let out = framebreak()
+        .args(["resume", "nope", "--runs-dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
+
+/// `framebreak run` against `framebreak sim serve --faults …` over HTTP:
+/// every job ends done, or failed in the category of the fault the
+/// simulator dealt it (its journal records each accepted job's fate).
+#[test]
+fn a_run_against_a_faulty_sim_server_ends_each_job_in_its_faults_category() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("sim.jsonl");
+    let mut server = framebreak()
+        .args(["sim", "serve", "--addr", "127.0.0.1:0", "--latency", "0ms", "--faults"])
+        .arg("content_policy=0.15,failed=0.15,truncated=0.15,stay_queued=0.1,server_error=0.1,rate_limited=0.1,retry_after=0s")
+        .arg("--journal")
+        .arg(&journal)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    let mut args = run_args(dir.path(), "f1", 40);
+    args.extend(
+        [
+            "--backend",
+            "sim-http",
+            "--base-url",
+            &url,
+            "--max-attempts",
+            "3",
+        ]
+        .map(String::from),
+    );
+    let out = framebreak()
+        .env("FRAMEBREAK_BACKEND__GENERATION_TIMEOUT_SECS", "2")
+        .args(args)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    ok(&out);
+
+    let fates: std::collections::HashMap<String, serde_json::Value> = lines(&journal)
+        .into_iter()
+        .map(|j| (j["key"].as_str().unwrap().to_owned(), j["fate"].clone()))
+        .collect();
+    let rows = lines(&dir.path().join("f1").join("results.jsonl"));
+    assert_eq!(rows.len(), 40);
+    let mut seen = std::collections::BTreeMap::new();
+    for row in &rows {
+        let key = format!("{}:0", row["job"].as_str().unwrap());
+        let category = row["failure"]["category"]
+            .as_str()
+            .unwrap_or("none")
+            .to_owned();
+        let expected: &[&str] = match fates.get(&key) {
+            // Never accepted: refused by policy, or 500/429 three times.
+            None => &["content_policy", "server", "rate_limited"],
+            Some(f) if f["stuck"] == true => &["timeout"],
+            Some(f) if f["fails"] == true => &["server"],
+            Some(f) if f["delivery"] == "truncated" => &["download"],
+            Some(_) => &["none"],
+        };
+        assert!(
+            expected.contains(&category.as_str()),
+            "job {key} with fate {:?} ended as {category}: {row}",
+            fates.get(&key)
+        );
+        *seen.entry(category).or_insert(0) += 1;
+    }
+    assert!(seen.get("none").copied().unwrap_or(0) > 0, "{seen:?}");
+    assert!(seen.len() >= 4, "the faults showed: {seen:?}");
+}
