@@ -18,13 +18,17 @@ use crate::{BBox, Finding, Plane};
 ///    same blocks matched at least twice as well in the pairs before and
 ///    after: steady motion breaks blocks pair after pair, a jump only once.
 /// 3. The group's new content is searched for over the whole previous frame
-///    (quarter size). It teleported when it is found at least `min_jump`
-///    pixels away from where the camera alone would put it, matching at
-///    least twice as well as what was there before.
+///    (quarter size), by the pixels that changed (at least 12 grey levels
+///    against where the camera alone puts the old frame): an object is
+///    matched by itself, not by the background around it, which differs
+///    between its old place and its new one. It teleported when it is found
+///    at least `min_jump` pixels away from where the camera alone would put
+///    it, matching at least twice as well as what was there before.
 /// 4. It moved rather than being copied: where the camera carries its old
 ///    place into the new frame, the content matches at least twice worse
 ///    than at its new place (repetitive texture, or a texture spreading
-///    over a region, is found far away while it stays where it was).
+///    over a region, is found far away while it stays where it was). This
+///    too is measured on the changed pixels.
 /// 5. Smooth motion does not explain the jump: the new content does not go
 ///    on by the same jump (±8 pixels) into the frame after, nor did the old
 ///    content arrive by it from the frame before. A fast ball crossing the
@@ -67,12 +71,56 @@ fn patch_error(a: &Plane, ax: usize, ay: usize, b: &Plane, patch: Patch) -> f32 
     s / (pw * ph) as f32
 }
 
+/// Grey levels by which a pixel must change to count as part of what moved.
+const CHANGED: f32 = 12.0;
+
+/// Fewest changed pixels (quarter size) for matching by them alone; fewer,
+/// and the whole patch is matched.
+const MIN_CHANGED: usize = 12;
+
+/// The offsets inside `patch` of `b` where it differs from the same-sized
+/// rectangle of `a` at `(ax, ay)` by more than [`CHANGED`]: the pixels of
+/// the object that arrived (or left), not the background around it.
+fn changed(a: &Plane, ax: usize, ay: usize, b: &Plane, patch: Patch) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for r in 0..patch.h {
+        let (ra, rb) = (
+            &a.row(ay + r)[ax..ax + patch.w],
+            &b.row(patch.y + r)[patch.x..patch.x + patch.w],
+        );
+        for (c, (p, q)) in ra.iter().zip(rb).enumerate() {
+            if (p - q).abs() > CHANGED {
+                out.push((c, r));
+            }
+        }
+    }
+    out
+}
+
+/// Mean absolute difference between `a` at `(ax, ay)` and `b` at `(bx, by)`
+/// over the offsets `mask`.
+fn masked_error(
+    a: &Plane,
+    (ax, ay): (usize, usize),
+    b: &Plane,
+    (bx, by): (usize, usize),
+    mask: &[(usize, usize)],
+) -> f32 {
+    let s: f32 = mask
+        .iter()
+        .map(|&(c, r)| (a.row(ay + r)[ax + c] - b.row(by + r)[bx + c]).abs())
+        .sum();
+    s / mask.len().max(1) as f32
+}
+
 /// Whether `patch` of `a` is found in `b` where `camera` carries it plus
 /// `v` (quarter-size pixels; ±2 around), matching at least twice as well
-/// as where the camera alone carries it.
+/// as where the camera alone carries it; compared on the offsets `mask`
+/// when there is one, else on the whole patch.
 fn keeps_moving(
     a: &Plane,
     patch: Patch,
+    mask: Option<&[(usize, usize)]>,
     b: &Plane,
     camera: &crate::detect::Affine,
     v: (f64, f64),
@@ -88,7 +136,11 @@ fn keeps_moving(
         {
             return None;
         }
-        Some(patch_error(b, x as usize, y as usize, a, patch))
+        let (x, y) = (x as usize, y as usize);
+        Some(match mask {
+            Some(mask) => masked_error(b, (x, y), a, (patch.x, patch.y), mask),
+            None => patch_error(b, x, y, a, patch),
+        })
     };
     let stay = at(cx, cy).unwrap_or(f32::INFINITY);
     let mut best = f32::INFINITY;
@@ -178,11 +230,23 @@ impl DefectDetector for Teleport {
                     w: pw,
                     h: ph,
                 };
-                let stay = patch_error(qa, sx, sy, qb, patch);
+                // What arrived is searched for by its own pixels (those that
+                // changed), not by the background around it, which differs
+                // between the old place and the new.
+                let mask = changed(qa, sx, sy, qb, patch);
+                let masked = mask.len() >= MIN_CHANGED;
+                let error = |ax: usize, ay: usize| {
+                    if masked {
+                        masked_error(qa, (ax, ay), qb, (bx, by), &mask)
+                    } else {
+                        patch_error(qa, ax, ay, qb, patch)
+                    }
+                };
+                let stay = error(sx, sy);
                 let mut best = (f32::INFINITY, 0usize, 0usize);
                 for ay in 0..=qa.height() - ph {
                     for ax in 0..=qa.width() - pw {
-                        let e = patch_error(qa, ax, ay, qb, patch);
+                        let e = error(ax, ay);
                         if e < best.0 {
                             best = (e, ax, ay);
                         }
@@ -201,12 +265,14 @@ impl DefectDetector for Teleport {
                 // Moved, not copied: the content must have left its old
                 // place. Repetitive texture, or a texture spreading, is
                 // found far away while it is still where it was.
-                let vacated = {
-                    let (vx, vy) = field.camera.apply((best.1 * 4) as f64, (best.2 * 4) as f64);
-                    let (vx, vy) = (
-                        (vx / 4.0).round().clamp(0.0, (qb.width() - pw) as f64) as usize,
-                        (vy / 4.0).round().clamp(0.0, (qb.height() - ph) as f64) as usize,
-                    );
+                let (vx, vy) = field.camera.apply((best.1 * 4) as f64, (best.2 * 4) as f64);
+                let (vx, vy) = (
+                    (vx / 4.0).round().clamp(0.0, (qb.width() - pw) as f64) as usize,
+                    (vy / 4.0).round().clamp(0.0, (qb.height() - ph) as f64) as usize,
+                );
+                let vacated = if masked {
+                    masked_error(qb, (vx, vy), qa, (src.x, src.y), &mask)
+                } else {
                     patch_error(qb, vx, vy, qa, src)
                 };
                 if vacated < 2.0 * best.0.max(0.5) {
@@ -218,10 +284,11 @@ impl DefectDetector for Teleport {
                 let v = (best.1 as f64 - sx as f64, best.2 as f64 - sy as f64);
                 // After: the new content, one frame on, carried by the
                 // camera and by the jump again.
+                let mask = masked.then_some(mask.as_slice());
                 let mut moving = i + 2 < n
-                    && quarter[i + 2]
-                        .as_ref()
-                        .is_some_and(|qc| keeps_moving(qb, patch, qc, &fields[i + 1].camera, v));
+                    && quarter[i + 2].as_ref().is_some_and(|qc| {
+                        keeps_moving(qb, patch, mask, qc, &fields[i + 1].camera, v)
+                    });
                 // Before: the old content, one frame back, against the jump.
                 if !moving && i >= 1 {
                     let back = fields[i - 1]
@@ -230,7 +297,7 @@ impl DefectDetector for Teleport {
                         .unwrap_or(crate::detect::Affine::IDENTITY);
                     moving = quarter[i - 1]
                         .as_ref()
-                        .is_some_and(|qp| keeps_moving(qa, src, qp, &back, (-v.0, -v.1)));
+                        .is_some_and(|qp| keeps_moving(qa, src, mask, qp, &back, (-v.0, -v.1)));
                 }
                 if moving {
                     continue;
