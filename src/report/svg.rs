@@ -66,15 +66,89 @@ fn axis(out: &mut String, ticks: &[(f64, &str)], x: impl Fn(f64) -> f64, bottom:
     }
 }
 
+/// One row of a bar chart: a name and, when there is data, its bar.
+struct BarRow<'a> {
+    name: &'a str,
+    bar: Option<Bar>,
+}
+
+/// A bar from 0 to the interval's estimate, its whisker, and the figure
+/// written beside it.
+struct Bar {
+    interval: Interval,
+    colour: &'static str,
+    value: String,
+}
+
+/// Horizontal bars with whiskers, one row each, on the axis `ticks` scaled
+/// by `x`; a row without a bar says `empty`.
+fn bar_chart(
+    rows: &[BarRow<'_>],
+    ticks: &[(f64, &str)],
+    x: impl Fn(f64) -> f64,
+    empty: &str,
+    label: &str,
+) -> String {
+    let height = AXIS_H + ROW_H * rows.len() as f64 + 6.0;
+    let mut out = String::new();
+    open(&mut out, LABEL_W + PLOT_W + VALUE_W, height, label);
+    axis(&mut out, ticks, &x, height - 4.0);
+    for (i, row) in rows.iter().enumerate() {
+        let y = AXIS_H + ROW_H * i as f64;
+        let mid = y + ROW_H / 2.0;
+        let _ = write!(out, "<g><title>{}</title>", escape(row.name));
+        text(
+            &mut out,
+            LABEL_W - 6.0,
+            mid + 4.0,
+            "end",
+            &short(row.name, 34),
+        );
+        let value = match &row.bar {
+            Some(bar) => {
+                let e = x(bar.interval.estimate);
+                let (a, b) = (x(0.0).min(e), x(0.0).max(e));
+                let _ = write!(
+                    out,
+                    r#"<rect x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"/>"#,
+                    y + 4.0,
+                    b - a,
+                    ROW_H - 8.0,
+                    bar.colour
+                );
+                whisker(&mut out, &x, bar.interval, mid);
+                bar.value.as_str()
+            }
+            None => empty,
+        };
+        text(&mut out, LABEL_W + PLOT_W + 8.0, mid + 4.0, "start", value);
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    out
+}
+
 /// Horizontal bars of defect rates with their Wilson whiskers, one row per
 /// group, 0–100 %.
 pub(crate) fn rate_bars(items: &[(String, Rate)], label: &str) -> String {
-    let height = AXIS_H + ROW_H * items.len() as f64 + 6.0;
-    let mut out = String::new();
-    open(&mut out, LABEL_W + PLOT_W + VALUE_W, height, label);
-    let x = |v: f64| LABEL_W + v.clamp(0.0, 1.0) * PLOT_W;
-    axis(
-        &mut out,
+    let rows: Vec<BarRow<'_>> = items
+        .iter()
+        .map(|(name, rate)| BarRow {
+            name,
+            bar: rate.interval.map(|i| Bar {
+                interval: i,
+                colour: BAR,
+                value: format!(
+                    "{:.0} % ({}/{})",
+                    100.0 * i.estimate,
+                    rate.hits,
+                    rate.videos
+                ),
+            }),
+        })
+        .collect();
+    bar_chart(
+        &rows,
         &[
             (0.0, "0 %"),
             (0.25, "25 %"),
@@ -82,55 +156,37 @@ pub(crate) fn rate_bars(items: &[(String, Rate)], label: &str) -> String {
             (0.75, "75 %"),
             (1.0, "100 %"),
         ],
-        x,
-        height - 4.0,
-    );
-    for (row, (name, rate)) in items.iter().enumerate() {
-        let y = AXIS_H + ROW_H * row as f64;
-        let mid = y + ROW_H / 2.0;
-        let _ = write!(out, "<g><title>{}</title>", escape(name));
-        text(&mut out, LABEL_W - 6.0, mid + 4.0, "end", &short(name, 34));
-        if let Some(i) = rate.interval {
-            let _ = write!(
-                out,
-                r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{BAR}"/>"#,
-                x(0.0),
-                y + 4.0,
-                x(i.estimate) - x(0.0),
-                ROW_H - 8.0
-            );
-            whisker(&mut out, x, i, mid);
-            let value = format!(
-                "{:.0} % ({}/{})",
-                100.0 * i.estimate,
-                rate.hits,
-                rate.videos
-            );
-            text(&mut out, LABEL_W + PLOT_W + 8.0, mid + 4.0, "start", &value);
-        } else {
-            text(
-                &mut out,
-                LABEL_W + PLOT_W + 8.0,
-                mid + 4.0,
-                "start",
-                "no videos",
-            );
-        }
-        out.push_str("</g>");
-    }
-    out.push_str("</svg>");
-    out
+        |v: f64| LABEL_W + v.clamp(0.0, 1.0) * PLOT_W,
+        "no videos",
+        label,
+    )
 }
 
 /// Each trap's rate minus its controls' rate, −100 to +100 points, with
 /// Newcombe whiskers.
 pub(crate) fn effect_bars(effects: &[TrapEffect], label: &str) -> String {
-    let height = AXIS_H + ROW_H * effects.len() as f64 + 6.0;
-    let mut out = String::new();
-    open(&mut out, LABEL_W + PLOT_W + VALUE_W, height, label);
-    let x = |v: f64| LABEL_W + (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * PLOT_W;
-    axis(
-        &mut out,
+    let rows: Vec<BarRow<'_>> = effects
+        .iter()
+        .map(|e| BarRow {
+            name: &e.trap,
+            bar: e.difference.map(|d| Bar {
+                interval: d,
+                colour: if d.estimate >= 0.0 {
+                    "#c44e52"
+                } else {
+                    "#55a868"
+                },
+                value: format!(
+                    "{:+.0} pts [{:+.0}, {:+.0}]",
+                    100.0 * d.estimate,
+                    100.0 * d.low,
+                    100.0 * d.high
+                ),
+            }),
+        })
+        .collect();
+    bar_chart(
+        &rows,
         &[
             (-1.0, "−100"),
             (-0.5, "−50"),
@@ -138,55 +194,10 @@ pub(crate) fn effect_bars(effects: &[TrapEffect], label: &str) -> String {
             (0.5, "+50"),
             (1.0, "+100"),
         ],
-        x,
-        height - 4.0,
-    );
-    for (row, e) in effects.iter().enumerate() {
-        let y = AXIS_H + ROW_H * row as f64;
-        let mid = y + ROW_H / 2.0;
-        let _ = write!(out, "<g><title>{}</title>", escape(&e.trap));
-        text(
-            &mut out,
-            LABEL_W - 6.0,
-            mid + 4.0,
-            "end",
-            &short(&e.trap, 34),
-        );
-        if let Some(d) = e.difference {
-            let (a, b) = (x(0.0).min(x(d.estimate)), x(0.0).max(x(d.estimate)));
-            let colour = if d.estimate >= 0.0 {
-                "#c44e52"
-            } else {
-                "#55a868"
-            };
-            let _ = write!(
-                out,
-                r#"<rect x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{colour}"/>"#,
-                y + 4.0,
-                b - a,
-                ROW_H - 8.0
-            );
-            whisker(&mut out, x, d, mid);
-            let value = format!(
-                "{:+.0} pts [{:+.0}, {:+.0}]",
-                100.0 * d.estimate,
-                100.0 * d.low,
-                100.0 * d.high
-            );
-            text(&mut out, LABEL_W + PLOT_W + 8.0, mid + 4.0, "start", &value);
-        } else {
-            text(
-                &mut out,
-                LABEL_W + PLOT_W + 8.0,
-                mid + 4.0,
-                "start",
-                "no controls",
-            );
-        }
-        out.push_str("</g>");
-    }
-    out.push_str("</svg>");
-    out
+        |v: f64| LABEL_W + (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * PLOT_W,
+        "no controls",
+        label,
+    )
 }
 
 /// White for 0, deep red for 1.
