@@ -35,7 +35,7 @@ figure{margin:1.2em 0;padding:0.6em;border:1px solid #ddd;border-radius:4px}\
 figure img{display:block;max-width:100%;image-rendering:auto}figcaption{margin-top:0.4em;font-size:0.9em;line-height:1.5}\
 .prompt{display:block;margin:0.3em 0;line-height:1.4;font-family:ui-monospace,monospace;background:#f4f4f4;padding:0.2em 0.4em;word-break:break-word}\
 .swatch{display:inline-block;width:0.8em;height:0.8em;margin-right:0.3em;vertical-align:middle;border:1px solid #888}\
-.placeholder{padding:1em;background:#f8f0e0;border:1px dashed #c90}.hists{display:flex;flex-wrap:wrap;gap:2em}";
+.unavailable{padding:1em;background:#f8f0e0;border:1px dashed #c90}.hists{display:flex;flex-wrap:wrap;gap:2em}";
 
 /// What an HTML report shows and where it finds the videos.
 ///
@@ -386,7 +386,7 @@ fn video_figure(page: &mut String, row: &ResultRow, run_dir: &Path, sheet: &Shee
     page.push_str("<figure>");
     match &row.video {
         None => {
-            page.push_str("<div class=\"placeholder\">No video file recorded for this job.</div>")
+            page.push_str("<div class=\"unavailable\">No video file recorded for this job.</div>")
         }
         Some(video) => match contact_sheet(&run_dir.join(video), a, sheet) {
             Ok(s) => {
@@ -416,7 +416,7 @@ fn video_figure(page: &mut String, row: &ResultRow, run_dir: &Path, sheet: &Shee
             Err(e) => {
                 let _ = write!(
                     page,
-                    "<div class=\"placeholder\">Video <code>{}</code> cannot be shown: {}</div>",
+                    "<div class=\"unavailable\">Video <code>{}</code> cannot be shown: {}</div>",
                     escape(video),
                     escape(&e.to_string())
                 );

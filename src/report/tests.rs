@@ -132,7 +132,7 @@ fn a_video_that_is_gone_or_broken_gets_a_note() {
     rows[1].video = Some("broken.mp4".into());
     rows[2].video = Some("gone.mp4".into());
     let page = html(&rows, &HtmlOptions::new(dir.path())).unwrap();
-    assert_eq!(page.matches("class=\"placeholder\"").count(), 7);
+    assert_eq!(page.matches("class=\"unavailable\"").count(), 7);
     assert!(page.contains("Video <code>broken.mp4</code> cannot be shown"));
     assert!(page.contains("Video <code>gone.mp4</code> cannot be shown"));
     assert!(matches!(
