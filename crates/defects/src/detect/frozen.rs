@@ -10,35 +10,88 @@ use crate::detect::{DefectDetector, Evidence};
 /// otherwise moves.
 ///
 /// A pair is still when its mean absolute luma difference is under
-/// `max(0.5, 5 % of the clip's typical difference)` grey levels. A run of at
-/// least `min_still_pairs` still pairs is frozen when the pairs around it
-/// (up to 6 on each side) moved: the camera carried the frame's corners by at
-/// least `min_camera` pixels a frame, or the picture changed by at least
-/// `min_motion` grey levels in a clip that is not still for most of its
-/// pairs. A locked-off shot whose only motion is local
-/// (a swirl, a small object) is not enough: its unchanging frames are a still
-/// camera, not a freeze. A clip that is still throughout (a photograph, an
-/// empty shot) is not frozen, and single repeated frames (24→30 fps
-/// pulldown) are not either.
+/// `max(0.5, 5 % of the clip's median difference)` grey levels. A run of at
+/// least `min_still_pairs` still pairs is a freeze when:
+///
+/// - it has a moving pair on **both** sides: a clip that starts or ends
+///   still (a camera easing in or out, a shot that settles) is not frozen,
+///   whatever stopped it;
+/// - it stops **abruptly**: both pairs around it differ at least `min_drop`
+///   times more than the stillest-looking pair in it (at least 0.01 grey
+///   levels). A camera slowing to a halt, or a slow stretch of a scene,
+///   passes through ever smaller differences; a held frame drops from
+///   motion to an exact repeat in one frame (and usually jumps to catch up
+///   when it ends);
+/// - the clip moves most of the time (at most half its pairs still): a
+///   locked-off shot that is still but for brief local events has still
+///   stretches that are simply the still camera, and footage at a low
+///   frame rate shown by repeating frames is still half the time or more.
+///
+/// Single repeated frames (24→30 fps pulldown) are never a freeze.
 #[derive(Debug, Clone)]
 pub struct Frozen {
     /// Shortest run of still pairs that counts (2 = three identical frames).
     pub min_still_pairs: usize,
-    /// Mean absolute luma difference the surrounding pairs must show when
-    /// the camera is still.
-    pub min_motion: f64,
-    /// Camera motion of the frame's corners (pixels per frame) that makes
-    /// the surrounding pairs count as moving whatever their difference.
-    pub min_camera: f64,
+    /// How many times more the pairs on each side of a run must differ than
+    /// the run's largest difference.
+    pub min_drop: f64,
 }
 
 impl Default for Frozen {
     fn default() -> Self {
         Frozen {
             min_still_pairs: 2,
-            min_motion: 8.0,
-            min_camera: 0.3,
+            min_drop: 5.0,
         }
+    }
+}
+
+/// A freeze found in a clip's pair differences: pairs `start..end` are
+/// still (frames `start..=end` show one picture).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Freeze {
+    start: usize,
+    end: usize,
+    score: f64,
+}
+
+impl Frozen {
+    /// The freezes among `diffs`, the mean absolute luma difference of each
+    /// pair of consecutive frames.
+    fn freezes(&self, diffs: &[f64]) -> Vec<Freeze> {
+        let still_cut = (0.05 * median(diffs.iter().copied())).max(0.5);
+        let still: Vec<bool> = diffs.iter().map(|&d| d < still_cut).collect();
+        if 2 * still.iter().filter(|&&s| s).count() > still.len() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < still.len() {
+            if !still[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < still.len() && still[i] {
+                i += 1;
+            }
+            let len = i - start;
+            if len < self.min_still_pairs || start == 0 || i == still.len() {
+                continue;
+            }
+            let level = diffs[start..i].iter().copied().fold(0.01, f64::max);
+            let drop = diffs[start - 1].min(diffs[i]) / level;
+            if drop < self.min_drop {
+                continue;
+            }
+            let score = confidence(drop / self.min_drop) * (0.6 + 0.1 * len as f64).min(1.0);
+            out.push(Freeze {
+                start,
+                end: i,
+                score,
+            });
+        }
+        out
     }
 }
 
@@ -58,60 +111,13 @@ impl DefectDetector for Frozen {
                     / a.len() as f64
             })
             .collect();
-        let (w, h) = (ev.width() as f64, ev.height() as f64);
-        let camera: Vec<f64> = ev
-            .fields()
-            .iter()
-            .map(|f| {
-                [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)]
-                    .iter()
-                    .map(|&(x, y)| {
-                        let (dx, dy) = f.camera.displacement(x, y);
-                        dx.hypot(dy)
-                    })
-                    .fold(0.0, f64::max)
-            })
-            .collect();
-        let still_cut = (0.05 * median(diffs.iter().copied())).max(0.5);
-        let still: Vec<bool> = diffs.iter().map(|&d| d < still_cut).collect();
         let mut hits: Vec<Option<Hit>> = vec![None; n];
-        let mut i = 0;
-        while i < still.len() {
-            if !still[i] {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < still.len() && still[i] {
-                i += 1;
-            }
-            let len = i - start;
-            if len < self.min_still_pairs {
-                continue;
-            }
-            let around: Vec<usize> = (start.saturating_sub(6)..start)
-                .chain(i..(i + 6).min(still.len()))
-                .filter(|&j| !still[j])
-                .collect();
-            let motion = median(around.iter().map(|&j| diffs[j]));
-            let panning = median(around.iter().map(|&j| camera[j]));
-            // Without a moving camera, a picture change around the run only
-            // says the clip moves when it moves most of the time: a locked-off
-            // shot that is still but for a brief local event (a pulse, a
-            // swirl) has still stretches that are simply the still camera.
-            let mostly_moving = 2 * still.iter().filter(|&&s| s).count() <= still.len();
-            let changed = if mostly_moving {
-                motion / self.min_motion
-            } else {
-                0.0
-            };
-            let strength = changed.max(panning / self.min_camera);
-            if around.is_empty() || strength < 1.0 {
-                continue;
-            }
-            let score = confidence(strength) * (0.6 + 0.1 * len as f64).min(1.0);
-            for h in &mut hits[start..=i] {
-                *h = Some(Hit { score, bbox: None });
+        for f in self.freezes(&diffs) {
+            for h in &mut hits[f.start..=f.end] {
+                *h = Some(Hit {
+                    score: f.score,
+                    bbox: None,
+                });
             }
         }
         runs(DefectKind::Frozen, &hits, 0)
@@ -123,5 +129,77 @@ impl DefectDetector for Frozen {
 
     fn kinds(&self) -> Vec<DefectKind> {
         vec![DefectKind::Frozen]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(diffs: &[f64]) -> Vec<(usize, usize)> {
+        Frozen::default()
+            .freezes(diffs)
+            .iter()
+            .map(|f| (f.start, f.end))
+            .collect()
+    }
+
+    // The sequences below are per-pair differences measured on simulator
+    // clips (H.264 encoded and decoded back), shortened.
+
+    #[test]
+    fn a_held_frame_in_a_slow_clip_is_a_freeze() {
+        // A pendulum, camera nearly still: frames 12..=16 are one picture,
+        // then the clip jumps to catch up.
+        let d = [
+            0.125, 0.174, 0.264, 0.305, 0.368, 0.442, 0.528, 0.644, 0.739, 0.831, 0.909, 0.968,
+            0.000, 0.000, 0.000, 0.000, 3.248, 1.449, 1.494, 1.008, 0.862, 0.845, 0.878, 0.881,
+        ];
+        assert_eq!(found(&d), vec![(12, 16)]);
+    }
+
+    #[test]
+    fn a_camera_easing_in_and_out_is_not_a_freeze() {
+        let d = [
+            0.08, 0.09, 0.12, 0.15, 0.28, 0.76, 1.12, 0.91, 1.12, 1.17, 1.23, 1.44, 1.37, 1.84,
+            1.42, 2.12, 1.27, 1.05, 0.86, 0.67, 0.81, 0.44, 0.34, 0.20, 0.10,
+        ];
+        assert!(found(&d).is_empty());
+    }
+
+    #[test]
+    fn a_slow_stretch_mid_clip_is_not_a_freeze() {
+        // A thrown ball slowing near its apex under a barely moving camera.
+        let d = [
+            0.72, 0.79, 0.47, 0.39, 0.39, 0.40, 0.41, 0.43, 0.42, 0.44, 0.47, 0.53, 0.51, 0.58,
+            0.56, 0.36, 0.34, 0.35, 0.29, 0.29, 0.81, 0.92, 1.10, 1.30,
+        ];
+        assert!(found(&d).is_empty());
+    }
+
+    #[test]
+    fn a_still_ending_is_not_a_freeze() {
+        let d = [
+            1.2, 1.3, 1.1, 1.4, 1.2, 1.3, 0.9, 0.8, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0,
+        ];
+        assert!(found(&d).is_empty());
+    }
+
+    #[test]
+    fn single_repeats_and_low_frame_rates_are_not_freezes() {
+        // 24 → 30 fps pulldown: one repeat in five.
+        let pulldown: Vec<f64> = (0..30).map(|i| if i % 5 == 4 { 0.0 } else { 2.0 }).collect();
+        assert!(found(&pulldown).is_empty());
+        // 8 fps shown at 24 fps: every picture three times.
+        let tripled: Vec<f64> = (0..30).map(|i| if i % 3 == 2 { 6.0 } else { 0.0 }).collect();
+        assert!(found(&tripled).is_empty());
+    }
+
+    #[test]
+    fn a_locked_off_shot_with_a_brief_event_is_not_a_freeze() {
+        let mut d = vec![0.0; 30];
+        d[10..14].copy_from_slice(&[3.0, 3.0, 3.0, 3.0]);
+        d[18..20].copy_from_slice(&[2.0, 2.0]);
+        assert!(found(&d).is_empty());
     }
 }
