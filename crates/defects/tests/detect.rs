@@ -184,6 +184,27 @@ fn color_sparks_are_found() {
 }
 
 #[test]
+fn moving_droplets_are_not_color_sparks() {
+    // A stream of small saturated blue droplets, four new ones a frame,
+    // each moving 6 px a frame down and right (liquid leaving a spout):
+    // every droplet is new where it is, but one of its hue was just there.
+    let clip = film(plain, |t, d| {
+        for born in t.saturating_sub(8)..=t {
+            for k in 0..4usize {
+                let age = (t - born) as u32;
+                let (x, y) = (20 + 11 * k as u32 + 6 * age, 10 + 6 * age + 2 * k as u32);
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let i = (((y + dy) * W + x + dx) * 3) as usize;
+                    d[i..i + 3].copy_from_slice(&[60, 135, 230]);
+                }
+            }
+        }
+    });
+    let found = findings(&ColorSparks::default(), &clip);
+    assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
 fn chromatic_aberration_is_found() {
     let clip = film(
         |t, x, y, c| {

@@ -20,9 +20,12 @@ const EDGE: usize = 3;
 /// there, at its spread whatever its brightness, to forgive two pixels of
 /// misregistration and a brightness change). Pixels within 3 pixels of
 /// the frame's edge, or whose place in the previous frame lay outside it,
-/// are never new: a pan brings saturated scenery into view there. A frame
-/// sparks when it has
-/// at least `min_specks` new specks.
+/// are never new: a pan brings saturated scenery into view there. Nor is a
+/// speck that a speck of its hue (within 40°, nearly as saturated) within
+/// `max(12, width / 27)` pixels of its camera-mapped place in the previous
+/// frame explains: droplets of poured liquid, a swarm, confetti in motion
+/// move on from frame to frame, while sparks flash up where nothing like
+/// them was. A frame sparks when it has at least `min_specks` new specks.
 #[derive(Debug, Clone)]
 pub struct ColorSparks {
     /// Least channel spread of a spark pixel (0–255).
@@ -53,6 +56,52 @@ fn saturation(data: &[u8], gated: bool) -> Vec<u8> {
         .collect()
 }
 
+/// Hue of an RGB pixel in degrees, `[0, 360)`; 0 for a grey one.
+fn hue(p: &[u8]) -> f64 {
+    let (r, g, b) = (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]));
+    let (hi, lo) = (r.max(g).max(b), r.min(g).min(b));
+    let d = hi - lo;
+    if d <= 0.0 {
+        return 0.0;
+    }
+    let h = if hi == r {
+        (g - b) / d
+    } else if hi == g {
+        2.0 + (b - r) / d
+    } else {
+        4.0 + (r - g) / d
+    };
+    (h * 60.0).rem_euclid(360.0)
+}
+
+/// Whether `prev` (RGB, `w` wide, with channel spreads `spread`) has a
+/// pixel within `radius` of `(x, y)` of about the hue `h` and a spread at
+/// least `min_spread`: something like the speck was already near.
+fn kin_near(
+    prev: &[u8],
+    spread: &[u8],
+    w: usize,
+    (x, y): (isize, isize),
+    radius: isize,
+    h: f64,
+    min_spread: u8,
+) -> bool {
+    let rows = (spread.len() / w) as isize;
+    for py in (y - radius).max(0)..=(y + radius).min(rows - 1) {
+        for px in (x - radius).max(0)..=(x + radius).min(w as isize - 1) {
+            let i = py as usize * w + px as usize;
+            if spread[i] < min_spread {
+                continue;
+            }
+            let d = (hue(&prev[3 * i..3 * i + 3]) - h).abs();
+            if d.min(360.0 - d) < 40.0 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 impl DefectDetector for ColorSparks {
     fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
         let n = ev.len();
@@ -73,6 +122,7 @@ impl DefectDetector for ColorSparks {
             .map(|f| saturation(f.data(), false))
             .collect();
         let max_area = (w * h / 1500).max(40);
+        let radius = (w / 27).max(12) as isize;
         let mut hits: Vec<Option<Hit>> = vec![None; n];
         for t in 1..n {
             let (cur, prev) = (&sats[t], &spreads[t - 1]);
@@ -142,6 +192,22 @@ impl DefectDetector for ColorSparks {
                     })
                     .count();
                 if new * 2 > pixels.len() {
+                    let Some(&top) = pixels.iter().max_by_key(|&&i| cur[i]) else {
+                        continue;
+                    };
+                    let data = ev.clip().frames[t].data();
+                    let (cx, cy) = back.apply((top % w) as f64, (top / w) as f64);
+                    if kin_near(
+                        ev.clip().frames[t - 1].data(),
+                        prev,
+                        w,
+                        (cx.round() as isize, cy.round() as isize),
+                        radius,
+                        hue(&data[3 * top..3 * top + 3]),
+                        cur[top].saturating_sub(60).max(self.min_saturation / 2),
+                    ) {
+                        continue;
+                    }
                     let (xs, ys) = (pixels.iter().map(|i| i % w), pixels.iter().map(|i| i / w));
                     let (x0, x1) = (xs.clone().min().unwrap_or(0), xs.max().unwrap_or(0));
                     let (y0, y1) = (ys.clone().min().unwrap_or(0), ys.max().unwrap_or(0));
