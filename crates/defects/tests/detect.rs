@@ -258,6 +258,53 @@ fn falling_upwards_is_a_gravity_violation_and_falling_down_is_not() {
     assert!(findings(&GravityViolation::default(), &down).is_empty());
 }
 
+/// World height of a ball dropped from y = 110 with g = 0.8 px/frame² that
+/// turns at frame 14 (at y ≈ 188): bouncing off a floor with 70 % of its
+/// speed and falling back under the same g, or reversing in mid-air at full
+/// speed and rising ever faster (no contact slows it).
+fn turning_ball(t: f64, bounce: bool) -> f64 {
+    let (g, tb) = (0.8, 14.0);
+    if t <= tb {
+        return 110.0 + 0.5 * g * t * t;
+    }
+    let (yb, vb, dt) = (110.0 + 0.5 * g * tb * tb, g * tb, t - tb);
+    if bounce {
+        yb - 0.7 * vb * dt + 0.5 * g * dt * dt
+    } else {
+        yb - vb * dt - 0.5 * 0.2 * g * dt * dt
+    }
+}
+
+#[test]
+fn a_bounce_is_not_a_gravity_violation_and_a_mid_air_reversal_is() {
+    let bounce = film(
+        |t, x, y, c| with_ball(x, y, c, 215.0 + t as f64, turning_ball(t as f64, true), 9.0),
+        |_, _| {},
+    );
+    let found = findings(&GravityViolation::default(), &bounce);
+    assert!(found.is_empty(), "a bounce: {found:?}");
+    let reversal = film(
+        |t, x, y, c| {
+            with_ball(
+                x,
+                y,
+                c,
+                215.0 + t as f64,
+                turning_ball(t as f64, false),
+                9.0,
+            )
+        },
+        |_, _| {},
+    );
+    fires(
+        &GravityViolation::default(),
+        &reversal,
+        DefectKind::GravityViolation,
+        12,
+        17,
+    );
+}
+
 /// A swirl of the world around (250, 165) growing then fading over frames 8..=16.
 #[test]
 fn a_swirl_is_a_warp() {

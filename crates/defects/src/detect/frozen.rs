@@ -188,10 +188,14 @@ mod tests {
     #[test]
     fn single_repeats_and_low_frame_rates_are_not_freezes() {
         // 24 → 30 fps pulldown: one repeat in five.
-        let pulldown: Vec<f64> = (0..30).map(|i| if i % 5 == 4 { 0.0 } else { 2.0 }).collect();
+        let pulldown: Vec<f64> = (0..30)
+            .map(|i| if i % 5 == 4 { 0.0 } else { 2.0 })
+            .collect();
         assert!(found(&pulldown).is_empty());
         // 8 fps shown at 24 fps: every picture three times.
-        let tripled: Vec<f64> = (0..30).map(|i| if i % 3 == 2 { 6.0 } else { 0.0 }).collect();
+        let tripled: Vec<f64> = (0..30)
+            .map(|i| if i % 3 == 2 { 6.0 } else { 0.0 })
+            .collect();
         assert!(found(&tripled).is_empty());
     }
 

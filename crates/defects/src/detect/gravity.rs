@@ -25,8 +25,15 @@ const WINDOW: usize = 7;
 /// acceleration pointing up by more than `max(min_accel, 3 standard
 /// errors)` pixels per frame² is a violation. That catches falling upwards,
 /// a falling object braking to float in mid-air, and a fall that turns into
-/// a rise. A bounce on a floor reverses the same way: the detector has no
-/// model of contact, so bounces are flagged too.
+/// a rise. A bounce is not: where a track turns from falling to rising at
+/// its lowest point (a cusp), the positions on each side (up to 7, at least
+/// 4, the cusp in neither) are fitted separately, and when the rise after it
+/// decelerates under at least half the gravity the fall before it showed,
+/// and leaves slower than it arrived (below 95 % of the fall's speed, each
+/// measured by its side's fit), the reversal is a contact (a floor, a
+/// wall, a hand), and windows across
+/// that cusp are not judged. An object that reverses mid-air and keeps
+/// rising, or rises at constant speed, has no such rise.
 #[derive(Debug, Clone)]
 pub struct GravityViolation {
     /// Least upward acceleration that counts, in pixels per frame².
@@ -148,6 +155,20 @@ fn link(detections: Vec<Vec<Point>>) -> Vec<Vec<Point>> {
 /// Least-squares `y = a + b·t + c·t²`; returns the acceleration `2c` and its
 /// standard error.
 fn acceleration(points: &[Point]) -> Option<(f64, f64)> {
+    fit(points).map(|f| (f.accel, f.accel_se))
+}
+
+/// A quadratic fitted to a track's vertical positions.
+struct Fit {
+    /// Vertical velocity at the mean time of the points, px/frame (down +).
+    velocity: f64,
+    /// Vertical acceleration, px/frame² (down +).
+    accel: f64,
+    /// Standard error of `accel`.
+    accel_se: f64,
+}
+
+fn fit(points: &[Point]) -> Option<Fit> {
     let n = points.len() as f64;
     let t0 = points.iter().map(|p| p.t as f64).sum::<f64>() / n;
     let mut m = [[0.0f64; 3]; 3];
@@ -174,7 +195,57 @@ fn acceleration(points: &[Point]) -> Option<(f64, f64)> {
         })
         .sum();
     let sigma2 = (sse / (n - 3.0).max(1.0)).max(0.25);
-    Some((2.0 * coef[2], 2.0 * (sigma2 * inv[2][2]).sqrt()))
+    Some(Fit {
+        velocity: coef[1],
+        accel: 2.0 * coef[2],
+        accel_se: 2.0 * (sigma2 * inv[2][2]).sqrt(),
+    })
+}
+
+/// Times at which `track` bounces: its lowest point between a fall at
+/// least `min_speed` px/frame fast and a slower rise that clearly
+/// decelerates (more than one standard error) under at least half the
+/// fall's gravity.
+fn bounces(track: &[Point], min_speed: f64) -> Vec<usize> {
+    const SIDE: usize = 7;
+    let mut out = Vec::new();
+    for m in 1..track.len().saturating_sub(1) {
+        let (p, c, q) = (track[m - 1], track[m], track[m + 1]);
+        if !(c.y >= p.y && c.y >= q.y) {
+            continue;
+        }
+        // The cusp itself is left out: a blob's centre lies between the
+        // object's positions in two frames, which folds the turn.
+        let before: Vec<Point> = track[..m]
+            .iter()
+            .rev()
+            .take(SIDE)
+            .take_while(|b| c.t - b.t < 2 * SIDE)
+            .copied()
+            .collect();
+        let after: Vec<Point> = track[m + 1..]
+            .iter()
+            .take(SIDE)
+            .take_while(|a| a.t - c.t < 2 * SIDE)
+            .copied()
+            .collect();
+        if before.len() < 4 || after.len() < 4 {
+            continue;
+        }
+        let (Some(fall), Some(rise)) = (fit(&before), fit(&after)) else {
+            continue;
+        };
+        let fell = fall.velocity >= min_speed && fall.accel > 0.0;
+        // A bounce loses speed: nothing leaves a contact as fast as it came
+        // unless something pushed it.
+        let rose = rise.velocity < 0.0
+            && -rise.velocity < 0.95 * fall.velocity
+            && rise.accel > (0.5 * fall.accel).max(rise.accel_se);
+        if fell && rose {
+            out.push(c.t);
+        }
+    }
+    out
 }
 
 fn invert3(m: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
@@ -224,7 +295,16 @@ impl DefectDetector for GravityViolation {
         let tracks = link((0..n - 1).map(|i| blobs(ev, i)).collect());
         let mut hits: Vec<Option<Hit>> = vec![None; n];
         for tr in tracks.iter().filter(|tr| tr.len() >= WINDOW) {
-            let rising: Vec<Option<f64>> = tr.windows(WINDOW).map(|win| self.upward(win)).collect();
+            let bounced = bounces(tr, 3.0 * ev.height() as f64 / 240.0);
+            let rising: Vec<Option<f64>> = tr
+                .windows(WINDOW)
+                .map(|win| {
+                    let across = bounced
+                        .iter()
+                        .any(|&t| win[0].t < t && t < win[WINDOW - 1].t);
+                    if across { None } else { self.upward(win) }
+                })
+                .collect();
             for (k, win) in tr.windows(WINDOW).enumerate() {
                 // One window's fit can be thrown by a blob that split or
                 // merged; a real violation shows in the overlapping windows
