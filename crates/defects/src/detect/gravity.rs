@@ -9,6 +9,8 @@ use crate::{BBox, Finding};
 
 const CELL: usize = 8;
 const WINDOW: usize = 7;
+/// Least vertical extent, in scene pixels, of a window worth judging.
+const MIN_RISE: f64 = 7.0;
 
 /// Tracks moving objects in the scene's frame of reference and flags
 /// upward acceleration.
@@ -25,15 +27,19 @@ const WINDOW: usize = 7;
 /// acceleration pointing up by more than `max(min_accel, 3 standard
 /// errors)` pixels per frame² is a violation. That catches falling upwards,
 /// a falling object braking to float in mid-air, and a fall that turns into
-/// a rise. A bounce is not: where a track turns from falling to rising at
-/// its lowest point (a cusp), the positions on each side (up to 7, at least
-/// 4, the cusp in neither) are fitted separately, and when the rise after it
-/// decelerates under at least half the gravity the fall before it showed,
-/// and leaves slower than it arrived (below 95 % of the fall's speed, each
-/// measured by its side's fit), the reversal is a contact (a floor, a
-/// wall, a hand), and windows across
-/// that cusp are not judged. An object that reverses mid-air and keeps
-/// rising, or rises at constant speed, has no such rise.
+/// a rise. A window whose positions span less than 7 px vertically is not
+/// judged: a head bobbing as its figure walks, a swinging hand, a blob that
+/// jitters are not falls.
+///
+/// A bounce is not a violation either: where a track turns from falling to
+/// rising at its lowest point (a cusp), the positions on each side (up to
+/// 7, at least 4, the cusp in neither) are fitted separately, and when the
+/// rise after it decelerates under at least half the gravity the fall
+/// before it showed, and leaves slower than it arrived (below 95 % of the
+/// fall's speed, each measured by its side's fit), the reversal is a
+/// contact (a floor, a wall, a hand), and windows across that cusp are not
+/// judged. An object that reverses mid-air and keeps rising, or rises at
+/// constant speed, has no such rise.
 #[derive(Debug, Clone)]
 pub struct GravityViolation {
     /// Least upward acceleration that counts, in pixels per frame².
@@ -277,7 +283,12 @@ impl GravityViolation {
             .windows(2)
             .map(|p| (p[1].x - p[0].x).hypot(p[1].y - p[0].y))
             .sum::<f64>();
-        if travel < 12.0 {
+        let (top, bottom) = win
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.y), hi.max(p.y))
+            });
+        if travel < 12.0 || bottom - top < MIN_RISE {
             return None;
         }
         let (accel, se) = acceleration(win)?;
@@ -337,5 +348,39 @@ impl DefectDetector for GravityViolation {
 
     fn kinds(&self) -> Vec<DefectKind> {
         vec![DefectKind::GravityViolation]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(ys: &[f64]) -> Vec<Point> {
+        ys.iter()
+            .enumerate()
+            .map(|(t, &y)| Point {
+                t,
+                x: 3.0 * t as f64,
+                y,
+                bbox: BBox::from([0, 0, 8, 8]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_head_bobbing_as_its_figure_walks_is_not_judged() {
+        // Measured on a simulated walking figure: 6 px of vertical travel
+        // whose fit reads an upward acceleration 1.67x the threshold.
+        let bob = track(&[72.4, 74.1, 76.5, 77.3, 77.8, 78.2, 75.0]);
+        assert!(acceleration(&bob).is_some_and(|(a, _)| a < -0.5));
+        assert_eq!(GravityViolation::default().upward(&bob), None);
+    }
+
+    #[test]
+    fn falling_upwards_from_rest_is_judged() {
+        let ys: Vec<f64> = (0..7)
+            .map(|t| 200.0 - 0.5 * 0.8 * f64::from(t * t))
+            .collect();
+        assert!(GravityViolation::default().upward(&track(&ys)).is_some());
     }
 }
