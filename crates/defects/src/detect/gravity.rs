@@ -158,17 +158,12 @@ fn link(detections: Vec<Vec<Point>>) -> Vec<Vec<Point>> {
     tracks
 }
 
-/// Least-squares `y = a + b·t + c·t²`; returns the acceleration `2c` and its
-/// standard error.
-fn acceleration(points: &[Point]) -> Option<(f64, f64)> {
-    fit(points).map(|f| (f.accel, f.accel_se))
-}
-
-/// A quadratic fitted to a track's vertical positions.
+/// A quadratic `y = a + b·t + c·t²` fitted to a track's vertical positions
+/// by least squares.
 struct Fit {
     /// Vertical velocity at the mean time of the points, px/frame (down +).
     velocity: f64,
-    /// Vertical acceleration, px/frame² (down +).
+    /// Vertical acceleration `2c`, px/frame² (down +).
     accel: f64,
     /// Standard error of `accel`.
     accel_se: f64,
@@ -291,9 +286,9 @@ impl GravityViolation {
         if travel < 12.0 || bottom - top < MIN_RISE {
             return None;
         }
-        let (accel, se) = acceleration(win)?;
-        let cut = self.min_accel.max(3.0 * se);
-        (-accel > cut).then_some(-accel / cut)
+        let f = fit(win)?;
+        let cut = self.min_accel.max(3.0 * f.accel_se);
+        (-f.accel > cut).then_some(-f.accel / cut)
     }
 }
 
@@ -306,16 +301,20 @@ impl DefectDetector for GravityViolation {
         let tracks = link((0..n - 1).map(|i| blobs(ev, i)).collect());
         let mut hits: Vec<Option<Hit>> = vec![None; n];
         for tr in tracks.iter().filter(|tr| tr.len() >= WINDOW) {
-            let bounced = bounces(tr, 3.0 * ev.height() as f64 / 240.0);
-            let rising: Vec<Option<f64>> = tr
-                .windows(WINDOW)
-                .map(|win| {
-                    let across = bounced
+            let mut rising: Vec<Option<f64>> =
+                tr.windows(WINDOW).map(|win| self.upward(win)).collect();
+            // Bounces matter only to a track that rises somewhere.
+            if rising.iter().any(Option::is_some) {
+                let bounced = bounces(tr, 3.0 * ev.height() as f64 / 240.0);
+                for (r, win) in rising.iter_mut().zip(tr.windows(WINDOW)) {
+                    if bounced
                         .iter()
-                        .any(|&t| win[0].t < t && t < win[WINDOW - 1].t);
-                    if across { None } else { self.upward(win) }
-                })
-                .collect();
+                        .any(|&t| win[0].t < t && t < win[WINDOW - 1].t)
+                    {
+                        *r = None;
+                    }
+                }
+            }
             for (k, win) in tr.windows(WINDOW).enumerate() {
                 // One window's fit can be thrown by a blob that split or
                 // merged; a real violation shows in the overlapping windows
@@ -372,7 +371,7 @@ mod tests {
         // Measured on a simulated walking figure: 6 px of vertical travel
         // whose fit reads an upward acceleration 1.67x the threshold.
         let bob = track(&[72.4, 74.1, 76.5, 77.3, 77.8, 78.2, 75.0]);
-        assert!(acceleration(&bob).is_some_and(|(a, _)| a < -0.5));
+        assert!(fit(&bob).is_some_and(|f| f.accel < -0.5));
         assert_eq!(GravityViolation::default().upward(&bob), None);
     }
 

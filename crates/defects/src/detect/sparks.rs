@@ -126,6 +126,7 @@ impl DefectDetector for ColorSparks {
         let mut hits: Vec<Option<Hit>> = vec![None; n];
         for t in 1..n {
             let (cur, prev) = (&sats[t], &spreads[t - 1]);
+            let (rgb, before_rgb) = (ev.clip().frames[t].data(), ev.clip().frames[t - 1].data());
             let back = ev
                 .field(t - 1)
                 .camera
@@ -195,15 +196,14 @@ impl DefectDetector for ColorSparks {
                     let Some(&top) = pixels.iter().max_by_key(|&&i| cur[i]) else {
                         continue;
                     };
-                    let data = ev.clip().frames[t].data();
                     let (cx, cy) = back.apply((top % w) as f64, (top / w) as f64);
                     if kin_near(
-                        ev.clip().frames[t - 1].data(),
+                        before_rgb,
                         prev,
                         w,
                         (cx.round() as isize, cy.round() as isize),
                         radius,
-                        hue(&data[3 * top..3 * top + 3]),
+                        hue(&rgb[3 * top..3 * top + 3]),
                         cur[top].saturating_sub(60).max(self.min_saturation / 2),
                     ) {
                         continue;
