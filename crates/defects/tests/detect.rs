@@ -238,6 +238,28 @@ fn teleport_is_found() {
     fires(&Teleport::default(), &clip, DefectKind::Teleport, 11, 12);
 }
 
+/// A ball on a nearly flat sky: where it arrives, the sky it covers is
+/// matched a few pixels away by the block field, so only the place it left
+/// breaks; the detector must search for what left, too, not only for what
+/// arrived (the simulator's teleports were mostly missed that way).
+#[test]
+fn a_teleport_over_a_flat_sky_is_found_from_the_place_it_left() {
+    let sky = |x: f64, y: f64, c: usize| [150.0, 180.0, 225.0][c] - 0.08 * y + 0.01 * x;
+    let clip = film(
+        |t, x, y, c| {
+            let bx = 225.0 + 0.5 * t as f64 + if t >= 12 { 50.0 } else { 0.0 };
+            let by = 140.0 + if t >= 12 { 25.0 } else { 0.0 };
+            if (x - bx).hypot(y - by) < 9.0 {
+                [40.0, 70.0, 190.0][c]
+            } else {
+                sky(x, y, c)
+            }
+        },
+        |_, _| {},
+    );
+    fires(&Teleport::default(), &clip, DefectKind::Teleport, 11, 12);
+}
+
 #[test]
 fn falling_upwards_is_a_gravity_violation_and_falling_down_is_not() {
     let up = film(
