@@ -267,10 +267,30 @@ fn invert3(m: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     Some(inv)
 }
 
+/// Velocity (px/frame) from `a` to `b`.
+fn velocity(a: &Point, b: &Point) -> (f64, f64) {
+    let dt = b.t.saturating_sub(a.t).max(1) as f64;
+    ((b.x - a.x) / dt, (b.y - a.y) / dt)
+}
+
+/// Whether `win` is a fall turned aside by a surface: falling at least
+/// `3 × scale` px/frame at its start, and at its end moving sideways (under
+/// 0.3× the fall's vertical speed) at least 0.8× the speed it fell at. A
+/// ball rolling off a ramp onto the floor keeps its speed; one braking in
+/// mid-air, or turning back up, loses it.
+fn deflected(win: &[Point], scale: f64) -> bool {
+    let early = velocity(&win[0], &win[2]);
+    let late = velocity(&win[WINDOW - 3], &win[WINDOW - 1]);
+    early.1 >= 3.0 * scale
+        && late.1.abs() <= 0.3 * early.1
+        && late.0.abs() >= 0.8 * early.0.hypot(early.1)
+}
+
 impl GravityViolation {
     /// How far past the threshold the track accelerates upwards over `win`
     /// (above 1), or `None` when it does not (or moves too little to tell).
-    fn upward(&self, win: &[Point]) -> Option<f64> {
+    /// `scale` is the frame's height over 240 rows.
+    fn upward(&self, win: &[Point], scale: f64) -> Option<f64> {
         if win[WINDOW - 1].t - win[0].t > WINDOW + 2 {
             return None;
         }
@@ -286,6 +306,9 @@ impl GravityViolation {
         if travel < 12.0 || bottom - top < MIN_RISE {
             return None;
         }
+        if deflected(win, scale) {
+            return None;
+        }
         let f = fit(win)?;
         let cut = self.min_accel.max(3.0 * f.accel_se);
         (-f.accel > cut).then_some(-f.accel / cut)
@@ -299,13 +322,16 @@ impl DefectDetector for GravityViolation {
             return Vec::new();
         }
         let tracks = link((0..n - 1).map(|i| blobs(ev, i)).collect());
+        let scale = ev.height() as f64 / 240.0;
         let mut hits: Vec<Option<Hit>> = vec![None; n];
         for tr in tracks.iter().filter(|tr| tr.len() >= WINDOW) {
-            let mut rising: Vec<Option<f64>> =
-                tr.windows(WINDOW).map(|win| self.upward(win)).collect();
+            let mut rising: Vec<Option<f64>> = tr
+                .windows(WINDOW)
+                .map(|win| self.upward(win, scale))
+                .collect();
             // Bounces matter only to a track that rises somewhere.
             if rising.iter().any(Option::is_some) {
-                let bounced = bounces(tr, 3.0 * ev.height() as f64 / 240.0);
+                let bounced = bounces(tr, 3.0 * scale);
                 for (r, win) in rising.iter_mut().zip(tr.windows(WINDOW)) {
                     if bounced
                         .iter()
@@ -372,7 +398,53 @@ mod tests {
         // whose fit reads an upward acceleration 1.67x the threshold.
         let bob = track(&[72.4, 74.1, 76.5, 77.3, 77.8, 78.2, 75.0]);
         assert!(fit(&bob).is_some_and(|f| f.accel < -0.5));
-        assert_eq!(GravityViolation::default().upward(&bob), None);
+        assert_eq!(GravityViolation::default().upward(&bob, 1.0), None);
+    }
+
+    fn points(xy: &[(f64, f64)]) -> Vec<Point> {
+        xy.iter()
+            .enumerate()
+            .map(|(t, &(x, y))| Point {
+                t,
+                x,
+                y,
+                bbox: BBox::from([0, 0, 8, 8]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_ball_rolling_off_a_ramp_onto_the_floor_is_not_judged() {
+        // Measured on a simulated rolling_ramp clip: down the ramp at about
+        // (8, 6) px/frame, then along the floor at 6-13 px/frame.
+        let ramp = points(&[
+            (164.9, 168.4),
+            (172.7, 174.7),
+            (182.0, 182.0),
+            (190.8, 189.5),
+            (198.5, 194.6),
+            (204.2, 195.1),
+            (217.0, 195.2),
+        ]);
+        assert!(fit(&ramp).is_some_and(|f| -f.accel > 3.0 * f.accel_se.max(0.5 / 3.0)));
+        assert!(deflected(&ramp, 1.0));
+        assert_eq!(GravityViolation::default().upward(&ramp, 1.0), None);
+    }
+
+    #[test]
+    fn a_fall_braking_to_float_while_drifting_sideways_is_judged() {
+        // The generators' float: falling at 8 px/frame, then speed x 0.3 a
+        // frame, drifting sideways at 2 px/frame all along.
+        let mut xy = Vec::new();
+        let (mut y, mut v) = (100.0, 6.0);
+        for t in 0..7 {
+            xy.push((50.0 + 2.0 * f64::from(t), y));
+            v = if t < 2 { v + 1.0 } else { v * 0.3 };
+            y += v;
+        }
+        let float = points(&xy);
+        assert!(!deflected(&float, 1.0));
+        assert!(GravityViolation::default().upward(&float, 1.0).is_some());
     }
 
     #[test]
@@ -380,6 +452,10 @@ mod tests {
         let ys: Vec<f64> = (0..7)
             .map(|t| 200.0 - 0.5 * 0.8 * f64::from(t * t))
             .collect();
-        assert!(GravityViolation::default().upward(&track(&ys)).is_some());
+        assert!(
+            GravityViolation::default()
+                .upward(&track(&ys), 1.0)
+                .is_some()
+        );
     }
 }
