@@ -40,6 +40,11 @@ const MIN_RISE: f64 = 7.0;
 /// contact (a floor, a wall, a hand), and windows across that cusp are not
 /// judged. An object that reverses mid-air and keeps rising, or rises at
 /// constant speed, has no such rise.
+///
+/// Nor is a fall that a surface turns aside: a window that starts falling
+/// at least 3 px/frame (per 240 rows) and ends moving sideways (vertical
+/// speed under 0.3× the fall's) at least 0.8× as fast as it fell is a ball
+/// rolling off a ramp onto the floor; braking in mid-air loses the speed.
 #[derive(Debug, Clone)]
 pub struct GravityViolation {
     /// Least upward acceleration that counts, in pixels per frame².
