@@ -299,28 +299,26 @@ fn turning_ball(t: f64, bounce: bool) -> f64 {
 
 #[test]
 fn a_bounce_is_not_a_gravity_violation_and_a_mid_air_reversal_is() {
-    let bounce = film(
-        |t, x, y, c| with_ball(x, y, c, 215.0 + t as f64, turning_ball(t as f64, true), 9.0),
-        |_, _| {},
-    );
-    let found = findings(&GravityViolation::default(), &bounce);
+    let filmed = |bounce: bool| {
+        film(
+            |t, x, y, c| {
+                with_ball(
+                    x,
+                    y,
+                    c,
+                    215.0 + t as f64,
+                    turning_ball(t as f64, bounce),
+                    9.0,
+                )
+            },
+            |_, _| {},
+        )
+    };
+    let found = findings(&GravityViolation::default(), &filmed(true));
     assert!(found.is_empty(), "a bounce: {found:?}");
-    let reversal = film(
-        |t, x, y, c| {
-            with_ball(
-                x,
-                y,
-                c,
-                215.0 + t as f64,
-                turning_ball(t as f64, false),
-                9.0,
-            )
-        },
-        |_, _| {},
-    );
     fires(
         &GravityViolation::default(),
-        &reversal,
+        &filmed(false),
         DefectKind::GravityViolation,
         12,
         17,

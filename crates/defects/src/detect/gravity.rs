@@ -385,27 +385,7 @@ impl DefectDetector for GravityViolation {
 mod tests {
     use super::*;
 
-    fn track(ys: &[f64]) -> Vec<Point> {
-        ys.iter()
-            .enumerate()
-            .map(|(t, &y)| Point {
-                t,
-                x: 3.0 * t as f64,
-                y,
-                bbox: BBox::from([0, 0, 8, 8]),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_head_bobbing_as_its_figure_walks_is_not_judged() {
-        // Measured on a simulated walking figure: 6 px of vertical travel
-        // whose fit reads an upward acceleration 1.67x the threshold.
-        let bob = track(&[72.4, 74.1, 76.5, 77.3, 77.8, 78.2, 75.0]);
-        assert!(fit(&bob).is_some_and(|f| f.accel < -0.5));
-        assert_eq!(GravityViolation::default().upward(&bob, 1.0), None);
-    }
-
+    /// A track of one point per frame at these positions.
     fn points(xy: &[(f64, f64)]) -> Vec<Point> {
         xy.iter()
             .enumerate()
@@ -416,6 +396,25 @@ mod tests {
                 bbox: BBox::from([0, 0, 8, 8]),
             })
             .collect()
+    }
+
+    /// A track at these heights, drifting 3 px a frame sideways.
+    fn track(ys: &[f64]) -> Vec<Point> {
+        let xy: Vec<(f64, f64)> = ys
+            .iter()
+            .enumerate()
+            .map(|(t, &y)| (3.0 * t as f64, y))
+            .collect();
+        points(&xy)
+    }
+
+    #[test]
+    fn a_head_bobbing_as_its_figure_walks_is_not_judged() {
+        // Measured on a simulated walking figure: 6 px of vertical travel
+        // whose fit reads an upward acceleration 1.67x the threshold.
+        let bob = track(&[72.4, 74.1, 76.5, 77.3, 77.8, 78.2, 75.0]);
+        assert!(fit(&bob).is_some_and(|f| f.accel < -0.5));
+        assert_eq!(GravityViolation::default().upward(&bob, 1.0), None);
     }
 
     #[test]

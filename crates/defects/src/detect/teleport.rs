@@ -125,6 +125,37 @@ fn masked_error(
     s / mask.len().max(1) as f32
 }
 
+/// Mean absolute difference between `patch` of `b` and the same-sized
+/// rectangle of `a` at `at`: over the offsets `mask` when there is one (the
+/// pixels of what moved), else over the whole patch.
+fn difference(
+    a: &Plane,
+    at: (usize, usize),
+    b: &Plane,
+    patch: Patch,
+    mask: Option<&[(usize, usize)]>,
+) -> f32 {
+    match mask {
+        Some(mask) => masked_error(a, at, b, (patch.x, patch.y), mask),
+        None => patch_error(a, at.0, at.1, b, patch),
+    }
+}
+
+/// Where `camera` (frame pixels) carries the top-left `(x, y)` of a `w`×`h`
+/// quarter-size patch, rounded and kept inside `plane`.
+fn carry(
+    camera: &Affine,
+    (x, y): (usize, usize),
+    (w, h): (usize, usize),
+    plane: &Plane,
+) -> (usize, usize) {
+    let (cx, cy) = camera.apply((x * 4) as f64, (y * 4) as f64);
+    (
+        (cx / 4.0).round().clamp(0.0, (plane.width() - w) as f64) as usize,
+        (cy / 4.0).round().clamp(0.0, (plane.height() - h) as f64) as usize,
+    )
+}
+
 /// Whether `patch` of `a` is found in `b` where `camera` carries it plus
 /// `v` (quarter-size pixels; ±2 around), matching at least twice as well
 /// as where the camera alone carries it; compared on the offsets `mask`
@@ -148,11 +179,7 @@ fn keeps_moving(
         {
             return None;
         }
-        let (x, y) = (x as usize, y as usize);
-        Some(match mask {
-            Some(mask) => masked_error(b, (x, y), a, (patch.x, patch.y), mask),
-            None => patch_error(b, x, y, a, patch),
-        })
+        Some(difference(b, (x as usize, y as usize), a, patch, mask))
     };
     let stay = at(cx, cy).unwrap_or(f32::INFINITY);
     let mut best = f32::INFINITY;
@@ -235,30 +262,18 @@ impl Teleport {
     /// somewhere else in `pair.a` (steps 3 to 5 of the type's docs).
     fn jumped(&self, pair: &Pair<'_>, patch: Patch) -> Option<Jump> {
         let (qa, qb) = (pair.a, pair.b);
-        let Patch {
-            x: bx,
-            y: by,
-            w: pw,
-            h: ph,
-        } = patch;
+        let size = (patch.w, patch.h);
         // Where the camera alone says this content was.
         let back = pair.camera.inverse().unwrap_or(Affine::IDENTITY);
-        let (sx, sy) = back.apply((bx * 4) as f64, (by * 4) as f64);
-        let (sx, sy) = (
-            (sx / 4.0).round().clamp(0.0, (qa.width() - pw) as f64) as usize,
-            (sy / 4.0).round().clamp(0.0, (qa.height() - ph) as f64) as usize,
-        );
+        let (sx, sy) = carry(&back, (patch.x, patch.y), size, qa);
         // What arrived is searched for by its own pixels (those that
         // changed), not by the background around it, which differs between
         // the old place and the new.
         let changed = changed(qa, sx, sy, qb, patch);
         let mask = (changed.len() >= MIN_CHANGED).then_some(changed.as_slice());
-        let error = |ax: usize, ay: usize| match mask {
-            Some(mask) => masked_error(qa, (ax, ay), qb, (bx, by), mask),
-            None => patch_error(qa, ax, ay, qb, patch),
-        };
+        let error = |ax: usize, ay: usize| difference(qa, (ax, ay), qb, patch, mask);
         let stay = error(sx, sy);
-        let (gw, gh) = (qa.width() - pw + 1, qa.height() - ph + 1);
+        let (gw, gh) = (qa.width() - patch.w + 1, qa.height() - patch.h + 1);
         let mut map = Vec::with_capacity(gw * gh);
         for ay in 0..gh {
             for ax in 0..gw {
@@ -269,7 +284,7 @@ impl Teleport {
         // then none of them is its old place. Otherwise the few that match
         // about as well as the best are tried, best first: a plain disc may
         // match plain fur a little better than its own old place.
-        let places = minima(&map, gw, gh, pw.max(ph).div_ceil(2));
+        let places = minima(&map, gw, gh, patch.w.max(patch.h).div_ceil(2));
         let best = places.first()?.0;
         let close: Vec<_> = places
             .into_iter()
@@ -290,21 +305,12 @@ impl Teleport {
             let src = Patch {
                 x: ax,
                 y: ay,
-                w: pw,
-                h: ph,
+                ..patch
             };
             // Moved, not copied: the content must have left its old place.
             // Repetitive texture, or a texture spreading, is found far away
             // while it is still where it was.
-            let (vx, vy) = pair.camera.apply((ax * 4) as f64, (ay * 4) as f64);
-            let (vx, vy) = (
-                (vx / 4.0).round().clamp(0.0, (qb.width() - pw) as f64) as usize,
-                (vy / 4.0).round().clamp(0.0, (qb.height() - ph) as f64) as usize,
-            );
-            let vacated = match mask {
-                Some(mask) => masked_error(qb, (vx, vy), qa, (ax, ay), mask),
-                None => patch_error(qb, vx, vy, qa, src),
-            };
+            let vacated = difference(qb, carry(&pair.camera, (ax, ay), size, qb), qa, src, mask);
             if vacated < 2.0 * e.max(0.5) {
                 continue;
             }
