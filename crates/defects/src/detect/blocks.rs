@@ -89,7 +89,8 @@ pub(crate) fn sample(p: &Plane, x: f64, y: f64) -> Option<f32> {
     if !(x >= 0.0 && y >= 0.0 && x <= (p.width() - 1) as f64 && y <= (p.height() - 1) as f64) {
         return None;
     }
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    // Both are >= 0 here, where truncation is floor (and no libm call).
+    let (x0, y0) = (x as usize, y as usize);
     let (x1, y1) = ((x0 + 1).min(p.width() - 1), (y0 + 1).min(p.height() - 1));
     let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
     let top = p.at(x0, y0) * (1.0 - fx) + p.at(x1, y0) * fx;
@@ -105,15 +106,17 @@ fn sad(a: &Plane, b: &Plane, x: usize, y: usize, dx: i32, dy: i32, gain: f32) ->
     if bx < 0 || by < 0 || bx as usize + BLOCK > b.width() || by as usize + BLOCK > b.height() {
         return None;
     }
-    let mut s = 0.0;
+    // One running sum per column: the compiler keeps them in vector
+    // registers (a single running sum would chain every add on the last).
+    let mut lanes = [0.0f32; BLOCK];
     for r in 0..BLOCK {
         let ra = &a.row(y + r)[x..x + BLOCK];
         let rb = &b.row(by as usize + r)[bx as usize..bx as usize + BLOCK];
-        for (p, q) in ra.iter().zip(rb) {
-            s += (p - q * gain).abs();
+        for ((l, p), q) in lanes.iter_mut().zip(ra).zip(rb) {
+            *l += (p - q * gain).abs();
         }
     }
-    Some(s)
+    Some(lanes.iter().sum())
 }
 
 /// Mean absolute difference between the block of `a` at `(x, y)` and `b`
