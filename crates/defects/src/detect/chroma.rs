@@ -37,26 +37,35 @@ impl Default for ChromaticAberration {
     }
 }
 
-/// The shift of `other` against `reference` along one axis (`step` 1 for x,
-/// the row length for y), over the edge pixels `at`; and the peak
-/// correlation.
-fn shift(reference: &[f32], other: &[f32], at: &[usize], step: isize) -> Option<(f64, f64)> {
-    let len = reference.len() as isize;
+/// Central difference of channel `c` of the RGB pixels `px` at pixel `i`
+/// along one axis (`step` 1 for x, the row length for y); 0 where a tap
+/// leaves the pixels.
+#[inline(always)]
+fn gradient(px: &[u8], c: usize, i: usize, step: usize) -> f32 {
+    if i < step || (i + step) * 3 >= px.len() {
+        return 0.0;
+    }
+    f32::from(px[3 * (i + step) + c]) - f32::from(px[3 * (i - step) + c])
+}
+
+/// The shift of channel `c`'s gradient against green's along one axis
+/// (`step` 1 for x, the row length for y), over the edge pixels `at` (each
+/// with its green gradient); and the peak correlation.
+fn shift(px: &[u8], c: usize, at: &[(usize, f32)], step: usize) -> Option<(f64, f64)> {
     let mut corr = [0.0f64; (2 * MAX_SHIFT + 1) as usize];
-    let ref_energy: f64 = at.iter().map(|&p| f64::from(reference[p]).powi(2)).sum();
-    for (k, c) in corr.iter_mut().enumerate() {
-        let s = (k as isize - MAX_SHIFT as isize) * step;
+    let ref_energy: f64 = at.iter().map(|&(_, g)| f64::from(g).powi(2)).sum();
+    for (k, c_k) in corr.iter_mut().enumerate() {
+        let s = (k as isize - MAX_SHIFT as isize) * step as isize;
         let (mut dot, mut energy) = (0.0f64, 0.0f64);
-        for &p in at {
-            let q = p as isize + s;
-            if q < 0 || q >= len {
+        for &(p, g) in at {
+            let Some(q) = p.checked_add_signed(s) else {
                 continue;
-            }
-            let o = f64::from(other[q as usize]);
-            dot += o * f64::from(reference[p]);
+            };
+            let o = f64::from(gradient(px, c, q, step));
+            dot += o * f64::from(g);
             energy += o * o;
         }
-        *c = if energy > 0.0 && ref_energy > 0.0 {
+        *c_k = if energy > 0.0 && ref_energy > 0.0 {
             dot / (energy * ref_energy).sqrt()
         } else {
             0.0
@@ -82,40 +91,27 @@ impl DefectDetector for ChromaticAberration {
         // flags[t][cell]: the largest fringe shift found in that cell.
         let mut flags: Vec<[Option<f64>; COLS * ROWS]> = vec![[None; COLS * ROWS]; ev.len()];
         for (t, frame) in ev.clip().frames.iter().enumerate() {
+            // Gradients are taken where they are needed, straight from the
+            // RGB bytes: no per-frame planes to fill.
             let px = frame.data();
-            let chan =
-                |c: usize| -> Vec<f32> { px.chunks_exact(3).map(|p| f32::from(p[c])).collect() };
-            let (r, g, b) = (chan(0), chan(1), chan(2));
-            let grad = |p: &[f32], step: usize| -> Vec<f32> {
-                (0..p.len())
-                    .map(|i| {
-                        if i >= step && i + step < p.len() {
-                            p[i + step] - p[i - step]
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect()
-            };
-            let axes = [(1usize, w), (w, h)]
-                .map(|(step, len)| (step, len, grad(&g, step), [grad(&r, step), grad(&b, step)]));
+            let mut at: Vec<(usize, f32)> = Vec::new();
             for (cell, flag) in flags[t].iter_mut().enumerate() {
                 let (x0, y0) = ((cell % COLS) * cw, (cell / COLS) * ch);
-                for (step, axis_len, gg, others) in &axes {
-                    let (step, axis_len) = (*step, *axis_len);
-                    let mut at: Vec<usize> = Vec::new();
+                for (step, axis_len) in [(1usize, w), (w, h)] {
+                    at.clear();
                     for y in y0.max(m)..(y0 + ch).min(h - m) {
                         for x in x0.max(m)..(x0 + cw).min(w - m) {
-                            if gg[y * w + x].abs() >= 24.0 {
-                                at.push(y * w + x);
+                            let g = gradient(px, 1, y * w + x, step);
+                            if g.abs() >= 24.0 {
+                                at.push((y * w + x, g));
                             }
                         }
                     }
                     if at.len() < 40 || axis_len < 2 * m {
                         continue;
                     }
-                    for go in others {
-                        if let Some((s, peak)) = shift(gg, go, &at, step as isize)
+                    for c in [0, 2] {
+                        if let Some((s, peak)) = shift(px, c, &at, step)
                             && peak >= self.min_correlation
                             && s.abs() >= self.min_shift
                         {
