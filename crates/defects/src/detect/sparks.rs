@@ -56,6 +56,53 @@ fn saturation(data: &[u8], gated: bool) -> Vec<u8> {
         .collect()
 }
 
+/// The 4-connected component of the `w`-wide grid around `start` (which
+/// is `inside`, and not yet `seen`), by span filling: a row's run is
+/// taken whole and only the first pixel of each run touching it above or
+/// below is stacked, so the fill costs little more than a pass over its
+/// pixels, however large. Its pixels (in no particular order) end up in
+/// `pixels`, each marked `seen`.
+fn component(
+    start: usize,
+    inside: impl Fn(usize) -> bool,
+    seen: &mut [bool],
+    w: usize,
+    stack: &mut Vec<usize>,
+    pixels: &mut Vec<usize>,
+) {
+    stack.clear();
+    pixels.clear();
+    seen[start] = true;
+    stack.push(start);
+    let open = |seen: &[bool], j: usize| !seen[j] && inside(j);
+    while let Some(i) = stack.pop() {
+        let row = i - i % w;
+        let (mut l, mut r) = (i, i);
+        while l > row && open(seen, l - 1) {
+            l -= 1;
+            seen[l] = true;
+        }
+        while r + 1 < row + w && open(seen, r + 1) {
+            r += 1;
+            seen[r] = true;
+        }
+        pixels.extend(l..=r);
+        let above = row.checked_sub(w);
+        let below = Some(row + w).filter(|&b| b < seen.len());
+        for other in [above, below].into_iter().flatten() {
+            let mut in_run = false;
+            for j in other + (l - row)..=other + (r - row) {
+                let now = open(seen, j);
+                if now && !in_run {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+                in_run = now || (in_run && seen[j] && inside(j));
+            }
+        }
+    }
+}
+
 /// Hue of an RGB pixel in degrees, `[0, 360)`; 0 for a grey one.
 fn hue(p: &[u8]) -> f64 {
     let (r, g, b) = (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]));
@@ -134,35 +181,19 @@ impl DefectDetector for ColorSparks {
                 .unwrap_or(crate::detect::Affine::IDENTITY);
             let mut seen = vec![false; w * h];
             let mut specks: Vec<BBox> = Vec::new();
+            let (mut stack, mut pixels) = (Vec::new(), Vec::new());
             for start in 0..w * h {
                 if seen[start] || cur[start] < self.min_saturation {
                     continue;
                 }
-                seen[start] = true;
-                let mut stack = vec![start];
-                let mut pixels = Vec::new();
-                while let Some(i) = stack.pop() {
-                    pixels.push(i);
-                    let (x, y) = (i % w, i / w);
-                    let mut push = |j: usize| {
-                        if !seen[j] && cur[j] >= self.min_saturation {
-                            seen[j] = true;
-                            stack.push(j);
-                        }
-                    };
-                    if x > 0 {
-                        push(i - 1);
-                    }
-                    if x + 1 < w {
-                        push(i + 1);
-                    }
-                    if y > 0 {
-                        push(i - w);
-                    }
-                    if y + 1 < h {
-                        push(i + w);
-                    }
-                }
+                component(
+                    start,
+                    |i| cur[i] >= self.min_saturation,
+                    &mut seen,
+                    w,
+                    &mut stack,
+                    &mut pixels,
+                );
                 if pixels.len() > max_area {
                     continue;
                 }
@@ -193,7 +224,12 @@ impl DefectDetector for ColorSparks {
                     })
                     .count();
                 if new * 2 > pixels.len() {
-                    let Some(&top) = pixels.iter().max_by_key(|&&i| cur[i]) else {
+                    // The most saturated pixel; of equals, the first in
+                    // reading order.
+                    let Some(&top) = pixels
+                        .iter()
+                        .max_by_key(|&&i| (cur[i], std::cmp::Reverse(i)))
+                    else {
                         continue;
                     };
                     let (cx, cy) = back.apply((top % w) as f64, (top / w) as f64);
@@ -236,5 +272,80 @@ impl DefectDetector for ColorSparks {
 
     fn kinds(&self) -> Vec<DefectKind> {
         vec![DefectKind::ColorSparks]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The plain pixel-by-pixel flood fill the span fill replaces.
+    fn flood(start: usize, grid: &[bool], w: usize) -> Vec<usize> {
+        let mut seen = vec![false; grid.len()];
+        let (mut stack, mut out) = (vec![start], Vec::new());
+        seen[start] = true;
+        while let Some(i) = stack.pop() {
+            out.push(i);
+            let (x, y) = (i % w, i / w);
+            let mut next = Vec::new();
+            if x > 0 {
+                next.push(i - 1);
+            }
+            if x + 1 < w {
+                next.push(i + 1);
+            }
+            if y > 0 {
+                next.push(i - w);
+            }
+            if i + w < grid.len() {
+                next.push(i + w);
+            }
+            for j in next {
+                if grid[j] && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn span_filling_finds_the_same_components_as_flood_filling(
+            w in 1usize..24,
+            rows in 1usize..16,
+            density in 0.2f64..0.9,
+            seed in any::<u64>(),
+        ) {
+            // A reproducible random grid of the given density.
+            let mut state = seed | 1;
+            let grid: Vec<bool> = (0..w * rows)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state % 1000) as f64 / 1000.0 < density
+                })
+                .collect();
+            let mut seen = vec![false; grid.len()];
+            let (mut stack, mut pixels) = (Vec::new(), Vec::new());
+            let mut covered = 0;
+            for start in 0..grid.len() {
+                if seen[start] || !grid[start] {
+                    continue;
+                }
+                component(start, |i| grid[i], &mut seen, w, &mut stack, &mut pixels);
+                let mut got = pixels.clone();
+                got.sort_unstable();
+                prop_assert_eq!(&got, &flood(start, &grid, w));
+                covered += got.len();
+            }
+            prop_assert_eq!(covered, grid.iter().filter(|&&g| g).count());
+            prop_assert!(seen.iter().zip(&grid).all(|(s, g)| s == g));
+        }
     }
 }
