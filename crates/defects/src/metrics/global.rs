@@ -173,12 +173,14 @@ pub(crate) fn solve3(m: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
 }
 
 fn robust_threshold(residuals: &[f64]) -> f64 {
-    let mut sorted = residuals.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let mut dev: Vec<f64> = sorted.iter().map(|r| (r - median).abs()).collect();
-    dev.sort_by(f64::total_cmp);
-    let mad = dev[dev.len() / 2];
+    // Selecting the middle element, not sorting: same value, linear time.
+    let mut values = residuals.to_vec();
+    let mid = values.len() / 2;
+    let median = *values.select_nth_unstable_by(mid, f64::total_cmp).1;
+    for r in &mut values {
+        *r = (*r - median).abs();
+    }
+    let mad = *values.select_nth_unstable_by(mid, f64::total_cmp).1;
     (median + 3.0 * 1.4826 * mad).max(0.25)
 }
 
