@@ -205,6 +205,25 @@ def make_clip(rng, split, kind, photo_name, cam_kind):
             b = cam.to_screen(t0, *objects[t0][0][2:])
             truth.append({"kind": kind, "start_frame": t0 - 1, "end_frame": t0, "bbox": bbox_of([a, b], r + 2)})
 
+    elif kind == "frozen" and cam_kind == "static":
+        # A still camera on a still photograph films the same frame over and
+        # over: a freeze there changes no pixel and no detector could see it
+        # (such clips used to be labelled anyway). So something slides
+        # through the shot, and its stopping is the freeze. Drawn from a
+        # generator of its own: every other clip of the split stays the same.
+        sub = np.random.default_rng([SEEDS[split], t0, t1, int(wx), int(wy)])
+        r = int(sub.integers(14, 24))
+        tex = texture(tex_name, (2 * r + 1, 2 * r + 1))
+        _, alpha = ball_sprite(sub, r)
+        sprite = np.clip(tex * 0.6 + np.array(sub.integers(0, 255, 3), np.float32) * 0.4, 0, 255)
+        speed = sub.uniform(1.5, 3.0)
+        ang = sub.uniform(0, 2 * math.pi)
+        # Centred on its path's middle, so it stays in view throughout.
+        cx, cy = W / 2 + sub.uniform(-0.15, 0.15) * W, H / 2 + sub.uniform(-0.15, 0.15) * H
+        for t in range(T):
+            d = speed * (t - T / 2)
+            objects.append([(sprite, alpha, *cam.to_world(t, cx + d * math.cos(ang), cy + d * math.sin(ang)))])
+
     prev = None
     freeze = (t0, t0 + int(rng.integers(3, 7))) if kind == "frozen" else None
     ca = (rng.uniform(1.5, 3.0), rng.uniform(0, 2 * math.pi), rng.random() < 0.5) if kind == "chromatic_aberration" else None

@@ -2,16 +2,23 @@
 
 use framebreak_variants::DefectKind;
 
-use crate::Finding;
 use crate::detect::util::{Hit, confidence, median, runs};
 use crate::detect::{DefectDetector, Evidence};
+use crate::{Finding, Plane};
 
 /// Flags runs of (nearly) identical consecutive frames inside a clip that
 /// otherwise moves.
 ///
-/// A pair is still when its mean absolute luma difference is under
-/// `max(0.5, 5 % of the clip's median difference)` grey levels. A run of at
-/// least `min_still_pairs` still pairs is a freeze when:
+/// Each pair of frames is measured twice: its mean absolute luma
+/// difference over the whole frame, and the largest such mean over the
+/// cells of an 8×6 grid (a still camera on a small moving subject changes
+/// the whole frame's mean by a fraction of a grey level, its own cell by
+/// several). The rules below run on each measure in turn; a freeze either
+/// finds is reported.
+///
+/// A pair is still when its difference is under `max(0.5, 5 % of the
+/// clip's median difference)` grey levels. A run of at least
+/// `min_still_pairs` still pairs is a freeze when:
 ///
 /// - it has a moving pair on **both** sides: a clip that starts or ends
 ///   still (a camera easing in or out, a shot that settles) is not frozen,
@@ -95,29 +102,57 @@ impl Frozen {
     }
 }
 
+/// Cells across the frame (and `CELLS - 2` down) of the local difference.
+const CELLS: usize = 8;
+
+/// The mean absolute difference of two planes of one size: over the whole
+/// plane, and the largest over a grid of cells.
+fn differences(a: &Plane, b: &Plane) -> (f64, f64) {
+    let (w, h) = (a.width(), a.height());
+    let (cols, rows) = (CELLS.min(w), (CELLS - 2).min(h));
+    let span = |i: usize, n: usize, of: usize| i * of / n..(i + 1) * of / n;
+    let (mut total, mut local) = (0.0f64, 0.0f64);
+    for r in 0..rows {
+        for c in 0..cols {
+            let (xs, ys) = (span(c, cols, w), span(r, rows, h));
+            let area = (xs.len() * ys.len()).max(1) as f64;
+            let sum: f64 = ys
+                .map(|y| {
+                    let (ra, rb) = (&a.row(y)[xs.clone()], &b.row(y)[xs.clone()]);
+                    let s: f32 = ra.iter().zip(rb).map(|(p, q)| (p - q).abs()).sum();
+                    f64::from(s)
+                })
+                .sum();
+            total += sum;
+            local = local.max(sum / area);
+        }
+    }
+    (total / (w * h).max(1) as f64, local)
+}
+
 impl DefectDetector for Frozen {
     fn detect(&self, ev: &Evidence<'_>) -> Vec<Finding> {
         let n = ev.len();
         if n < 3 {
             return Vec::new();
         }
-        let diffs: Vec<f64> = (0..n - 1)
-            .map(|i| {
-                let (a, b) = (ev.luma(i).data(), ev.luma(i + 1).data());
-                a.iter()
-                    .zip(b)
-                    .map(|(p, q)| f64::from((p - q).abs()))
-                    .sum::<f64>()
-                    / a.len() as f64
-            })
-            .collect();
+        // Each pair's difference twice: over the whole frame, and in the
+        // cell of a grid where it is largest. A still camera on a small
+        // moving subject barely changes the frame's mean, so only the
+        // subject's cell shows it moving, and stopping.
+        let (mut whole, mut local) = (Vec::with_capacity(n - 1), Vec::with_capacity(n - 1));
+        for i in 0..n - 1 {
+            let (w, c) = differences(ev.luma(i), ev.luma(i + 1));
+            whole.push(w);
+            local.push(c);
+        }
+        let mut found = self.freezes(&whole);
+        found.extend(self.freezes(&local));
         let mut hits: Vec<Option<Hit>> = vec![None; n];
-        for f in self.freezes(&diffs) {
+        for f in found {
             for h in &mut hits[f.start..=f.end] {
-                *h = Some(Hit {
-                    score: f.score,
-                    bbox: None,
-                });
+                let score = h.map_or(f.score, |o| o.score.max(f.score));
+                *h = Some(Hit { score, bbox: None });
             }
         }
         runs(DefectKind::Frozen, &hits, 0)
@@ -197,6 +232,23 @@ mod tests {
             .map(|i| if i % 3 == 2 { 6.0 } else { 0.0 })
             .collect();
         assert!(found(&tripled).is_empty());
+    }
+
+    #[test]
+    fn a_small_change_shows_in_its_cell_not_in_the_whole() {
+        let a = Plane::filled(160, 120, 100.0);
+        let mut data = a.data().to_vec();
+        // 8 x 8 pixels changed by 60 grey levels, inside one 20 x 20 cell.
+        for y in 2..10 {
+            for x in 2..10 {
+                data[y * 160 + x] = 160.0;
+            }
+        }
+        let b = Plane::new(160, 120, data).unwrap();
+        let (whole, local) = differences(&a, &b);
+        assert!((whole - 60.0 * 64.0 / 19200.0).abs() < 1e-9, "{whole}");
+        assert!((local - 60.0 * 64.0 / 400.0).abs() < 1e-9, "{local}");
+        assert_eq!(differences(&a, &a), (0.0, 0.0));
     }
 
     #[test]
