@@ -3,7 +3,7 @@
 
 use framebreak_variants::DefectKind;
 
-use crate::detect::blocks::{half, motion_field};
+use crate::detect::blocks::{gain, half, motion_field, refined_cost};
 use crate::detect::persist::persistent_groups;
 use crate::detect::util::{confidence, runs};
 use crate::detect::{Affine, DefectDetector, Evidence};
@@ -18,7 +18,11 @@ const LAG: usize = 4;
 /// A creeping change is small from one frame to the next but adds up; the
 /// noise of resampling and compression does not. So for each block of
 /// frame `t`, with the camera's motion taken out, the error of its best
-/// match (±4 pixels) in frame `t − 4` is compared with that in frame `t − 1`. The
+/// match (±4 pixels) in frame `t − 4` is compared with that in frame `t − 1`,
+/// each error taken at the match's sub-pixel position where that fits
+/// better than the whole-pixel one (fine texture moved by a fraction of a
+/// pixel otherwise reads as changed, and the camera's small errors add up
+/// over the longer gap). The
 /// block changes when the long difference exceeds `min_change` grey levels
 /// and `ratio` times the short one (plus 1), the block was in view four
 /// frames back (not brought in by the camera since), and the block stayed put
@@ -76,8 +80,9 @@ impl DefectDetector for TextureBleed {
                     .after(ev.to_first(t - LAG));
                 // Matching blocks again over the longer gap forgives the
                 // camera's small errors, which add up over four pairs.
-                let field = motion_field(&halves[t - LAG], &halves[t], &back, 2);
-                let long: Vec<f64> = field.blocks.iter().map(|m| f64::from(m.cost)).collect();
+                let (before, now, last) = (&halves[t - LAG], &halves[t], &halves[t - 1]);
+                let field = motion_field(before, now, &back, 2);
+                let (long_gain, short_gain) = (gain(before, now), gain(last, now));
                 let (w, h) = (ev.width() as f64, ev.height() as f64);
                 let forth = back.inverse().unwrap_or(Affine::IDENTITY);
                 (0..cols * rows)
@@ -101,10 +106,16 @@ impl DefectDetector for TextureBleed {
                             })
                             .count()
                             >= LAG - 1;
-                        let short = f64::from(m0.cost);
+                        // Both changes at the blocks' sub-pixel matches
+                        // (taken only where a block might count).
+                        let long = &field.blocks[b];
+                        if !(in_view && still && f64::from(long.cost) > self.min_change) {
+                            return None;
+                        }
+                        let short = f64::from(refined_cost(last, now, m0, short_gain));
                         let cut = self.min_change.max(self.ratio * short + 1.0);
-                        (in_view && still && short.is_finite() && long[b] > cut)
-                            .then(|| long[b] / cut)
+                        let long = f64::from(refined_cost(before, now, long, long_gain));
+                        (short.is_finite() && long > cut).then(|| long / cut)
                     })
                     .collect()
             })

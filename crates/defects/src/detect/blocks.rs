@@ -134,6 +134,69 @@ fn sad_at(a: &Plane, b: &Plane, x: usize, y: usize, dx: f64, dy: f64, gain: f32)
     Some(s / (BLOCK * BLOCK) as f32)
 }
 
+/// The gain [`motion_field`] matches `a` to `b` with: the ratio of their
+/// mean brightness (a global brightness change is not a mismatch).
+pub(crate) fn gain(a: &Plane, b: &Plane) -> f32 {
+    (a.mean() / b.mean().max(1e-3)) as f32
+}
+
+/// Block `m`'s match cost (mean absolute difference, grey levels) between
+/// the half-size planes `a` and `b` it was measured on by [`motion_field`],
+/// at its refined sub-pixel displacement (bilinear) if that matches better
+/// than the whole-pixel shift its `cost` is for; `gain` is [`gain`]`(a, b)`.
+///
+/// A block that moves by a fraction of a pixel matches no whole-pixel
+/// shift exactly: on fine texture that costs as much as a real change of
+/// content, and more so the longer the gap the camera's small errors add
+/// up over.
+pub(crate) fn refined_cost(a: &Plane, b: &Plane, m: &BlockMotion, gain: f32) -> f32 {
+    let (hx, hy) = (
+        m.x / 2.0 - (BLOCK / 2) as f64,
+        m.y / 2.0 - (BLOCK / 2) as f64,
+    );
+    if !m.cost.is_finite() || hx < 0.0 || hy < 0.0 {
+        return m.cost;
+    }
+    sad_shifted(a, b, hx as usize, hy as usize, m.dx / 2.0, m.dy / 2.0, gain)
+        .map_or(m.cost, |c| c.min(m.cost))
+}
+
+/// [`sad_at`] for a whole block at one sub-pixel shift: every pixel shares
+/// the bilinear weights, so they are computed once and the rows are read
+/// as slices (the compiler vectorises the columns). `None` where the shift
+/// takes the block, or the taps right and below it, out of `b`.
+fn sad_shifted(
+    a: &Plane,
+    b: &Plane,
+    x: usize,
+    y: usize,
+    dx: f64,
+    dy: f64,
+    gain: f32,
+) -> Option<f32> {
+    let (sx, sy) = (x as f64 + dx, y as f64 + dy);
+    if !(sx >= 0.0 && sy >= 0.0) {
+        return None;
+    }
+    let (x0, y0) = (sx as usize, sy as usize);
+    if x0 + BLOCK >= b.width() || y0 + BLOCK >= b.height() {
+        return None;
+    }
+    let (fx, fy) = ((sx - x0 as f64) as f32, (sy - y0 as f64) as f32);
+    let mut lanes = [0.0f32; BLOCK];
+    for r in 0..BLOCK {
+        let ra = &a.row(y + r)[x..x + BLOCK];
+        let top = &b.row(y0 + r)[x0..=x0 + BLOCK];
+        let bottom = &b.row(y0 + r + 1)[x0..=x0 + BLOCK];
+        for (c, (l, p)) in lanes.iter_mut().zip(ra).enumerate() {
+            let t = top[c] + fx * (top[c + 1] - top[c]);
+            let u = bottom[c] + fx * (bottom[c + 1] - bottom[c]);
+            *l += (p - (t + fy * (u - t)) * gain).abs();
+        }
+    }
+    Some(lanes.iter().sum::<f32>() / (BLOCK * BLOCK) as f32)
+}
+
 /// Best integer shift within `radius` of any candidate, refined to a
 /// fraction of a pixel with a parabola through the neighbouring costs.
 fn best_shift(
@@ -210,7 +273,7 @@ fn texture(p: &Plane, x: usize, y: usize) -> f32 {
 /// starting from the guess `prior` (full-resolution pixels) of the camera.
 /// `search` is the radius searched at quarter size around the prior.
 pub(crate) fn motion_field(a: &Plane, b: &Plane, prior: &Affine, search: i32) -> MotionField {
-    let gain = (a.mean() / b.mean().max(1e-3)) as f32;
+    let gain = gain(a, b);
     let (qa, qb) = (half(a), half(b));
     // Quarter size: one vector per block, searched widely around the prior.
     let coarse_cols = qa.width().saturating_sub(BLOCK) / BLOCK + 1;
@@ -371,6 +434,59 @@ mod tests {
             })
             .collect();
         Plane::new(w, h, data).unwrap()
+    }
+
+    #[test]
+    fn a_sub_pixel_shift_matches_better_at_its_refined_position() {
+        // Content moves 3 px right and 1 px down in the frame: 1.5 and 0.5
+        // pixels of the half-size planes, which no whole-pixel shift fits.
+        let a = half(&textured(160, 120, 0.0, 0.0));
+        let b = half(&textured(160, 120, -3.0, -1.0));
+        let field = motion_field(&a, &b, &Affine::IDENTITY, 4);
+        let g = gain(&a, &b);
+        let judged: Vec<(f32, f32)> = field
+            .blocks
+            .iter()
+            .filter(|m| m.reliable() && m.cost.is_finite())
+            .map(|m| (m.cost, refined_cost(&a, &b, m, g)))
+            .collect();
+        assert!(judged.len() > 20, "{} blocks", judged.len());
+        assert!(judged.iter().all(|(whole, refined)| refined <= whole));
+        let mean =
+            |f: fn(&(f32, f32)) -> f32| judged.iter().map(f).sum::<f32>() / judged.len() as f32;
+        let (whole, refined) = (mean(|j| j.0), mean(|j| j.1));
+        assert!(
+            refined < 0.6 * whole,
+            "refined {refined} vs whole-pixel {whole}"
+        );
+        // A block without a finite cost keeps it.
+        let mut lost = field.blocks[0];
+        lost.cost = f32::NAN;
+        assert!(refined_cost(&a, &b, &lost, g).is_nan());
+    }
+
+    #[test]
+    fn the_shifted_block_sum_agrees_with_sampling_pixel_by_pixel() {
+        let (a, b) = (
+            half(&textured(160, 120, 0.0, 0.0)),
+            half(&textured(160, 120, -3.0, -1.0)),
+        );
+        for &(x, y, dx, dy) in &[
+            (8, 8, 1.5, 0.5),
+            (24, 16, -0.25, 2.75),
+            (40, 32, 0.0, 0.0),
+            (0, 0, 3.9, 1.1),
+        ] {
+            let fast = sad_shifted(&a, &b, x, y, dx, dy, 1.1).unwrap();
+            let slow = sad_at(&a, &b, x, y, dx, dy, 1.1).unwrap();
+            assert!(
+                (fast - slow).abs() < 1e-3,
+                "{x},{y} {dx},{dy}: {fast} vs {slow}"
+            );
+        }
+        // Off the plane, or too close to its edge for the taps: no cost.
+        assert_eq!(sad_shifted(&a, &b, 0, 0, -0.5, 0.0, 1.0), None);
+        assert_eq!(sad_shifted(&a, &b, 72, 0, 0.5, 0.0, 1.0), None);
     }
 
     #[test]
