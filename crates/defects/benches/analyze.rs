@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use framebreak_defects::{Analyzer, ClipMetrics, Compute, Evidence, default_detectors};
+use framebreak_defects::{
+    Analyzer, ClipMetrics, Compute, Evidence, MetricsSummary, default_detectors,
+};
 use framebreak_media::{ReadOptions, read_clip};
 
 const TARGET: Duration = Duration::from_millis(250);
@@ -42,6 +44,9 @@ fn main() {
     let analyzer = Analyzer::new();
     let detectors = default_detectors();
     let metrics = time(|| drop(ClipMetrics::compute(&clip, &Compute::cpu()).unwrap()));
+    let summary = time(|| {
+        std::hint::black_box(MetricsSummary::compute(&clip, &Compute::cpu()).unwrap());
+    });
     let evidence = time(|| drop(Evidence::new(&clip).unwrap()));
     let ev = Evidence::new(&clip).unwrap();
     let detect = time(|| {
@@ -60,6 +65,10 @@ fn main() {
     println!(
         "  metrics (ClipMetrics)      {:>8.1} ms",
         metrics.as_secs_f64() * 1e3
+    );
+    println!(
+        "  metrics summary (analyze's){:>8.1} ms",
+        summary.as_secs_f64() * 1e3
     );
     println!(
         "  evidence (block motion)    {:>8.1} ms",

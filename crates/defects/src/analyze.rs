@@ -6,7 +6,8 @@ use std::path::Path;
 use framebreak_media::{Clip, ReadOptions, read_clip};
 
 use crate::{
-    ClipMetrics, Compute, DefectDetector, Error, Evidence, Scores, VideoReport, default_detectors,
+    Compute, DefectDetector, Error, Evidence, MetricsSummary, Scores, VideoReport,
+    default_detectors,
 };
 
 /// Analyses clips and files: every metric, every detector, the scores.
@@ -110,7 +111,7 @@ impl Analyzer {
         // order, so the stable sort below gives the same report as a
         // sequential run.
         let (metrics, evidence) = rayon::join(
-            || ClipMetrics::compute(clip, &self.compute),
+            || MetricsSummary::compute(clip, &self.compute),
             || Evidence::new(clip),
         );
         let (metrics, evidence) = (metrics?, evidence?);
@@ -123,7 +124,7 @@ impl Analyzer {
         defects.sort_by(|a, b| {
             (a.start_frame, a.kind, a.end_frame).cmp(&(b.start_frame, b.kind, b.end_frame))
         });
-        let scores = Scores::from_findings(&defects, Some(&metrics.summary));
+        let scores = Scores::from_findings(&defects, Some(&metrics));
         let first = &clip.frames[0];
         Ok(VideoReport {
             file: file.to_owned(),
@@ -132,7 +133,7 @@ impl Analyzer {
             width: first.width(),
             height: first.height(),
             defects,
-            metrics: metrics.summary,
+            metrics,
             scores,
         })
     }

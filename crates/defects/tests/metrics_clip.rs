@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use framebreak_defects::{ClipMetrics, Compute, Error, PSNR_CAP, Plane};
+use framebreak_defects::{ClipMetrics, Compute, Error, MetricsSummary, PSNR_CAP, Plane};
 use framebreak_media::{Clip, ClipInfo, Frame};
 
 fn photo() -> Plane {
@@ -159,4 +159,37 @@ fn the_tensor_path_gives_the_same_clip_metrics() {
     assert!(
         (k.summary.warp_error - t.summary.warp_error).abs() < 1e-4 * k.summary.warp_error.max(1e-9)
     );
+}
+
+#[test]
+fn the_summary_alone_equals_the_full_metrics_summary() {
+    // A pan with a flickering frame (every summary field non-trivial), a
+    // frozen clip (infinite PSNR), and the tensor path.
+    let flicker = pan(6, &|t| if t == 3 { 1.25 } else { 1.0 });
+    let still = pan(1, &|_| 1.0);
+    let frozen = Clip {
+        info: still.info.clone(),
+        frames: vec![still.frames[0].clone(); 3],
+    };
+    for compute in [Compute::cpu(), Compute::tensors(candle_core::Device::Cpu)] {
+        for clip in [&flicker, &frozen] {
+            let full = ClipMetrics::compute(clip, &compute).unwrap().summary;
+            assert_eq!(MetricsSummary::compute(clip, &compute).unwrap(), full);
+        }
+    }
+    assert!(
+        MetricsSummary::compute(&flicker, &Compute::cpu())
+            .unwrap()
+            .flicker_index
+            > 0.01
+    );
+    // Bad clips: the same typed errors.
+    let one = Clip {
+        info: still.info.clone(),
+        frames: vec![still.frames[0].clone()],
+    };
+    assert!(matches!(
+        MetricsSummary::compute(&one, &Compute::cpu()),
+        Err(Error::InvalidInput { .. })
+    ));
 }

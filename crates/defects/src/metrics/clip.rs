@@ -155,6 +155,125 @@ impl ClipMetrics {
         params: &FlowParams,
     ) -> Result<Self, Error> {
         use rayon::prelude::*;
+        let Measured {
+            width,
+            height,
+            luma,
+            brightness,
+            flows,
+            ssims,
+            psnrs,
+            warps,
+        } = Measured::new(clip, compute, params)?;
+        let pairs: Vec<PairMetrics> = flows
+            .into_par_iter()
+            .zip(warps)
+            .zip(psnrs.into_par_iter().zip(ssims))
+            .map(|(((forward, backward), warp), (psnr, ssim))| {
+                let global_motion = GlobalMotion::estimate(&forward);
+                let regions = region_stats(&forward, &warp, &global_motion);
+                PairMetrics {
+                    psnr,
+                    ssim,
+                    forward,
+                    backward,
+                    warp,
+                    global_motion,
+                    regions,
+                }
+            })
+            .collect();
+        let accelerations: Vec<f64> = pairs
+            .par_windows(2)
+            .map(|w| acceleration(&w[0], &w[1].forward))
+            .collect();
+        let motion_acceleration = mean(&accelerations);
+        let shifts: Vec<Vec<f64>> = pairs
+            .iter()
+            .map(|p| p.regions.iter().map(|r| r.brightness_shift).collect())
+            .collect();
+        let flicker_index = flicker_index(&shifts);
+        let summary = summarize(
+            pairs.iter().map(|p| (p.psnr, p.ssim, p.warp.value)),
+            flicker_index,
+        );
+        Ok(Self {
+            width,
+            height,
+            luma,
+            brightness,
+            pairs,
+            accelerations,
+            motion_acceleration,
+            flicker_index,
+            summary,
+        })
+    }
+}
+
+impl MetricsSummary {
+    /// Just the summary of `clip`, equal to
+    /// `ClipMetrics::compute(clip, compute)?.summary`, for less: no camera
+    /// fit per pair, no region statistics beyond the brightness shifts the
+    /// flicker index needs, no motion smoothness. What [`crate::Analyzer`]
+    /// reports.
+    ///
+    /// ```
+    /// use framebreak_defects::{ClipMetrics, Compute, MetricsSummary};
+    /// use framebreak_media::{Clip, ClipInfo, Frame};
+    ///
+    /// let frames = (0..3u8)
+    ///     .map(|i| {
+    ///         let data = (0..32 * 24 * 3).map(|p| ((p / 3 % 32) as u8 * 7).wrapping_add(i)).collect();
+    ///         Frame::from_rgb8(u64::from(i), f64::from(i) / 24.0, 32, 24, data)
+    ///     })
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// let info = ClipInfo { width: 32, height: 24, fps: 24.0, frame_count: Some(3), codec: "raw".into() };
+    /// let clip = Clip { info, frames };
+    /// let summary = MetricsSummary::compute(&clip, &Compute::cpu())?;
+    /// assert_eq!(summary, ClipMetrics::compute(&clip, &Compute::cpu())?.summary);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`ClipMetrics::compute`].
+    pub fn compute(clip: &Clip, compute: &Compute) -> Result<Self, Error> {
+        use rayon::prelude::*;
+        let Measured {
+            ssims,
+            psnrs,
+            warps,
+            ..
+        } = Measured::new(clip, compute, &FlowParams::fast())?;
+        let shifts: Vec<Vec<f64>> = warps.par_iter().map(region_shifts).collect();
+        let flicker_index = flicker_index(&shifts);
+        Ok(summarize(
+            psnrs
+                .into_iter()
+                .zip(ssims)
+                .zip(&warps)
+                .map(|((psnr, ssim), warp)| (psnr, ssim, warp.value)),
+            flicker_index,
+        ))
+    }
+}
+
+/// What every metric is made from: luma, brightness, both flows of every
+/// pair, and the per-pair PSNR, SSIM and warping error.
+struct Measured {
+    width: usize,
+    height: usize,
+    luma: Vec<Plane>,
+    brightness: Vec<[f64; 3]>,
+    flows: Vec<(Flow, Flow)>,
+    ssims: Vec<f64>,
+    psnrs: Vec<f64>,
+    warps: Vec<WarpError>,
+}
+
+impl Measured {
+    fn new(clip: &Clip, compute: &Compute, params: &FlowParams) -> Result<Self, Error> {
+        use rayon::prelude::*;
         let frames = &clip.frames;
         if frames.len() < 2 {
             return Err(Error::InvalidInput {
@@ -218,48 +337,35 @@ impl ClipMetrics {
             .map(|((p, n), (f, b))| (*p, *n, f, b))
             .collect();
         let warps = compute.warp_errors(&warp_inputs)?;
-        let pairs: Vec<PairMetrics> = flows
-            .into_par_iter()
-            .zip(warps)
-            .zip(psnrs.into_par_iter().zip(ssims))
-            .map(|(((forward, backward), warp), (psnr, ssim))| {
-                let global_motion = GlobalMotion::estimate(&forward);
-                let regions = region_stats(&forward, &warp, &global_motion);
-                PairMetrics {
-                    psnr,
-                    ssim,
-                    forward,
-                    backward,
-                    warp,
-                    global_motion,
-                    regions,
-                }
-            })
-            .collect();
-        let accelerations: Vec<f64> = pairs
-            .par_windows(2)
-            .map(|w| acceleration(&w[0], &w[1].forward))
-            .collect();
-        let motion_acceleration = mean(&accelerations);
-        let flicker_index = flicker_index(&pairs);
-        let n = pairs.len() as f64;
-        let summary = MetricsSummary {
-            psnr_mean: pairs.iter().map(|p| p.psnr.min(PSNR_CAP)).sum::<f64>() / n,
-            ssim_mean: pairs.iter().map(|p| p.ssim).sum::<f64>() / n,
-            warp_error: pairs.iter().map(|p| p.warp.value).sum::<f64>() / n,
-            flicker_index,
-        };
         Ok(Self {
             width,
             height,
             luma,
             brightness,
-            pairs,
-            accelerations,
-            motion_acceleration,
-            flicker_index,
-            summary,
+            flows,
+            ssims,
+            psnrs,
+            warps,
         })
+    }
+}
+
+/// The summary from each pair's `(psnr, ssim, warping error)` and the
+/// clip's flicker index.
+fn summarize(pairs: impl Iterator<Item = (f64, f64, f64)>, flicker_index: f64) -> MetricsSummary {
+    let (mut psnr, mut ssim, mut warp, mut n) = (0.0f64, 0.0f64, 0.0f64, 0usize);
+    for (p, s, w) in pairs {
+        psnr += p.min(PSNR_CAP);
+        ssim += s;
+        warp += w;
+        n += 1;
+    }
+    let n = n as f64;
+    MetricsSummary {
+        psnr_mean: psnr / n,
+        ssim_mean: ssim / n,
+        warp_error: warp / n,
+        flicker_index,
     }
 }
 
@@ -291,6 +397,31 @@ fn cells(w: usize, h: usize) -> impl Iterator<Item = (usize, usize, usize, usize
             (x0, y0, x1, y1)
         })
     })
+}
+
+/// The mean motion-compensated brightness change of each cell (see
+/// [`RegionStats::brightness_shift`]), as [`region_stats`] has it.
+fn region_shifts(warp: &WarpError) -> Vec<f64> {
+    let (w, h) = (warp.difference.width(), warp.difference.height());
+    cells(w, h)
+        .map(|(x0, y0, x1, y1)| {
+            let (mut shift, mut valid) = (0.0f64, 0usize);
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let i = y * w + x;
+                    if warp.mask[i] {
+                        shift += f64::from(warp.difference.data()[i]);
+                        valid += 1;
+                    }
+                }
+            }
+            if valid == 0 {
+                0.0
+            } else {
+                shift / valid as f64
+            }
+        })
+        .collect()
 }
 
 fn region_stats(forward: &Flow, warp: &WarpError, gm: &GlobalMotion) -> Vec<RegionStats> {
@@ -353,15 +484,13 @@ fn acceleration(pair: &PairMetrics, next_forward: &Flow) -> f64 {
     if count == 0 { 0.0 } else { sum / count as f64 }
 }
 
-/// See [`ClipMetrics::flicker_index`].
-fn flicker_index(pairs: &[PairMetrics]) -> f64 {
-    let cells = pairs[0].regions.len();
+/// See [`ClipMetrics::flicker_index`]; `per_pair[t][c]` is cell `c`'s
+/// brightness shift in pair `t`.
+fn flicker_index(per_pair: &[Vec<f64>]) -> f64 {
+    let cells = per_pair[0].len();
     let per_region: Vec<f64> = (0..cells)
         .map(|c| {
-            let shifts: Vec<f64> = pairs
-                .iter()
-                .map(|p| p.regions[c].brightness_shift)
-                .collect();
+            let shifts: Vec<f64> = per_pair.iter().map(|p| p[c]).collect();
             if shifts.len() == 1 {
                 shifts[0].abs()
             } else {
