@@ -125,6 +125,15 @@ def bbox_of(points, pad, clip_to_frame=True):
     return [int(x0), int(y0), int(max(x1 - x0, 1)), int(max(y1 - y0, 1))]
 
 
+def textured_disc(rng, tex_name):
+    """A disc of radius 14-23 px cut from a texture, tinted: (r, sprite, alpha)."""
+    r = int(rng.integers(14, 24))
+    tex = texture(tex_name, (2 * r + 1, 2 * r + 1))
+    _, alpha = ball_sprite(rng, r)
+    sprite = np.clip(tex * 0.6 + np.array(rng.integers(0, 255, 3), np.float32) * 0.4, 0, 255)
+    return r, sprite, alpha
+
+
 def make_clip(rng, split, kind, photo_name, cam_kind):
     world0 = photo(photo_name).astype(np.float32)
     cam = Camera(rng, world0.shape, cam_kind)
@@ -186,10 +195,7 @@ def make_clip(rng, split, kind, photo_name, cam_kind):
                 pts = [screen[t] for t in range(span[0], span[1] + 1)]
                 truth.append({"kind": kind, "start_frame": span[0], "end_frame": span[1], "bbox": bbox_of(pts, r + 2), "mode": str(mode)})
     elif kind in ("teleport", "clean_slide"):
-        r = int(rng.integers(14, 24))
-        tex = texture(tex_name, (2 * r + 1, 2 * r + 1))
-        _, alpha = ball_sprite(rng, r)
-        sprite = np.clip(tex * 0.6 + np.array(rng.integers(0, 255, 3), np.float32) * 0.4, 0, 255)
+        r, sprite, alpha = textured_disc(rng, tex_name)
         speed = rng.uniform(0.0, 2.0)
         ang = rng.uniform(0, 2 * math.pi)
         jump = rng.uniform(60, 110)
@@ -212,10 +218,7 @@ def make_clip(rng, split, kind, photo_name, cam_kind):
         # through the shot, and its stopping is the freeze. Drawn from a
         # generator of its own: every other clip of the split stays the same.
         sub = np.random.default_rng([SEEDS[split], t0, t1, int(wx), int(wy)])
-        r = int(sub.integers(14, 24))
-        tex = texture(tex_name, (2 * r + 1, 2 * r + 1))
-        _, alpha = ball_sprite(sub, r)
-        sprite = np.clip(tex * 0.6 + np.array(sub.integers(0, 255, 3), np.float32) * 0.4, 0, 255)
+        _, sprite, alpha = textured_disc(sub, tex_name)
         speed = sub.uniform(1.5, 3.0)
         ang = sub.uniform(0, 2 * math.pi)
         # Centred on its path's middle, so it stays in view throughout.

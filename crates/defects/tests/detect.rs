@@ -79,12 +79,17 @@ fn film(shade: impl Fn(usize, f64, f64, usize) -> f64, post: impl Fn(usize, &mut
             Frame::from_rgb8(t as u64, t as f64 / 24.0, W, H, data).unwrap()
         })
         .collect();
+    clip_of(frames)
+}
+
+/// A 24 fps clip of these frames.
+fn clip_of(frames: Vec<Frame>) -> Clip {
     Clip {
         info: ClipInfo {
             width: W,
             height: H,
             fps: 24.0,
-            frame_count: Some(FRAMES as u64),
+            frame_count: Some(frames.len() as u64),
             codec: "raw".into(),
         },
         frames,
@@ -173,16 +178,7 @@ fn still_shot_of_a_sliding_disc(at: impl Fn(usize) -> usize) -> Clip {
             Frame::from_rgb8(t as u64, t as f64 / 24.0, W, H, data).unwrap()
         })
         .collect();
-    Clip {
-        info: ClipInfo {
-            width: W,
-            height: H,
-            fps: 24.0,
-            frame_count: Some(FRAMES as u64),
-            codec: "raw".into(),
-        },
-        frames,
-    }
+    clip_of(frames)
 }
 
 #[test]
