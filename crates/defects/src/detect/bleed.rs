@@ -3,11 +3,11 @@
 
 use framebreak_variants::DefectKind;
 
-use crate::detect::blocks::{gain, half, motion_field, refined_cost};
+use crate::Finding;
+use crate::detect::blocks::{motion_field, refined_cost};
 use crate::detect::persist::persistent_groups;
 use crate::detect::util::{confidence, runs};
 use crate::detect::{Affine, DefectDetector, Evidence};
-use crate::{Finding, Plane};
 
 /// How many frames back the slow change is measured over.
 const LAG: usize = 4;
@@ -65,7 +65,6 @@ impl DefectDetector for TextureBleed {
             return Vec::new();
         };
         let (cols, rows) = (first.cols, first.rows);
-        let halves: Vec<Plane> = (0..ev.len()).map(|t| half(ev.luma(t))).collect();
         // strength[i][b]: block b of frame i + 1 (pair i's second frame).
         let strength: Vec<Vec<Option<f64>>> = (0..ev.fields().len())
             .map(|i| {
@@ -80,9 +79,8 @@ impl DefectDetector for TextureBleed {
                     .after(ev.to_first(t - LAG));
                 // Matching blocks again over the longer gap forgives the
                 // camera's small errors, which add up over four pairs.
-                let (before, now, last) = (&halves[t - LAG], &halves[t], &halves[t - 1]);
+                let (before, now, last) = (ev.half(t - LAG), ev.half(t), ev.half(t - 1));
                 let field = motion_field(before, now, &back, 2);
-                let (long_gain, short_gain) = (gain(before, now), gain(last, now));
                 let (w, h) = (ev.width() as f64, ev.height() as f64);
                 let forth = back.inverse().unwrap_or(Affine::IDENTITY);
                 (0..cols * rows)
@@ -112,9 +110,9 @@ impl DefectDetector for TextureBleed {
                         if !(in_view && still && f64::from(long.cost) > self.min_change) {
                             return None;
                         }
-                        let short = f64::from(refined_cost(last, now, m0, short_gain));
+                        let short = f64::from(refined_cost(last, now, m0, ev.field(i).gain));
                         let cut = self.min_change.max(self.ratio * short + 1.0);
-                        let long = f64::from(refined_cost(before, now, long, long_gain));
+                        let long = f64::from(refined_cost(before, now, long, field.gain));
                         (short.is_finite() && long > cut).then(|| long / cut)
                     })
                     .collect()

@@ -56,6 +56,9 @@ pub struct MotionField {
     pub blocks: Vec<BlockMotion>,
     /// The camera's motion from the first frame to the second.
     pub camera: Affine,
+    /// The second frame's brightness is scaled by this (the ratio of the
+    /// frames' mean luma) before blocks are compared.
+    pub gain: f32,
 }
 
 impl MotionField {
@@ -134,16 +137,11 @@ fn sad_at(a: &Plane, b: &Plane, x: usize, y: usize, dx: f64, dy: f64, gain: f32)
     Some(s / (BLOCK * BLOCK) as f32)
 }
 
-/// The gain [`motion_field`] matches `a` to `b` with: the ratio of their
-/// mean brightness (a global brightness change is not a mismatch).
-pub(crate) fn gain(a: &Plane, b: &Plane) -> f32 {
-    (a.mean() / b.mean().max(1e-3)) as f32
-}
-
 /// Block `m`'s match cost (mean absolute difference, grey levels) between
 /// the half-size planes `a` and `b` it was measured on by [`motion_field`],
 /// at its refined sub-pixel displacement (bilinear) if that matches better
-/// than the whole-pixel shift its `cost` is for; `gain` is [`gain`]`(a, b)`.
+/// than the whole-pixel shift its `cost` is for; `gain` is the field's
+/// [`MotionField::gain`].
 ///
 /// A block that moves by a fraction of a pixel matches no whole-pixel
 /// shift exactly: on fine texture that costs as much as a real change of
@@ -273,7 +271,8 @@ fn texture(p: &Plane, x: usize, y: usize) -> f32 {
 /// starting from the guess `prior` (full-resolution pixels) of the camera.
 /// `search` is the radius searched at quarter size around the prior.
 pub(crate) fn motion_field(a: &Plane, b: &Plane, prior: &Affine, search: i32) -> MotionField {
-    let gain = gain(a, b);
+    // A global brightness change is not a mismatch.
+    let gain = (a.mean() / b.mean().max(1e-3)) as f32;
     let (qa, qb) = (half(a), half(b));
     // Quarter size: one vector per block, searched widely around the prior.
     let coarse_cols = qa.width().saturating_sub(BLOCK) / BLOCK + 1;
@@ -405,6 +404,7 @@ pub(crate) fn motion_field(a: &Plane, b: &Plane, prior: &Affine, search: i32) ->
         block: 2 * BLOCK,
         blocks,
         camera,
+        gain,
     }
 }
 
@@ -443,7 +443,7 @@ mod tests {
         let a = half(&textured(160, 120, 0.0, 0.0));
         let b = half(&textured(160, 120, -3.0, -1.0));
         let field = motion_field(&a, &b, &Affine::IDENTITY, 4);
-        let g = gain(&a, &b);
+        let g = field.gain;
         let judged: Vec<(f32, f32)> = field
             .blocks
             .iter()

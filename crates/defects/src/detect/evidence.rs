@@ -23,6 +23,7 @@ const SEARCH: i32 = 5;
 pub struct Evidence<'a> {
     clip: &'a Clip,
     luma: Vec<Plane>,
+    halves: Vec<Plane>,
     fields: Vec<MotionField>,
     residual: Vec<Plane>,
     to_first: Vec<Affine>,
@@ -96,6 +97,7 @@ impl<'a> Evidence<'a> {
         Ok(Evidence {
             clip,
             luma,
+            halves,
             fields,
             residual,
             to_first,
@@ -130,6 +132,12 @@ impl<'a> Evidence<'a> {
     /// Luma of frame `i`.
     pub fn luma(&self, i: usize) -> &Plane {
         &self.luma[i]
+    }
+
+    /// Luma of frame `i` at half size (2×2 means), as the block motion
+    /// measures it.
+    pub fn half(&self, i: usize) -> &Plane {
+        &self.halves[i]
     }
 
     /// Block motion and camera of pair `i` (frames `i`, `i + 1`).

@@ -386,7 +386,7 @@ impl DefectDetector for Teleport {
             }
             for j in [i.saturating_sub(1), i, i + 1, (i + 2).min(n - 1)] {
                 if quarter[j].is_none() {
-                    quarter[j] = Some(half(&half(ev.luma(j))));
+                    quarter[j] = Some(half(ev.half(j)));
                 }
             }
             let (Some(q0), Some(q1)) = (&quarter[i], &quarter[i + 1]) else {
