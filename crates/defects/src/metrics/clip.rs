@@ -400,7 +400,8 @@ fn cells(w: usize, h: usize) -> impl Iterator<Item = (usize, usize, usize, usize
 }
 
 /// The mean motion-compensated brightness change of each cell (see
-/// [`RegionStats::brightness_shift`]), as [`region_stats`] has it.
+/// [`RegionStats::brightness_shift`]): all of [`region_stats`] the flicker
+/// index needs.
 fn region_shifts(warp: &WarpError) -> Vec<f64> {
     let (w, h) = (warp.difference.width(), warp.difference.height());
     cells(w, h)
@@ -427,9 +428,9 @@ fn region_shifts(warp: &WarpError) -> Vec<f64> {
 fn region_stats(forward: &Flow, warp: &WarpError, gm: &GlobalMotion) -> Vec<RegionStats> {
     let (w, h) = (forward.width, forward.height);
     cells(w, h)
-        .map(|(x0, y0, x1, y1)| {
+        .zip(region_shifts(warp))
+        .map(|((x0, y0, x1, y1), brightness_shift)| {
             let (mut err, mut valid, mut residual) = (0.0f64, 0usize, 0.0f64);
-            let mut shift = 0.0f64;
             for y in y0..y1 {
                 let mut row_residual = 0.0f32;
                 for x in x0..x1 {
@@ -440,7 +441,6 @@ fn region_stats(forward: &Flow, warp: &WarpError, gm: &GlobalMotion) -> Vec<Regi
                     row_residual += (du * du + dv * dv).sqrt();
                     if warp.mask[i] {
                         err += f64::from(warp.error_map.data()[i]);
-                        shift += f64::from(warp.difference.data()[i]);
                         valid += 1;
                     }
                 }
@@ -451,11 +451,7 @@ fn region_stats(forward: &Flow, warp: &WarpError, gm: &GlobalMotion) -> Vec<Regi
                 bbox: [x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32],
                 warp_error: if valid == 0 { 0.0 } else { err / valid as f64 },
                 valid_fraction: valid as f64 / area,
-                brightness_shift: if valid == 0 {
-                    0.0
-                } else {
-                    shift / valid as f64
-                },
+                brightness_shift,
                 residual_motion: residual / area,
             }
         })
