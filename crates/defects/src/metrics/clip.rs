@@ -155,20 +155,12 @@ impl ClipMetrics {
         params: &FlowParams,
     ) -> Result<Self, Error> {
         use rayon::prelude::*;
-        let Measured {
-            width,
-            height,
-            luma,
-            brightness,
-            flows,
-            ssims,
-            psnrs,
-            warps,
-        } = Measured::new(clip, compute, params)?;
-        let pairs: Vec<PairMetrics> = flows
+        let m = Measured::new(clip, compute, params)?;
+        let pairs: Vec<PairMetrics> = m
+            .flows
             .into_par_iter()
-            .zip(warps)
-            .zip(psnrs.into_par_iter().zip(ssims))
+            .zip(m.warps)
+            .zip(m.psnrs.into_par_iter().zip(m.ssims))
             .map(|(((forward, backward), warp), (psnr, ssim))| {
                 let global_motion = GlobalMotion::estimate(&forward);
                 let regions = region_stats(&forward, &warp, &global_motion);
@@ -198,10 +190,10 @@ impl ClipMetrics {
             flicker_index,
         );
         Ok(Self {
-            width,
-            height,
-            luma,
-            brightness,
+            width: m.width,
+            height: m.height,
+            luma: m.luma,
+            brightness: m.brightness,
             pairs,
             accelerations,
             motion_acceleration,
@@ -239,19 +231,14 @@ impl MetricsSummary {
     /// As [`ClipMetrics::compute`].
     pub fn compute(clip: &Clip, compute: &Compute) -> Result<Self, Error> {
         use rayon::prelude::*;
-        let Measured {
-            ssims,
-            psnrs,
-            warps,
-            ..
-        } = Measured::new(clip, compute, &FlowParams::fast())?;
-        let shifts: Vec<Vec<f64>> = warps.par_iter().map(region_shifts).collect();
+        let m = Measured::new(clip, compute, &FlowParams::fast())?;
+        let shifts: Vec<Vec<f64>> = m.warps.par_iter().map(region_shifts).collect();
         let flicker_index = flicker_index(&shifts);
         Ok(summarize(
-            psnrs
+            m.psnrs
                 .into_iter()
-                .zip(ssims)
-                .zip(&warps)
+                .zip(m.ssims)
+                .zip(&m.warps)
                 .map(|((psnr, ssim), warp)| (psnr, ssim, warp.value)),
             flicker_index,
         ))
