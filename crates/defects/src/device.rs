@@ -12,7 +12,7 @@
 use candle_core::{Device, DeviceLocation};
 use framebreak_media::Frame;
 
-use crate::metrics::{occlusion_mask, tensor, warp_back};
+use crate::metrics::{check_pair, tensor};
 use crate::{Error, Flow, Plane, WarpError};
 
 /// A compute device and the path the metrics take on it.
@@ -172,10 +172,7 @@ impl Compute {
         }
         for (p, n, f, b) in pairs {
             pairs[0].0.check_same_size(p)?;
-            // Validates sizes of the flows against the planes.
-            p.check_same_size(n)?;
-            occlusion_mask(f, b)?;
-            warp_back(n, f)?;
+            check_pair(p, n, f, b)?;
         }
         let results = tensor::warp_batch(pairs, &self.device).map_err(self.tensor_error())?;
         Ok(results

@@ -12,7 +12,7 @@ use std::fmt;
 
 use crate::metrics::filter::{box_mean_with, rows_per_task};
 use crate::metrics::flow_pyramid::{FlowPyramid, Tensor};
-use crate::metrics::sample::Taps;
+use crate::metrics::sample::{SPAN, Span, Taps};
 use crate::{Error, Plane};
 
 /// A dense flow field: pixel `(x, y)` of `prev` moved to `(x + u, y + v)` in
@@ -270,7 +270,6 @@ fn refine(prev: &Plane, t: &Tensor, next: &Plane, mut flow: Flow, params: &FlowP
     // flat regions keep the coarser level's estimate.
     let (u0, v0) = (flow.u.clone(), flow.v.clone());
     for _ in 0..params.iterations {
-        let (wmax, hmax) = ((w - 1) as f32, (h - 1) as f32);
         let (fu, fv) = (&flow.u, &flow.v);
         tx.par_chunks_mut(w)
             .zip(ty.par_chunks_mut(w))
@@ -280,29 +279,29 @@ fn refine(prev: &Plane, t: &Tensor, next: &Plane, mut flow: Flow, params: &FlowP
                 let row = y * w..(y + 1) * w;
                 let (fu, fv) = (&fu[row.clone()], &fv[row.clone()]);
                 let (gx, gy, pd) = (&gx[row.clone()], &gy[row.clone()], &pd[row]);
-                for x in 0..w {
-                    let (sx, sy) = (x as f32 + fu[x], y as f32 + fv[x]);
-                    // A pixel that maps outside `next` says nothing about the
-                    // motion; a clamped sample would be garbage that the
-                    // windows spread to the neighbours, iteration after
-                    // iteration.
-                    let it = if sx < 0.0 || sy < 0.0 || sx > wmax || sy > hmax {
-                        0.0
-                    } else {
-                        let (x0, y0) = (sx as usize, sy as usize);
-                        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-                        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
-                        let top = nd[y0 * w + x0] + fx * (nd[y0 * w + x1] - nd[y0 * w + x0]);
-                        let bottom = nd[y1 * w + x0] + fx * (nd[y1 * w + x1] - nd[y1 * w + x0]);
-                        top + fy * (bottom - top) - pd[x]
-                    };
-                    // Each pixel's window is warped with that pixel's own
-                    // flow, to first order: next(x' + u(x)) ≈ next(x' + u(x'))
-                    // + ∇I(x')·(u(x) − u(x')). The window then solves
-                    // H u(x) = Σ ∇I (∇I·u(x') − It(x')), one box mean a side.
-                    let r = gx[x] * fu[x] + gy[x] * fv[x] - it;
-                    tx[x] = gx[x] * r;
-                    ty[x] = gy[x] * r;
+                for x0 in (0..w).step_by(SPAN) {
+                    let x1 = (x0 + SPAN).min(w);
+                    let span = Span::new(w, h, x0, y, &fu[x0..x1], &fv[x0..x1]);
+                    for k in 0..span.len() {
+                        let x = x0 + k;
+                        // A pixel that maps outside `next` says nothing
+                        // about the motion; a clamped sample would be
+                        // garbage that the windows spread to the
+                        // neighbours, iteration after iteration.
+                        let it = if span.inside(k) {
+                            span.at(k, nd) - pd[x]
+                        } else {
+                            0.0
+                        };
+                        // Each pixel's window is warped with that pixel's
+                        // own flow, to first order: next(x' + u(x)) ≈
+                        // next(x' + u(x')) + ∇I(x')·(u(x) − u(x')). The
+                        // window then solves H u(x) = Σ ∇I (∇I·u(x') −
+                        // It(x')), one box mean a side.
+                        let r = gx[x] * fu[x] + gy[x] * fv[x] - it;
+                        tx[x] = gx[x] * r;
+                        ty[x] = gy[x] * r;
+                    }
                 }
             });
         box_mean_with(&tx, w, h, r, &mut p, &mut scratch);

@@ -19,4 +19,5 @@ pub(crate) use flow_pyramid::FlowPyramid;
 pub use global::GlobalMotion;
 pub use psnr::{psnr, psnr_plane};
 pub use ssim::{ssim, ssim_map};
+pub(crate) use warp::check_pair;
 pub use warp::{WarpError, occlusion_mask, warp_back, warp_error};
