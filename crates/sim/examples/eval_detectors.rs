@@ -7,7 +7,8 @@
 //! decoded back with `read_clip` and analysed with the default analyzer. A
 //! finding matches a true defect of its kind when their frame ranges
 //! overlap. Per kind: precision (findings that match), recall (true
-//! defects found), F1.
+//! defects found), F1. With `VERBOSE=1` every unmatched finding is listed
+//! with its clip's number (its seed), scene and true defects.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
@@ -69,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let analyzer = Analyzer::new();
     let prompts = prompts(n);
     let started = Instant::now();
-    let results: Mutex<Vec<(GroundTruth, Vec<Finding>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, GroundTruth, Vec<Finding>)>> = Mutex::new(Vec::new());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -94,14 +95,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     results
                         .lock()
                         .expect("results")
-                        .push((video.truth.clone(), report.defects));
+                        .push((i, video.truth.clone(), report.defects));
                 }
             });
         }
     });
-    let results = results.into_inner()?;
+    let mut results = results.into_inner()?;
+    results.sort_by_key(|r| r.0);
     let mut eval = Evaluation::new(0);
-    for (truth, findings) in &results {
+    for (_, truth, findings) in &results {
         eval.add_clip(findings, &true_defects(truth));
     }
     println!(
@@ -140,7 +142,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Where the unmatched findings come from, by scene.
     let mut by_scene: BTreeMap<String, (usize, BTreeMap<DefectKind, usize>)> = BTreeMap::new();
-    for (truth, findings) in &results {
+    for (_, truth, findings) in &results {
         let truth_defects = true_defects(truth);
         let e = by_scene.entry(truth.scene.to_string()).or_default();
         e.0 += 1;
@@ -159,6 +161,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(k, n)| format!("{k} {:.2}", *n as f64 / *clips as f64))
             .collect();
         println!("| {scene} | {clips} | {} |", text.join(", "));
+    }
+    if std::env::var_os("VERBOSE").is_some() {
+        println!("\nunmatched findings (clip: scene [true defects]: kind frames score bbox)");
+        for (i, truth, findings) in &results {
+            let truth_defects = true_defects(truth);
+            for f in findings
+                .iter()
+                .filter(|f| !truth_defects.iter().any(|d| matches(f, d, 0)))
+            {
+                let truths: Vec<String> = truth
+                    .defects
+                    .iter()
+                    .map(|d| format!("{} {}-{}", d.kind, d.start_frame, d.end_frame))
+                    .collect();
+                println!(
+                    "{i}: {} [{}]: {} {}-{} {:.2} {:?}",
+                    truth.scene,
+                    truths.join(", "),
+                    f.kind,
+                    f.start_frame,
+                    f.end_frame,
+                    f.score,
+                    f.bbox
+                );
+            }
+        }
     }
     Ok(())
 }
