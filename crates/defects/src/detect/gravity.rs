@@ -11,6 +11,11 @@ const CELL: usize = 8;
 const WINDOW: usize = 7;
 /// Least vertical extent, in scene pixels, of a window worth judging.
 const MIN_RISE: f64 = 7.0;
+/// Most change of blob area (largest over smallest) in a window judged.
+const MAX_AREA_CHANGE: f64 = 6.0;
+/// Most scatter of a window's horizontal positions about a line in time
+/// (root mean square, pixels per 240 rows) in a window judged.
+const MAX_SCATTER: f64 = 3.0;
 
 /// Tracks moving objects in the scene's frame of reference and flags
 /// upward acceleration.
@@ -32,14 +37,25 @@ const MIN_RISE: f64 = 7.0;
 /// jitters are not falls.
 ///
 /// A bounce is not a violation either: where a track turns from falling to
-/// rising at its lowest point (a cusp), the positions on each side (up to
-/// 7, at least 4, the cusp in neither) are fitted separately, and when the
-/// rise after it decelerates under at least half the gravity the fall
-/// before it showed, and leaves slower than it arrived (below 95 % of the
-/// fall's speed, each measured by its side's fit), the reversal is a
-/// contact (a floor, a wall, a hand), and windows across that cusp are not
-/// judged. An object that reverses mid-air and keeps rising, or rises at
+/// rising at its lowest point (a cusp), the positions on each side (the 4
+/// to 7 nearest the cusp, the cusp in neither) are fitted separately, and
+/// when for some such pair of fits the rise after it decelerates under at
+/// least half the gravity the fall before it showed, and leaves slower than
+/// it arrived (below 95 % of the fall's speed, each measured by its side's
+/// fit), the reversal is a contact (a floor, a wall, a hand), and windows
+/// across that cusp are not judged. (Trying the shorter fits too keeps a
+/// stray point at a track's far end, a fragment the linking picked up,
+/// from hiding the bounce.) An object that reverses mid-air and keeps rising, or rises at
 /// constant speed, has no such rise.
+///
+/// Windows that cannot be one rigid object in flight are not judged
+/// either: one whose blob area (bounding box on the 8-pixel grid) changes
+/// more than 6× from its smallest to its largest (a pour or a splash
+/// spreading as it lands, two things merging and parting: the centre moves,
+/// nothing falls), and one whose horizontal positions scatter more than 3 px
+/// (per 240 rows, root mean square) about a straight line in time (anything
+/// in free flight drifts sideways at a constant speed; a zigzag is a track
+/// linking different blobs).
 ///
 /// Nor is a fall that a surface turns aside: a window that starts falling
 /// at least 3 px/frame (per 240 rows) and ends moving sideways (vertical
@@ -238,20 +254,33 @@ fn bounces(track: &[Point], min_speed: f64) -> Vec<usize> {
         if before.len() < 4 || after.len() < 4 {
             continue;
         }
-        let (Some(fall), Some(rise)) = (fit(&before), fit(&after)) else {
-            continue;
-        };
-        let fell = fall.velocity >= min_speed && fall.accel > 0.0;
-        // A bounce loses speed: nothing leaves a contact as fast as it came
-        // unless something pushed it.
-        let rose = rise.velocity < 0.0
-            && -rise.velocity < 0.95 * fall.velocity
-            && rise.accel > (0.5 * fall.accel).max(rise.accel_se);
-        if fell && rose {
+        // Each side is fitted over its 4 to 7 points nearest the cusp: a
+        // track's far end can belong to a fragment or a neighbour that the
+        // linking picked up, and one stray point bends a short fit.
+        let bounced = (4..=before.len())
+            .any(|nb| (4..=after.len()).any(|na| contact(&before[..nb], &after[..na], min_speed)));
+        if bounced {
             out.push(c.t);
         }
     }
     out
+}
+
+/// Whether a fall fitted on `before` and a rise fitted on `after` (each
+/// ordered from the cusp outwards) make a contact: a fall at least
+/// `min_speed` px/frame fast, then a slower rise that clearly decelerates
+/// under at least half the fall's gravity.
+fn contact(before: &[Point], after: &[Point], min_speed: f64) -> bool {
+    let (Some(fall), Some(rise)) = (fit(before), fit(after)) else {
+        return false;
+    };
+    let fell = fall.velocity >= min_speed && fall.accel > 0.0;
+    // A bounce loses speed: nothing leaves a contact as fast as it came
+    // unless something pushed it.
+    let rose = rise.velocity < 0.0
+        && -rise.velocity < 0.95 * fall.velocity
+        && rise.accel > (0.5 * fall.accel).max(rise.accel_se);
+    fell && rose
 }
 
 fn invert3(m: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
@@ -270,6 +299,38 @@ fn invert3(m: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
         }
     }
     Some(inv)
+}
+
+/// Largest over smallest blob area (bounding boxes on the 8-pixel grid)
+/// along `win`.
+fn area_change(win: &[Point]) -> f64 {
+    let (lo, hi) = win
+        .iter()
+        .map(|p| f64::from(p.bbox.w * p.bbox.h))
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), a| {
+            (lo.min(a), hi.max(a))
+        });
+    hi / lo.max(1.0)
+}
+
+/// Root-mean-square distance of the window's horizontal positions from
+/// their least-squares line in time, in pixels.
+fn sideways_scatter(win: &[Point]) -> f64 {
+    let n = win.len() as f64;
+    let tm = win.iter().map(|p| p.t as f64).sum::<f64>() / n;
+    let xm = win.iter().map(|p| p.x).sum::<f64>() / n;
+    let (mut stt, mut stx) = (0.0, 0.0);
+    for p in win {
+        let t = p.t as f64 - tm;
+        stt += t * t;
+        stx += t * (p.x - xm);
+    }
+    let slope = if stt > 0.0 { stx / stt } else { 0.0 };
+    let sse: f64 = win
+        .iter()
+        .map(|p| (p.x - xm - slope * (p.t as f64 - tm)).powi(2))
+        .sum();
+    (sse / n).sqrt()
 }
 
 /// Velocity (px/frame) from `a` to `b`.
@@ -312,6 +373,18 @@ impl GravityViolation {
             return None;
         }
         if deflected(win, scale) {
+            return None;
+        }
+        // A blob whose area changes several-fold within the window is no
+        // rigid object: a pour or a splash that grows as it spreads, two
+        // things merging and parting. Its centre moves, nothing falls.
+        if area_change(win) > MAX_AREA_CHANGE {
+            return None;
+        }
+        // Anything in free flight moves sideways at a constant speed; a
+        // track whose horizontal positions zigzag is linking different
+        // blobs (or follows something that walks or swims).
+        if sideways_scatter(win) > MAX_SCATTER * scale {
             return None;
         }
         let f = fit(win)?;
@@ -433,6 +506,106 @@ mod tests {
         assert!(fit(&ramp).is_some_and(|f| -f.accel > 3.0 * f.accel_se.max(0.5 / 3.0)));
         assert!(deflected(&ramp, 1.0));
         assert_eq!(GravityViolation::default().upward(&ramp, 1.0), None);
+    }
+
+    #[test]
+    fn a_bounce_is_found_though_the_track_ends_on_a_stray_fragment() {
+        // Measured on a simulated thrown ball (clean clip): a fall at about
+        // 9-11 px/frame, a landing at frame 15, a small decelerating bounce,
+        // then two points of a fragment (x jumps back 10 px) that the
+        // linking appended. The full 7-point rise fit does not decelerate.
+        let xy = [
+            (81.3, 126.1),
+            (82.7, 134.8),
+            (84.0, 143.3),
+            (85.2, 151.9),
+            (86.4, 160.9),
+            (87.8, 172.1),
+            (89.3, 183.4),
+            (90.8, 184.4),
+            (92.0, 180.8),
+            (93.5, 176.8),
+            (94.5, 174.5),
+            (96.2, 173.3),
+            (97.0, 172.9),
+            (87.5, 172.1),
+            (90.6, 167.1),
+        ];
+        let tr = points(&xy);
+        assert!(!contact(&tr[..7], &tr[8..], 3.0));
+        assert_eq!(bounces(&tr, 3.0), vec![7]);
+    }
+
+    #[test]
+    fn a_reversal_that_keeps_speeding_upwards_is_no_bounce_at_any_fit_length() {
+        // The generators' reverse: a fall, then the velocity flips (x 0.8)
+        // and gravity points up from there on.
+        let (mut y, mut v) = (60.0f64, 0.0f64);
+        let mut ys = Vec::new();
+        for t in 0..16 {
+            ys.push(y);
+            if t < 8 {
+                v += 0.8;
+            } else {
+                if t == 8 {
+                    v = -v.abs() * 0.8;
+                }
+                v -= 0.16;
+            }
+            y += v;
+        }
+        assert!(bounces(&track(&ys), 3.0).is_empty());
+    }
+
+    /// A fall braking to a stop, drifting 2 px a frame sideways, each point
+    /// with the given blob size.
+    fn braking(sides: &[(u32, u32)]) -> Vec<Point> {
+        let (mut y, mut v) = (60.0, 8.0);
+        let mut out = Vec::new();
+        for (t, &(w, h)) in sides.iter().enumerate() {
+            out.push(Point {
+                t,
+                x: 100.0 + 2.0 * t as f64,
+                y,
+                bbox: BBox { x: 0, y: 0, w, h },
+            });
+            v *= 0.5;
+            y += v;
+        }
+        out
+    }
+
+    #[test]
+    fn a_blob_that_grows_several_fold_is_not_judged() {
+        // A pour spreading as it lands: its centre brakes like a float.
+        let rigid = braking(&[(24, 32); 7]);
+        assert!(GravityViolation::default().upward(&rigid, 1.0).is_some());
+        let growing = braking(&[
+            (16, 16),
+            (16, 24),
+            (24, 24),
+            (24, 32),
+            (32, 40),
+            (40, 48),
+            (48, 56),
+        ]);
+        assert!(area_change(&growing) > MAX_AREA_CHANGE);
+        assert_eq!(GravityViolation::default().upward(&growing, 1.0), None);
+    }
+
+    #[test]
+    fn a_track_that_zigzags_sideways_is_not_judged() {
+        let mut zigzag = braking(&[(24, 32); 7]);
+        for (p, dx) in zigzag
+            .iter_mut()
+            .zip([0.0, 9.0, -3.0, 11.0, 2.0, -6.0, 4.0])
+        {
+            p.x += dx;
+        }
+        assert!(sideways_scatter(&zigzag) > MAX_SCATTER);
+        assert_eq!(GravityViolation::default().upward(&zigzag, 1.0), None);
+        // The same heights on a straight drift are judged (previous test).
+        assert!(sideways_scatter(&braking(&[(24, 32); 7])) < 1e-9);
     }
 
     #[test]
