@@ -170,7 +170,11 @@ fn filter_column(rows: &[&[f32]; WIN], kernel: &[f32], dst: &mut [f32]) {
         i += LANES;
     }
     for (j, d) in blocks.into_remainder().iter_mut().enumerate() {
-        *d = rows.iter().zip(kernel).map(|(row, kw)| kw * row[i + j]).sum();
+        *d = rows
+            .iter()
+            .zip(kernel)
+            .map(|(row, kw)| kw * row[i + j])
+            .sum();
     }
 }
 
