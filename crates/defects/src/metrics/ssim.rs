@@ -98,7 +98,8 @@ fn band_sum(a: &Plane, b: &Plane, kernel: &[f32], y0: usize, y1: usize) -> f64 {
         for q in 0..5 {
             let src = &products[q * w..(q + 1) * w];
             let dst = &mut ring[(q * WIN + slot) * wo..(q * WIN + slot + 1) * wo];
-            filter_row(src, kernel, dst);
+            let shifted: [&[f32]; WIN] = std::array::from_fn(|k| &src[k..]);
+            weighted_sum(&shifted, kernel, dst);
         }
         if sy < y0 + r {
             continue;
@@ -109,7 +110,7 @@ fn band_sum(a: &Plane, b: &Plane, kernel: &[f32], y0: usize, y1: usize) -> f64 {
                 let s = (sy - 2 * r + k) % WIN;
                 &ring[(q * WIN + s) * wo..(q * WIN + s + 1) * wo]
             });
-            filter_column(&rows, kernel, &mut acc[q * wo..(q + 1) * wo]);
+            weighted_sum(&rows, kernel, &mut acc[q * wo..(q + 1) * wo]);
         }
         let (ua, rest) = acc.split_at(wo);
         let (ub, rest) = rest.split_at(wo);
@@ -124,38 +125,16 @@ fn band_sum(a: &Plane, b: &Plane, kernel: &[f32], y0: usize, y1: usize) -> f64 {
     total
 }
 
-/// Outputs a register block of the filters below computes at once.
+/// Outputs a register block of [`weighted_sum`] computes at once.
 const LANES: usize = 16;
 
-/// `dst[i] = Σₖ kernel[k] · src[i + k]`: the horizontal pass. Each block of
-/// [`LANES`] outputs is summed in registers over the taps (vectorised)
-/// instead of being read and written back once per tap.
+/// `dst[i] = Σₖ kernel[k] · rows[k][i]`. The vertical pass gives it the
+/// ring's rows; the horizontal pass gives it one row shifted by each tap
+/// (`rows[k] = &src[k..]`). Each block of [`LANES`] outputs is summed in
+/// registers over the taps (vectorised) instead of being read and written
+/// back once per tap.
 #[inline]
-fn filter_row(src: &[f32], kernel: &[f32], dst: &mut [f32]) {
-    let taps = kernel.len();
-    let mut blocks = dst.chunks_exact_mut(LANES);
-    let mut i = 0;
-    for block in &mut blocks {
-        let mut acc = [0.0f32; LANES];
-        for (k, &kw) in kernel.iter().enumerate() {
-            let s = &src[i + k..i + k + LANES];
-            for j in 0..LANES {
-                acc[j] += kw * s[j];
-            }
-        }
-        block.copy_from_slice(&acc);
-        i += LANES;
-    }
-    for (j, d) in blocks.into_remainder().iter_mut().enumerate() {
-        let s = &src[i + j..i + j + taps];
-        *d = kernel.iter().zip(s).map(|(kw, v)| kw * v).sum();
-    }
-}
-
-/// `dst[i] = Σₖ kernel[k] · rows[k][i]`: the vertical pass, blocked as
-/// [`filter_row`].
-#[inline]
-fn filter_column(rows: &[&[f32]; WIN], kernel: &[f32], dst: &mut [f32]) {
+fn weighted_sum(rows: &[&[f32]; WIN], kernel: &[f32], dst: &mut [f32]) {
     let mut blocks = dst.chunks_exact_mut(LANES);
     let mut i = 0;
     for block in &mut blocks {
