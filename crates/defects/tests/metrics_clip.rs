@@ -58,6 +58,14 @@ fn pan(n: usize, gain: &dyn Fn(usize) -> f32) -> Clip {
     }
 }
 
+/// `clip` cut to its first frame: too short for any metric.
+fn first_frame_only(clip: &Clip) -> Clip {
+    Clip {
+        info: clip.info.clone(),
+        frames: vec![clip.frames[0].clone()],
+    }
+}
+
 #[test]
 fn a_smooth_pan_is_coherent_and_its_camera_motion_is_found() {
     let m = ClipMetrics::compute(&pan(6, &|_| 1.0), &Compute::cpu()).unwrap();
@@ -121,10 +129,7 @@ fn a_frozen_clip_caps_psnr_and_is_perfectly_similar() {
 #[test]
 fn bad_clips_get_typed_errors() {
     let clip = pan(2, &|_| 1.0);
-    let one = Clip {
-        info: clip.info.clone(),
-        frames: vec![clip.frames[0].clone()],
-    };
+    let one = first_frame_only(&clip);
     assert!(matches!(
         ClipMetrics::compute(&one, &Compute::cpu()),
         Err(Error::InvalidInput { .. })
@@ -184,10 +189,7 @@ fn the_summary_alone_equals_the_full_metrics_summary() {
             > 0.01
     );
     // Bad clips: the same typed errors.
-    let one = Clip {
-        info: still.info.clone(),
-        frames: vec![still.frames[0].clone()],
-    };
+    let one = first_frame_only(&still);
     assert!(matches!(
         MetricsSummary::compute(&one, &Compute::cpu()),
         Err(Error::InvalidInput { .. })
