@@ -37,36 +37,39 @@ impl Default for ChromaticAberration {
     }
 }
 
-/// Central difference of channel `c` of the RGB pixels `px` at pixel `i`
-/// along one axis (`step` 1 for x, the row length for y); 0 where a tap
-/// leaves the pixels.
-#[inline(always)]
-fn gradient(px: &[u8], c: usize, i: usize, step: usize) -> f32 {
-    if i < step || (i + step) * 3 >= px.len() {
-        return 0.0;
-    }
-    f32::from(px[3 * (i + step) + c]) - f32::from(px[3 * (i - step) + c])
+/// One colour channel of a frame's RGB pixels, as a plane of its own, so
+/// that gradients along either axis read contiguous bytes.
+fn channel(px: &[u8], c: usize) -> Vec<u8> {
+    px.chunks_exact(3).map(|p| p[c]).collect()
 }
 
-/// The shift of channel `c`'s gradient against green's along one axis
-/// (`step` 1 for x, the row length for y), over the edge pixels `at` (each
-/// with its green gradient); and the peak correlation.
-fn shift(px: &[u8], c: usize, at: &[(usize, f32)], step: usize) -> Option<(f64, f64)> {
-    let mut corr = [0.0f64; (2 * MAX_SHIFT + 1) as usize];
-    let ref_energy: f64 = at.iter().map(|&(_, g)| f64::from(g).powi(2)).sum();
-    for (k, c_k) in corr.iter_mut().enumerate() {
-        let s = (k as isize - MAX_SHIFT as isize) * step as isize;
-        let (mut dot, mut energy) = (0.0f64, 0.0f64);
-        for &(p, g) in at {
-            let Some(q) = p.checked_add_signed(s) else {
-                continue;
-            };
-            let o = f64::from(gradient(px, c, q, step));
-            dot += o * f64::from(g);
-            energy += o * o;
+/// The shift of `plane`'s gradient against green's along one axis (`step`
+/// 1 for x, the row length for y), over the edge pixels `at` (each with its
+/// green gradient, and at least `MAX_SHIFT + 1` steps from either end of
+/// the plane); and the peak correlation.
+///
+/// Gradients are whole numbers, so the correlation's sums are kept as
+/// integers: exact, whatever the order they are added in. Each edge pixel's
+/// nine samples along the axis give its gradient at all seven shifts.
+fn shift(plane: &[u8], at: &[(usize, i32)], step: usize) -> Option<(f64, f64)> {
+    const K: usize = (2 * MAX_SHIFT + 1) as usize;
+    let reach = MAX_SHIFT as usize + 1;
+    let (mut dot, mut energy) = ([0i64; K], [0i64; K]);
+    let mut ref_energy = 0i64;
+    for &(p, g) in at {
+        ref_energy += i64::from(g * g);
+        let v: [i32; K + 2] =
+            std::array::from_fn(|j| i32::from(plane[p + j * step - reach * step]));
+        for k in 0..K {
+            let o = v[k + 2] - v[k];
+            dot[k] += i64::from(o * g);
+            energy[k] += i64::from(o * o);
         }
-        *c_k = if energy > 0.0 && ref_energy > 0.0 {
-            dot / (energy * ref_energy).sqrt()
+    }
+    let mut corr = [0.0f64; K];
+    for (c_k, (&d, &e)) in corr.iter_mut().zip(dot.iter().zip(&energy)) {
+        *c_k = if e > 0 && ref_energy > 0 {
+            d as f64 / (e as f64 * ref_energy as f64).sqrt()
         } else {
             0.0
         };
@@ -91,19 +94,26 @@ impl DefectDetector for ChromaticAberration {
         // flags[t][cell]: the largest fringe shift found in that cell.
         let mut flags: Vec<[Option<f64>; COLS * ROWS]> = vec![[None; COLS * ROWS]; ev.len()];
         for (t, frame) in ev.clip().frames.iter().enumerate() {
-            // Gradients are taken where they are needed, straight from the
-            // RGB bytes: no per-frame planes to fill.
             let px = frame.data();
-            let mut at: Vec<(usize, f32)> = Vec::new();
+            let planes = [channel(px, 0), channel(px, 1), channel(px, 2)];
+            let green = &planes[1];
+            let mut at: Vec<(usize, i32)> = Vec::new();
             for (cell, flag) in flags[t].iter_mut().enumerate() {
                 let (x0, y0) = ((cell % COLS) * cw, (cell / COLS) * ch);
                 for (step, axis_len) in [(1usize, w), (w, h)] {
                     at.clear();
+                    let xs = x0.max(m)..(x0 + cw).min(w - m);
+                    if xs.is_empty() {
+                        continue;
+                    }
                     for y in y0.max(m)..(y0 + ch).min(h - m) {
-                        for x in x0.max(m)..(x0 + cw).min(w - m) {
-                            let g = gradient(px, 1, y * w + x, step);
-                            if g.abs() >= 24.0 {
-                                at.push((y * w + x, g));
+                        let (lo, hi) = (y * w + xs.start, y * w + xs.end);
+                        let ahead = &green[lo + step..hi + step];
+                        let behind = &green[lo - step..hi - step];
+                        for (k, (&a, &b)) in ahead.iter().zip(behind).enumerate() {
+                            let g = i32::from(a) - i32::from(b);
+                            if g.abs() >= 24 {
+                                at.push((lo + k, g));
                             }
                         }
                     }
@@ -111,7 +121,7 @@ impl DefectDetector for ChromaticAberration {
                         continue;
                     }
                     for c in [0, 2] {
-                        if let Some((s, peak)) = shift(px, c, &at, step)
+                        if let Some((s, peak)) = shift(&planes[c], &at, step)
                             && peak >= self.min_correlation
                             && s.abs() >= self.min_shift
                         {
@@ -160,5 +170,69 @@ impl DefectDetector for ChromaticAberration {
 
     fn kinds(&self) -> Vec<DefectKind> {
         vec![DefectKind::ChromaticAberration]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The plain form `shift` replaces: for each shift, the gradients of
+    /// the channel read from the interleaved RGB bytes, summed as floats.
+    fn plain_shift(px: &[u8], c: usize, at: &[(usize, i32)], step: usize) -> (f64, f64) {
+        let grad = |i: usize| f64::from(px[3 * (i + step) + c]) - f64::from(px[3 * (i - step) + c]);
+        let mut corr = [0.0f64; (2 * MAX_SHIFT + 1) as usize];
+        let ref_energy: f64 = at.iter().map(|&(_, g)| f64::from(g).powi(2)).sum();
+        for (k, c_k) in corr.iter_mut().enumerate() {
+            let s = (k as isize - MAX_SHIFT as isize) * step as isize;
+            let (mut dot, mut energy) = (0.0f64, 0.0f64);
+            for &(p, g) in at {
+                let o = grad(p.checked_add_signed(s).unwrap());
+                dot += o * f64::from(g);
+                energy += o * o;
+            }
+            *c_k = if energy > 0.0 && ref_energy > 0.0 {
+                dot / (energy * ref_energy).sqrt()
+            } else {
+                0.0
+            };
+        }
+        let (best, &peak) = corr
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap();
+        let mut s = best as f64 - f64::from(MAX_SHIFT);
+        if best > 0 && best + 1 < corr.len() {
+            let (l, h) = (corr[best - 1], corr[best + 1]);
+            let den = l + h - 2.0 * peak;
+            if den < -1e-9 {
+                s += (0.5 * (l - h) / den).clamp(-0.5, 0.5);
+            }
+        }
+        (s, peak)
+    }
+
+    proptest! {
+        #[test]
+        fn integer_sums_give_the_plain_float_correlation_exactly(
+            (w, h, px) in (12usize..24, 12usize..20)
+                .prop_flat_map(|(w, h)| (Just(w), Just(h), prop::collection::vec(any::<u8>(), w * h * 3))),
+            vertical in any::<bool>(),
+            c in prop::sample::select(vec![0usize, 2]),
+        ) {
+            let step = if vertical { w } else { 1 };
+            let m = MAX_SHIFT as usize + 1;
+            let green = channel(&px, 1);
+            let at: Vec<(usize, i32)> = (m..h - m)
+                .flat_map(|y| (m..w - m).map(move |x| y * w + x))
+                .map(|i| (i, i32::from(green[i + step]) - i32::from(green[i - step])))
+                .filter(|&(_, g)| g != 0)
+                .collect();
+            let fast = shift(&channel(&px, c), &at, step);
+            prop_assert_eq!(fast, Some(plain_shift(&px, c, &at, step)));
+        }
     }
 }
