@@ -43,63 +43,115 @@ impl Default for ColorSparks {
     }
 }
 
-/// Channel spread of each pixel; with `gated`, zero where the brightest
-/// channel is under 100 (dark pixels are never sparks, but what was there
-/// before a spark is compared at its true spread, so a region merely
-/// brightened past the gate is not new).
-fn saturation(data: &[u8], gated: bool) -> Vec<u8> {
-    data.chunks_exact(3)
-        .map(|p| {
-            let (hi, lo) = (p[0].max(p[1]).max(p[2]), p[0].min(p[1]).min(p[2]));
-            if hi >= 100 || !gated { hi - lo } else { 0 }
-        })
-        .collect()
+/// Channel spread of an RGB pixel: `max(R,G,B) − min(R,G,B)`.
+#[inline(always)]
+fn spread(p: &[u8]) -> u8 {
+    p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2])
 }
 
-/// The 4-connected component of the `w`-wide grid around `start` (which
-/// is `inside`, and not yet `seen`), by span filling: a row's run is
-/// taken whole and only the first pixel of each run touching it above or
-/// below is stacked, so the fill costs little more than a pass over its
-/// pixels, however large. Its pixels (in no particular order) end up in
-/// `pixels`, each marked `seen`.
-fn component(
-    start: usize,
-    inside: impl Fn(usize) -> bool,
-    seen: &mut [bool],
-    w: usize,
-    stack: &mut Vec<usize>,
-    pixels: &mut Vec<usize>,
-) {
-    stack.clear();
-    pixels.clear();
-    seen[start] = true;
-    stack.push(start);
-    let open = |seen: &[bool], j: usize| !seen[j] && inside(j);
-    while let Some(i) = stack.pop() {
-        let row = i - i % w;
-        let (mut l, mut r) = (i, i);
-        while l > row && open(seen, l - 1) {
-            l -= 1;
-            seen[l] = true;
-        }
-        while r + 1 < row + w && open(seen, r + 1) {
-            r += 1;
-            seen[r] = true;
-        }
-        pixels.extend(l..=r);
-        let above = row.checked_sub(w);
-        let below = Some(row + w).filter(|&b| b < seen.len());
-        for other in [above, below].into_iter().flatten() {
-            let mut in_run = false;
-            for j in other + (l - row)..=other + (r - row) {
-                let now = open(seen, j);
-                if now && !in_run {
-                    seen[j] = true;
-                    stack.push(j);
+/// [`spread`], but zero where the brightest channel is under 100: dark
+/// pixels are never sparks (what was there before a spark is compared at
+/// its true spread, so a region merely brightened past the gate is not
+/// new).
+#[inline(always)]
+fn gated(p: &[u8]) -> u8 {
+    if p[0].max(p[1]).max(p[2]) >= 100 {
+        spread(p)
+    } else {
+        0
+    }
+}
+
+/// The 4-connected components of the pixels of a `w`-wide grid where
+/// `inside` holds, found from each row's runs of such pixels: runs of
+/// neighbouring rows that share a column join (union-find over runs), so
+/// every pixel is read once, in order, and only runs are linked.
+#[derive(Debug, Default)]
+struct Components {
+    /// Each run as `(first pixel, one past its last)`, in reading order.
+    runs: Vec<(usize, usize)>,
+    /// Union-find parent of each run; a root is its component's label.
+    parent: Vec<usize>,
+}
+
+impl Components {
+    /// Labels the components of the grid of `w`-wide rows of `values`
+    /// (`size` bytes a pixel) where `inside` holds for a pixel's bytes.
+    fn label(values: &[u8], size: usize, w: usize, inside: impl Fn(&[u8]) -> bool) -> Self {
+        let mut c = Components::default();
+        let mut above = 0..0;
+        for (y, row) in values.chunks_exact(w * size).enumerate() {
+            let at = |x: usize| &row[x * size..(x + 1) * size];
+            let first = c.runs.len();
+            let mut x = 0;
+            while x < w {
+                if !inside(at(x)) {
+                    x += 1;
+                    continue;
                 }
-                in_run = now || (in_run && seen[j] && inside(j));
+                let start = x;
+                while x < w && inside(at(x)) {
+                    x += 1;
+                }
+                c.runs.push((y * w + start, y * w + x));
+                c.parent.push(c.runs.len() - 1);
             }
+            // Runs of this row and the row above, both sorted by column,
+            // are walked together; overlapping ones join.
+            let (mut i, mut j) = (above.start, first);
+            while i < above.end && j < c.runs.len() {
+                let (a0, a1) = (c.runs[i].0 + w, c.runs[i].1 + w);
+                let (b0, b1) = c.runs[j];
+                if a0 < b1 && b0 < a1 {
+                    c.join(i, j);
+                }
+                if a1 <= b1 {
+                    i += 1;
+                } else {
+                    j += 1;
+                }
+            }
+            above = first..c.runs.len();
         }
+        c
+    }
+
+    fn root(&mut self, mut r: usize) -> usize {
+        while self.parent[r] != r {
+            self.parent[r] = self.parent[self.parent[r]];
+            r = self.parent[r];
+        }
+        r
+    }
+
+    fn join(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.root(a), self.root(b));
+        // The earlier run stays the root: labels follow reading order.
+        self.parent[a.max(b)] = a.min(b);
+    }
+
+    /// Every component's pixels, in no particular order, skipping those
+    /// of more than `max_len` pixels without listing them.
+    fn small(mut self, max_len: usize) -> Vec<Vec<usize>> {
+        let mut len = vec![0usize; self.runs.len()];
+        for r in 0..self.runs.len() {
+            let root = self.root(r);
+            len[root] += self.runs[r].1 - self.runs[r].0;
+        }
+        let mut slot = vec![usize::MAX; self.runs.len()];
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for r in 0..self.runs.len() {
+            let root = self.root(r);
+            if len[root] > max_len {
+                continue;
+            }
+            if slot[root] == usize::MAX {
+                slot[root] = out.len();
+                out.push(Vec::with_capacity(len[root]));
+            }
+            out[slot[root]].extend(self.runs[r].0..self.runs[r].1);
+        }
+        out
     }
 }
 
@@ -121,26 +173,26 @@ fn hue(p: &[u8]) -> f64 {
     (h * 60.0).rem_euclid(360.0)
 }
 
-/// Whether `prev` (RGB, `w` wide, with channel spreads `spread`) has a
-/// pixel within `radius` of `(x, y)` of about the hue `h` and a spread at
-/// least `min_spread`: something like the speck was already near.
+/// Whether `prev` (RGB, `w` wide) has a pixel within `radius` of `(x, y)`
+/// of about the hue `h` and a spread at least `min_spread`: something like
+/// the speck was already near.
 fn kin_near(
     prev: &[u8],
-    spread: &[u8],
     w: usize,
     (x, y): (isize, isize),
     radius: isize,
     h: f64,
     min_spread: u8,
 ) -> bool {
-    let rows = (spread.len() / w) as isize;
+    let rows = (prev.len() / 3 / w) as isize;
     for py in (y - radius).max(0)..=(y + radius).min(rows - 1) {
         for px in (x - radius).max(0)..=(x + radius).min(w as isize - 1) {
             let i = py as usize * w + px as usize;
-            if spread[i] < min_spread {
+            let p = &prev[3 * i..3 * i + 3];
+            if spread(p) < min_spread {
                 continue;
             }
-            let d = (hue(&prev[3 * i..3 * i + 3]) - h).abs();
+            let d = (hue(p) - h).abs();
             if d.min(360.0 - d) < 40.0 {
                 return true;
             }
@@ -156,47 +208,23 @@ impl DefectDetector for ColorSparks {
             return Vec::new();
         }
         let (w, h) = (ev.width(), ev.height());
-        let sats: Vec<Vec<u8>> = ev
-            .clip()
-            .frames
-            .iter()
-            .map(|f| saturation(f.data(), true))
-            .collect();
-        let spreads: Vec<Vec<u8>> = ev
-            .clip()
-            .frames
-            .iter()
-            .map(|f| saturation(f.data(), false))
-            .collect();
         let max_area = (w * h / 1500).max(40);
         let radius = (w / 27).max(12) as isize;
         let mut hits: Vec<Option<Hit>> = vec![None; n];
-        for t in 1..n {
-            let (cur, prev) = (&sats[t], &spreads[t - 1]);
+        for (t, hit) in hits.iter_mut().enumerate().skip(1) {
+            // Saturation is read straight from the RGB bytes, and only
+            // where it is looked at.
             let (rgb, before_rgb) = (ev.clip().frames[t].data(), ev.clip().frames[t - 1].data());
+            let cur = |i: usize| gated(&rgb[3 * i..3 * i + 3]);
+            let prev = |i: usize| spread(&before_rgb[3 * i..3 * i + 3]);
             let back = ev
                 .field(t - 1)
                 .camera
                 .inverse()
                 .unwrap_or(crate::detect::Affine::IDENTITY);
-            let mut seen = vec![false; w * h];
             let mut specks: Vec<BBox> = Vec::new();
-            let (mut stack, mut pixels) = (Vec::new(), Vec::new());
-            for start in 0..w * h {
-                if seen[start] || cur[start] < self.min_saturation {
-                    continue;
-                }
-                component(
-                    start,
-                    |i| cur[i] >= self.min_saturation,
-                    &mut seen,
-                    w,
-                    &mut stack,
-                    &mut pixels,
-                );
-                if pixels.len() > max_area {
-                    continue;
-                }
+            let comps = Components::label(rgb, 3, w, |p| gated(p) >= self.min_saturation);
+            for pixels in comps.small(max_area) {
                 let new = pixels
                     .iter()
                     .filter(|&&i| {
@@ -216,11 +244,11 @@ impl DefectDetector for ColorSparks {
                             for dx in -2..=2 {
                                 let (px, py) = (sx + dx, sy + dy);
                                 if px >= 0 && py >= 0 && (px as usize) < w && (py as usize) < h {
-                                    before = before.max(prev[py as usize * w + px as usize]);
+                                    before = before.max(prev(py as usize * w + px as usize));
                                 }
                             }
                         }
-                        i32::from(cur[i]) - i32::from(before) >= 60
+                        i32::from(cur(i)) - i32::from(before) >= 60
                     })
                     .count();
                 if new * 2 > pixels.len() {
@@ -228,19 +256,18 @@ impl DefectDetector for ColorSparks {
                     // reading order.
                     let Some(&top) = pixels
                         .iter()
-                        .max_by_key(|&&i| (cur[i], std::cmp::Reverse(i)))
+                        .max_by_key(|&&i| (cur(i), std::cmp::Reverse(i)))
                     else {
                         continue;
                     };
                     let (cx, cy) = back.apply((top % w) as f64, (top / w) as f64);
                     if kin_near(
                         before_rgb,
-                        prev,
                         w,
                         (cx.round() as isize, cy.round() as isize),
                         radius,
                         hue(&rgb[3 * top..3 * top + 3]),
-                        cur[top].saturating_sub(60).max(self.min_saturation / 2),
+                        cur(top).saturating_sub(60).max(self.min_saturation / 2),
                     ) {
                         continue;
                     }
@@ -257,7 +284,7 @@ impl DefectDetector for ColorSparks {
             }
             if specks.len() >= self.min_specks {
                 let bbox = specks.iter().copied().reduce(BBox::union);
-                hits[t] = Some(Hit {
+                *hit = Some(Hit {
                     score: confidence(specks.len() as f64 / self.min_specks as f64),
                     bbox,
                 });
@@ -281,7 +308,7 @@ mod tests {
 
     use super::*;
 
-    /// The plain pixel-by-pixel flood fill the span fill replaces.
+    /// The plain pixel-by-pixel flood fill from `start`.
     fn flood(start: usize, grid: &[bool], w: usize) -> Vec<usize> {
         let mut seen = vec![false; grid.len()];
         let (mut stack, mut out) = (vec![start], Vec::new());
@@ -315,10 +342,11 @@ mod tests {
 
     proptest! {
         #[test]
-        fn span_filling_finds_the_same_components_as_flood_filling(
+        fn run_labelling_finds_the_same_components_as_flood_filling(
             w in 1usize..24,
             rows in 1usize..16,
             density in 0.2f64..0.9,
+            max_len in 1usize..40,
             seed in any::<u64>(),
         ) {
             // A reproducible random grid of the given density.
@@ -331,21 +359,22 @@ mod tests {
                     (state % 1000) as f64 / 1000.0 < density
                 })
                 .collect();
-            let mut seen = vec![false; grid.len()];
-            let (mut stack, mut pixels) = (Vec::new(), Vec::new());
-            let mut covered = 0;
-            for start in 0..grid.len() {
-                if seen[start] || !grid[start] {
-                    continue;
-                }
-                component(start, |i| grid[i], &mut seen, w, &mut stack, &mut pixels);
-                let mut got = pixels.clone();
-                got.sort_unstable();
-                prop_assert_eq!(&got, &flood(start, &grid, w));
-                covered += got.len();
+            let values: Vec<u8> = grid.iter().map(|&g| u8::from(g)).collect();
+            let mut all = Components::label(&values, 1, w, |v| v[0] == 1).small(usize::MAX);
+            for comp in &mut all {
+                comp.sort_unstable();
+                prop_assert_eq!(&*comp, &flood(comp[0], &grid, w));
             }
-            prop_assert_eq!(covered, grid.iter().filter(|&&g| g).count());
-            prop_assert!(seen.iter().zip(&grid).all(|(s, g)| s == g));
+            prop_assert_eq!(all.iter().map(Vec::len).sum::<usize>(), grid.iter().filter(|&&g| g).count());
+            // Only the large components are left out.
+            let mut small = Components::label(&values, 1, w, |v| v[0] == 1).small(max_len);
+            for comp in &mut small {
+                comp.sort_unstable();
+            }
+            small.sort();
+            let mut expected: Vec<Vec<usize>> = all.into_iter().filter(|c| c.len() <= max_len).collect();
+            expected.sort();
+            prop_assert_eq!(small, expected);
         }
     }
 }
