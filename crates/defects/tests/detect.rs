@@ -247,6 +247,31 @@ fn moving_droplets_are_not_color_sparks() {
 }
 
 #[test]
+fn colour_fringes_setting_in_are_not_color_sparks() {
+    // Light grey squares on dark grey whose red and blue channels slip
+    // 2.5 px apart from frame 8 on: each square gains a thin red band on
+    // one side and a yellow one on the other, small saturated specks that
+    // were not there before. Their green and their brightness stay what
+    // they were: a fringe, which the chromatic-aberration detector
+    // reports, not sparks.
+    let tiles = |t: usize, x: f64, y: f64, c: usize| {
+        let shift = if t >= 8 { [2.5, 0.0, -2.5][c] } else { 0.0 };
+        let (u, v) = ((x - shift).rem_euclid(14.0), y.rem_euclid(13.0));
+        if u < 6.0 && v < 6.0 { 215.0 } else { 35.0 }
+    };
+    let clip = film(tiles, |_, _| {});
+    let found = findings(&ColorSparks::default(), &clip);
+    assert!(found.is_empty(), "{found:?}");
+    fires(
+        &ChromaticAberration::default(),
+        &clip,
+        DefectKind::ChromaticAberration,
+        8,
+        FRAMES as u64 - 1,
+    );
+}
+
+#[test]
 fn chromatic_aberration_is_found() {
     let clip = film(
         |t, x, y, c| {

@@ -3,11 +3,16 @@
 use framebreak_variants::DefectKind;
 
 use crate::detect::util::{Hit, confidence, runs};
-use crate::detect::{DefectDetector, Evidence};
+use crate::detect::{Affine, DefectDetector, Evidence};
 use crate::{BBox, Finding};
 
 /// Margin, in pixels, where new content is scenery coming into view.
 const EDGE: usize = 3;
+/// How far (pixels) and how closely (grey levels) each colour channel of a
+/// speck's pixel is looked for in the previous frame to call the speck
+/// slipped channels (see [`ColorSparks`]).
+const SLIP_REACH: usize = 3;
+const SLIP_TOLERANCE: i16 = 20;
 
 /// Flags frames with several new, small, saturated specks.
 ///
@@ -25,7 +30,13 @@ const EDGE: usize = 3;
 /// `max(12, width / 27)` pixels of its camera-mapped place in the previous
 /// frame explains: droplets of poured liquid, a swarm, confetti in motion
 /// move on from frame to frame, while sparks flash up where nothing like
-/// them was. A frame sparks when it has at least `min_specks` new specks.
+/// them was. Nor is a speck most of whose pixels have each of their three
+/// channels within 20 grey levels of that channel of some pixel within 3
+/// pixels of their camera-mapped place in the previous frame: that is
+/// colour slipping off an edge (red and blue shifted against green, as
+/// when chromatic aberration sets in), made of colours that were already
+/// there, not something new. A frame sparks when it has at least
+/// `min_specks` new specks.
 #[derive(Debug, Clone)]
 pub struct ColorSparks {
     /// Least channel spread of a spark pixel (0–255).
@@ -155,6 +166,39 @@ impl Components {
     }
 }
 
+/// Whether most of a speck's `pixels` (indices into the frame `t`) are
+/// colour channels slipped off what was there: each of the pixel's red,
+/// green and blue within `SLIP_TOLERANCE` of the same channel of some pixel
+/// within `SLIP_REACH` of the place the camera's motion `back` maps it to
+/// in frame `t − 1`. That is how an edge's colour fringe looks when the
+/// channels shift against each other (chromatic aberration setting in):
+/// new saturated specks, made of nothing but colours that were next to
+/// them. A spark brings a colour that was not there.
+fn slipped_channels(ev: &Evidence<'_>, t: usize, pixels: &[usize], back: &Affine) -> bool {
+    let (w, h) = (ev.width(), ev.height());
+    let (rgb, before) = (ev.clip().frames[t].data(), ev.clip().frames[t - 1].data());
+    let near = |v: f64, n: usize| {
+        let v = v.round().clamp(0.0, (n - 1) as f64) as usize;
+        v.saturating_sub(SLIP_REACH)..=(v + SLIP_REACH).min(n - 1)
+    };
+    let slipped = pixels
+        .iter()
+        .filter(|&&i| {
+            let (sx, sy) = back.apply((i % w) as f64, (i / w) as f64);
+            let (xs, ys) = (near(sx, w), near(sy, h));
+            (0..3).all(|c| {
+                let v = i16::from(rgb[3 * i + c]);
+                ys.clone().any(|qy| {
+                    xs.clone().any(|qx| {
+                        (i16::from(before[3 * (qy * w + qx) + c]) - v).abs() <= SLIP_TOLERANCE
+                    })
+                })
+            })
+        })
+        .count();
+    slipped * 2 > pixels.len()
+}
+
 /// Hue of an RGB pixel in degrees, `[0, 360)`; 0 for a grey one.
 fn hue(p: &[u8]) -> f64 {
     let (r, g, b) = (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]));
@@ -217,11 +261,7 @@ impl DefectDetector for ColorSparks {
             let (rgb, before_rgb) = (ev.clip().frames[t].data(), ev.clip().frames[t - 1].data());
             let cur = |i: usize| gated(&rgb[3 * i..3 * i + 3]);
             let prev = |i: usize| spread(&before_rgb[3 * i..3 * i + 3]);
-            let back = ev
-                .field(t - 1)
-                .camera
-                .inverse()
-                .unwrap_or(crate::detect::Affine::IDENTITY);
+            let back = ev.field(t - 1).camera.inverse().unwrap_or(Affine::IDENTITY);
             let mut specks: Vec<BBox> = Vec::new();
             let comps = Components::label(rgb, 3, w, |p| gated(p) >= self.min_saturation);
             for pixels in comps.small(max_area) {
@@ -269,6 +309,9 @@ impl DefectDetector for ColorSparks {
                         hue(&rgb[3 * top..3 * top + 3]),
                         cur(top).saturating_sub(60).max(self.min_saturation / 2),
                     ) {
+                        continue;
+                    }
+                    if slipped_channels(ev, t, &pixels, &back) {
                         continue;
                     }
                     let (xs, ys) = (pixels.iter().map(|i| i % w), pixels.iter().map(|i| i / w));
