@@ -52,7 +52,15 @@ fn channel(px: &[u8], c: usize) -> Vec<u8> {
 /// integers: exact, whatever the order they are added in. Each edge pixel's
 /// nine samples along the axis give its gradient at all seven shifts.
 fn shift(plane: &[u8], at: &[(usize, i32)], step: usize) -> Option<(f64, f64)> {
-    const K: usize = (2 * MAX_SHIFT + 1) as usize;
+    peak(&correlations(plane, at, step))
+}
+
+/// How many shifts are tried: −`MAX_SHIFT`…`MAX_SHIFT`.
+const K: usize = (2 * MAX_SHIFT + 1) as usize;
+
+/// The normalised correlation of `plane`'s gradient with green's at each
+/// shift (see [`shift`]).
+fn correlations(plane: &[u8], at: &[(usize, i32)], step: usize) -> [f64; K] {
     let reach = MAX_SHIFT as usize + 1;
     let (mut dot, mut energy) = ([0i64; K], [0i64; K]);
     let mut ref_energy = 0i64;
@@ -74,6 +82,12 @@ fn shift(plane: &[u8], at: &[(usize, i32)], step: usize) -> Option<(f64, f64)> {
             0.0
         };
     }
+    corr
+}
+
+/// The shift (in steps, refined with a parabola through the peak and its
+/// neighbours) and the height of the highest correlation.
+fn peak(corr: &[f64; K]) -> Option<(f64, f64)> {
     let (best, &peak) = corr.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
     let mut s = best as f64 - f64::from(MAX_SHIFT);
     if best > 0 && best + 1 < corr.len() {
@@ -179,11 +193,12 @@ mod tests {
 
     use super::*;
 
-    /// The plain form `shift` replaces: for each shift, the gradients of
-    /// the channel read from the interleaved RGB bytes, summed as floats.
-    fn plain_shift(px: &[u8], c: usize, at: &[(usize, i32)], step: usize) -> (f64, f64) {
+    /// The plain form `correlations` replaces: for each shift, the
+    /// gradients of the channel read from the interleaved RGB bytes,
+    /// summed as floats.
+    fn plain_correlations(px: &[u8], c: usize, at: &[(usize, i32)], step: usize) -> [f64; K] {
         let grad = |i: usize| f64::from(px[3 * (i + step) + c]) - f64::from(px[3 * (i - step) + c]);
-        let mut corr = [0.0f64; (2 * MAX_SHIFT + 1) as usize];
+        let mut corr = [0.0f64; K];
         let ref_energy: f64 = at.iter().map(|&(_, g)| f64::from(g).powi(2)).sum();
         for (k, c_k) in corr.iter_mut().enumerate() {
             let s = (k as isize - MAX_SHIFT as isize) * step as isize;
@@ -199,20 +214,7 @@ mod tests {
                 0.0
             };
         }
-        let (best, &peak) = corr
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap();
-        let mut s = best as f64 - f64::from(MAX_SHIFT);
-        if best > 0 && best + 1 < corr.len() {
-            let (l, h) = (corr[best - 1], corr[best + 1]);
-            let den = l + h - 2.0 * peak;
-            if den < -1e-9 {
-                s += (0.5 * (l - h) / den).clamp(-0.5, 0.5);
-            }
-        }
-        (s, peak)
+        corr
     }
 
     proptest! {
@@ -231,8 +233,10 @@ mod tests {
                 .map(|i| (i, i32::from(green[i + step]) - i32::from(green[i - step])))
                 .filter(|&(_, g)| g != 0)
                 .collect();
-            let fast = shift(&channel(&px, c), &at, step);
-            prop_assert_eq!(fast, Some(plain_shift(&px, c, &at, step)));
+            prop_assert_eq!(
+                correlations(&channel(&px, c), &at, step),
+                plain_correlations(&px, c, &at, step)
+            );
         }
     }
 }
