@@ -1,5 +1,7 @@
 //! Colour sparks: small specks of saturated colour that appear from nowhere.
 
+use std::ops::RangeInclusive;
+
 use framebreak_variants::DefectKind;
 
 use crate::detect::util::{Hit, confidence, runs};
@@ -86,25 +88,25 @@ struct Components {
 }
 
 impl Components {
-    /// Labels the components of the grid of `w`-wide rows of `values`
-    /// (`size` bytes a pixel) where `inside` holds for a pixel's bytes.
-    fn label(values: &[u8], size: usize, w: usize, inside: impl Fn(&[u8]) -> bool) -> Self {
+    /// Labels the components of the pixels `0..len` of a `w`-wide grid
+    /// (pixel `i` at column `i % w`, row `i / w`) for which `inside` holds.
+    fn label(len: usize, w: usize, inside: impl Fn(usize) -> bool) -> Self {
         let mut c = Components::default();
         let mut above = 0..0;
-        for (y, row) in values.chunks_exact(w * size).enumerate() {
-            let at = |x: usize| &row[x * size..(x + 1) * size];
+        for row in (0..len).step_by(w) {
             let first = c.runs.len();
-            let mut x = 0;
-            while x < w {
-                if !inside(at(x)) {
-                    x += 1;
+            let end = (row + w).min(len);
+            let mut i = row;
+            while i < end {
+                if !inside(i) {
+                    i += 1;
                     continue;
                 }
-                let start = x;
-                while x < w && inside(at(x)) {
-                    x += 1;
+                let start = i;
+                while i < end && inside(i) {
+                    i += 1;
                 }
-                c.runs.push((y * w + start, y * w + x));
+                c.runs.push((start, i));
                 c.parent.push(c.runs.len() - 1);
             }
             // Runs of this row and the row above, both sorted by column,
@@ -166,6 +168,20 @@ impl Components {
     }
 }
 
+/// The columns and rows within `reach` of `(x, y)` (rounded, and held
+/// inside the `w`×`h` frame).
+fn around(
+    (x, y): (f64, f64),
+    reach: usize,
+    (w, h): (usize, usize),
+) -> (RangeInclusive<usize>, RangeInclusive<usize>) {
+    let near = |v: f64, n: usize| {
+        let v = v.round().clamp(0.0, (n - 1) as f64) as usize;
+        v.saturating_sub(reach)..=(v + reach).min(n - 1)
+    };
+    (near(x, w), near(y, h))
+}
+
 /// Whether most of a speck's `pixels` (indices into the frame `t`) are
 /// colour channels slipped off what was there: each of the pixel's red,
 /// green and blue within `SLIP_TOLERANCE` of the same channel of some pixel
@@ -177,15 +193,14 @@ impl Components {
 fn slipped_channels(ev: &Evidence<'_>, t: usize, pixels: &[usize], back: &Affine) -> bool {
     let (w, h) = (ev.width(), ev.height());
     let (rgb, before) = (ev.clip().frames[t].data(), ev.clip().frames[t - 1].data());
-    let near = |v: f64, n: usize| {
-        let v = v.round().clamp(0.0, (n - 1) as f64) as usize;
-        v.saturating_sub(SLIP_REACH)..=(v + SLIP_REACH).min(n - 1)
-    };
     let slipped = pixels
         .iter()
         .filter(|&&i| {
-            let (sx, sy) = back.apply((i % w) as f64, (i / w) as f64);
-            let (xs, ys) = (near(sx, w), near(sy, h));
+            let (xs, ys) = around(
+                back.apply((i % w) as f64, (i / w) as f64),
+                SLIP_REACH,
+                (w, h),
+            );
             (0..3).all(|c| {
                 let v = i16::from(rgb[3 * i + c]);
                 ys.clone().any(|qy| {
@@ -263,7 +278,7 @@ impl DefectDetector for ColorSparks {
             let prev = |i: usize| spread(&before_rgb[3 * i..3 * i + 3]);
             let back = ev.field(t - 1).camera.inverse().unwrap_or(Affine::IDENTITY);
             let mut specks: Vec<BBox> = Vec::new();
-            let comps = Components::label(rgb, 3, w, |p| gated(p) >= self.min_saturation);
+            let comps = Components::label(w * h, w, |i| cur(i) >= self.min_saturation);
             for pixels in comps.small(max_area) {
                 let new = pixels
                     .iter()
@@ -278,16 +293,11 @@ impl DefectDetector for ColorSparks {
                         if !inside(sx, w) || !inside(sy, h) {
                             return false;
                         }
-                        let (sx, sy) = (sx.round() as isize, sy.round() as isize);
-                        let mut before = 0u8;
-                        for dy in -2..=2 {
-                            for dx in -2..=2 {
-                                let (px, py) = (sx + dx, sy + dy);
-                                if px >= 0 && py >= 0 && (px as usize) < w && (py as usize) < h {
-                                    before = before.max(prev(py as usize * w + px as usize));
-                                }
-                            }
-                        }
+                        let (xs, ys) = around((sx, sy), 2, (w, h));
+                        let before = ys
+                            .flat_map(|py| xs.clone().map(move |px| prev(py * w + px)))
+                            .max()
+                            .unwrap_or(0);
                         i32::from(cur(i)) - i32::from(before) >= 60
                     })
                     .count();
@@ -402,15 +412,14 @@ mod tests {
                     (state % 1000) as f64 / 1000.0 < density
                 })
                 .collect();
-            let values: Vec<u8> = grid.iter().map(|&g| u8::from(g)).collect();
-            let mut all = Components::label(&values, 1, w, |v| v[0] == 1).small(usize::MAX);
+            let mut all = Components::label(grid.len(), w, |i| grid[i]).small(usize::MAX);
             for comp in &mut all {
                 comp.sort_unstable();
                 prop_assert_eq!(&*comp, &flood(comp[0], &grid, w));
             }
             prop_assert_eq!(all.iter().map(Vec::len).sum::<usize>(), grid.iter().filter(|&&g| g).count());
             // Only the large components are left out.
-            let mut small = Components::label(&values, 1, w, |v| v[0] == 1).small(max_len);
+            let mut small = Components::label(grid.len(), w, |i| grid[i]).small(max_len);
             for comp in &mut small {
                 comp.sort_unstable();
             }
