@@ -264,7 +264,8 @@ impl VideoBackend for SimBackend {
         let id = job_id(&asset.url).ok_or_else(|| download("not a simulator asset".into()))?;
         let (video, delivery) = self
             .jobs
-            .video(id)
+            .video_to_deliver(id)
+            .await
             .ok_or_else(|| download(format!("job {id} has no video")))?;
         let total = video.mp4.len() as u64;
         let end = if delivery == Delivery::Truncated {

@@ -332,6 +332,32 @@ impl Jobs {
         })
     }
 
+    /// [`video`](Self::video) for a download: a job read back from the
+    /// journal and not polled since has its render started (as its first
+    /// poll would) and waited for. A client that polled the job to its end
+    /// before the restart goes straight to the download: the job is
+    /// finished for it, only this process has not made the clip yet.
+    pub(crate) async fn video_to_deliver(&self, id: &str) -> Option<(Arc<Video>, Delivery)> {
+        let replayed = {
+            let mut t = self.lock();
+            let job = t.jobs.get_mut(id)?;
+            if job.fate.stuck || job.fate.fails {
+                return None;
+            }
+            match job.slot {
+                Some(_) => None,
+                None => Some((job.render(&self.sim).clone(), job.fate.delivery)),
+            }
+        };
+        let Some((slot, delivery)) = replayed else {
+            return self.video(id);
+        };
+        let video = tokio::task::spawn_blocking(move || slot.wait().as_ref().ok().cloned())
+            .await
+            .ok()??;
+        Some((video, delivery))
+    }
+
     /// The clip of a finished job and how to deliver it; `None` while it is
     /// not finished or for an unknown id.
     pub(crate) fn video(&self, id: &str) -> Option<(Arc<Video>, Delivery)> {
@@ -385,13 +411,18 @@ impl Job {
     /// Where the job stands after its `polls` polls, starting the render
     /// of a job read back from the journal.
     fn phase(&mut self, sim: &Simulator, l: &Latency) -> Phase {
-        if self.slot.is_none() {
-            self.slot = Some(match sim.plan(&self.request) {
+        self.render(sim);
+        self.phase_without_render(l)
+    }
+
+    /// The job's clip slot, its render started first if the job was read
+    /// back from the journal and this is the first ask.
+    fn render(&mut self, sim: &Simulator) -> &Slot {
+        self.slot
+            .get_or_insert_with(|| match sim.plan(&self.request) {
                 Ok(plan) => start_render(sim, &plan),
                 Err(e) => Arc::new(std::sync::OnceLock::from(Err(e))),
-            });
-        }
-        self.phase_without_render(l)
+            })
     }
 
     fn phase_without_render(&self, l: &Latency) -> Phase {

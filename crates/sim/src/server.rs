@@ -516,7 +516,7 @@ async fn content(
         ));
     }
     state.jobs.note_download();
-    let Some((video, delivery)) = state.jobs.video(&id) else {
+    let Some((video, delivery)) = state.jobs.video_to_deliver(&id).await else {
         return error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",

@@ -235,6 +235,34 @@ async fn a_journal_brings_jobs_keys_and_counts_back_after_the_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_polled_to_its_end_before_a_restart_downloads_without_polling_again() {
+    // A client that saw the job succeed and was killed before its download
+    // resumes at the download: the new process must make the clip then.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let first = in_process(&sim()).with_journal(&path).unwrap();
+    let job = first.submit(&request("a red ball bounces")).await.unwrap();
+    let JobState::Succeeded { assets } = finish(&first, &job).await else {
+        panic!("{job:?} failed");
+    };
+    let mut before = Vec::new();
+    first
+        .download(&assets[0], &mut before, &|_| {})
+        .await
+        .unwrap();
+    drop(first);
+
+    let second = in_process(&sim()).with_journal(&path).unwrap();
+    let mut after = Vec::new();
+    second
+        .download(&assets[0], &mut after, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(after, before);
+    assert_eq!(second.stats().polls, 0, "no poll was needed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_job_keeps_the_fate_it_was_dealt() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.jsonl");
