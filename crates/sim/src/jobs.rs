@@ -53,8 +53,8 @@ pub(crate) enum Delivery {
 struct Job {
     created: Instant,
     polls: u32,
-    /// `None` for a job read back from the journal until its first poll:
-    /// thousands of replayed jobs must not all render at once.
+    /// `None` for a job read back from the journal until its first poll or
+    /// download: thousands of replayed jobs must not all render at once.
     slot: Option<Slot>,
     fate: Fate,
     key: Option<String>,
