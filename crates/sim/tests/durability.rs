@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use framebreak_client::{
-    HttpConfig, JobState, OpenAiBackend, RemoteJob, Secret, VideoBackend, VideoRequest,
+    Asset, HttpConfig, JobState, OpenAiBackend, RemoteJob, Secret, VideoBackend, VideoRequest,
 };
 use framebreak_sim::{
     Error, Faults, Latency, Profile, ServerConfig, SimBackend, SimServer, Simulator, Stats,
@@ -48,16 +48,23 @@ async fn finish(backend: &dyn VideoBackend, job: &RemoteJob) -> JobState {
     }
 }
 
-async fn download(backend: &dyn VideoBackend, job: &RemoteJob) -> Vec<u8> {
+/// The assets of a job that succeeded.
+async fn assets(backend: &dyn VideoBackend, job: &RemoteJob) -> Vec<Asset> {
     let JobState::Succeeded { assets } = finish(backend, job).await else {
         panic!("{job:?} failed");
     };
+    assets
+}
+
+/// The bytes of `asset`.
+async fn fetch(backend: &dyn VideoBackend, asset: &Asset) -> Vec<u8> {
     let mut mp4 = Vec::new();
-    backend
-        .download(&assets[0], &mut mp4, &|_| {})
-        .await
-        .unwrap();
+    backend.download(asset, &mut mp4, &|_| {}).await.unwrap();
     mp4
+}
+
+async fn download(backend: &dyn VideoBackend, job: &RemoteJob) -> Vec<u8> {
+    fetch(backend, &assets(backend, job).await[0]).await
 }
 
 fn lines(path: &Path) -> usize {
@@ -242,22 +249,12 @@ async fn a_job_polled_to_its_end_before_a_restart_downloads_without_polling_agai
     let path = dir.path().join("journal.jsonl");
     let first = in_process(&sim()).with_journal(&path).unwrap();
     let job = first.submit(&request("a red ball bounces")).await.unwrap();
-    let JobState::Succeeded { assets } = finish(&first, &job).await else {
-        panic!("{job:?} failed");
-    };
-    let mut before = Vec::new();
-    first
-        .download(&assets[0], &mut before, &|_| {})
-        .await
-        .unwrap();
+    let asset = assets(&first, &job).await.remove(0);
+    let before = fetch(&first, &asset).await;
     drop(first);
 
     let second = in_process(&sim()).with_journal(&path).unwrap();
-    let mut after = Vec::new();
-    second
-        .download(&assets[0], &mut after, &|_| {})
-        .await
-        .unwrap();
+    let after = fetch(&second, &asset).await;
     assert_eq!(after, before);
     assert_eq!(second.stats().polls, 0, "no poll was needed");
 }
