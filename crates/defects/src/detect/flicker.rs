@@ -3,7 +3,7 @@
 
 use framebreak_variants::DefectKind;
 
-use crate::detect::util::{Hit, confidence, median, runs};
+use crate::detect::util::{Hit, confidence, mark, median, runs};
 use crate::detect::{DefectDetector, Evidence};
 use crate::{BBox, Finding};
 
@@ -94,12 +94,7 @@ impl DefectDetector for Flicker {
                 };
                 let score = confidence(d.abs() / self.threshold);
                 for f in [i, i + 1] {
-                    let hit = hits[f].get_or_insert(Hit {
-                        score,
-                        bbox: Some(bbox),
-                    });
-                    hit.score = hit.score.max(score);
-                    hit.bbox = hit.bbox.map(|b| b.union(bbox));
+                    mark(&mut hits[f], score, Some(bbox));
                 }
             }
         }

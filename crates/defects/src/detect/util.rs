@@ -88,6 +88,17 @@ pub(crate) struct Hit {
     pub(crate) bbox: Option<BBox>,
 }
 
+/// Flags a frame: `slot` keeps the strongest score given to it and a box
+/// around every box given to it.
+pub(crate) fn mark(slot: &mut Option<Hit>, score: f64, bbox: Option<BBox>) {
+    let hit = slot.get_or_insert(Hit { score, bbox });
+    hit.score = hit.score.max(score);
+    hit.bbox = match (hit.bbox, bbox) {
+        (Some(a), Some(b)) => Some(a.union(b)),
+        (a, b) => a.or(b),
+    };
+}
+
 /// Joins flagged frames into findings: frames at most `max_gap` apart are
 /// one finding, whose score is the strongest frame's and whose box holds
 /// every frame's box.

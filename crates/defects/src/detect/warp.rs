@@ -3,7 +3,7 @@
 
 use framebreak_variants::DefectKind;
 
-use crate::detect::util::{Hit, confidence, median, runs};
+use crate::detect::util::{Hit, confidence, mark, median, runs};
 use crate::detect::{DefectDetector, Evidence};
 use crate::{BBox, Finding};
 
@@ -84,12 +84,7 @@ impl DefectDetector for Warp {
                     };
                     let score = confidence(mean.abs() / self.min_swirl) * agree;
                     for t in [i, i + 1] {
-                        let hit = hits[t].get_or_insert(Hit {
-                            score,
-                            bbox: Some(bbox),
-                        });
-                        hit.score = hit.score.max(score);
-                        hit.bbox = hit.bbox.map(|b| b.union(bbox));
+                        mark(&mut hits[t], score, Some(bbox));
                     }
                 }
             }
