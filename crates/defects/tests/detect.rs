@@ -392,6 +392,41 @@ fn a_bounce_is_not_a_gravity_violation_and_a_mid_air_reversal_is() {
     );
 }
 
+/// World height of a ball dropped from y = 100 with g = 0.8 px/frame² that
+/// brakes at frame 12 (its speed × 0.3 a frame, as the generators' float)
+/// and hovers from there on.
+fn hovering_ball(t: usize) -> f64 {
+    let (mut y, mut v) = (100.0, 0.0f64);
+    for s in 0..t {
+        v = if s < 12 {
+            v + 0.8
+        } else if v > 0.1 {
+            v * 0.3
+        } else {
+            0.0
+        };
+        y += v;
+    }
+    y
+}
+
+#[test]
+fn a_fall_braking_to_hover_in_mid_air_is_a_gravity_violation() {
+    // Drifting sideways at 3 px/frame, as a thrown ball does: the hover
+    // keeps a blob to follow.
+    let clip = film(
+        |t, x, y, c| with_ball(x, y, c, 195.0 + 3.0 * t as f64, hovering_ball(t), 9.0),
+        |_, _| {},
+    );
+    fires(
+        &GravityViolation::default(),
+        &clip,
+        DefectKind::GravityViolation,
+        10,
+        18,
+    );
+}
+
 /// A swirl of the world around (250, 165) growing then fading over frames 8..=16.
 #[test]
 fn a_swirl_is_a_warp() {

@@ -3,7 +3,7 @@
 
 use framebreak_variants::DefectKind;
 
-use crate::detect::util::{Hit, components, confidence, median, runs};
+use crate::detect::util::{Hit, components, confidence, mark, median, runs};
 use crate::detect::{DefectDetector, Evidence};
 use crate::{BBox, Finding};
 
@@ -46,7 +46,11 @@ const MAX_SCATTER: f64 = 3.0;
 /// across that cusp are not judged. (Trying the shorter fits too keeps a
 /// stray point at a track's far end, a fragment the linking picked up,
 /// from hiding the bounce.) An object that reverses mid-air and keeps rising, or rises at
-/// constant speed, has no such rise.
+/// constant speed, has no such rise. A turn whose track holds fewer than 5
+/// positions after the cusp cannot show either, so when it leaves the cusp
+/// upwards (by at least half the 3 px/frame fall speed) slower than it fell,
+/// it counts as a contact too: a short bounce whose blob is lost, or that
+/// merges with the floor, is not evidence of a reversal.
 ///
 /// Windows that cannot be one rigid object in flight are not judged
 /// either: one whose blob area (bounding box on the 8-pixel grid) changes
@@ -61,6 +65,22 @@ const MAX_SCATTER: f64 = 3.0;
 /// at least 3 px/frame (per 240 rows) and ends moving sideways (vertical
 /// speed under 0.3× the fall's) at least 0.8× as fast as it fell is a ball
 /// rolling off a ramp onto the floor; braking in mid-air loses the speed.
+/// The two windows before such a window, which end as the turn begins, are
+/// not judged either.
+///
+/// Floating is found apart from the fits: a fall that comes to rest within
+/// a few frames and then stays at its height is an object braking to hover
+/// in mid-air (the quadratic fits miss it, since its blob fades as it
+/// stops and its track ends or breaks a frame or two after the braking).
+/// A track is carried on by the track that starts within 3 frames and
+/// 16 px of its end, and is flagged where it falls 4 steps (the fastest at
+/// least 3 px/frame, on average at least half that, its blob's area within
+/// 3× along them: a pour that lengthens and splashes changes size) and
+/// then holds, for at least 4 positions over 4 frames, within 2 px of one
+/// height, sinking at under a tenth of the fall's speed and drifting
+/// sideways at under half of it (a ball rolling on after a ramp keeps its speed). A
+/// fall that stops dead without bouncing (a soft landing) reads the same:
+/// what it landed on is not in the motion.
 #[derive(Debug, Clone)]
 pub struct GravityViolation {
     /// Least upward acceleration that counts, in pixels per frame².
@@ -251,8 +271,16 @@ fn bounces(track: &[Point], min_speed: f64) -> Vec<usize> {
             .take_while(|a| a.t - c.t < 2 * SIDE)
             .copied()
             .collect();
-        if before.len() < 4 || after.len() < 4 {
+        if before.len() < 4 {
             continue;
+        }
+        if after.len() < SHORT_AFTER {
+            if unresolved(&before, c, &after, min_speed) {
+                out.push(c.t);
+            }
+            if after.len() < 4 {
+                continue;
+            }
         }
         // Each side is fitted over its 4 to 7 points nearest the cusp: a
         // track's far end can belong to a fragment or a neighbour that the
@@ -264,6 +292,22 @@ fn bounces(track: &[Point], min_speed: f64) -> Vec<usize> {
         }
     }
     out
+}
+
+/// Fewest points after a cusp that can show a rise is no bounce.
+const SHORT_AFTER: usize = 5;
+
+/// Whether a turn at `c` after a fall fitted on `before` (ordered from the
+/// cusp outwards) rises too briefly to tell a bounce from a reversal: the
+/// fall was at least `min_speed` px/frame fast, and the track leaves the
+/// cusp upwards by at least half that, slower than it arrived.
+fn unresolved(before: &[Point], c: Point, after: &[Point], min_speed: f64) -> bool {
+    let Some(fall) = fit(before) else {
+        return false;
+    };
+    let Some(q) = after.first() else { return false };
+    let departure = (c.y - q.y) / (q.t - c.t).max(1) as f64;
+    fall.velocity >= min_speed && c.y - q.y >= 0.5 * min_speed && departure < 0.95 * fall.velocity
 }
 
 /// Whether a fall fitted on `before` and a rise fitted on `after` (each
@@ -333,6 +377,20 @@ fn sideways_scatter(win: &[Point]) -> f64 {
     (sse / n).sqrt()
 }
 
+/// Least-squares slope in time (per frame) of `value` along `points`.
+fn slope(points: &[Point], value: impl Fn(&Point) -> f64) -> f64 {
+    let n = points.len() as f64;
+    let tm = points.iter().map(|p| p.t as f64).sum::<f64>() / n;
+    let vm = points.iter().map(&value).sum::<f64>() / n;
+    let (mut stt, mut stv) = (0.0, 0.0);
+    for p in points {
+        let t = p.t as f64 - tm;
+        stt += t * t;
+        stv += t * (value(p) - vm);
+    }
+    if stt > 0.0 { stv / stt } else { 0.0 }
+}
+
 /// Velocity (px/frame) from `a` to `b`.
 fn velocity(a: &Point, b: &Point) -> (f64, f64) {
     let dt = b.t.saturating_sub(a.t).max(1) as f64;
@@ -352,7 +410,133 @@ fn deflected(win: &[Point], scale: f64) -> bool {
         && late.0.abs() >= 0.8 * early.0.hypot(early.1)
 }
 
+/// Most change of blob area (largest over smallest) along a fall that
+/// comes to rest.
+const FALL_AREA_CHANGE: f64 = 3.0;
+
+/// Most frames between the end of one track and the start of the track
+/// that carries its object on (the blob of an object that slows down
+/// fades, and the linking starts a new track once it is found again).
+const CARRY_GAP: usize = 3;
+
+/// `tr` followed by the track that starts where it ends (within
+/// [`CARRY_GAP`] frames and 16 px per 240 rows of its last point), when
+/// there is one; points of `tr` at or after that track's first frame are
+/// dropped (a fading blob picks up strays).
+fn carried_on(tr: &[Point], tracks: &[Vec<Point>], scale: f64) -> Vec<Point> {
+    let Some(last) = tr.last() else {
+        return Vec::new();
+    };
+    let next = tracks
+        .iter()
+        .filter_map(|o| o.first().map(|f| (o, f)))
+        .filter(|(_, f)| f.t > tr[0].t && f.t <= last.t + CARRY_GAP && f.t + 1 >= last.t)
+        .map(|(o, f)| (o, (f.x - last.x).hypot(f.y - last.y)))
+        .filter(|&(o, d)| d < 16.0 * scale && !std::ptr::eq(o.as_slice(), tr))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let mut out = tr.to_vec();
+    if let Some((o, _)) = next {
+        out.retain(|p| p.t < o[0].t);
+        out.extend_from_slice(o);
+    }
+    out
+}
+
+/// Where `seq` (one object's positions) falls and then stops in mid-air:
+/// for each, the frames from the fall's fastest step to the end of the rest
+/// it came to, and its strength (the fall's fastest step over
+/// `3 × scale` px/frame).
+///
+/// A fall: 4 steps downwards, the fastest at least `3 × scale` px/frame,
+/// on average at least half as fast as the fastest (one jump of a blob's
+/// centre among slow steps is no fall). A
+/// rest: at least 4 positions over at least 4 frames, starting at most 4
+/// frames after that fastest step, all within `2 × scale` px of their
+/// median height, sinking (least-squares slope) at most a tenth of the
+/// fall's fastest speed and drifting sideways under half of it
+/// (a ball rolling on after a ramp keeps its speed; see [`deflected`]).
+/// A bounce rises out of its rest and is not one.
+fn floats(seq: &[Point], scale: f64) -> Vec<(usize, usize, f64)> {
+    let mut out = Vec::new();
+    let mut r = 4;
+    while r + 4 <= seq.len() {
+        let rest_y = median(seq[r..r + 4].iter().map(|p| p.y));
+        let near = |p: &Point| (p.y - rest_y).abs() <= 2.0 * scale;
+        let len = seq[r..].iter().take_while(|p| near(p)).count();
+        let fall = &seq[r - 4..=r];
+        let steps: Vec<f64> = fall.windows(2).map(|w| velocity(&w[0], &w[1]).1).collect();
+        let (k, fastest) =
+            steps
+                .iter()
+                .copied()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |b, (k, v)| if v > b.1 { (k, v) } else { b },
+                );
+        let drop: f64 = steps.iter().sum();
+        let fell =
+            steps.iter().all(|&v| v > 0.0) && fastest >= 3.0 * scale && drop >= 2.0 * fastest;
+        // The rest starts where the fall leaves the rest band.
+        let starts = !near(&seq[r - 1]);
+        // A rigid body keeps its size as it falls; a stream that lengthens
+        // and then splashes does not.
+        if fell && starts && len >= 4 && area_change(fall) <= FALL_AREA_CHANGE {
+            let rest = &seq[r..r + len];
+            let span = rest[len - 1].t - rest[0].t;
+            let drift = slope(rest, |p| p.x).abs();
+            let sinking = slope(rest, |p| p.y).abs();
+            if span >= 4
+                && drift < 0.5 * fastest
+                && sinking <= 0.1 * fastest
+                && rest[0].t - fall[k].t <= 4
+            {
+                out.push((
+                    fall[k].t,
+                    rest[len - 1].t.min(rest[0].t + 5),
+                    fastest / (3.0 * scale),
+                ));
+                r += len;
+                continue;
+            }
+        }
+        r += 1;
+    }
+    out
+}
+
 impl GravityViolation {
+    /// [`Self::upward`] for each window of 7 positions of `tr`, less the
+    /// windows a surface explains: those across a bounce, and those that
+    /// are, or end just before, a fall turned aside.
+    fn rising(&self, tr: &[Point], scale: f64) -> Vec<Option<f64>> {
+        let mut rising: Vec<Option<f64>> = tr
+            .windows(WINDOW)
+            .map(|win| self.upward(win, scale))
+            .collect();
+        // A window that ends as a fall starts turning aside does not see
+        // the turn yet: the two windows after it do.
+        let turned: Vec<bool> = tr.windows(WINDOW).map(|w| deflected(w, scale)).collect();
+        for (k, r) in rising.iter_mut().enumerate() {
+            if turned[k..turned.len().min(k + 3)].contains(&true) {
+                *r = None;
+            }
+        }
+        // Bounces matter only to a track that rises somewhere.
+        if rising.iter().any(Option::is_some) {
+            let bounced = bounces(tr, 3.0 * scale);
+            for (r, win) in rising.iter_mut().zip(tr.windows(WINDOW)) {
+                if bounced
+                    .iter()
+                    .any(|&t| win[0].t < t && t < win[WINDOW - 1].t)
+                {
+                    *r = None;
+                }
+            }
+        }
+        rising
+    }
+
     /// How far past the threshold the track accelerates upwards over `win`
     /// (above 1), or `None` when it does not (or moves too little to tell).
     /// `scale` is the frame's height over 240 rows.
@@ -403,22 +587,7 @@ impl DefectDetector for GravityViolation {
         let scale = ev.height() as f64 / 240.0;
         let mut hits: Vec<Option<Hit>> = vec![None; n];
         for tr in tracks.iter().filter(|tr| tr.len() >= WINDOW) {
-            let mut rising: Vec<Option<f64>> = tr
-                .windows(WINDOW)
-                .map(|win| self.upward(win, scale))
-                .collect();
-            // Bounces matter only to a track that rises somewhere.
-            if rising.iter().any(Option::is_some) {
-                let bounced = bounces(tr, 3.0 * scale);
-                for (r, win) in rising.iter_mut().zip(tr.windows(WINDOW)) {
-                    if bounced
-                        .iter()
-                        .any(|&t| win[0].t < t && t < win[WINDOW - 1].t)
-                    {
-                        *r = None;
-                    }
-                }
-            }
+            let rising = self.rising(tr, scale);
             for (k, win) in tr.windows(WINDOW).enumerate() {
                 // One window's fit can be thrown by a blob that split or
                 // merged; a real violation shows in the overlapping windows
@@ -433,12 +602,20 @@ impl DefectDetector for GravityViolation {
                 let score = confidence(ratio);
                 let bbox = win.iter().map(|p| p.bbox).reduce(BBox::union);
                 for slot in &mut hits[win[0].t..=win[WINDOW - 1].t + 1] {
-                    let hit = slot.get_or_insert(Hit { score, bbox });
-                    hit.score = hit.score.max(score);
-                    hit.bbox = match (hit.bbox, bbox) {
-                        (Some(a), Some(b)) => Some(a.union(b)),
-                        (a, b) => a.or(b),
-                    };
+                    mark(slot, score, bbox);
+                }
+            }
+        }
+        for tr in &tracks {
+            let seq = carried_on(tr, &tracks, scale);
+            for (a, b, ratio) in floats(&seq, scale) {
+                let bbox = seq
+                    .iter()
+                    .filter(|p| (a..=b).contains(&p.t))
+                    .map(|p| p.bbox)
+                    .reduce(BBox::union);
+                for slot in &mut hits[a.saturating_sub(2)..=(b + 1).min(n - 1)] {
+                    mark(slot, confidence(ratio), bbox);
                 }
             }
         }
@@ -506,6 +683,33 @@ mod tests {
         assert!(fit(&ramp).is_some_and(|f| -f.accel > 3.0 * f.accel_se.max(0.5 / 3.0)));
         assert!(deflected(&ramp, 1.0));
         assert_eq!(GravityViolation::default().upward(&ramp, 1.0), None);
+    }
+
+    #[test]
+    fn the_windows_that_end_as_a_fall_turns_aside_are_not_judged_either() {
+        // Measured on a simulated rolling_ramp clip (clean): down the ramp
+        // at about (7, 6) px/frame, onto the floor at frame 7, rolling on at
+        // 10 px/frame. The windows ending at frames 8 and 9 fit a braking
+        // fall; the turn shows only in the windows after them.
+        let tr = points(&[
+            (160.0, 154.5),
+            (166.8, 159.7),
+            (173.5, 165.2),
+            (180.5, 170.8),
+            (187.9, 176.5),
+            (195.3, 182.3),
+            (203.0, 188.4),
+            (213.9, 191.7),
+            (213.8, 190.6),
+            (223.8, 190.6),
+            (234.0, 190.8),
+            (244.0, 190.9),
+        ]);
+        let g = GravityViolation::default();
+        let alone: Vec<_> = tr.windows(WINDOW).map(|w| g.upward(w, 1.0)).collect();
+        assert!(alone[2].is_some() && alone[3].is_some(), "{alone:?}");
+        assert!(deflected(&tr[4..4 + WINDOW], 1.0));
+        assert!(g.rising(&tr, 1.0).iter().all(Option::is_none));
     }
 
     #[test]
@@ -622,6 +826,160 @@ mod tests {
         let float = points(&xy);
         assert!(!deflected(&float, 1.0));
         assert!(GravityViolation::default().upward(&float, 1.0).is_some());
+    }
+
+    /// A ball falling 4 steps faster and faster, then at `rest` on: each
+    /// rest point's height and sideways step, 8×8 px blobs.
+    fn fall_then(rest: &[(f64, f64)]) -> Vec<Point> {
+        let mut xy = vec![
+            (100.0, 40.0),
+            (101.0, 44.0),
+            (102.0, 50.0),
+            (103.0, 58.0),
+            (104.0, 68.0),
+        ];
+        let mut x = 104.0;
+        for &(y, dx) in rest {
+            x += dx;
+            xy.push((x, y));
+        }
+        points(&xy)
+    }
+
+    #[test]
+    fn a_fall_that_stops_and_hovers_floats() {
+        // Measured on a photo-set float: the speed drops from 10 to ~1
+        // px/frame in two steps, then the ball holds within 1 px.
+        let hover = fall_then(&[
+            (72.0, 1.0),
+            (72.6, 1.0),
+            (71.9, 1.0),
+            (72.3, 1.0),
+            (72.1, 1.0),
+        ]);
+        let found = floats(&hover, 1.0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (from, to, strength) = found[0];
+        assert!(
+            (3..=5).contains(&from) && to >= 8 && strength > 3.0,
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_fall_that_slows_to_a_slide_rolls_on_or_changes_size_does_not_float() {
+        // A fall at 4 px/frame that slows to a slide at 1 px/frame, within
+        // 2 px of one height for 5 points: still sinking at over a tenth of
+        // the fall's speed.
+        let sinking = points(&[
+            (100.0, 40.0),
+            (101.0, 43.0),
+            (102.0, 46.5),
+            (103.0, 50.5),
+            (104.0, 54.5),
+            (105.0, 55.5),
+            (106.0, 56.5),
+            (107.0, 57.5),
+            (108.0, 58.5),
+            (109.0, 59.5),
+        ]);
+        assert!(floats(&sinking, 1.0).is_empty());
+        // Rolling on at 8 px/frame after the fall: a ramp onto a floor.
+        let rolling = fall_then(&[
+            (72.0, 8.0),
+            (72.2, 8.0),
+            (71.9, 8.0),
+            (72.1, 8.0),
+            (72.0, 8.0),
+        ]);
+        assert!(floats(&rolling, 1.0).is_empty());
+        // A bounce leaves the rest band upwards.
+        let bounce = fall_then(&[
+            (72.0, 1.0),
+            (66.0, 1.0),
+            (62.0, 1.0),
+            (60.0, 1.0),
+            (60.5, 1.0),
+        ]);
+        assert!(floats(&bounce, 1.0).is_empty());
+        // A stream that lengthens as it falls and then splashes.
+        let mut stream = fall_then(&[
+            (72.0, 1.0),
+            (72.6, 1.0),
+            (71.9, 1.0),
+            (72.3, 1.0),
+            (72.1, 1.0),
+        ]);
+        for (k, p) in stream.iter_mut().enumerate().take(5) {
+            p.bbox.h = 8 + 16 * k as u32;
+        }
+        assert!(floats(&stream, 1.0).is_empty());
+        // One jump of a blob's centre among slow steps is no fall.
+        let jump = points(&[
+            (100.0, 60.0),
+            (100.0, 61.0),
+            (100.0, 62.0),
+            (100.0, 63.0),
+            (100.0, 68.0),
+            (101.0, 68.3),
+            (102.0, 68.1),
+            (103.0, 67.9),
+            (104.0, 68.2),
+        ]);
+        assert!(floats(&jump, 1.0).is_empty());
+    }
+
+    #[test]
+    fn a_track_that_fades_is_carried_on_by_the_one_that_starts_where_it_ends() {
+        let fall = fall_then(&[]);
+        let stray = Point {
+            t: 5,
+            x: 90.0,
+            y: 70.0,
+            bbox: BBox::from([0, 0, 8, 8]),
+        };
+        let mut fading = fall.clone();
+        fading.push(stray);
+        let hover: Vec<Point> = (5..10)
+            .map(|t| Point {
+                t,
+                x: 104.0 + (t - 4) as f64,
+                y: 72.0,
+                bbox: BBox::from([0, 0, 8, 8]),
+            })
+            .collect();
+        let far: Vec<Point> = hover
+            .iter()
+            .map(|p| Point {
+                x: p.x + 60.0,
+                ..*p
+            })
+            .collect();
+        let tracks = vec![fading.clone(), far, hover];
+        let seq = carried_on(&fading, &tracks, 1.0);
+        // The stray at frame 5 gives way to the hover's first point.
+        assert_eq!(seq.len(), 10);
+        assert_eq!((seq[5].x, seq[5].y), (105.0, 72.0));
+        assert_eq!(floats(&seq, 1.0).len(), 1);
+    }
+
+    #[test]
+    fn a_landing_whose_track_ends_after_a_short_rise_counts_as_a_bounce() {
+        // Measured on a simulated thrown ball: a fall at ~14 px/frame, a
+        // small bounce, and the track lost after 3 points.
+        let tr = track(&[
+            125.9, 135.8, 146.9, 158.4, 170.9, 184.8, 189.7, 185.2, 180.8, 176.0,
+        ]);
+        assert_eq!(bounces(&tr, 3.0), vec![6]);
+        // The same turn with a long rise that speeds upwards is judged.
+        let mut ys = vec![125.9, 135.8, 146.9, 158.4, 170.9, 184.8, 189.7];
+        let (mut y, mut v) = (189.7, -10.0);
+        for _ in 0..8 {
+            y += v;
+            v -= 0.5;
+            ys.push(y);
+        }
+        assert!(bounces(&track(&ys), 3.0).is_empty());
     }
 
     #[test]
