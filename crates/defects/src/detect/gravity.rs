@@ -8,7 +8,11 @@ use crate::detect::{DefectDetector, Evidence};
 use crate::{BBox, Finding};
 
 const CELL: usize = 8;
+/// Positions in a window fitted for its acceleration.
 const WINDOW: usize = 7;
+/// Positions in the longer windows, which see a weaker acceleration
+/// through the same noise (a slow fall upwards).
+const LONG: usize = 13;
 /// Least vertical extent, in scene pixels, of a window worth judging.
 const MIN_RISE: f64 = 7.0;
 /// Most change of blob area (largest over smallest) in a window judged.
@@ -28,11 +32,13 @@ const MAX_SCATTER: f64 = 3.0;
 /// nearest neighbour around a constant-velocity prediction.
 ///
 /// Gravity accelerates everything downwards, whatever the scale: on any
-/// window of 7 consecutive positions of a track, a fitted vertical
-/// acceleration pointing up by more than `max(min_accel, 3 standard
-/// errors)` pixels per frame² is a violation. That catches falling upwards,
-/// a falling object braking to float in mid-air, and a fall that turns into
-/// a rise. A window whose positions span less than 7 px vertically is not
+/// window of 7 consecutive positions of a track, and on any of 13 (whose
+/// fit is far less noisy: a slow fall upwards whose 7-position windows
+/// pass only here and there), a fitted vertical acceleration pointing up
+/// by more than `max(min_accel, 3 standard errors)` pixels per frame² in
+/// two overlapping windows, or twice that in a lone one, is a violation.
+/// That catches falling upwards, a falling object braking to float in
+/// mid-air, and a fall that turns into a rise. A window whose positions span less than 7 px vertically is not
 /// judged: a head bobbing as its figure walks, a swinging hand, a blob that
 /// jitters are not falls.
 ///
@@ -404,7 +410,7 @@ fn velocity(a: &Point, b: &Point) -> (f64, f64) {
 /// mid-air, or turning back up, loses it.
 fn deflected(win: &[Point], scale: f64) -> bool {
     let early = velocity(&win[0], &win[2]);
-    let late = velocity(&win[WINDOW - 3], &win[WINDOW - 1]);
+    let late = velocity(&win[win.len() - 3], &win[win.len() - 1]);
     early.1 >= 3.0 * scale
         && late.1.abs() <= 0.3 * early.1
         && late.0.abs() >= 0.8 * early.0.hypot(early.1)
@@ -506,17 +512,41 @@ fn floats(seq: &[Point], scale: f64) -> Vec<(usize, usize, f64)> {
 }
 
 impl GravityViolation {
-    /// [`Self::upward`] for each window of 7 positions of `tr`, less the
+    /// The windows of `tr`, of each of the `lengths`, that accelerate
+    /// upwards (see [`Self::rising`]), each with how far past the threshold
+    /// it does. One window's fit can be thrown by a blob that split or
+    /// merged: a real violation shows in the overlapping windows beside it
+    /// too, or a lone window (a short track) clears twice the threshold.
+    fn violations<'t>(
+        &self,
+        tr: &'t [Point],
+        scale: f64,
+        lengths: &[usize],
+    ) -> Vec<(&'t [Point], f64)> {
+        let mut out = Vec::new();
+        for &len in lengths.iter().filter(|&&len| tr.len() >= len) {
+            let rising = self.rising(tr, scale, len);
+            for (k, win) in tr.windows(len).enumerate() {
+                let Some(ratio) = rising[k] else { continue };
+                let beside = (k > 0 && rising[k - 1].is_some())
+                    || rising.get(k + 1).is_some_and(Option::is_some);
+                if beside || ratio >= 2.0 {
+                    out.push((win, ratio));
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Self::upward`] for each window of `len` positions of `tr`, less the
     /// windows a surface explains: those across a bounce, and those that
     /// are, or end just before, a fall turned aside.
-    fn rising(&self, tr: &[Point], scale: f64) -> Vec<Option<f64>> {
-        let mut rising: Vec<Option<f64>> = tr
-            .windows(WINDOW)
-            .map(|win| self.upward(win, scale))
-            .collect();
+    fn rising(&self, tr: &[Point], scale: f64, len: usize) -> Vec<Option<f64>> {
+        let mut rising: Vec<Option<f64>> =
+            tr.windows(len).map(|win| self.upward(win, scale)).collect();
         // A window that ends as a fall starts turning aside does not see
         // the turn yet: the two windows after it do.
-        let turned: Vec<bool> = tr.windows(WINDOW).map(|w| deflected(w, scale)).collect();
+        let turned: Vec<bool> = tr.windows(len).map(|w| deflected(w, scale)).collect();
         for (k, r) in rising.iter_mut().enumerate() {
             if turned[k..turned.len().min(k + 3)].contains(&true) {
                 *r = None;
@@ -525,11 +555,8 @@ impl GravityViolation {
         // Bounces matter only to a track that rises somewhere.
         if rising.iter().any(Option::is_some) {
             let bounced = bounces(tr, 3.0 * scale);
-            for (r, win) in rising.iter_mut().zip(tr.windows(WINDOW)) {
-                if bounced
-                    .iter()
-                    .any(|&t| win[0].t < t && t < win[WINDOW - 1].t)
-                {
+            for (r, win) in rising.iter_mut().zip(tr.windows(len)) {
+                if bounced.iter().any(|&t| win[0].t < t && t < win[len - 1].t) {
                     *r = None;
                 }
             }
@@ -541,7 +568,7 @@ impl GravityViolation {
     /// (above 1), or `None` when it does not (or moves too little to tell).
     /// `scale` is the frame's height over 240 rows.
     fn upward(&self, win: &[Point], scale: f64) -> Option<f64> {
-        if win[WINDOW - 1].t - win[0].t > WINDOW + 2 {
+        if win[win.len() - 1].t - win[0].t > win.len() + 2 {
             return None;
         }
         let travel = win
@@ -586,23 +613,11 @@ impl DefectDetector for GravityViolation {
         let tracks = link((0..n - 1).map(|i| blobs(ev, i)).collect());
         let scale = ev.height() as f64 / 240.0;
         let mut hits: Vec<Option<Hit>> = vec![None; n];
-        for tr in tracks.iter().filter(|tr| tr.len() >= WINDOW) {
-            let rising = self.rising(tr, scale);
-            for (k, win) in tr.windows(WINDOW).enumerate() {
-                // One window's fit can be thrown by a blob that split or
-                // merged; a real violation shows in the overlapping windows
-                // beside it too, or a lone window (a short track) clears
-                // twice the threshold.
-                let Some(ratio) = rising[k] else { continue };
-                let beside = (k > 0 && rising[k - 1].is_some())
-                    || rising.get(k + 1).is_some_and(Option::is_some);
-                if !beside && ratio < 2.0 {
-                    continue;
-                }
-                let score = confidence(ratio);
+        for tr in &tracks {
+            for (win, ratio) in self.violations(tr, scale, &[WINDOW, LONG]) {
                 let bbox = win.iter().map(|p| p.bbox).reduce(BBox::union);
-                for slot in &mut hits[win[0].t..=win[WINDOW - 1].t + 1] {
-                    mark(slot, score, bbox);
+                for slot in &mut hits[win[0].t..=win[win.len() - 1].t + 1] {
+                    mark(slot, confidence(ratio), bbox);
                 }
             }
         }
@@ -709,7 +724,48 @@ mod tests {
         let alone: Vec<_> = tr.windows(WINDOW).map(|w| g.upward(w, 1.0)).collect();
         assert!(alone[2].is_some() && alone[3].is_some(), "{alone:?}");
         assert!(deflected(&tr[4..4 + WINDOW], 1.0));
-        assert!(g.rising(&tr, 1.0).iter().all(Option::is_none));
+        assert!(g.rising(&tr, 1.0, WINDOW).iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn a_slow_fall_upwards_shows_in_the_long_windows() {
+        // Measured on a photo-set "up" clip (test 057): a ball rising from
+        // the floor at an upward 0.5-1 px/frame², its centre jittering a
+        // few pixels. The 7-position windows pass only here and there,
+        // never two side by side.
+        let measured = [
+            (2, 149.6, 202.3),
+            (3, 149.3, 199.6),
+            (4, 148.4, 197.6),
+            (5, 148.5, 196.7),
+            (6, 147.4, 193.1),
+            (7, 146.7, 186.5),
+            (8, 146.3, 180.4),
+            (9, 147.5, 178.6),
+            (10, 145.3, 172.2),
+            (11, 144.4, 162.0),
+            (12, 144.1, 154.2),
+            (13, 143.3, 145.1),
+            (15, 138.4, 128.7),
+            (16, 141.1, 127.0),
+            (17, 140.0, 111.1),
+            (18, 139.1, 94.7),
+            (19, 138.2, 77.2),
+        ];
+        let tr: Vec<Point> = measured
+            .iter()
+            .map(|&(t, x, y)| Point {
+                t,
+                x,
+                y,
+                bbox: BBox::from([0, 0, 24, 32]),
+            })
+            .collect();
+        let g = GravityViolation::default();
+        assert!(g.violations(&tr, 1.0, &[WINDOW]).is_empty());
+        let found = g.violations(&tr, 1.0, &[WINDOW, LONG]);
+        assert!(!found.is_empty());
+        assert!(found.iter().all(|(win, _)| win.len() == LONG));
     }
 
     #[test]
