@@ -16,10 +16,19 @@ const MAX_SHIFT: i32 = 3;
 /// gradient for the x shift, vertical for y; at least 40 such pixels) are
 /// correlated with the red and blue gradients shifted by −3…3 pixels; the
 /// correlation peak, refined with a parabola, is the channel's shift there.
-/// A cell is fringed when a channel's peak correlation is at least
-/// `min_correlation` and its shift at least `min_shift` pixels. Lenses and
-/// codecs leave well under half a pixel; a model that smears colour leaves
-/// more.
+/// A cell is fringed when, along one axis, both the red and the blue
+/// channel peak at a correlation of at least `min_correlation` and a shift
+/// of at least `min_shift` pixels. Lenses and codecs leave well under half
+/// a pixel; a model that smears colour leaves more.
+///
+/// Both, because a fringe moves both: a lens focuses red and blue on
+/// either side of green (lateral aberration pulls them apart), and a
+/// smeared or misplaced colour plane moves every channel that carries
+/// colour. One channel alone "shifting" is a saturated object: an orange
+/// box on a blue sky, through H.264's half-resolution colour, has red
+/// edges that rise where green falls, and its red gradient lines up with
+/// green's best 2–3 px away, while blue stays aligned. (A camera whose red
+/// sensor alone is misregistered is missed.)
 #[derive(Debug, Clone)]
 pub struct ChromaticAberration {
     /// Least shift between channels, in pixels.
@@ -134,13 +143,17 @@ impl DefectDetector for ChromaticAberration {
                     if at.len() < 40 || axis_len < 2 * m {
                         continue;
                     }
-                    for c in [0, 2] {
-                        if let Some((s, peak)) = shift(&planes[c], &at, step)
-                            && peak >= self.min_correlation
-                            && s.abs() >= self.min_shift
-                        {
-                            *flag = Some(flag.unwrap_or(0.0).max(s.abs()));
-                        }
+                    let fringe = |c: usize| {
+                        shift(&planes[c], &at, step)
+                            .filter(|&(s, peak)| {
+                                peak >= self.min_correlation && s.abs() >= self.min_shift
+                            })
+                            .map(|(s, _)| s.abs())
+                    };
+                    // Both channels: a lone red (or blue) "shift" is a
+                    // saturated object's edge through half-resolution colour.
+                    if let (Some(r), Some(b)) = (fringe(0), fringe(2)) {
+                        *flag = Some(flag.unwrap_or(0.0).max(r.max(b)));
                     }
                 }
             }
