@@ -16,12 +16,15 @@ const MAX_SHIFT: i32 = 3;
 /// gradient for the x shift, vertical for y; at least 40 such pixels) are
 /// correlated with the red and blue gradients shifted by −3…3 pixels; the
 /// correlation peak, refined with a parabola, is the channel's shift there.
-/// A cell is fringed when, along one axis, both the red and the blue
-/// channel peak at a correlation of at least `min_correlation` and a shift
-/// of at least `min_shift` pixels. Lenses and codecs leave well under half
-/// a pixel; a model that smears colour leaves more.
+/// A cell is fringed when, along one axis, the red or the blue channel
+/// peaks at a correlation of at least `min_correlation` and a shift of at
+/// least `min_shift` pixels, and the other channel has moved too (at least
+/// half as far, at a correlation of at least 0.5: through a codec's
+/// half-resolution colour one channel often shows less of its fringe).
+/// Lenses and codecs leave well under half a pixel; a model that smears
+/// colour leaves more.
 ///
-/// Both, because a fringe moves both: a lens focuses red and blue on
+/// Both channels, because a fringe moves both: a lens focuses red and blue on
 /// either side of green (lateral aberration pulls them apart), and a
 /// smeared or misplaced colour plane moves every channel that carries
 /// colour. One channel alone "shifting" is a saturated object: an orange
@@ -143,17 +146,24 @@ impl DefectDetector for ChromaticAberration {
                     if at.len() < 40 || axis_len < 2 * m {
                         continue;
                     }
-                    let fringe = |c: usize| {
-                        shift(&planes[c], &at, step)
-                            .filter(|&(s, peak)| {
-                                peak >= self.min_correlation && s.abs() >= self.min_shift
-                            })
-                            .map(|(s, _)| s.abs())
-                    };
                     // Both channels: a lone red (or blue) "shift" is a
-                    // saturated object's edge through half-resolution colour.
-                    if let (Some(r), Some(b)) = (fringe(0), fringe(2)) {
-                        *flag = Some(flag.unwrap_or(0.0).max(r.max(b)));
+                    // saturated object's edge through half-resolution
+                    // colour, which also shows the other channel less of
+                    // its shift.
+                    let [red, blue] = [0, 2].map(|c| shift(&planes[c], &at, step));
+                    let fringe = |m: Option<(f64, f64)>| {
+                        m.filter(|&(s, peak)| {
+                            peak >= self.min_correlation && s.abs() >= self.min_shift
+                        })
+                        .map(|(s, _)| s.abs())
+                    };
+                    let moved = |m: Option<(f64, f64)>| {
+                        m.is_some_and(|(s, peak)| peak >= 0.5 && s.abs() >= 0.5 * self.min_shift)
+                    };
+                    let r = fringe(red).filter(|_| moved(blue));
+                    let b = fringe(blue).filter(|_| moved(red));
+                    if let Some(s) = r.into_iter().chain(b).reduce(f64::max) {
+                        *flag = Some(flag.unwrap_or(0.0).max(s));
                     }
                 }
             }
