@@ -38,9 +38,9 @@ const MAX_SCATTER: f64 = 3.0;
 /// by more than `max(min_accel, 3 standard errors)` pixels per frame² in
 /// two overlapping windows, or twice that in a lone one, is a violation.
 /// That catches falling upwards, a falling object braking to float in
-/// mid-air, and a fall that turns into a rise. A window whose positions span less than 7 px vertically is not
-/// judged: a head bobbing as its figure walks, a swinging hand, a blob that
-/// jitters are not falls.
+/// mid-air, and a fall that turns into a rise. A window whose positions
+/// span less than 7 px vertically is not judged: a head bobbing as its
+/// figure walks, a swinging hand, a blob that jitters are not falls.
 ///
 /// A bounce is not a violation either: where a track turns from falling to
 /// rising at its lowest point (a cusp), the positions on each side (the 4
@@ -51,8 +51,9 @@ const MAX_SCATTER: f64 = 3.0;
 /// fit), the reversal is a contact (a floor, a wall, a hand), and windows
 /// across that cusp are not judged. (Trying the shorter fits too keeps a
 /// stray point at a track's far end, a fragment the linking picked up,
-/// from hiding the bounce.) An object that reverses mid-air and keeps rising, or rises at
-/// constant speed, has no such rise. A turn whose track holds fewer than 5
+/// from hiding the bounce.) An object that reverses mid-air and keeps
+/// rising, or rises at constant speed, has no such rise. A turn whose
+/// track holds fewer than 5
 /// positions after the cusp cannot show either, so when it leaves the cusp
 /// upwards (by at least half the 3 px/frame fall speed) slower than it fell,
 /// it counts as a contact too: a short bounce whose blob is lost, or that
@@ -84,9 +85,9 @@ const MAX_SCATTER: f64 = 3.0;
 /// 3× along them: a pour that lengthens and splashes changes size) and
 /// then holds, for at least 4 positions over 4 frames, within 2 px of one
 /// height, sinking at under a tenth of the fall's speed and drifting
-/// sideways at under half of it (a ball rolling on after a ramp keeps its speed). A
-/// fall that stops dead without bouncing (a soft landing) reads the same:
-/// what it landed on is not in the motion.
+/// sideways at under half of it (a ball rolling on after a ramp keeps its
+/// speed). A fall that stops dead without bouncing (a soft landing) reads
+/// the same: what it landed on is not in the motion.
 #[derive(Debug, Clone)]
 pub struct GravityViolation {
     /// Least upward acceleration that counts, in pixels per frame².
