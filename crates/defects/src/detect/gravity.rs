@@ -1,6 +1,8 @@
 //! Gravity violation: objects that fall up, stop in mid-air, or reverse
 //! without anything to push them.
 
+use std::cell::OnceCell;
+
 use framebreak_variants::DefectKind;
 
 use crate::detect::util::{Hit, components, confidence, mark, median, runs};
@@ -281,19 +283,13 @@ fn bounces(track: &[Point], min_speed: f64) -> Vec<usize> {
         if before.len() < 4 {
             continue;
         }
-        if after.len() < SHORT_AFTER {
-            if unresolved(&before, c, &after, min_speed) {
-                out.push(c.t);
-            }
-            if after.len() < 4 {
-                continue;
-            }
-        }
         // Each side is fitted over its 4 to 7 points nearest the cusp: a
         // track's far end can belong to a fragment or a neighbour that the
         // linking picked up, and one stray point bends a short fit.
-        let bounced = (4..=before.len())
-            .any(|nb| (4..=after.len()).any(|na| contact(&before[..nb], &after[..na], min_speed)));
+        let bounced = (after.len() < SHORT_AFTER && unresolved(&before, c, &after, min_speed))
+            || (4..=before.len()).any(|nb| {
+                (4..=after.len()).any(|na| contact(&before[..nb], &after[..na], min_speed))
+            });
         if bounced {
             out.push(c.t);
         }
@@ -370,13 +366,7 @@ fn sideways_scatter(win: &[Point]) -> f64 {
     let n = win.len() as f64;
     let tm = win.iter().map(|p| p.t as f64).sum::<f64>() / n;
     let xm = win.iter().map(|p| p.x).sum::<f64>() / n;
-    let (mut stt, mut stx) = (0.0, 0.0);
-    for p in win {
-        let t = p.t as f64 - tm;
-        stt += t * t;
-        stx += t * (p.x - xm);
-    }
-    let slope = if stt > 0.0 { stx / stt } else { 0.0 };
+    let slope = slope(win, |p| p.x);
     let sse: f64 = win
         .iter()
         .map(|p| (p.x - xm - slope * (p.t as f64 - tm)).powi(2))
@@ -426,9 +416,9 @@ const FALL_AREA_CHANGE: f64 = 3.0;
 /// fades, and the linking starts a new track once it is found again).
 const CARRY_GAP: usize = 3;
 
-/// `tr` followed by the track that starts where it ends (within
-/// [`CARRY_GAP`] frames and 16 px per 240 rows of its last point), when
-/// there is one; points of `tr` at or after that track's first frame are
+/// `tr` followed by the track that starts where it ends (after `tr`'s
+/// first frame, so never `tr` itself; within [`CARRY_GAP`] frames and
+/// 16 px per 240 rows of its last point), when there is one; points of `tr` at or after that track's first frame are
 /// dropped (a fading blob picks up strays).
 fn carried_on(tr: &[Point], tracks: &[Vec<Point>], scale: f64) -> Vec<Point> {
     let Some(last) = tr.last() else {
@@ -439,7 +429,7 @@ fn carried_on(tr: &[Point], tracks: &[Vec<Point>], scale: f64) -> Vec<Point> {
         .filter_map(|o| o.first().map(|f| (o, f)))
         .filter(|(_, f)| f.t > tr[0].t && f.t <= last.t + CARRY_GAP && f.t + 1 >= last.t)
         .map(|(o, f)| (o, (f.x - last.x).hypot(f.y - last.y)))
-        .filter(|&(o, d)| d < 16.0 * scale && !std::ptr::eq(o.as_slice(), tr))
+        .filter(|&(_, d)| d < 16.0 * scale)
         .min_by(|a, b| a.1.total_cmp(&b.1));
     let mut out = tr.to_vec();
     if let Some((o, _)) = next {
@@ -456,12 +446,12 @@ fn carried_on(tr: &[Point], tracks: &[Vec<Point>], scale: f64) -> Vec<Point> {
 ///
 /// A fall: 4 steps downwards, the fastest at least `3 × scale` px/frame,
 /// on average at least half as fast as the fastest (one jump of a blob's
-/// centre among slow steps is no fall). A
-/// rest: at least 4 positions over at least 4 frames, starting at most 4
-/// frames after that fastest step, all within `2 × scale` px of their
-/// median height, sinking (least-squares slope) at most a tenth of the
-/// fall's fastest speed and drifting sideways under half of it
-/// (a ball rolling on after a ramp keeps its speed; see [`deflected`]).
+/// centre among slow steps is no fall). A rest: at least 4 positions over
+/// at least 4 frames, starting at most 4 frames after that fastest step,
+/// all within `2 × scale` px of their median height, sinking
+/// (least-squares slope) at most a tenth of the fall's fastest speed and
+/// drifting sideways under half of it (a ball rolling on after a ramp
+/// keeps its speed; see [`deflected`]).
 /// A bounce rises out of its rest and is not one.
 fn floats(seq: &[Point], scale: f64) -> Vec<(usize, usize, f64)> {
     let mut out = Vec::new();
@@ -472,15 +462,15 @@ fn floats(seq: &[Point], scale: f64) -> Vec<(usize, usize, f64)> {
         let len = seq[r..].iter().take_while(|p| near(p)).count();
         let fall = &seq[r - 4..=r];
         let steps: Vec<f64> = fall.windows(2).map(|w| velocity(&w[0], &w[1]).1).collect();
-        let (k, fastest) =
-            steps
-                .iter()
-                .copied()
-                .enumerate()
-                .fold(
-                    (0, f64::NEG_INFINITY),
-                    |b, (k, v)| if v > b.1 { (k, v) } else { b },
-                );
+        // The first of the fastest steps.
+        let Some((k, fastest)) = steps
+            .iter()
+            .copied()
+            .enumerate()
+            .reduce(|best, s| if s.1 > best.1 { s } else { best })
+        else {
+            break;
+        };
         let drop: f64 = steps.iter().sum();
         let fell =
             steps.iter().all(|&v| v > 0.0) && fastest >= 3.0 * scale && drop >= 2.0 * fastest;
@@ -525,8 +515,11 @@ impl GravityViolation {
         lengths: &[usize],
     ) -> Vec<(&'t [Point], f64)> {
         let mut out = Vec::new();
+        // The track's bounces, found once for every window length (and
+        // only if some window rises).
+        let bounced = OnceCell::new();
         for &len in lengths.iter().filter(|&&len| tr.len() >= len) {
-            let rising = self.rising(tr, scale, len);
+            let rising = self.rising(tr, scale, len, &bounced);
             for (k, win) in tr.windows(len).enumerate() {
                 let Some(ratio) = rising[k] else { continue };
                 let beside = (k > 0 && rising[k - 1].is_some())
@@ -541,8 +534,15 @@ impl GravityViolation {
 
     /// [`Self::upward`] for each window of `len` positions of `tr`, less the
     /// windows a surface explains: those across a bounce, and those that
-    /// are, or end just before, a fall turned aside.
-    fn rising(&self, tr: &[Point], scale: f64, len: usize) -> Vec<Option<f64>> {
+    /// are, or end just before, a fall turned aside. `bounced` holds the
+    /// track's bounces once they are needed.
+    fn rising(
+        &self,
+        tr: &[Point],
+        scale: f64,
+        len: usize,
+        bounced: &OnceCell<Vec<usize>>,
+    ) -> Vec<Option<f64>> {
         let mut rising: Vec<Option<f64>> =
             tr.windows(len).map(|win| self.upward(win, scale)).collect();
         // A window that ends as a fall starts turning aside does not see
@@ -555,7 +555,7 @@ impl GravityViolation {
         }
         // Bounces matter only to a track that rises somewhere.
         if rising.iter().any(Option::is_some) {
-            let bounced = bounces(tr, 3.0 * scale);
+            let bounced = bounced.get_or_init(|| bounces(tr, 3.0 * scale));
             for (r, win) in rising.iter_mut().zip(tr.windows(len)) {
                 if bounced.iter().any(|&t| win[0].t < t && t < win[len - 1].t) {
                     *r = None;
@@ -725,7 +725,11 @@ mod tests {
         let alone: Vec<_> = tr.windows(WINDOW).map(|w| g.upward(w, 1.0)).collect();
         assert!(alone[2].is_some() && alone[3].is_some(), "{alone:?}");
         assert!(deflected(&tr[4..4 + WINDOW], 1.0));
-        assert!(g.rising(&tr, 1.0, WINDOW).iter().all(Option::is_none));
+        assert!(
+            g.rising(&tr, 1.0, WINDOW, &OnceCell::new())
+                .iter()
+                .all(Option::is_none)
+        );
     }
 
     #[test]
