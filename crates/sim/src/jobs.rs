@@ -338,23 +338,24 @@ impl Jobs {
     /// before the restart goes straight to the download: the job is
     /// finished for it, only this process has not made the clip yet.
     pub(crate) async fn video_to_deliver(&self, id: &str) -> Option<(Arc<Video>, Delivery)> {
-        let replayed = {
+        let (slot, replayed, delivery) = {
             let mut t = self.lock();
             let job = t.jobs.get_mut(id)?;
             if job.fate.stuck || job.fate.fails {
                 return None;
             }
-            match job.slot {
-                Some(_) => None,
-                None => Some((job.render(&self.sim).clone(), job.fate.delivery)),
-            }
+            let replayed = job.slot.is_none();
+            (job.render(&self.sim).clone(), replayed, job.fate.delivery)
         };
-        let Some((slot, delivery)) = replayed else {
-            return self.video(id);
+        let video = match slot.get() {
+            Some(done) => done.as_ref().ok().cloned()?,
+            // A live job's clip is not waited for: until it is made, the
+            // job is not finished.
+            None if !replayed => return None,
+            None => tokio::task::spawn_blocking(move || slot.wait().as_ref().ok().cloned())
+                .await
+                .ok()??,
         };
-        let video = tokio::task::spawn_blocking(move || slot.wait().as_ref().ok().cloned())
-            .await
-            .ok()??;
         Some((video, delivery))
     }
 
