@@ -148,8 +148,8 @@ impl DefectDetector for ChromaticAberration {
                     }
                     // Both channels: a lone red (or blue) "shift" is a
                     // saturated object's edge through half-resolution
-                    // colour, which also shows the other channel less of
-                    // its shift.
+                    // colour. The second channel need show only half the
+                    // shift: the codec blurs one of them more.
                     let [red, blue] = [0, 2].map(|c| shift(&planes[c], &at, step));
                     let fringe = |m: Option<(f64, f64)>| {
                         m.filter(|&(s, peak)| {
