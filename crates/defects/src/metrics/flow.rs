@@ -10,9 +10,10 @@
 
 use std::fmt;
 
-use crate::metrics::filter::{box_mean_with, rows_per_task};
+use crate::metrics::filter::{box_means, rows_per_task};
 use crate::metrics::flow_pyramid::{FlowPyramid, Tensor};
 use crate::metrics::sample::{SPAN, Span, Taps};
+use crate::metrics::scratch::{self, Scratch};
 use crate::{Error, Plane};
 
 /// A dense flow field: pixel `(x, y)` of `prev` moved to `(x + u, y + v)` in
@@ -198,8 +199,10 @@ pub fn dense_flow(prev: &Plane, next: &Plane, params: &FlowParams) -> Result<Flo
             reason: "iterations must be at least 1".into(),
         });
     }
-    let prev_pyr = FlowPyramid::new(prev, params, true);
-    let next_pyr = FlowPyramid::new(next, params, false);
+    let (prev_pyr, next_pyr) = rayon::join(
+        || FlowPyramid::new(prev, params, true),
+        || FlowPyramid::new(next, params, false),
+    );
     Ok(flow_between(&prev_pyr, &next_pyr, params))
 }
 
@@ -212,7 +215,12 @@ pub(crate) fn flow_between(prev: &FlowPyramid, next: &FlowPyramid, params: &Flow
         let (w, h) = (p.plane.width(), p.plane.height());
         let init = match flow {
             None => Flow::zeros(w, h),
-            Some(coarse) => upsample(&coarse, w, h),
+            Some(coarse) => {
+                let fine = upsample(&coarse, w, h);
+                scratch::recycle(coarse.u);
+                scratch::recycle(coarse.v);
+                fine
+            }
         };
         flow = Some(match (&p.tensor, level >= finest) {
             (Some(tensor), true) => refine(&p.plane, tensor, &n.plane, init, params),
@@ -234,7 +242,13 @@ fn upsample(coarse: &Flow, w: usize, h: usize) -> Flow {
         (a, b)
     };
     let xs: Vec<(usize, usize)> = (0..w).map(|x| taps(x, cw)).collect();
-    let mut out = Flow::zeros(w, h);
+    // Every sample is written below.
+    let mut out = Flow {
+        width: w,
+        height: h,
+        u: scratch::dirty(w * h),
+        v: scratch::dirty(w * h),
+    };
     for (src, dst) in [(&coarse.u, &mut out.u), (&coarse.v, &mut out.v)] {
         dst.par_chunks_mut(w)
             .enumerate()
@@ -253,35 +267,50 @@ fn upsample(coarse: &Flow, w: usize, h: usize) -> Flow {
 
 /// Gauss–Newton iterations of the windowed inverse-compositional LK at one
 /// level, starting from `flow`.
-fn refine(prev: &Plane, t: &Tensor, next: &Plane, mut flow: Flow, params: &FlowParams) -> Flow {
-    use rayon::prelude::*;
+fn refine(prev: &Plane, t: &Tensor, next: &Plane, flow: Flow, params: &FlowParams) -> Flow {
     let (w, h) = (prev.width(), prev.height());
     let n = w * h;
     let r = t.radius;
     let (gx, gy) = (&t.gx, &t.gy);
+    let (a, b, c) = (&t.inv_a, &t.inv_b, &t.inv_c);
     let lambda = params.regularization;
-    let mut tx = vec![0.0f32; n];
-    let mut ty = vec![0.0f32; n];
-    let mut p = vec![0.0f32; n];
-    let mut q = vec![0.0f32; n];
-    let mut scratch = vec![0.0f32; n];
+    // Each is written whole before it is read.
+    let mut sums = [Scratch::dirty(n), Scratch::dirty(n)];
     let (pd, nd) = (prev.data(), next.data());
     // Tikhonov towards the level's starting flow: (H + λI) u = Σ… + λ u₀, so
-    // flat regions keep the coarser level's estimate.
-    let (u0, v0) = (flow.u.clone(), flow.v.clone());
-    for _ in 0..params.iterations {
-        let (fu, fv) = (&flow.u, &flow.v);
-        tx.par_chunks_mut(w)
-            .zip(ty.par_chunks_mut(w))
-            .enumerate()
-            .with_min_len(rows_per_task(w))
-            .for_each(|(y, (tx, ty))| {
+    // flat regions keep the coarser level's estimate. The starting flow is
+    // kept as it is; the iterations write into two other buffers in turn.
+    let start = flow;
+    let (u0, v0) = (&start.u, &start.v);
+    let mut flow = Flow {
+        width: w,
+        height: h,
+        u: scratch::dirty(n),
+        v: scratch::dirty(n),
+    };
+    let mut updated = Flow {
+        width: w,
+        height: h,
+        u: scratch::dirty(n),
+        v: scratch::dirty(n),
+    };
+    for iteration in 0..params.iterations {
+        let current = if iteration == 0 { &start } else { &flow };
+        let (fu, fv) = (&current.u, &current.v);
+        let [s0, s1] = &mut sums;
+        box_means(
+            w,
+            h,
+            r,
+            [&mut **s0, &mut **s1],
+            |y, [tx, ty]| {
                 let row = y * w..(y + 1) * w;
                 let (fu, fv) = (&fu[row.clone()], &fv[row.clone()]);
                 let (gx, gy, pd) = (&gx[row.clone()], &gy[row.clone()], &pd[row]);
+                let mut span = Span::empty();
                 for x0 in (0..w).step_by(SPAN) {
                     let x1 = (x0 + SPAN).min(w);
-                    let span = Span::new(w, h, x0, y, &fu[x0..x1], &fv[x0..x1]);
+                    span.set(w, h, x0, y, &fu[x0..x1], &fv[x0..x1]);
                     for k in 0..span.len() {
                         let x = x0 + k;
                         // A pixel that maps outside `next` says nothing
@@ -303,63 +332,84 @@ fn refine(prev: &Plane, t: &Tensor, next: &Plane, mut flow: Flow, params: &FlowP
                         ty[x] = gy[x] * r;
                     }
                 }
-            });
-        box_mean_with(&tx, w, h, r, &mut p, &mut scratch);
-        box_mean_with(&ty, w, h, r, &mut q, &mut scratch);
-        let (a, b, c) = (&t.inv_a, &t.inv_b, &t.inv_c);
-        flow.u
-            .par_chunks_mut(w)
-            .zip(flow.v.par_chunks_mut(w))
-            .enumerate()
-            .with_min_len(rows_per_task(w))
-            .for_each(|(y, (fu, fv))| {
+            },
+            [&mut updated.u, &mut updated.v],
+            |y, [p, q], [nu_row, nv_row]| {
                 let row = y * w..(y + 1) * w;
-                let (p, q) = (&p[row.clone()], &q[row.clone()]);
+                let (fu, fv) = (&fu[row.clone()], &fv[row.clone()]);
                 let (u0, v0) = (&u0[row.clone()], &v0[row.clone()]);
                 let (a, b, c) = (&a[row.clone()], &b[row.clone()], &c[row]);
                 for x in 0..w {
                     let gu = p[x] + lambda * u0[x];
                     let gv = q[x] + lambda * v0[x];
                     let (nu, nv) = (a[x] * gu + b[x] * gv, b[x] * gu + c[x] * gv);
-                    fu[x] += (nu - fu[x]).clamp(-1.0, 1.0);
-                    fv[x] += (nv - fv[x]).clamp(-1.0, 1.0);
+                    nu_row[x] = fu[x] + (nu - fu[x]).clamp(-1.0, 1.0);
+                    nv_row[x] = fv[x] + (nv - fv[x]).clamp(-1.0, 1.0);
                 }
-            });
+            },
+        );
+        std::mem::swap(&mut flow, &mut updated);
     }
+    let mut flow = if params.iterations == 0 {
+        start
+    } else {
+        for v in [start.u, start.v] {
+            scratch::recycle(v);
+        }
+        flow
+    };
     if params.fill_radius > 0 {
-        fill(&mut flow, t, params, &mut tx, &mut p, &mut scratch);
+        fill(&flow, t, params, &mut sums, &mut updated);
+        std::mem::swap(&mut flow, &mut updated);
     }
+    scratch::recycle(updated.u);
+    scratch::recycle(updated.v);
     flow
 }
 
-/// Confidence-weighted smoothing: `u ← (c u + k ū) / (c + k)` where `ū` is
-/// the `c`-weighted box mean of `u` and `k` is `fill_confidence`, so flat
-/// regions borrow the motion of the textured pixels around them (the role
-/// of DIS's densification) while textured pixels keep their own.
-fn fill(
-    flow: &mut Flow,
-    t: &Tensor,
-    params: &FlowParams,
-    tmp: &mut [f32],
-    out: &mut [f32],
-    scratch: &mut [f32],
-) {
+/// Confidence-weighted smoothing into `out`: `u ← (c u + k ū) / (c + k)`
+/// where `ū` is the `c`-weighted box mean of `u` and `k` is
+/// `fill_confidence`, so flat regions borrow the motion of the textured
+/// pixels around them (the role of DIS's densification) while textured
+/// pixels keep their own.
+fn fill(flow: &Flow, t: &Tensor, params: &FlowParams, sums: &mut [Scratch; 2], out: &mut Flow) {
     let (w, h) = (flow.width, flow.height);
     let r = params.fill_radius.min(w.min(h) / 2);
     let k = params.fill_confidence.max(1e-6);
     let (confidence, weight) = (&t.confidence, &t.confidence_mean);
-    for comp in [&mut flow.u, &mut flow.v] {
-        for ((t, &c), &u) in tmp.iter_mut().zip(confidence).zip(comp.iter()) {
-            *t = c * u;
-        }
-        box_mean_with(tmp, w, h, r, out, scratch);
-        for (((u, &c), &num), &den) in comp.iter_mut().zip(confidence).zip(out.iter()).zip(weight) {
-            if den > 1e-6 {
-                let mean = num / den;
-                *u = (c * *u + k * mean) / (c + k);
+    let [s0, s1] = sums;
+    box_means(
+        w,
+        h,
+        r,
+        [&mut **s0, &mut **s1],
+        |y, [cu, cv]| {
+            let row = y * w..(y + 1) * w;
+            let (u, v, c) = (&flow.u[row.clone()], &flow.v[row.clone()], &confidence[row]);
+            for (((cu, cv), (&u, &v)), &c) in cu.iter_mut().zip(cv).zip(u.iter().zip(v)).zip(c) {
+                *cu = c * u;
+                *cv = c * v;
             }
-        }
-    }
+        },
+        [&mut out.u, &mut out.v],
+        |y, means, outs| {
+            let row = y * w..(y + 1) * w;
+            let (c, den) = (&confidence[row.clone()], &weight[row.clone()]);
+            for ((num, out), comp) in means.into_iter().zip(outs).zip([&flow.u, &flow.v]) {
+                let comp = &comp[row.clone()];
+                for ((((o, &u), &c), &num), &den) in
+                    out.iter_mut().zip(comp).zip(c).zip(num).zip(den)
+                {
+                    *o = if den > 1e-6 {
+                        let mean = num / den;
+                        (c * u + k * mean) / (c + k)
+                    } else {
+                        u
+                    };
+                }
+            }
+        },
+    );
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! these, not one per flow and side (4(N − 1) with forward and backward
 //! flows): the inverse-compositional trick, carried across pairs.
 
-use crate::metrics::filter::{blur_decimate, box_mean_with, rows_per_task};
+use crate::metrics::filter::{blur_decimate, box_mean_with, box_means, rows_per_task};
+use crate::metrics::scratch::{self, Scratch};
 use crate::{FlowParams, Plane};
 
 /// One frame's pyramid for [`crate::dense_flow`]: level 0 is the frame.
@@ -43,7 +44,10 @@ impl FlowPyramid {
     /// `params.finest_level` up need when `plane` is the flow's `prev`.
     pub(crate) fn new(plane: &Plane, params: &FlowParams, tensors: bool) -> Self {
         const BINOMIAL: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
-        let mut planes = vec![plane.clone()];
+        let mut first = scratch::dirty(plane.data().len());
+        first.copy_from_slice(plane.data());
+        let first = Plane::new(plane.width(), plane.height(), first).expect("a copy of a plane");
+        let mut planes = vec![first];
         while planes.len() <= params.max_levels {
             let last = planes.last().expect("non-empty");
             let (w, h) = (last.width().div_ceil(2), last.height().div_ceil(2));
@@ -70,45 +74,83 @@ impl FlowPyramid {
     }
 }
 
+impl Drop for FlowPyramid {
+    // Its planes are the flow's largest buffers: the next frame's pyramid
+    // takes them over (see `scratch`).
+    fn drop(&mut self) {
+        for level in self.levels.drain(..) {
+            scratch::recycle(level.plane.into_data());
+            if let Some(t) = level.tensor {
+                for v in [
+                    t.gx,
+                    t.gy,
+                    t.inv_a,
+                    t.inv_b,
+                    t.inv_c,
+                    t.confidence,
+                    t.confidence_mean,
+                ] {
+                    scratch::recycle(v);
+                }
+            }
+        }
+    }
+}
+
 impl Tensor {
     fn new(p: &Plane, params: &FlowParams) -> Self {
         let (w, h) = (p.width(), p.height());
         let n = w * h;
         let radius = params.window_radius.min(w.min(h) / 2);
         let (gx, gy) = gradients(p);
-        let mut a = vec![0.0f32; n];
-        let mut b = vec![0.0f32; n];
-        let mut c = vec![0.0f32; n];
-        let mut tmp = vec![0.0f32; n];
-        let mut scratch = vec![0.0f32; n];
-        tmp.iter_mut().zip(&gx).for_each(|(t, x)| *t = x * x);
-        box_mean_with(&tmp, w, h, radius, &mut a, &mut scratch);
-        tmp.iter_mut()
-            .zip(gx.iter().zip(&gy))
-            .for_each(|(t, (x, y))| *t = x * y);
-        box_mean_with(&tmp, w, h, radius, &mut b, &mut scratch);
-        tmp.iter_mut().zip(&gy).for_each(|(t, y)| *t = y * y);
-        box_mean_with(&tmp, w, h, radius, &mut c, &mut scratch);
+        // Each is written whole before it is read.
+        let mut a = scratch::dirty(n);
+        let mut b = scratch::dirty(n);
+        let mut c = scratch::dirty(n);
+        let mut confidence = scratch::dirty(n);
+        let mut sums = [Scratch::dirty(n), Scratch::dirty(n), Scratch::dirty(n)];
         let lambda = params.regularization;
-        let mut confidence = tmp;
-        for (((a, b), c), conf) in a
-            .iter_mut()
-            .zip(b.iter_mut())
-            .zip(c.iter_mut())
-            .zip(confidence.iter_mut())
-        {
-            let (h2, d) = (0.5 * (*a + *c), 0.5 * (*a - *c));
-            *conf = (h2 - (d * d + *b * *b).sqrt()).max(0.0);
-            let (aa, bb, cc) = (*a + lambda, *b, *c + lambda);
-            let inv_det = 1.0 / (aa * cc - bb * bb).max(1e-9);
-            *a = cc * inv_det;
-            *b = -bb * inv_det;
-            *c = aa * inv_det;
-        }
+        let [s0, s1, s2] = &mut sums;
+        box_means(
+            w,
+            h,
+            radius,
+            [&mut **s0, &mut **s1, &mut **s2],
+            |y, [xx, xy, yy]| {
+                let row = y * w..(y + 1) * w;
+                for ((((xx, xy), yy), &x), &y) in xx
+                    .iter_mut()
+                    .zip(xy.iter_mut())
+                    .zip(yy.iter_mut())
+                    .zip(&gx[row.clone()])
+                    .zip(&gy[row])
+                {
+                    (*xx, *xy, *yy) = (x * x, x * y, y * y);
+                }
+            },
+            [&mut a, &mut b, &mut c, &mut confidence],
+            |_, [ma, mb, mc], [a, b, c, confidence]| {
+                for ((((a, b), c), conf), ((&ma, &mb), &mc)) in a
+                    .iter_mut()
+                    .zip(b.iter_mut())
+                    .zip(c.iter_mut())
+                    .zip(confidence.iter_mut())
+                    .zip(ma.iter().zip(mb).zip(mc))
+                {
+                    let (h2, d) = (0.5 * (ma + mc), 0.5 * (ma - mc));
+                    *conf = (h2 - (d * d + mb * mb).sqrt()).max(0.0);
+                    let (aa, bb, cc) = (ma + lambda, mb, mc + lambda);
+                    let inv_det = 1.0 / (aa * cc - bb * bb).max(1e-9);
+                    *a = cc * inv_det;
+                    *b = -bb * inv_det;
+                    *c = aa * inv_det;
+                }
+            },
+        );
         let confidence_mean = if params.fill_radius > 0 {
-            let mut mean = vec![0.0f32; n];
+            let mut mean = scratch::dirty(n);
             let r = params.fill_radius.min(w.min(h) / 2);
-            box_mean_with(&confidence, w, h, r, &mut mean, &mut scratch);
+            box_mean_with(&confidence, w, h, r, &mut mean, s0);
             mean
         } else {
             Vec::new()
@@ -131,8 +173,9 @@ fn gradients(p: &Plane) -> (Vec<f32>, Vec<f32>) {
     use rayon::prelude::*;
     let (w, h) = (p.width(), p.height());
     let d = p.data();
-    let mut gx = vec![0.0f32; w * h];
-    let mut gy = vec![0.0f32; w * h];
+    // Both are written whole.
+    let mut gx = scratch::dirty(w * h);
+    let mut gy = scratch::dirty(w * h);
     gx.par_chunks_mut(w)
         .zip(gy.par_chunks_mut(w))
         .enumerate()
@@ -151,6 +194,8 @@ fn gradients(p: &Plane) -> (Vec<f32>, Vec<f32>) {
                 }
                 gx[0] = row[1] - row[0];
                 gx[w - 1] = row[w - 1] - row[w - 2];
+            } else {
+                gx[0] = 0.0;
             }
         });
     (gx, gy)

@@ -8,6 +8,7 @@ mod flow_pyramid;
 pub(crate) mod global;
 mod psnr;
 pub(crate) mod sample;
+mod scratch;
 mod ssim;
 pub(crate) mod tensor;
 mod warp;

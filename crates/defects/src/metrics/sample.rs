@@ -82,20 +82,36 @@ impl Span {
     /// The taps of pixels `x0..x0 + u.len()` of row `y` of a `w × h` grid
     /// displaced by `(u[k], v[k])`; `u` and `v` have the same length, at most
     /// [`SPAN`].
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn new(w: usize, h: usize, x0: usize, y: usize, u: &[f32], v: &[f32]) -> Self {
-        debug_assert!(u.len() <= SPAN && v.len() == u.len());
-        let len = u.len().min(SPAN);
-        let (wmax, hmax) = ((w - 1) as f32, (h - 1) as f32);
-        let mut s = Span {
-            len,
+        let mut s = Self::empty();
+        s.set(w, h, x0, y, u, v);
+        s
+    }
+
+    /// A span of no pixels, to [`Span::set`]: a loop over a row's runs sets
+    /// one span again and again instead of zeroing a fresh one per run.
+    #[inline(always)]
+    pub(crate) fn empty() -> Self {
+        Span {
+            len: 0,
             corner: [0; SPAN],
             right: [0; SPAN],
             down: [0; SPAN],
             fx: [0.0; SPAN],
             fy: [0.0; SPAN],
             inside: [false; SPAN],
-        };
+        }
+    }
+
+    /// Makes this the span of [`Span::new`] with the same arguments.
+    #[inline(always)]
+    pub(crate) fn set(&mut self, w: usize, h: usize, x0: usize, y: usize, u: &[f32], v: &[f32]) {
+        debug_assert!(u.len() <= SPAN && v.len() == u.len());
+        let len = u.len().min(SPAN);
+        let (wmax, hmax) = ((w - 1) as f32, (h - 1) as f32);
+        let s = self;
+        s.len = len;
         let (u, v) = (&u[..len], &v[..len]);
         for k in 0..len {
             let sx = (x0 + k) as f32 + u[k];
@@ -112,7 +128,6 @@ impl Span {
             s.right[k] = u32::from(ix + 1 < w as u32);
             s.down[k] = if iy + 1 < h as u32 { w as u32 } else { 0 };
         }
-        s
     }
 
     /// How many pixels the span covers.
