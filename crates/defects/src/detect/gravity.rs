@@ -22,6 +22,9 @@ const MAX_AREA_CHANGE: f64 = 6.0;
 /// Most scatter of a window's horizontal positions about a line in time
 /// (root mean square, pixels per 240 rows) in a window judged.
 const MAX_SCATTER: f64 = 3.0;
+/// Least rate (px/frame at 240 rows) at which a blob's box must lengthen
+/// or shorten to be judged a stream rather than a body (see [`stretches`]).
+const MIN_STRETCH: f64 = 3.0;
 
 /// Tracks moving objects in the scene's frame of reference and flags
 /// upward acceleration.
@@ -360,6 +363,20 @@ fn area_change(win: &[Point]) -> f64 {
     hi / lo.max(1.0)
 }
 
+/// Whether the blob along `win` lengthens or shortens vertically about as
+/// fast as it moves: one end of its box holds still while the other runs
+/// (least-squares speeds of the top and bottom edges differing by at least
+/// `3 × scale` px/frame and by at least half the faster edge's speed).
+/// A body in flight carries its whole outline along; a stream hanging
+/// from a spout grows from its free end, and its centre brakes as the
+/// stream reaches what it pours into, though nothing decelerates.
+fn stretches(win: &[Point], scale: f64) -> bool {
+    let top = slope(win, |p| f64::from(p.bbox.y));
+    let bottom = slope(win, |p| f64::from(p.bbox.y + p.bbox.h));
+    let stretch = (bottom - top).abs();
+    stretch >= MIN_STRETCH * scale && stretch >= 0.5 * top.abs().max(bottom.abs())
+}
+
 /// Root-mean-square distance of the window's horizontal positions from
 /// their least-squares line in time, in pixels.
 fn sideways_scatter(win: &[Point]) -> f64 {
@@ -593,6 +610,9 @@ impl GravityViolation {
         if area_change(win) > MAX_AREA_CHANGE {
             return None;
         }
+        if stretches(win, scale) {
+            return None;
+        }
         // Anything in free flight moves sideways at a constant speed; a
         // track whose horizontal positions zigzag is linking different
         // blobs (or follows something that walks or swims).
@@ -672,6 +692,43 @@ mod tests {
             .map(|(t, &y)| (3.0 * t as f64, y))
             .collect();
         points(&xy)
+    }
+
+    #[test]
+    fn a_stream_lengthening_from_its_spout_is_not_judged() {
+        // Measured on a simulated pour (clean clip 22 of `eval_detectors`):
+        // the stream's blob keeps its top at the spout while its free end
+        // reaches the glass, so its centre brakes: (t, x, y, box).
+        let pour: Vec<Point> = [
+            (18, 160.0, 118.0, [112, 64, 88, 104]),
+            (19, 163.0, 124.0, [112, 64, 88, 112]),
+            (20, 165.0, 128.0, [112, 64, 96, 120]),
+            (21, 168.0, 134.0, [112, 64, 96, 128]),
+            (22, 169.0, 137.0, [112, 64, 96, 144]),
+            (23, 170.0, 139.0, [120, 64, 96, 144]),
+            (24, 169.0, 136.0, [112, 64, 96, 144]),
+        ]
+        .iter()
+        .map(|&(t, x, y, b)| Point {
+            t,
+            x,
+            y,
+            bbox: BBox::from(b),
+        })
+        .collect();
+        assert!(stretches(&pour, 1.0));
+        assert!(GravityViolation::default().upward(&pour, 1.0).is_none());
+        // The same centres with a box that moves along, as a body's does:
+        // braking to a stop in mid-air, judged.
+        let body: Vec<Point> = pour
+            .iter()
+            .map(|p| Point {
+                bbox: BBox::from([p.bbox.x, p.y as u32 - 24, p.bbox.w, 48]),
+                ..*p
+            })
+            .collect();
+        assert!(!stretches(&body, 1.0));
+        assert!(GravityViolation::default().upward(&body, 1.0).is_some());
     }
 
     #[test]
