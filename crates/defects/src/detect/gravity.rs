@@ -71,7 +71,11 @@ const MIN_STRETCH: f64 = 3.0;
 /// nothing falls), and one whose horizontal positions scatter more than 3 px
 /// (per 240 rows, root mean square) about a straight line in time (anything
 /// in free flight drifts sideways at a constant speed; a zigzag is a track
-/// linking different blobs).
+/// linking different blobs), and one whose box lengthens or shortens about
+/// as fast as it moves (the speeds of its top and bottom edges differ by at
+/// least 3 px/frame per 240 rows and by half the faster one's: a stream
+/// hanging from a spout grows from its free end and its centre brakes as it
+/// reaches the glass, while a body carries its whole outline along).
 ///
 /// Nor is a fall that a surface turns aside: a window that starts falling
 /// at least 3 px/frame (per 240 rows) and ends moving sideways (vertical
