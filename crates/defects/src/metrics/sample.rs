@@ -82,7 +82,7 @@ impl Span {
     /// The taps of pixels `x0..x0 + u.len()` of row `y` of a `w × h` grid
     /// displaced by `(u[k], v[k])`; `u` and `v` have the same length, at most
     /// [`SPAN`].
-    #[cfg(test)]
+    #[inline(always)]
     pub(crate) fn new(w: usize, h: usize, x0: usize, y: usize, u: &[f32], v: &[f32]) -> Self {
         let mut s = Self::empty();
         s.set(w, h, x0, y, u, v);

@@ -231,10 +231,9 @@ fn warp_row(
         shift: 0.0,
         count: 0,
     };
-    let mut span = Span::empty();
     for x0 in (0..w).step_by(SPAN) {
         let x1 = (x0 + SPAN).min(w);
-        span.set(w, h, x0, y, &fu[x0..x1], &fv[x0..x1]);
+        let span = Span::new(w, h, x0, y, &fu[x0..x1], &fv[x0..x1]);
         for k in 0..span.len() {
             let x = x0 + k;
             if !span.inside(k) {
