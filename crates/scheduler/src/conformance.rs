@@ -386,6 +386,105 @@ pub async fn results_page_in_order(store: &dyn JobStore) {
     assert_eq!(streamed.len(), n);
 }
 
+/// A retry keeps the intent unless the failure says the step had no effect;
+/// a 429 is not counted as an attempt; a failed job put back by
+/// [`JobStore::requeue_failed`] is pending afresh (no attempts, failure or
+/// intent), and jobs in other states are left alone.
+pub async fn retries_keep_intent_and_failed_jobs_requeue(store: &dyn JobStore) {
+    store.enqueue(vec![job("r"), job("done")]).await.unwrap();
+    // An attempt that may have had its effect: the intent stays.
+    let lease = lease_one(store, T0).await;
+    ok(
+        store,
+        Update::Begin {
+            lease: lease.token.clone(),
+            now_ms: T0,
+        },
+    )
+    .await;
+    let maybe = Failure::new(FailureCategory::Timeout, "lost answer");
+    ok(
+        store,
+        Update::Retry {
+            lease: lease.token,
+            failure: maybe,
+            not_before_ms: T0,
+        },
+    )
+    .await;
+    let lease = lease_one(store, T0 + 1).await;
+    assert!(
+        lease.record.intent,
+        "a retry after a possibly executed step keeps the intent"
+    );
+    assert_eq!(lease.record.attempts, 1);
+    // A 429 that certainly did nothing: intent cleared, not an attempt.
+    let refused = Failure::new(FailureCategory::RateLimited, "429").no_effect();
+    ok(
+        store,
+        Update::Retry {
+            lease: lease.token,
+            failure: refused,
+            not_before_ms: T0 + 1,
+        },
+    )
+    .await;
+    let lease = lease_one(store, T0 + 2).await;
+    assert!(
+        !lease.record.intent,
+        "a no-effect failure clears the intent"
+    );
+    assert_eq!(lease.record.attempts, 1, "a 429 is not an attempt");
+    ok(
+        store,
+        Update::Begin {
+            lease: lease.token.clone(),
+            now_ms: T0 + 2,
+        },
+    )
+    .await;
+    let unknown = Failure::new(FailureCategory::UnknownSubmission, "cannot tell").permanent();
+    ok(
+        store,
+        Update::Fail {
+            lease: lease.token,
+            failure: unknown,
+        },
+    )
+    .await;
+    let other = lease_one(store, T0 + 3).await;
+    ok(
+        store,
+        Update::Complete {
+            lease: other.token,
+            result: json!(1),
+        },
+    )
+    .await;
+    assert_eq!(store.counts().await.unwrap().failed, 1);
+
+    let ids = ["r", "done", "nope"]
+        .into_iter()
+        .map(|id| crate::JobId::new(id).unwrap())
+        .collect();
+    assert_eq!(
+        store.requeue_failed(ids).await.unwrap(),
+        1,
+        "only the failed job moves"
+    );
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.failed, counts.done),
+        (1, 0, 1),
+        "{counts:?}"
+    );
+    let lease = lease_one(store, T0 + 4).await;
+    assert_eq!(lease.record.job.id.as_str(), "r");
+    assert!(!lease.record.intent, "a requeued job runs its step afresh");
+    assert_eq!(lease.record.attempts, 0);
+    assert_eq!(lease.record.failure, None);
+}
+
 /// Runs every check, each on a fresh store from `fresh`.
 pub async fn run_all<S, F, Fut>(mut fresh: F)
 where
@@ -400,4 +499,5 @@ where
     retry_waits_and_counts(&fresh().await).await;
     terminal_states_and_counts(&fresh().await).await;
     results_page_in_order(&fresh().await).await;
+    retries_keep_intent_and_failed_jobs_requeue(&fresh().await).await;
 }

@@ -33,11 +33,16 @@ pub enum FailureCategory {
     Analysis,
     /// The job was cancelled; it ends in the `cancelled` state.
     Cancelled,
+    /// A step with a paid side effect (a submission) may have had it, and
+    /// the backend offers no way to find out. Never retried on its own:
+    /// running the step again might pay twice. Only the user re-queues such
+    /// a job, knowingly.
+    UnknownSubmission,
 }
 
 impl FailureCategory {
     /// Every category, in declaration order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Connection,
         Self::Timeout,
         Self::RateLimited,
@@ -49,6 +54,7 @@ impl FailureCategory {
         Self::Decode,
         Self::Analysis,
         Self::Cancelled,
+        Self::UnknownSubmission,
     ];
 
     /// Whether retrying the same step can succeed.
@@ -83,6 +89,7 @@ impl FailureCategory {
             Self::Decode => "decode",
             Self::Analysis => "analysis",
             Self::Cancelled => "cancelled",
+            Self::UnknownSubmission => "unknown_submission",
         }
     }
 
@@ -125,6 +132,19 @@ pub struct Failure {
     /// The rate-limit key to pause on a [`RateLimited`](FailureCategory::RateLimited)
     /// failure; the job's backend when `None`.
     pub rate_limit_key: Option<String>,
+    /// `true` when the handler knows the step had **no** side effect (the
+    /// request never left, or the backend answered with a complete refusal).
+    /// The retry then runs with
+    /// [`possibly_executed`](crate::StepContext::possibly_executed) `false`.
+    /// The default, `false`, is the safe one: the next attempt is told the
+    /// step may have run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_effect: bool,
+    /// `true` when the failure is final whatever its category says (a
+    /// generation the provider itself reports failed: asking again returns
+    /// the same verdict). Never retried.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permanent: bool,
 }
 
 impl Failure {
@@ -135,7 +155,40 @@ impl Failure {
             message: message.into(),
             retry_after: None,
             rate_limit_key: None,
+            no_effect: false,
+            permanent: false,
         }
+    }
+
+    /// Says the step certainly had no side effect, so the retry need not
+    /// look for one.
+    #[must_use]
+    pub fn no_effect(mut self) -> Self {
+        self.no_effect = true;
+        self
+    }
+
+    /// Makes the failure final whatever its category.
+    #[must_use]
+    pub fn permanent(mut self) -> Self {
+        self.permanent = true;
+        self
+    }
+
+    /// Whether retrying may help: the category allows it and the failure is
+    /// not [`permanent`](Self::permanent).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        !self.permanent && self.category.is_retryable()
+    }
+
+    /// Whether this failure counts against the job's attempts. A 429 does
+    /// not: waiting out the provider's limit is not a failed try, and
+    /// rate-limited retries are bounded by time instead (the rule's
+    /// `max_elapsed`).
+    #[must_use]
+    pub fn counts_as_attempt(&self) -> bool {
+        self.category != FailureCategory::RateLimited
     }
 
     /// Adds the wait the backend asked for.

@@ -35,6 +35,11 @@ pub struct StepContext<'a> {
     /// this is `true`, look the effect up (or rely on the idempotency key)
     /// instead of repeating it.
     pub possibly_executed: bool,
+    /// When the job's first attempt began (ms since the Unix epoch): the
+    /// earliest moment any side effect of it can have happened, so the
+    /// window to search when [`possibly_executed`](Self::possibly_executed)
+    /// is `true`.
+    pub first_attempt_ms: Option<u64>,
     /// The lane the job runs on (from its affinity key).
     pub lane: usize,
     /// Cancelled when the step must stop now (hard shutdown, lost lease).

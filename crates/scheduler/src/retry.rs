@@ -225,11 +225,11 @@ impl RetryPolicy {
         failures: u32,
         elapsed: Duration,
     ) -> Result<(), GiveUp> {
-        if !failure.category.is_retryable() {
+        if !failure.is_retryable() {
             return Err(GiveUp::NotRetryable);
         }
         let rule = self.rule(failure.category);
-        if failures >= rule.max_attempts {
+        if failure.counts_as_attempt() && failures >= rule.max_attempts {
             return Err(GiveUp::Attempts);
         }
         match rule.max_elapsed {

@@ -181,6 +181,7 @@ async fn drive(
             attempt: record.attempts,
             idempotency_key: &key,
             possibly_executed,
+            first_attempt_ms: record.started_at_ms,
             lane,
             cancel,
         };
@@ -264,7 +265,7 @@ async fn on_failure(
         .increment(1);
     tracing::debug!(job = %record.job.id, step = record.step, %failure, "step failed");
     let policy = &shared.config.retry;
-    let failures = record.attempts + 1;
+    let failures = record.attempts + u32::from(failure.counts_as_attempt());
     let seed = seed(record, failures);
     if category == FailureCategory::RateLimited {
         let pause = failure

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::job::{
-    Applied, Counts, JobRecord, JobState, Lease, LeaseRequest, LeaseToken, NewJob, Page, Update, ms,
+    Applied, Counts, JobId, JobRecord, JobState, Lease, LeaseRequest, LeaseToken, NewJob, Page,
+    Update, ms,
 };
 
 use super::JobStore;
@@ -127,7 +128,10 @@ impl Inner {
                 not_before_ms,
                 ..
             } => {
-                rec.attempts += 1;
+                rec.attempts += u32::from(failure.counts_as_attempt());
+                if failure.no_effect {
+                    rec.intent = false;
+                }
                 rec.failure = Some(failure);
                 row.not_before_ms = not_before_ms;
                 Some(JobState::Pending)
@@ -254,6 +258,27 @@ impl JobStore for MemoryStore {
             counts.add(inner.rows[seq].record.state, 1);
         }
         Ok(counts)
+    }
+
+    async fn requeue_failed(&self, ids: Vec<JobId>) -> Result<u64> {
+        let mut inner = self.lock();
+        let mut changed = 0;
+        for id in ids {
+            let Some(&seq) = inner.by_id.get(id.as_str()) else {
+                continue;
+            };
+            let row = inner.rows.get_mut(&seq).expect("indexed rows exist");
+            if row.record.state != JobState::Failed {
+                continue;
+            }
+            row.record.attempts = 0;
+            row.record.failure = None;
+            row.record.intent = false;
+            row.not_before_ms = 0;
+            inner.move_to(seq, JobState::Pending);
+            changed += 1;
+        }
+        Ok(changed)
     }
 
     async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page> {

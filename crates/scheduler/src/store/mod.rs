@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use futures::{Stream, StreamExt};
 
 use crate::error::Result;
-use crate::job::{Applied, Counts, JobRecord, Lease, LeaseRequest, NewJob, Page, Update};
+use crate::job::{Applied, Counts, JobId, JobRecord, Lease, LeaseRequest, NewJob, Page, Update};
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -84,6 +84,13 @@ pub trait JobStore: Send + Sync + fmt::Debug {
 
     /// One page of terminal jobs after cursor `after`.
     async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page>;
+
+    /// Puts the named jobs that are in the `failed` state back in the queue
+    /// as if never tried: pending, no attempts, no failure, and no intent,
+    /// so their current step runs afresh (the caller has decided it must,
+    /// e.g. a submission the user chose to send again). Jobs in any other
+    /// state, and unknown ids, are left alone. Returns how many changed.
+    async fn requeue_failed(&self, ids: Vec<JobId>) -> Result<u64>;
 }
 
 macro_rules! forward_store {
@@ -104,6 +111,9 @@ macro_rules! forward_store {
             }
             async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page> {
                 (**self).finished(after, limit).await
+            }
+            async fn requeue_failed(&self, ids: Vec<JobId>) -> Result<u64> {
+                (**self).requeue_failed(ids).await
             }
         }
     )*};

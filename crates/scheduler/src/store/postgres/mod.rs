@@ -11,7 +11,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio_postgres::NoTls;
 
 use crate::error::{Error, Result};
-use crate::job::{Applied, Counts, Lease, LeaseRequest, NewJob, Page, Update};
+use crate::job::{Applied, Counts, JobId, Lease, LeaseRequest, NewJob, Page, Update};
 
 use super::JobStore;
 use commit::Committer;
@@ -347,5 +347,20 @@ impl JobStore for PgStore {
     async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page> {
         let client = self.client().await?;
         ops::finished(&client, &self.queue, after, limit, &self.target).await
+    }
+
+    async fn requeue_failed(&self, ids: Vec<JobId>) -> Result<u64> {
+        let client = self.client().await?;
+        let e = |err: tokio_postgres::Error| self.target.store_error("requeue_failed", &err);
+        let ids: Vec<&str> = ids.iter().map(JobId::as_str).collect();
+        client
+            .execute(
+                "UPDATE framebreak_jobs SET state = 0, attempts = 0, failure = NULL, \
+                 intent = FALSE, not_before = 0 \
+                 WHERE queue = $1 AND id = ANY($2) AND state = 3",
+                &[&&*self.queue, &ids],
+            )
+            .await
+            .map_err(e)
     }
 }

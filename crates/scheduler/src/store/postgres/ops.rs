@@ -141,7 +141,10 @@ fn apply_sql(update: &Update) -> String {
         Update::Begin { .. } => "intent = TRUE, started_at = COALESCE(started_at, $4)",
         Update::Advance { .. } => "step = $4, step_state = $5, intent = FALSE",
         Update::Complete { .. } => "state = 2, result = $4, intent = FALSE",
-        Update::Retry { .. } => "state = 0, attempts = attempts + 1, failure = $4, not_before = $5",
+        Update::Retry { .. } => {
+            "state = 0, attempts = attempts + $6, failure = $4, not_before = $5, \
+             intent = CASE WHEN $7 THEN FALSE ELSE intent END"
+        }
         Update::Fail { .. } => "state = $4, attempts = attempts + 1, failure = $5",
         Update::Release { .. } => "state = 0",
         Update::Unbegin { .. } => "state = 0, intent = FALSE",
@@ -217,6 +220,8 @@ pub(super) async fn apply(
                         &fence,
                         &failure_json(failure),
                         &millis(*not_before_ms),
+                        &i64::from(failure.counts_as_attempt()),
+                        &failure.no_effect,
                     ],
                 )
                 .await

@@ -13,7 +13,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::job::{Applied, Counts, Lease, LeaseRequest, NewJob, Page, Update};
+use crate::job::{Applied, Counts, JobId, Lease, LeaseRequest, NewJob, Page, Update};
 
 use super::JobStore;
 use ops::run;
@@ -69,6 +69,7 @@ pub(super) enum Op {
     Apply(Vec<Update>),
     Counts,
     Finished(Option<u64>, usize),
+    Requeue(Vec<JobId>),
 }
 
 pub(super) enum Answer {
@@ -235,6 +236,7 @@ pub(super) fn op_name(op: &Op) -> &'static str {
         Op::Apply(_) => "apply",
         Op::Counts => "counts",
         Op::Finished(..) => "finished",
+        Op::Requeue(_) => "requeue_failed",
     }
 }
 
@@ -272,6 +274,13 @@ impl JobStore for SqliteStore {
         match self.call(Op::Finished(after, limit)).await? {
             Answer::Page(p) => Ok(p),
             _ => Err(Error::store("finished", "mismatched answer")),
+        }
+    }
+
+    async fn requeue_failed(&self, ids: Vec<JobId>) -> Result<u64> {
+        match self.call(Op::Requeue(ids)).await? {
+            Answer::Added(n) => Ok(n),
+            _ => Err(Error::store("requeue_failed", "mismatched answer")),
         }
     }
 }

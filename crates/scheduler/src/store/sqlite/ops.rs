@@ -40,6 +40,19 @@ pub(super) fn run(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
             }
             Ok(Answer::Added(added))
         }
+        Op::Requeue(ids) => {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE jobs SET state = 0, attempts = 0, failure = NULL, intent = 0, \
+                     not_before = 0 WHERE id = ?1 AND state = 3",
+                )
+                .map_err(e)?;
+            let mut changed = 0;
+            for id in ids {
+                changed += stmt.execute(params![id.as_str()]).map_err(e)? as u64;
+            }
+            Ok(Answer::Added(changed))
+        }
         Op::Lease(request) => lease(tx, request).map(Answer::Leases),
         Op::Apply(updates) => updates
             .iter()
@@ -176,15 +189,17 @@ fn apply(tx: &Transaction<'_>, update: &Update) -> Result<Applied> {
             ..
         } => tx
             .prepare_cached(&format!(
-                "UPDATE jobs SET state = 0, attempts = attempts + 1, failure = ?3, \
-                 not_before = ?4 {FENCE}"
+                "UPDATE jobs SET state = 0, attempts = attempts + ?5, failure = ?3, \
+                 not_before = ?4, intent = CASE WHEN ?6 THEN 0 ELSE intent END {FENCE}"
             ))
             .and_then(|mut s| {
                 s.execute(params![
                     id,
                     fence,
                     failure_json(failure),
-                    *not_before_ms as i64
+                    *not_before_ms as i64,
+                    i64::from(failure.counts_as_attempt()),
+                    failure.no_effect,
                 ])
             }),
         Update::Fail { failure, .. } => tx
