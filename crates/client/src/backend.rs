@@ -6,12 +6,13 @@ use async_trait::async_trait;
 use tokio::io::AsyncWrite;
 
 use crate::download::ProgressFn;
-use crate::{Asset, Error, JobStatus, RemoteJob, Result, VideoRequest};
+use crate::{Asset, Conformed, Error, JobStatus, Lookup, RemoteJob, Result, VideoRequest};
 
 /// A text-to-video generator reached through a long-running-job protocol:
 /// submit, poll, download.
 ///
-/// Three methods are required; everything else (`download_to_file`, …)
+/// Three methods are required; [`conform`](Self::conform) fits a request to
+/// the model before it is sent, and everything else (`download_to_file`, …)
 /// comes from [`VideoBackendExt`](crate::VideoBackendExt). Implementations
 /// speak one protocol exactly and classify every failure into an
 /// [`Error`] whose [`category`](Error::category) tells the scheduler whether
@@ -29,7 +30,7 @@ use crate::{Asset, Error, JobStatus, RemoteJob, Result, VideoRequest};
 ///
 /// # async fn run() -> framebreak_client::Result<()> {
 /// let backend = ReplicateBackend::from_env()?;
-/// let job = backend.submit(&VideoRequest::new("a glass of water tipping over").model("google/veo-3")).await?;
+/// let job = backend.submit(&VideoRequest::new("a glass of water tipping over").model("google/veo-3.1-fast")).await?;
 /// // Store `job` (it is serde-serialisable); poll it later, even after a restart.
 /// loop {
 ///     let status = backend.status(&job).await?;
@@ -79,6 +80,57 @@ pub trait VideoBackend: Send + Sync {
         progress: ProgressFn<'_>,
     ) -> Result<u64>;
 
+    /// Looks for the job that a submission of `request` begun at `since`
+    /// may have created, when its answer was lost (see
+    /// [`SubmitEffect`](crate::SubmitEffect)). Never sends the request.
+    ///
+    /// The default answers [`Lookup::Unknown`]: a backend that cannot list
+    /// its jobs cannot tell, and the caller must not guess. Adapters whose
+    /// protocol lists jobs override it.
+    ///
+    /// # Errors
+    ///
+    /// The list request failed; see [`Error`]. Ask again later.
+    async fn find_submission(
+        &self,
+        request: &VideoRequest,
+        since: std::time::SystemTime,
+    ) -> Result<Lookup> {
+        let _ = (request, since);
+        Ok(Lookup::Unknown {
+            reason: "this backend cannot list the jobs it created".into(),
+        })
+    }
+
+    /// Fits `request` to what its model accepts, without sending anything:
+    /// each duration, size or aspect ratio the model does not offer becomes
+    /// the nearest one it does, parameters it does not take are dropped,
+    /// and every change is listed. `submit` sends the conformed request,
+    /// so calling this first only shows what will go out.
+    ///
+    /// The default returns the request unchanged, as do the adapters for a
+    /// model their table does not know.
+    ///
+    /// ```
+    /// use framebreak_client::{LumaBackend, Secret, VideoBackend, VideoRequest};
+    ///
+    /// let luma = LumaBackend::new(Secret::new("key"))?;
+    /// let asked = VideoRequest::new("a ball rolls uphill").duration_secs(2).size(320, 240);
+    /// let conformed = luma.conform(&asked)?;
+    /// let changes: Vec<String> = conformed.adjustments.iter().map(ToString::to_string).collect();
+    /// assert_eq!(changes, ["duration: 2s -> 5s", "resolution: 240p -> 540p"]);
+    /// # Ok::<(), framebreak_client::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] naming the field, the value asked for and
+    /// the values accepted, when no accepted value is near (a duration of
+    /// 0, an aspect ratio that is not one).
+    fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
+        Ok(Conformed::unchanged(request))
+    }
+
     /// Asks the provider to stop a job. Providers without a cancel call
     /// answer with [`Error::InvalidRequest`].
     ///
@@ -113,6 +165,16 @@ macro_rules! forward {
             }
             async fn cancel(&self, job: &RemoteJob) -> Result<()> {
                 (**self).cancel(job).await
+            }
+            fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
+                (**self).conform(request)
+            }
+            async fn find_submission(
+                &self,
+                request: &VideoRequest,
+                since: std::time::SystemTime,
+            ) -> Result<Lookup> {
+                (**self).find_submission(request, since).await
             }
         }
     )*};

@@ -92,6 +92,26 @@ impl std::fmt::Display for FailureCategory {
     }
 }
 
+/// Whether a submission that failed may have created a job at the provider
+/// (and so may be billed): the question that decides whether sending it again
+/// is safe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SubmitEffect {
+    /// The request never left (no connection, refused locally) or the
+    /// provider answered with a complete error: no job exists. Safe to send
+    /// again.
+    NotCreated,
+    /// The request may have reached the provider: a timeout or a reset
+    /// after sending, a gateway's 502/504. Look the job up before sending
+    /// again.
+    MaybeCreated,
+    /// The provider answered with a success status whose body could not be
+    /// read: the job exists. Never send again; look it up.
+    Created,
+}
+
 /// Everything that can go wrong while talking to a video API or to X.
 ///
 /// Every value maps to a [`FailureCategory`] ([`Error::category`]), says
@@ -134,6 +154,18 @@ pub enum Error {
     /// response arrived.
     #[error("{provider}: cannot connect to {url}: {reason}")]
     Connect {
+        /// The provider.
+        provider: String,
+        /// The URL without its query string.
+        url: String,
+        /// The transport's explanation.
+        reason: String,
+    },
+
+    /// The connection broke after it was made (reset, closed mid-answer):
+    /// the request may have reached the provider.
+    #[error("{provider}: the connection to {url} broke off: {reason}")]
+    Interrupted {
         /// The provider.
         provider: String,
         /// The URL without its query string.
@@ -286,7 +318,7 @@ impl Error {
             Self::Config { .. } | Self::InvalidRequest { .. } | Self::PostTooLong { .. } => {
                 FailureCategory::BadRequest
             }
-            Self::Connect { .. } => FailureCategory::Connection,
+            Self::Connect { .. } | Self::Interrupted { .. } => FailureCategory::Connection,
             Self::Timeout { .. } => FailureCategory::Timeout,
             Self::Http { category, .. } | Self::Rejected { category, .. } => *category,
             Self::MalformedResponse { .. } | Self::JobFailed { .. } => FailureCategory::Server,
@@ -316,6 +348,33 @@ impl Error {
         match self {
             Self::Http { retry_after, .. } => *retry_after,
             _ => None,
+        }
+    }
+
+    /// What a failed submission tells about the job it asked for: whether
+    /// the provider may have created (and will bill) it. See
+    /// [`SubmitEffect`].
+    #[must_use]
+    pub fn submit_effect(&self) -> SubmitEffect {
+        match self {
+            // Refused before sending, or answered with a complete refusal.
+            Self::MissingKey { .. }
+            | Self::Config { .. }
+            | Self::InvalidRequest { .. }
+            | Self::Connect { .. }
+            | Self::ContentPolicy { .. }
+            | Self::PostTooLong { .. } => SubmitEffect::NotCreated,
+            // A gateway that timed out or lost its upstream may have
+            // forwarded the request first.
+            Self::Http {
+                status: 502 | 504, ..
+            } => SubmitEffect::MaybeCreated,
+            Self::Http { .. } => SubmitEffect::NotCreated,
+            // A success status whose body we could not read or parse.
+            Self::MalformedResponse { status, .. } if (200..300).contains(status) => {
+                SubmitEffect::Created
+            }
+            _ => SubmitEffect::MaybeCreated,
         }
     }
 

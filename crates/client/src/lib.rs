@@ -15,6 +15,10 @@
 //!   also spoken by gateways and the framebreak simulator),
 //!   [`ReplicateBackend`], [`FalBackend`], [`RunwayBackend`], [`LumaBackend`],
 //!   [`VeoBackend`] (Gemini API), sharing one pooled rustls client;
+//! - **limits**: [`VideoBackend::conform`] fits a request to what its model
+//!   accepts ([`ModelLimits`], one table per provider): the nearest
+//!   duration, size or aspect ratio, unsupported parameters dropped, each
+//!   change an [`Adjustment`]; `submit` only ever sends conformed requests;
 //! - **one error type**, [`Error`], whose every value maps to a
 //!   [`FailureCategory`] that says whether to retry, and after how long;
 //! - **secrets**: keys from the environment or `.env`, held in [`Secret`],
@@ -51,6 +55,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod conform;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod download;
@@ -59,14 +64,17 @@ mod http;
 mod job;
 mod providers;
 mod publish;
+pub mod reconcile;
 mod secret;
 
 pub use backend::VideoBackend;
+pub use conform::{Adjustment, Conformed};
 pub use download::{Downloaded, ProgressFn, VideoBackendExt, no_progress};
-pub use error::{Error, FailureCategory, Result};
+pub use error::{Error, FailureCategory, Result, SubmitEffect};
 pub use http::{DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_TIMEOUT, HttpConfig};
 pub use job::{Asset, DownloadProgress, JobState, JobStatus, RemoteJob, Size, VideoRequest};
 pub use providers::fal::FalBackend;
+pub use providers::limits::{Durations, ModelLimits};
 pub use providers::luma::LumaBackend;
 pub use providers::openai::{OpenAiBackend, SubmitEncoding};
 pub use providers::replicate::ReplicateBackend;
@@ -75,4 +83,5 @@ pub use providers::veo::VeoBackend;
 pub use publish::{
     DryRunPublisher, MAX_POST_LEN, Post, Published, Publisher, URL_LEN, XPublisher, weighted_len,
 };
+pub use reconcile::Lookup;
 pub use secret::Secret;

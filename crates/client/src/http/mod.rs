@@ -1,6 +1,6 @@
 //! The HTTP plumbing every adapter shares: one pooled client, per-request
-//! timeouts, and the mapping of transport errors and error responses onto
-//! [`Error`].
+//! timeouts, redirects that never carry a key to another origin, and the
+//! mapping of transport errors and error responses onto [`Error`].
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::{Error, FailureCategory, Result, Secret};
 
 mod parse;
+mod redirect;
 
 pub(crate) use parse::{ErrorBody, parse_error_body, poll_after};
 use parse::{request_id, retry_after, should_retry};
@@ -54,7 +55,11 @@ impl HttpConfig {
     ///
     /// This crate builds reqwest without a default rustls crypto provider:
     /// build `client` after [`HttpConfig::new`], which installs `ring` as
-    /// the process default, or install a provider yourself.
+    /// the process default, or install a provider yourself. Build it with
+    /// `redirect(reqwest::redirect::Policy::none())`: framebreak follows
+    /// redirects itself and drops every credential on a hop to another
+    /// origin, which it cannot do for a redirect the client already
+    /// followed.
     #[must_use]
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
         self.client = client;
@@ -91,6 +96,10 @@ pub(crate) fn shared_client() -> Result<reqwest::Client> {
             reqwest::Client::builder()
                 .user_agent(concat!("framebreak/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(30))
+                // Redirects are followed by `Http`, which drops every
+                // credential on a hop to another origin (see `redirect`).
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
                 .build()
                 .map_err(|e| error_chain(&e))
         })
@@ -102,7 +111,8 @@ pub(crate) fn shared_client() -> Result<reqwest::Client> {
 }
 
 /// One provider's view of the shared client: names the provider in every
-/// error and scrubs its key from anything the server echoes back.
+/// error, scrubs its key from anything the server echoes back, and follows
+/// redirects without sending a credential to another origin.
 #[derive(Clone, Debug)]
 pub(crate) struct Http {
     pub(crate) config: HttpConfig,
@@ -132,7 +142,7 @@ impl Http {
     }
 
     /// Sends a request and returns the response if its status is a success.
-    /// The timeout bounds the whole exchange, body included.
+    /// The timeout bounds the whole exchange, redirects and body included.
     pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Response> {
         let (client, request) = request.timeout(self.config.timeout).build_split();
         self.execute(&client, self.build(request)?).await
@@ -169,12 +179,8 @@ impl Http {
         client: &reqwest::Client,
         request: reqwest::Request,
     ) -> Result<Response> {
-        let url = strip_query(request.url());
-        tracing::debug!(provider = self.provider, method = %request.method(), %url, "request");
-        let response = client
-            .execute(request)
-            .await
-            .map_err(|e| self.transport_error(&e, &url))?;
+        let response = self.follow_redirects(client, request).await?;
+        let url = strip_query(response.url());
         let status = response.status();
         tracing::debug!(provider = self.provider, %url, status = status.as_u16(), "response");
         if status.is_success() {
@@ -192,11 +198,18 @@ impl Http {
         let response = self.send(request).await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let url = strip_query(response.url());
+        // The status said yes: the provider acted on the request even if its
+        // body then breaks off, so that is a malformed answer (the effect
+        // happened), not a connection failure (it may not have).
         let body = response
             .bytes()
             .await
-            .map_err(|e| self.transport_error(&e, &url))?;
+            .map_err(|e| Error::MalformedResponse {
+                provider: self.provider.into(),
+                status: status.as_u16(),
+                reason: format!("the body broke off: {}", self.key.scrub(&error_chain(&e))),
+                snippet: "<not received>".into(),
+            })?;
         let value = serde_json::from_slice(&body).map_err(|e| Error::MalformedResponse {
             provider: self.provider.into(),
             status: status.as_u16(),
@@ -235,15 +248,25 @@ impl Http {
         text
     }
 
+    /// Classifies a transport failure by how far the exchange got: a
+    /// failure to connect (refused, DNS, TLS, connect timeout) means the
+    /// request never left; a timeout or a connection that broke after that
+    /// means it may have reached the provider.
     pub(crate) fn transport_error(&self, err: &reqwest::Error, url: &str) -> Error {
-        if err.is_timeout() {
+        if err.is_connect() {
+            Error::Connect {
+                provider: self.provider.into(),
+                url: url.to_owned(),
+                reason: self.key.scrub(&error_chain(err)),
+            }
+        } else if err.is_timeout() {
             Error::Timeout {
                 provider: self.provider.into(),
                 url: url.to_owned(),
                 after: self.config.timeout,
             }
         } else {
-            Error::Connect {
+            Error::Interrupted {
                 provider: self.provider.into(),
                 url: url.to_owned(),
                 reason: self.key.scrub(&error_chain(err)),

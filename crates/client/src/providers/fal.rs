@@ -7,8 +7,23 @@ use serde::Deserialize;
 use tokio::io::AsyncWrite;
 
 use super::{Common, adapter_common, mentions_policy, policy_in_error};
+use crate::conform::{Frame, Seconds, Wire};
 use crate::download::ProgressFn;
-use crate::{Asset, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest};
+use crate::{
+    Asset, Conformed, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest,
+};
+
+/// fal's video models: `duration` with a unit (`"8s"`), `aspect_ratio`,
+/// `negative_prompt`.
+const WIRE: Wire = Wire {
+    duration: "duration",
+    seconds: Seconds::Suffixed,
+    frame: Frame::Aspect {
+        field: "aspect_ratio",
+        resolution: None,
+    },
+    negative_prompt: Some("negative_prompt"),
+};
 
 /// fal.ai's queue API (`FAL_KEY`, `Authorization: Key …`).
 #[derive(Clone, Debug)]
@@ -21,7 +36,7 @@ adapter_common!(
     "fal",
     "FAL_KEY",
     "https://queue.fal.run",
-    "fal-ai/veo3/fast",
+    "fal-ai/veo3.1/fast",
     policy_in_error
 );
 
@@ -109,7 +124,15 @@ impl FalBackend {
 
 #[async_trait]
 impl VideoBackend for FalBackend {
+    fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
+        let model = self.model(request);
+        let limits = super::limits::fal(model);
+        crate::conform::apply(Self::NAME, model, limits.as_ref(), WIRE, request)
+    }
+
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
+        let conformed = self.conform(request)?;
+        let request = &conformed.request;
         let model = self.model(request).trim_matches('/');
         let url = self.common.url(model);
         let builder = self

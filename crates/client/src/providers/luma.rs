@@ -7,8 +7,23 @@ use serde::Deserialize;
 use tokio::io::AsyncWrite;
 
 use super::{Common, adapter_common, mentions_policy, policy_in_error};
+use crate::conform::{Frame, Seconds, Wire, resolution_of};
 use crate::download::ProgressFn;
-use crate::{Asset, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest};
+use crate::{
+    Asset, Conformed, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest,
+};
+
+/// `duration` with a unit (`"5s"`), `aspect_ratio`, `resolution` from the
+/// size's short side.
+const WIRE: Wire = Wire {
+    duration: "duration",
+    seconds: Seconds::Suffixed,
+    frame: Frame::Aspect {
+        field: "aspect_ratio",
+        resolution: Some("resolution"),
+    },
+    negative_prompt: None,
+};
 
 /// Luma's Dream Machine API (`LUMAAI_API_KEY`, Bearer auth).
 #[derive(Clone, Debug)]
@@ -53,7 +68,23 @@ impl LumaBackend {
 
 #[async_trait]
 impl VideoBackend for LumaBackend {
+    async fn find_submission(
+        &self,
+        request: &VideoRequest,
+        since: std::time::SystemTime,
+    ) -> Result<crate::Lookup> {
+        self.lookup(request, since).await
+    }
+
+    fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
+        let model = self.model(request);
+        let limits = super::limits::luma(model);
+        crate::conform::apply(Self::NAME, model, limits.as_ref(), WIRE, request)
+    }
+
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
+        let conformed = self.conform(request)?;
+        let request = &conformed.request;
         let mut body = serde_json::Map::new();
         body.insert("prompt".into(), request.prompt.clone().into());
         body.insert("model".into(), self.model(request).into());
@@ -65,10 +96,7 @@ impl VideoBackend for LumaBackend {
             body.insert("aspect_ratio".into(), aspect.into());
         }
         if let Some(size) = request.size {
-            body.insert(
-                "resolution".into(),
-                format!("{}p", size.height.min(size.width)).into(),
-            );
+            body.insert("resolution".into(), resolution_of(size).into());
         }
         body.extend(request.extras.clone());
         let url = self.common.url("/dream-machine/v1/generations/video");
@@ -144,5 +172,73 @@ impl VideoBackend for LumaBackend {
         self.common
             .download(asset, sink, progress, |r| self.auth(r))
             .await
+    }
+}
+
+/// One page of `GET /dream-machine/v1/generations`.
+#[derive(Deserialize)]
+struct GenerationPage {
+    generations: Vec<ListedGeneration>,
+    #[serde(default)]
+    has_more: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ListedGeneration {
+    id: String,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    request: Option<serde_json::Value>,
+}
+
+impl LumaBackend {
+    /// Generations a page.
+    const PAGE: usize = 100;
+
+    /// `GET /dream-machine/v1/generations?limit=100&offset=N`. The API
+    /// reference documents no order, so the list is read to its end (or
+    /// [`MAX_PAGES`](crate::reconcile::MAX_PAGES)), not only until an old
+    /// generation.
+    async fn lookup(
+        &self,
+        request: &VideoRequest,
+        since: std::time::SystemTime,
+    ) -> Result<crate::Lookup> {
+        let model = self.model(request).to_owned();
+        let mut search = crate::reconcile::Search::new(request, &model, since).unordered();
+        let mut offset = 0;
+        loop {
+            let url = self.common.url(&format!(
+                "/dream-machine/v1/generations?limit={}&offset={offset}",
+                Self::PAGE
+            ));
+            let (page, _): (GenerationPage, _) =
+                self.common.get_json(url, |r| self.auth(r)).await?;
+            let count = page.generations.len();
+            let more = search.offer(page.generations.into_iter().map(|g| {
+                crate::reconcile::Listed {
+                    job: RemoteJob::new(Self::NAME, g.id),
+                    prompt: g
+                        .request
+                        .as_ref()
+                        .and_then(|r| r.get("prompt"))
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned),
+                    model: g.model,
+                    created: g
+                        .created_at
+                        .as_deref()
+                        .and_then(crate::reconcile::parse_rfc3339),
+                }
+            }));
+            let exhausted = page.has_more == Some(false) || count < Self::PAGE;
+            if exhausted || !more {
+                return Ok(search.finish(exhausted));
+            }
+            offset += count;
+        }
     }
 }

@@ -7,6 +7,7 @@ use crate::http::{ErrorBody, Http, HttpConfig, join, parse_base};
 use crate::{Asset, Error, Result, Secret};
 
 pub(crate) mod fal;
+pub(crate) mod limits;
 pub(crate) mod luma;
 pub(crate) mod openai;
 pub(crate) mod replicate;

@@ -1,17 +1,37 @@
 //! The OpenAI-compatible Videos API: `POST /v1/videos`, `GET
 //! /v1/videos/{id}`, `GET /v1/videos/{id}/content?variant=video`.
 //!
-//! OpenAI's own Sora endpoints are deprecated, but gateways and the
-//! framebreak simulator speak this protocol, hence the base URL override.
+//! OpenAI shut its own Videos API and the Sora 2 models down on
+//! 2026-09-24; gateways (MiniMax, Veo, Wan, Seedance behind one key) and
+//! the framebreak simulator still speak the protocol, hence the base URL
+//! override. No model name is common to those gateways, so the default
+//! model is the simulator's, `framebreak-sim`: name the gateway's model,
+//! and give its limits with [`OpenAiBackend::with_model_limits`] where the
+//! built-in table (Sora 2 only) does not know it.
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::io::AsyncWrite;
 
 use super::{Common, adapter_common, policy_in_error};
+use crate::conform::{Frame, Seconds, Wire};
 use crate::download::ProgressFn;
 use crate::http::poll_after;
-use crate::{Asset, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest};
+use crate::{
+    Asset, Conformed, Error, JobState, JobStatus, ModelLimits, RemoteJob, Result, VideoBackend,
+    VideoRequest,
+};
+
+/// `seconds` as a string, `size` as `WxH`; no negative prompt.
+const WIRE: Wire = Wire {
+    duration: "seconds",
+    seconds: Seconds::Text,
+    frame: Frame::Size {
+        field: "size",
+        separator: 'x',
+    },
+    negative_prompt: None,
+};
 
 /// How the submit request is encoded. OpenAI accepts both; some gateways
 /// accept only the multipart form the API reference shows.
@@ -30,6 +50,7 @@ pub enum SubmitEncoding {
 pub struct OpenAiBackend {
     common: Common,
     encoding: SubmitEncoding,
+    models: std::collections::BTreeMap<String, ModelLimits>,
 }
 
 fn is_policy(body: &crate::http::ErrorBody) -> bool {
@@ -41,7 +62,7 @@ adapter_common!(
     "openai",
     "OPENAI_API_KEY",
     "https://api.openai.com",
-    "sora-2",
+    "framebreak-sim",
     is_policy
 );
 
@@ -50,7 +71,17 @@ impl OpenAiBackend {
         Self {
             common,
             encoding: SubmitEncoding::Json,
+            models: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Tells [`conform`](VideoBackend::conform) what `model` accepts: a
+    /// gateway's own model, or one whose built-in limits (Sora 2) the
+    /// gateway narrows. Replaces any earlier limits for that name.
+    #[must_use]
+    pub fn with_model_limits(mut self, model: impl Into<String>, limits: ModelLimits) -> Self {
+        self.models.insert(model.into(), limits);
+        self
     }
 
     /// Chooses JSON or multipart for submissions.
@@ -101,7 +132,27 @@ struct VideoError {
 
 #[async_trait]
 impl VideoBackend for OpenAiBackend {
+    async fn find_submission(
+        &self,
+        request: &VideoRequest,
+        since: std::time::SystemTime,
+    ) -> Result<crate::Lookup> {
+        self.lookup(request, since).await
+    }
+
+    fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
+        let model = self.model(request);
+        let limits = self
+            .models
+            .get(model)
+            .cloned()
+            .or_else(|| super::limits::openai(model));
+        crate::conform::apply(Self::NAME, model, limits.as_ref(), WIRE, request)
+    }
+
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
+        let conformed = self.conform(request)?;
+        let request = &conformed.request;
         let url = self.common.url("/v1/videos");
         let mut builder = self.auth(self.common.http.client().post(url));
         if let Some(key) = &request.idempotency_key {
@@ -200,5 +251,62 @@ impl VideoBackend for OpenAiBackend {
         self.common
             .download(asset, sink, progress, |r| self.auth(r))
             .await
+    }
+}
+
+/// One page of `GET /v1/videos`.
+#[derive(Deserialize)]
+struct VideoPage {
+    data: Vec<ListedVideo>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    last_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListedVideo {
+    id: String,
+    #[serde(default)]
+    created_at: Option<i64>,
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+impl OpenAiBackend {
+    /// `GET /v1/videos?order=desc&limit=100`, page after page with `after`,
+    /// until a video older than the window.
+    async fn lookup(
+        &self,
+        request: &VideoRequest,
+        since: std::time::SystemTime,
+    ) -> Result<crate::Lookup> {
+        let model = self.model(request).to_owned();
+        let mut search = crate::reconcile::Search::new(request, &model, since);
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = self.common.url("/v1/videos?order=desc&limit=100");
+            if let Some(id) = &after {
+                url.push_str("&after=");
+                url.push_str(id);
+            }
+            let (page, _): (VideoPage, _) = self.common.get_json(url, |r| self.auth(r)).await?;
+            let last = page
+                .last_id
+                .clone()
+                .or_else(|| page.data.last().map(|v| v.id.clone()));
+            let more = search.offer(page.data.into_iter().map(|v| crate::reconcile::Listed {
+                job: RemoteJob::new(Self::NAME, v.id),
+                prompt: v.prompt,
+                model: v.model,
+                created: v.created_at.and_then(crate::reconcile::unix_secs),
+            }));
+            match last {
+                Some(id) if page.has_more && more => after = Some(id),
+                _ => return Ok(search.finish(!page.has_more)),
+            }
+        }
     }
 }

@@ -9,8 +9,23 @@ use serde::Deserialize;
 use tokio::io::AsyncWrite;
 
 use super::{Common, adapter_common, mentions_policy, policy_in_error};
+use crate::conform::{Frame, Seconds, Wire};
 use crate::download::ProgressFn;
-use crate::{Asset, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest};
+use crate::{
+    Asset, Conformed, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest,
+};
+
+/// The usual input of Replicate's video models: `duration` a number,
+/// `aspect_ratio`, `negative_prompt`.
+const WIRE: Wire = Wire {
+    duration: "duration",
+    seconds: Seconds::Number,
+    frame: Frame::Aspect {
+        field: "aspect_ratio",
+        resolution: None,
+    },
+    negative_prompt: Some("negative_prompt"),
+};
 
 /// Replicate's predictions API (`REPLICATE_API_TOKEN`, Bearer auth).
 ///
@@ -27,7 +42,7 @@ adapter_common!(
     "replicate",
     "REPLICATE_API_TOKEN",
     "https://api.replicate.com",
-    "google/veo-3",
+    "google/veo-3.1-fast",
     policy_in_error
 );
 
@@ -155,7 +170,23 @@ struct Prediction {
 
 #[async_trait]
 impl VideoBackend for ReplicateBackend {
+    async fn find_submission(
+        &self,
+        request: &VideoRequest,
+        since: std::time::SystemTime,
+    ) -> Result<crate::Lookup> {
+        self.lookup(request, since).await
+    }
+
+    fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
+        let model = self.model(request);
+        let limits = super::limits::replicate(model);
+        crate::conform::apply(Self::NAME, model, limits.as_ref(), WIRE, request)
+    }
+
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
+        let conformed = self.conform(request)?;
+        let request = &conformed.request;
         let model = self.model(request);
         let input = Self::input(request);
         let (url, body) = match model.split_once(':') {
@@ -233,5 +264,75 @@ mod tests {
         let obj = serde_json::json!({"video": "https://r/a.mp4", "seed": 3});
         assert_eq!(output_urls(Some(&obj)), ["https://r/a.mp4"]);
         assert!(output_urls(None).is_empty());
+    }
+}
+
+/// One page of `GET /v1/predictions` (newest first, 100 a page).
+#[derive(Deserialize)]
+struct PredictionPage {
+    results: Vec<ListedPrediction>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListedPrediction {
+    id: String,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    input: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl ReplicateBackend {
+    /// `GET /v1/predictions`, following `next` (on the API's own origin
+    /// only: the key goes nowhere else) until a prediction older than the
+    /// window. A prediction whose seed differs from the request's is not
+    /// the one.
+    async fn lookup(
+        &self,
+        request: &VideoRequest,
+        since: std::time::SystemTime,
+    ) -> Result<crate::Lookup> {
+        let model = self.model(request).to_owned();
+        let mut search = crate::reconcile::Search::new(request, &model, since);
+        let mut url = self.common.url("/v1/predictions");
+        loop {
+            let (page, _): (PredictionPage, _) =
+                self.common.get_json(&url, |r| self.auth(r)).await?;
+            let seed = request.seed;
+            let more = search.offer(page.results.into_iter().filter_map(|p| {
+                let input = p.input.unwrap_or_default();
+                let other_seed = seed.is_some_and(|s| {
+                    input
+                        .get("seed")
+                        .and_then(serde_json::Value::as_u64)
+                        .is_some_and(|listed| listed != s)
+                });
+                (!other_seed).then(|| crate::reconcile::Listed {
+                    job: RemoteJob::new(Self::NAME, p.id),
+                    prompt: input
+                        .get("prompt")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned),
+                    model: p.model,
+                    created: p
+                        .created_at
+                        .as_deref()
+                        .and_then(crate::reconcile::parse_rfc3339),
+                })
+            }));
+            match page.next {
+                Some(next) if more && self.common.same_origin(&next) => url = next,
+                Some(_) if more => {
+                    return Ok(crate::Lookup::Unknown {
+                        reason: "the next page of predictions is on another origin".into(),
+                    });
+                }
+                next => return Ok(search.finish(next.is_none())),
+            }
+        }
     }
 }

@@ -6,8 +6,23 @@ use serde::Deserialize;
 use tokio::io::AsyncWrite;
 
 use super::{Common, adapter_common, mentions_policy, policy_in_error};
+use crate::conform::{Frame, Seconds, Wire};
 use crate::download::ProgressFn;
-use crate::{Asset, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest};
+use crate::{
+    Asset, Conformed, Error, JobState, JobStatus, RemoteJob, Result, VideoBackend, VideoRequest,
+};
+
+/// `duration` a number, `ratio` a pixel size with a colon,
+/// `negativePrompt`.
+const WIRE: Wire = Wire {
+    duration: "duration",
+    seconds: Seconds::Number,
+    frame: Frame::Size {
+        field: "ratio",
+        separator: ':',
+    },
+    negative_prompt: Some("negativePrompt"),
+};
 
 /// The API version this adapter speaks.
 const API_VERSION: &str = "2024-11-06";
@@ -61,7 +76,15 @@ impl RunwayBackend {
 
 #[async_trait]
 impl VideoBackend for RunwayBackend {
+    fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
+        let model = self.model(request);
+        let limits = super::limits::runway(model);
+        crate::conform::apply(Self::NAME, model, limits.as_ref(), WIRE, request)
+    }
+
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
+        let conformed = self.conform(request)?;
+        let request = &conformed.request;
         let mut body = serde_json::Map::new();
         body.insert("model".into(), self.model(request).into());
         body.insert("promptText".into(), request.prompt.clone().into());

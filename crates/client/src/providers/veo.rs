@@ -7,10 +7,23 @@ use serde::Deserialize;
 use tokio::io::AsyncWrite;
 
 use super::{Common, adapter_common, policy_in_error};
+use crate::conform::{Frame, Seconds, Wire, resolution_of};
 use crate::download::ProgressFn;
 use crate::{
-    Asset, Error, FailureCategory, JobState, JobStatus, RemoteJob, Result, VideoBackend,
+    Asset, Conformed, Error, FailureCategory, JobState, JobStatus, RemoteJob, Result, VideoBackend,
     VideoRequest,
+};
+
+/// `durationSeconds` a number, `aspectRatio`, `resolution` from the size's
+/// short side, `negativePrompt`.
+const WIRE: Wire = Wire {
+    duration: "durationSeconds",
+    seconds: Seconds::Number,
+    frame: Frame::Aspect {
+        field: "aspectRatio",
+        resolution: Some("resolution"),
+    },
+    negative_prompt: Some("negativePrompt"),
 };
 
 /// Google's Gemini API for Veo (`GEMINI_API_KEY`, `x-goog-api-key`).
@@ -24,7 +37,7 @@ adapter_common!(
     "veo",
     "GEMINI_API_KEY",
     "https://generativelanguage.googleapis.com",
-    "veo-3.0-generate-001",
+    "veo-3.1-fast-generate-preview",
     policy_in_error
 );
 
@@ -113,7 +126,15 @@ impl VeoBackend {
 
 #[async_trait]
 impl VideoBackend for VeoBackend {
+    fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
+        let model = self.model(request);
+        let limits = super::limits::veo(model);
+        crate::conform::apply(Self::NAME, model, limits.as_ref(), WIRE, request)
+    }
+
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
+        let conformed = self.conform(request)?;
+        let request = &conformed.request;
         let mut parameters = serde_json::Map::new();
         if let Some(aspect) = request.aspect() {
             parameters.insert("aspectRatio".into(), aspect.into());
@@ -122,10 +143,7 @@ impl VideoBackend for VeoBackend {
             parameters.insert("durationSeconds".into(), secs.into());
         }
         if let Some(size) = request.size {
-            parameters.insert(
-                "resolution".into(),
-                format!("{}p", size.height.min(size.width)).into(),
-            );
+            parameters.insert("resolution".into(), resolution_of(size).into());
         }
         if let Some(seed) = request.seed {
             parameters.insert("seed".into(), seed.into());

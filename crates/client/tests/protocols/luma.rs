@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use framebreak_client::{
-    FailureCategory, HttpConfig, LumaBackend, Secret, VideoBackend, VideoRequest,
+    Conformed, FailureCategory, HttpConfig, LumaBackend, Secret, VideoBackend, VideoRequest,
 };
+use mockito::ServerGuard;
+use serde_json::{Value, json};
 
 use crate::util::KEY;
 
@@ -39,8 +41,9 @@ async fn passes_the_conformance_suite() {
             201,
             generation("queued", "null", "null"),
         ),
+        // 8 s is not offered: 9 s is the nearest.
         submit_body: Matcher::PartialJson(
-            serde_json::json!({"model": "ray-2", "duration": "8s", "aspect_ratio": "16:9", "resolution": "720p"}),
+            serde_json::json!({"model": "ray-2", "duration": "9s", "aspect_ratio": "16:9", "resolution": "720p"}),
         ),
         queued: vec![step(
             "GET",
@@ -128,4 +131,151 @@ async fn moderated_generations_fail_as_content_policy() {
         panic!("not failed")
     };
     assert_eq!(error.category(), FailureCategory::ContentPolicy);
+}
+
+// --- Conforming to what the model accepts -----------------------------------
+
+/// The request framebreak's campaign sends unless told otherwise.
+fn campaign() -> VideoRequest {
+    VideoRequest::new("prompt")
+        .duration_secs(2)
+        .size(320, 240)
+        .seed(7)
+}
+
+fn changes(conformed: &Conformed) -> Vec<String> {
+    conformed
+        .adjustments
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// `POST /dream-machine/v1/generations/video` as lumalabs-python's
+/// `generation_create_params.py` types it: `duration` "5s" or "9s",
+/// `resolution` "540p", "720p", "1080p" or "4k", seven aspect ratios, no
+/// seed, no other field.
+fn check_generation(body: &Value) -> Result<(), Value> {
+    let detail = |message: String| json!({ "detail": message });
+    let Some(fields) = body.as_object() else {
+        return Err(detail("Invalid request body".into()));
+    };
+    let known = [
+        "model",
+        "prompt",
+        "aspect_ratio",
+        "duration",
+        "resolution",
+        "loop",
+        "keyframes",
+        "concepts",
+        "callback_url",
+        "generation_type",
+    ];
+    for key in fields.keys() {
+        if !known.contains(&key.as_str()) {
+            return Err(detail(format!("Unknown field: {key}")));
+        }
+    }
+    for (field, valid) in [
+        ("model", &["ray-1-6", "ray-2", "ray-flash-2"][..]),
+        ("duration", &["5s", "9s"][..]),
+        ("resolution", &["540p", "720p", "1080p", "4k"][..]),
+        (
+            "aspect_ratio",
+            &["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"][..],
+        ),
+    ] {
+        match fields.get(field) {
+            None if field == "model" => return Err(detail("model is required".into())),
+            None => {}
+            Some(v) if v.as_str().is_some_and(|v| valid.contains(&v)) => {}
+            Some(v) => {
+                return Err(detail(format!(
+                    "Invalid {field} {v}: expected one of {valid:?}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verdict(request: &mockito::Request) -> Result<(), Value> {
+    check_generation(&serde_json::from_slice(request.body().unwrap()).unwrap_or(Value::Null))
+}
+
+/// The generations endpoint, answering what Ray refuses with Luma's 400;
+/// the accepting mock must be hit `accepted` times.
+async fn validating_server(server: &mut ServerGuard, accepted: usize) -> mockito::Mock {
+    server
+        .mock("POST", "/dream-machine/v1/generations/video")
+        .match_request(|r| verdict(r).is_err())
+        .with_status(400)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(|r| verdict(r).unwrap_err().to_string().into_bytes())
+        .create_async()
+        .await;
+    server
+        .mock("POST", "/dream-machine/v1/generations/video")
+        .match_request(|r| verdict(r).is_ok())
+        .with_status(201)
+        .with_body(generation("queued", "null", "null"))
+        .expect(accepted)
+        .create_async()
+        .await
+}
+
+#[tokio::test]
+async fn default_and_campaign_requests_are_conformed_and_accepted() {
+    let mut server = mockito::Server::new_async().await;
+    let accepted = validating_server(&mut server, 2).await;
+    let luma = backend(&server.url());
+    assert_eq!(LumaBackend::DEFAULT_MODEL, "ray-2");
+
+    let plain = VideoRequest::new("prompt");
+    assert!(luma.conform(&plain).unwrap().adjustments.is_empty());
+    luma.submit(&plain).await.unwrap();
+
+    let conformed = luma.conform(&campaign()).unwrap();
+    assert_eq!(
+        changes(&conformed),
+        [
+            "duration: 2s -> 5s",
+            "resolution: 240p -> 540p",
+            "seed: 7 -> (none)"
+        ]
+    );
+    assert_eq!(conformed.request.aspect().as_deref(), Some("4:3"));
+    luma.submit(&campaign()).await.unwrap();
+    accepted.assert_async().await;
+}
+
+#[tokio::test]
+async fn a_wide_frame_keeps_its_luma_ratio() {
+    let luma = backend("http://127.0.0.1:9");
+    // 2520x1080 reduces to 7:3, which is Luma's 21:9.
+    let conformed = luma
+        .conform(
+            &VideoRequest::new("prompt")
+                .duration_secs(9)
+                .size(2520, 1080),
+        )
+        .unwrap();
+    assert_eq!(changes(&conformed), ["aspect_ratio: 7:3 -> 21:9"]);
+    assert_eq!(conformed.request.aspect().as_deref(), Some("21:9"));
+}
+
+#[tokio::test]
+async fn a_resolution_that_bypasses_conform_meets_lumas_own_400() {
+    let mut server = mockito::Server::new_async().await;
+    validating_server(&mut server, 0).await;
+    let err = backend(&server.url())
+        .submit(&VideoRequest::new("prompt").extra("resolution", "240p".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), FailureCategory::BadRequest);
+    assert!(
+        err.to_string().contains("Invalid resolution \"240p\""),
+        "{err}"
+    );
 }

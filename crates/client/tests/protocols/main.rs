@@ -19,6 +19,8 @@ mod fal;
 mod in_process;
 mod luma;
 mod openai;
+mod reconcile;
+mod redirect;
 mod replicate;
 mod runway;
 mod secrets;

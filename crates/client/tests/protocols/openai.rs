@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use framebreak_client::{
-    FailureCategory, HttpConfig, JobState, OpenAiBackend, RemoteJob, Secret, SubmitEncoding,
-    VideoBackend, VideoRequest,
+    Conformed, FailureCategory, HttpConfig, JobState, ModelLimits, OpenAiBackend, RemoteJob,
+    Secret, SubmitEncoding, VideoBackend, VideoRequest,
 };
-use mockito::Matcher;
+use mockito::{Matcher, ServerGuard};
+use serde_json::{Value, json};
 
 use crate::util::KEY;
 
@@ -41,8 +42,9 @@ async fn passes_the_conformance_suite() {
         auth: ("authorization", bearer()),
         headers: vec![],
         submit: step("POST", "/v1/videos", 200, video("queued", "")),
+        // The simulator's model: no table, so the request goes as asked.
         submit_body: Matcher::PartialJson(
-            serde_json::json!({"model": "sora-2", "seconds": "8", "size": "1280x720"}),
+            serde_json::json!({"model": "framebreak-sim", "seconds": "8", "size": "1280x720"}),
         ),
         queued: vec![step("GET", status, 200, video("queued", ""))],
         running: vec![step("GET", status, 200, video("in_progress", ""))],
@@ -203,4 +205,259 @@ async fn an_idempotency_key_that_cannot_be_a_header_is_a_bad_request() {
         .await
         .unwrap_err();
     assert_eq!(err.category(), FailureCategory::BadRequest, "{err}");
+}
+
+// --- Conforming to what the model accepts -----------------------------------
+
+/// The request framebreak's campaign sends unless told otherwise.
+fn campaign() -> VideoRequest {
+    VideoRequest::new("prompt")
+        .duration_secs(2)
+        .size(320, 240)
+        .seed(7)
+}
+
+fn changes(conformed: &Conformed) -> Vec<String> {
+    conformed
+        .adjustments
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// A gateway model, known only from configuration.
+const GATEWAY_MODEL: &str = "gateway/video-x";
+
+fn gateway_limits() -> ModelLimits {
+    serde_json::from_value(json!({
+        "durations": {"min": 4, "max": 15},
+        "sizes": ["1344x768", "768x1344", "768x768"],
+        "seed": false,
+    }))
+    .unwrap()
+}
+
+fn openai_error(param: &str, code: &str, message: String) -> Value {
+    json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})
+}
+
+/// `POST /v1/videos` as openai-python's `video_create_params.py` documents
+/// it: `seconds` a string of "4", "8" or "12", `size` one of four (sora-2:
+/// two), nothing else but `prompt`, `model` and `input_reference`; plus the
+/// gateway model above, 4 to 15 seconds.
+fn check_videos(body: &Value) -> Result<(), Value> {
+    let Some(fields) = body.as_object() else {
+        return Err(openai_error(
+            "",
+            "invalid_json",
+            "The body is not a JSON object.".into(),
+        ));
+    };
+    for key in fields.keys() {
+        if !["prompt", "model", "seconds", "size", "input_reference"].contains(&key.as_str()) {
+            return Err(openai_error(
+                key,
+                "unknown_parameter",
+                format!("Unknown parameter: '{key}'."),
+            ));
+        }
+    }
+    if fields
+        .get("prompt")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(openai_error(
+            "prompt",
+            "missing_required_parameter",
+            "Missing required parameter: 'prompt'.".into(),
+        ));
+    }
+    let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let (seconds, sizes) = match fields
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("sora-2")
+    {
+        "sora-2" => (
+            strings(&["4", "8", "12"]),
+            strings(&["720x1280", "1280x720"]),
+        ),
+        "sora-2-pro" => (
+            strings(&["4", "8", "12"]),
+            strings(&["720x1280", "1280x720", "1024x1792", "1792x1024"]),
+        ),
+        GATEWAY_MODEL => (
+            (4..=15).map(|s: u32| s.to_string()).collect(),
+            strings(&["1344x768", "768x1344", "768x768"]),
+        ),
+        other => {
+            return Err(openai_error(
+                "model",
+                "invalid_value",
+                format!("Invalid value: '{other}'."),
+            ));
+        }
+    };
+    for (param, valid) in [("seconds", &seconds), ("size", &sizes)] {
+        match fields.get(param) {
+            None => {}
+            Some(Value::String(v)) if valid.contains(v) => {}
+            Some(Value::String(v)) => {
+                return Err(openai_error(
+                    param,
+                    "invalid_value",
+                    format!(
+                        "Invalid value: '{v}'. Supported values are: '{}'.",
+                        valid.join("', '")
+                    ),
+                ));
+            }
+            Some(other) => {
+                return Err(openai_error(
+                    param,
+                    "invalid_type",
+                    format!(
+                        "Invalid type for '{param}': expected a string, but got {other} instead."
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json_of(request: &mockito::Request) -> Value {
+    serde_json::from_slice(request.body().unwrap()).unwrap_or(Value::Null)
+}
+
+/// A `/v1/videos` that accepts exactly what OpenAI documents and answers
+/// anything else with its 400 `invalid_request_error`. The first mock must
+/// be hit `accepted` times.
+async fn validating_server(server: &mut ServerGuard, accepted: usize) -> mockito::Mock {
+    server
+        .mock("POST", "/v1/videos")
+        .match_request(|r| check_videos(&json_of(r)).is_err())
+        .with_status(400)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(|r| {
+            check_videos(&json_of(r))
+                .unwrap_err()
+                .to_string()
+                .into_bytes()
+        })
+        .create_async()
+        .await;
+    server
+        .mock("POST", "/v1/videos")
+        .match_request(|r| check_videos(&json_of(r)).is_ok())
+        .with_status(200)
+        .with_body(video("queued", ""))
+        .expect(accepted)
+        .create_async()
+        .await
+}
+
+#[tokio::test]
+async fn default_and_campaign_requests_are_conformed_to_sora_2_and_accepted() {
+    let mut server = mockito::Server::new_async().await;
+    let accepted = validating_server(&mut server, 2).await;
+    let sora = backend(&server.url()).with_default_model("sora-2");
+
+    let plain = VideoRequest::new("prompt");
+    assert!(sora.conform(&plain).unwrap().adjustments.is_empty());
+    sora.submit(&plain).await.unwrap();
+
+    let conformed = sora.conform(&campaign()).unwrap();
+    assert_eq!(
+        changes(&conformed),
+        [
+            "seconds: 2 -> 4",
+            "size: 320x240 -> 1280x720",
+            "seed: 7 -> (none)"
+        ]
+    );
+    sora.submit(&campaign()).await.unwrap();
+    accepted.assert_async().await;
+}
+
+#[tokio::test]
+async fn sora_2_pro_keeps_its_larger_sizes() {
+    let sora = backend("http://127.0.0.1:9").with_default_model("sora-2-pro");
+    let conformed = sora
+        .conform(
+            &VideoRequest::new("prompt")
+                .duration_secs(10)
+                .size(1920, 1080),
+        )
+        .unwrap();
+    assert_eq!(
+        changes(&conformed),
+        ["seconds: 10 -> 8", "size: 1920x1080 -> 1792x1024"]
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_model_takes_the_limits_given_at_run_time() {
+    let mut server = mockito::Server::new_async().await;
+    let accepted = validating_server(&mut server, 2).await;
+    let gateway = backend(&server.url())
+        .with_default_model(GATEWAY_MODEL)
+        .with_model_limits(GATEWAY_MODEL, gateway_limits());
+    gateway.submit(&VideoRequest::new("prompt")).await.unwrap();
+    let conformed = gateway.conform(&campaign()).unwrap();
+    assert_eq!(
+        changes(&conformed),
+        [
+            "seconds: 2 -> 4",
+            "size: 320x240 -> 1344x768",
+            "seed: 7 -> (none)"
+        ]
+    );
+    gateway.submit(&campaign()).await.unwrap();
+    accepted.assert_async().await;
+}
+
+#[tokio::test]
+async fn the_simulators_model_passes_through_unchanged() {
+    let sim = backend("http://127.0.0.1:9");
+    assert_eq!(OpenAiBackend::DEFAULT_MODEL, "framebreak-sim");
+    assert_eq!(
+        sim.conform(&campaign()).unwrap(),
+        Conformed::unchanged(&campaign())
+    );
+}
+
+#[tokio::test]
+async fn values_that_bypass_conform_meet_openais_own_400() {
+    let mut server = mockito::Server::new_async().await;
+    validating_server(&mut server, 0).await;
+    let sora = backend(&server.url()).with_default_model("sora-2");
+    // Extras go out as given: a number where a string is due, an unknown field.
+    for (extra, value, expected) in [
+        ("seconds", json!(8), "Invalid type for 'seconds'"),
+        ("seed", json!(7), "Unknown parameter: 'seed'."),
+    ] {
+        let request = VideoRequest::new("prompt").extra(extra, value);
+        let err = sora.submit(&request).await.unwrap_err();
+        assert_eq!(err.category(), FailureCategory::BadRequest, "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_duration_of_zero_is_refused_before_anything_is_sent() {
+    // Nothing listens on port 9: a request that went out would be a
+    // connection error, not this.
+    let err = backend("http://127.0.0.1:9")
+        .with_default_model("sora-2")
+        .submit(&VideoRequest::new("prompt").duration_secs(0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), FailureCategory::BadRequest);
+    let text = err.to_string();
+    assert!(
+        text.contains("`seconds` = `0`") && text.contains("`4`, `8` or `12`"),
+        "{text}"
+    );
 }

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use framebreak_client::{
-    FailureCategory, HttpConfig, JobState, RemoteJob, ReplicateBackend, Secret, VideoBackend,
-    VideoRequest,
+    Conformed, FailureCategory, HttpConfig, JobState, RemoteJob, ReplicateBackend, Secret,
+    VideoBackend, VideoRequest,
 };
-use mockito::Matcher;
+use mockito::{Matcher, ServerGuard};
+use serde_json::{Value, json};
 
 use crate::util::KEY;
 
@@ -20,7 +21,7 @@ fn backend(base: &str) -> ReplicateBackend {
 
 fn prediction(status: &str, output: &str, error: &str) -> String {
     format!(
-        r#"{{"id":"ufawqhfynnddngldkgtslldrkq","model":"google/veo-3","version":"dp-4d1b2a","input":{{"prompt":"x"}},"logs":"","output":{output},"error":{error},"status":"{status}","created_at":"2025-01-01T00:00:00.000Z","urls":{{"get":"https://api.replicate.com/v1/predictions/ufawqhfynnddngldkgtslldrkq","cancel":"https://api.replicate.com/v1/predictions/ufawqhfynnddngldkgtslldrkq/cancel"}}}}"#
+        r#"{{"id":"ufawqhfynnddngldkgtslldrkq","model":"google/veo-3.1-fast","version":"dp-4d1b2a","input":{{"prompt":"x"}},"logs":"","output":{output},"error":{error},"status":"{status}","created_at":"2025-01-01T00:00:00.000Z","urls":{{"get":"https://api.replicate.com/v1/predictions/ufawqhfynnddngldkgtslldrkq","cancel":"https://api.replicate.com/v1/predictions/ufawqhfynnddngldkgtslldrkq/cancel"}}}}"#
     )
 }
 
@@ -41,7 +42,7 @@ async fn passes_the_conformance_suite() {
         headers: vec![],
         submit: step(
             "POST",
-            "/v1/models/google/veo-3/predictions",
+            "/v1/models/google/veo-3.1-fast/predictions",
             201,
             prediction("starting", "null", "null"),
         ),
@@ -175,21 +176,17 @@ async fn canceled_and_aborted_predictions_are_cancelled() {
 #[tokio::test]
 async fn rfc7807_errors_become_messages() {
     let mut server = mockito::Server::new_async().await;
-    server
-        .mock("POST", "/v1/models/google/veo-3/predictions")
-        .with_status(422)
-        .with_header("content-type", "application/problem+json")
-        .with_body(r#"{"title":"Input validation failed","detail":"- input.duration: must be one of 4, 6, 8","status":422}"#)
-        .create_async()
-        .await;
+    validating_server(&mut server, 0).await;
+    // An extra goes out as given, past conform: the model's own 422 answers.
     let err = backend(&server.url())
-        .submit(&VideoRequest::new("x").duration_secs(5))
+        .submit(&VideoRequest::new("x").extra("duration", 5.into()))
         .await
         .unwrap_err();
     assert_eq!(err.category(), FailureCategory::BadRequest);
     assert!(
-        err.to_string()
-            .contains("Input validation failed: - input.duration: must be one of 4, 6, 8"),
+        err.to_string().contains(
+            "Input validation failed: - input.duration: must be one of the following: 4, 6, 8"
+        ),
         "{err}"
     );
 }
@@ -202,4 +199,196 @@ async fn a_model_without_an_owner_is_refused_before_sending() {
         .unwrap_err();
     assert_eq!(err.category(), FailureCategory::BadRequest);
     assert!(err.to_string().contains("`veo`"), "{err}");
+}
+
+// --- Conforming to what the model accepts -----------------------------------
+
+/// The request framebreak's campaign sends unless told otherwise.
+fn campaign() -> VideoRequest {
+    VideoRequest::new("prompt")
+        .duration_secs(2)
+        .size(320, 240)
+        .seed(7)
+}
+
+fn changes(conformed: &Conformed) -> Vec<String> {
+    conformed
+        .adjustments
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn problem422(detail: String) -> Value {
+    json!({"title": "Input validation failed", "detail": detail, "status": 422})
+}
+
+/// The input of google/veo-3.1-fast and luma/ray-2-720p as their API pages
+/// name it, with the models' own values: an integer `duration`, an
+/// `aspect_ratio` from the list, a `seed` for Veo only, no other field.
+fn check_input(path: &str, body: &Value) -> Result<(), Value> {
+    let Some(input) = body.get("input").and_then(Value::as_object) else {
+        return Err(problem422("- input: Invalid type. Expected: object".into()));
+    };
+    let (known, durations, ratios): (&[&str], &[i64], &[&str]) =
+        if path.contains("google/veo-3.1-fast") {
+            (
+                &[
+                    "prompt",
+                    "duration",
+                    "aspect_ratio",
+                    "image",
+                    "last_frame",
+                    "negative_prompt",
+                    "resolution",
+                    "generate_audio",
+                    "seed",
+                ],
+                &[4, 6, 8],
+                &["16:9", "9:16"],
+            )
+        } else {
+            (
+                &[
+                    "prompt",
+                    "duration",
+                    "aspect_ratio",
+                    "loop",
+                    "concepts",
+                    "start_image",
+                    "end_image",
+                ],
+                &[5, 9],
+                &["1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9"],
+            )
+        };
+    for key in input.keys() {
+        if !known.contains(&key.as_str()) {
+            return Err(problem422(format!(
+                "- input: Additional property {key} is not allowed"
+            )));
+        }
+    }
+    if !input.get("prompt").is_some_and(Value::is_string) {
+        return Err(problem422("- input: prompt is required".into()));
+    }
+    if let Some(d) = input.get("duration")
+        && !d.as_i64().is_some_and(|d| durations.contains(&d))
+    {
+        let list: Vec<String> = durations.iter().map(ToString::to_string).collect();
+        return Err(problem422(format!(
+            "- input.duration: must be one of the following: {}",
+            list.join(", ")
+        )));
+    }
+    if let Some(a) = input.get("aspect_ratio")
+        && !a.as_str().is_some_and(|a| ratios.contains(&a))
+    {
+        return Err(problem422(format!(
+            "- input.aspect_ratio: must be one of the following: {}",
+            ratios.join(", ")
+        )));
+    }
+    if let Some(seed) = input.get("seed")
+        && !seed.is_i64()
+        && !seed.is_u64()
+    {
+        return Err(problem422(
+            "- input.seed: Invalid type. Expected: integer".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn verdict(request: &mockito::Request) -> Result<(), Value> {
+    let body = serde_json::from_slice(request.body().unwrap()).unwrap_or(Value::Null);
+    check_input(request.path(), &body)
+}
+
+/// Both models' endpoints, answering anything they do not take with
+/// Replicate's 422 problem; the accepting mock must be hit `accepted`
+/// times.
+async fn validating_server(server: &mut ServerGuard, accepted: usize) -> mockito::Mock {
+    let endpoints =
+        Matcher::Regex(r"^/v1/models/(google/veo-3\.1-fast|luma/ray-2-720p)/predictions$".into());
+    server
+        .mock("POST", endpoints.clone())
+        .match_request(|r| verdict(r).is_err())
+        .with_status(422)
+        .with_header("content-type", "application/problem+json")
+        .with_body_from_request(|r| verdict(r).unwrap_err().to_string().into_bytes())
+        .create_async()
+        .await;
+    server
+        .mock("POST", endpoints)
+        .match_request(|r| verdict(r).is_ok())
+        .with_status(201)
+        .with_body(prediction("starting", "null", "null"))
+        .expect(accepted)
+        .create_async()
+        .await
+}
+
+#[tokio::test]
+async fn default_and_campaign_requests_are_conformed_and_accepted() {
+    let mut server = mockito::Server::new_async().await;
+    let accepted = validating_server(&mut server, 2).await;
+    let veo = backend(&server.url());
+    assert_eq!(ReplicateBackend::DEFAULT_MODEL, "google/veo-3.1-fast");
+
+    let plain = VideoRequest::new("prompt");
+    assert!(veo.conform(&plain).unwrap().adjustments.is_empty());
+    veo.submit(&plain).await.unwrap();
+
+    let conformed = veo.conform(&campaign()).unwrap();
+    assert_eq!(
+        changes(&conformed),
+        ["duration: 2 -> 4", "aspect_ratio: 4:3 -> 16:9"]
+    );
+    assert_eq!(
+        conformed.request.seed,
+        Some(7),
+        "Veo on Replicate takes a seed"
+    );
+    veo.submit(&campaign()).await.unwrap();
+    accepted.assert_async().await;
+}
+
+#[tokio::test]
+async fn a_model_without_a_seed_loses_it() {
+    let mut server = mockito::Server::new_async().await;
+    let accepted = validating_server(&mut server, 1).await;
+    let ray = backend(&server.url()).with_default_model("luma/ray-2-720p");
+    let conformed = ray.conform(&campaign()).unwrap();
+    assert_eq!(
+        changes(&conformed),
+        ["duration: 2 -> 5", "seed: 7 -> (none)"]
+    );
+    ray.submit(&campaign()).await.unwrap();
+    accepted.assert_async().await;
+}
+
+#[tokio::test]
+async fn an_unknown_model_passes_through_unchanged() {
+    let other = backend("http://127.0.0.1:9").with_default_model("acme/new-video-model");
+    assert_eq!(
+        other.conform(&campaign()).unwrap(),
+        Conformed::unchanged(&campaign())
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_input_meets_replicates_own_422() {
+    let mut server = mockito::Server::new_async().await;
+    validating_server(&mut server, 0).await;
+    let err = backend(&server.url())
+        .submit(&VideoRequest::new("prompt").extra("fps", 24.into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), FailureCategory::BadRequest);
+    assert!(
+        err.to_string()
+            .contains("Additional property fps is not allowed"),
+        "{err}"
+    );
 }

@@ -35,67 +35,9 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-/// Every adapter as (name, backend, its Debug output).
+/// Every adapter as (name, backend, its Debug output), with the leaky key.
 fn backends(base: &str, timeout: Duration) -> Vec<(&'static str, Box<dyn VideoBackend>, String)> {
-    fn entry<B: VideoBackend + std::fmt::Debug + 'static>(
-        name: &'static str,
-        b: B,
-    ) -> (&'static str, Box<dyn VideoBackend>, String) {
-        let debug = format!("{b:?}");
-        (name, Box::new(b), debug)
-    }
-    let http = HttpConfig::new().unwrap().timeout(timeout);
-    let key = || Secret::new(LEAKY_KEY);
-    vec![
-        entry(
-            "openai",
-            OpenAiBackend::new(key())
-                .unwrap()
-                .with_base_url(base)
-                .unwrap()
-                .with_http(http.clone()),
-        ),
-        entry(
-            "replicate",
-            ReplicateBackend::new(key())
-                .unwrap()
-                .with_base_url(base)
-                .unwrap()
-                .with_http(http.clone()),
-        ),
-        entry(
-            "fal",
-            FalBackend::new(key())
-                .unwrap()
-                .with_base_url(base)
-                .unwrap()
-                .with_http(http.clone()),
-        ),
-        entry(
-            "runway",
-            RunwayBackend::new(key())
-                .unwrap()
-                .with_base_url(base)
-                .unwrap()
-                .with_http(http.clone()),
-        ),
-        entry(
-            "luma",
-            LumaBackend::new(key())
-                .unwrap()
-                .with_base_url(base)
-                .unwrap()
-                .with_http(http.clone()),
-        ),
-        entry(
-            "veo",
-            VeoBackend::new(key())
-                .unwrap()
-                .with_base_url(base)
-                .unwrap()
-                .with_http(http),
-        ),
-    ]
+    crate::util::all_backends(base, timeout, LEAKY_KEY)
 }
 
 /// Answers every request with `status` and a body quoting the key, as a

@@ -2,6 +2,10 @@
 
 use std::sync::OnceLock;
 
+use framebreak_client::{
+    FalBackend, HttpConfig, LumaBackend, OpenAiBackend, ReplicateBackend, RunwayBackend, Secret,
+    VeoBackend, VideoBackend,
+};
 use tokio::net::TcpListener;
 
 /// The key every test backend uses.
@@ -114,4 +118,72 @@ impl Drop for RawServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Every adapter as (name, backend, its Debug output), talking to `base`
+/// with `key`.
+pub(crate) fn all_backends(
+    base: &str,
+    timeout: std::time::Duration,
+    key: &str,
+) -> Vec<(&'static str, Box<dyn VideoBackend>, String)> {
+    fn entry<B: VideoBackend + std::fmt::Debug + 'static>(
+        name: &'static str,
+        b: B,
+    ) -> (&'static str, Box<dyn VideoBackend>, String) {
+        let debug = format!("{b:?}");
+        (name, Box::new(b), debug)
+    }
+    let http = HttpConfig::new().unwrap().timeout(timeout);
+    let key = || Secret::new(key);
+    vec![
+        entry(
+            "openai",
+            OpenAiBackend::new(key())
+                .unwrap()
+                .with_base_url(base)
+                .unwrap()
+                .with_http(http.clone()),
+        ),
+        entry(
+            "replicate",
+            ReplicateBackend::new(key())
+                .unwrap()
+                .with_base_url(base)
+                .unwrap()
+                .with_http(http.clone()),
+        ),
+        entry(
+            "fal",
+            FalBackend::new(key())
+                .unwrap()
+                .with_base_url(base)
+                .unwrap()
+                .with_http(http.clone()),
+        ),
+        entry(
+            "runway",
+            RunwayBackend::new(key())
+                .unwrap()
+                .with_base_url(base)
+                .unwrap()
+                .with_http(http.clone()),
+        ),
+        entry(
+            "luma",
+            LumaBackend::new(key())
+                .unwrap()
+                .with_base_url(base)
+                .unwrap()
+                .with_http(http.clone()),
+        ),
+        entry(
+            "veo",
+            VeoBackend::new(key())
+                .unwrap()
+                .with_base_url(base)
+                .unwrap()
+                .with_http(http),
+        ),
+    ]
 }

@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use framebreak_client::{
-    FailureCategory, HttpConfig, JobState, RemoteJob, Secret, VeoBackend, VideoBackend,
+    Conformed, FailureCategory, HttpConfig, JobState, RemoteJob, Secret, VeoBackend, VideoBackend,
+    VideoRequest,
 };
+use mockito::ServerGuard;
+use serde_json::Value;
 
 use crate::util::KEY;
 
@@ -16,7 +19,8 @@ fn backend(base: &str) -> VeoBackend {
         .with_http(HttpConfig::new().unwrap().timeout(Duration::from_secs(10)))
 }
 
-const OP: &str = "models/veo-3.0-generate-001/operations/pbrg6j8mp2fy";
+const OP: &str = "models/veo-3.1-fast-generate-preview/operations/pbrg6j8mp2fy";
+const SUBMIT: &str = "/v1beta/models/veo-3.1-fast-generate-preview:predictLongRunning";
 
 fn done(response: &str) -> String {
     format!(
@@ -24,7 +28,6 @@ fn done(response: &str) -> String {
     )
 }
 
-#[cfg(feature = "conformance")]
 fn google_error(message: &str) -> String {
     serde_json::json!({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
         .to_string()
@@ -41,15 +44,11 @@ async fn passes_the_conformance_suite() {
         provider: "veo",
         auth: ("x-goog-api-key", KEY.to_owned()),
         headers: vec![],
-        submit: step(
-            "POST",
-            "/v1beta/models/veo-3.0-generate-001:predictLongRunning",
-            200,
-            format!(r#"{{"name":"{OP}"}}"#),
-        ),
-        submit_body: Matcher::PartialJson(serde_json::json!({
+        submit: step("POST", SUBMIT, 200, format!(r#"{{"name":"{OP}"}}"#)),
+        // The whole body: the Gemini API takes no seed, so none goes out.
+        submit_body: Matcher::Json(serde_json::json!({
             "instances": [{"prompt": "a glass of water tips over and the water flows upward"}],
-            "parameters": {"aspectRatio": "16:9", "durationSeconds": 8, "resolution": "720p", "seed": 7}
+            "parameters": {"aspectRatio": "16:9", "durationSeconds": 8, "resolution": "720p"}
         })),
         queued: vec![step(
             "GET",
@@ -101,7 +100,7 @@ async fn passes_the_conformance_suite() {
 async fn quota_errors_carry_google_retry_info() {
     let mut server = mockito::Server::new_async().await;
     server
-        .mock("POST", "/v1beta/models/veo-3.0-generate-001:predictLongRunning")
+        .mock("POST", SUBMIT)
         .with_status(429)
         .with_body(r#"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"31s"}]}}"#)
         .create_async()
@@ -160,4 +159,172 @@ async fn invalid_argument_operations_are_bad_requests() {
     };
     assert_eq!(error.category(), FailureCategory::BadRequest);
     assert!(error.to_string().contains("durationSeconds"), "{error}");
+}
+
+// --- Conforming to what the model accepts -----------------------------------
+
+/// The request framebreak's campaign sends unless told otherwise.
+fn campaign() -> VideoRequest {
+    VideoRequest::new("prompt")
+        .duration_secs(2)
+        .size(320, 240)
+        .seed(7)
+}
+
+fn changes(conformed: &Conformed) -> Vec<String> {
+    conformed
+        .adjustments
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// `predictLongRunning` for veo-3.1-fast-generate-preview as the Gemini
+/// API's Veo page documents it: `durationSeconds` 4, 6 or 8 (a number, as
+/// google-genai sends it), `aspectRatio` "16:9" or "9:16", `resolution`
+/// "720p", or "1080p" and "4k" at 8 s only; `negativePrompt`,
+/// `personGeneration`, `sampleCount`; never a `seed` (google-genai refuses
+/// it outside Vertex).
+fn check_predict(body: &Value) -> Result<(), String> {
+    let prompt = body.pointer("/instances/0/prompt").and_then(Value::as_str);
+    if prompt.is_none_or(str::is_empty) {
+        return Err("instances[0].prompt is required.".into());
+    }
+    let empty = serde_json::Map::new();
+    let parameters = match body.get("parameters") {
+        None => &empty,
+        Some(Value::Object(p)) => p,
+        Some(_) => return Err("Invalid value at 'parameters'.".into()),
+    };
+    let known = [
+        "aspectRatio",
+        "durationSeconds",
+        "resolution",
+        "negativePrompt",
+        "personGeneration",
+        "sampleCount",
+    ];
+    for key in parameters.keys() {
+        if key == "seed" {
+            return Err("`seed` isn't supported by this model.".into());
+        }
+        if !known.contains(&key.as_str()) {
+            return Err(format!(
+                "Invalid JSON payload received. Unknown name \"{key}\" at 'parameters': Cannot find field."
+            ));
+        }
+    }
+    let secs = match parameters.get("durationSeconds") {
+        None => 8,
+        Some(d) => match d.as_u64() {
+            Some(s @ (4 | 6 | 8)) => s,
+            _ => {
+                return Err(format!(
+                    "durationSeconds {d} is not supported: use 4, 6 or 8."
+                ));
+            }
+        },
+    };
+    match parameters.get("aspectRatio").map(|a| a.as_str()) {
+        None | Some(Some("16:9" | "9:16")) => {}
+        Some(a) => {
+            return Err(format!(
+                "aspectRatio {a:?} is not supported: use 16:9 or 9:16."
+            ));
+        }
+    }
+    match parameters.get("resolution").map(|r| r.as_str()) {
+        None | Some(Some("720p")) => {}
+        Some(Some("1080p" | "4k")) if secs == 8 => {}
+        Some(Some(r @ ("1080p" | "4k"))) => {
+            return Err(format!("{r} is only supported with an 8 second duration."));
+        }
+        Some(r) => return Err(format!("resolution {r:?} is not supported.")),
+    }
+    Ok(())
+}
+
+fn verdict(request: &mockito::Request) -> Result<(), String> {
+    check_predict(&serde_json::from_slice(request.body().unwrap()).unwrap_or(Value::Null))
+}
+
+/// The model's `predictLongRunning`, answering what it refuses with
+/// Google's 400 `INVALID_ARGUMENT`; the accepting mock must be hit
+/// `accepted` times.
+async fn validating_server(server: &mut ServerGuard, accepted: usize) -> mockito::Mock {
+    server
+        .mock("POST", SUBMIT)
+        .match_header("x-goog-api-key", KEY)
+        .match_request(|r| verdict(r).is_err())
+        .with_status(400)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(|r| google_error(&verdict(r).unwrap_err()).into_bytes())
+        .create_async()
+        .await;
+    server
+        .mock("POST", SUBMIT)
+        .match_header("x-goog-api-key", KEY)
+        .match_request(|r| verdict(r).is_ok())
+        .with_body(format!(r#"{{"name":"{OP}"}}"#))
+        .expect(accepted)
+        .create_async()
+        .await
+}
+
+#[tokio::test]
+async fn default_and_campaign_requests_are_conformed_and_accepted() {
+    let mut server = mockito::Server::new_async().await;
+    let accepted = validating_server(&mut server, 2).await;
+    let veo = backend(&server.url());
+    assert_eq!(VeoBackend::DEFAULT_MODEL, "veo-3.1-fast-generate-preview");
+
+    let plain = VideoRequest::new("prompt");
+    assert!(veo.conform(&plain).unwrap().adjustments.is_empty());
+    veo.submit(&plain).await.unwrap();
+
+    let conformed = veo.conform(&campaign()).unwrap();
+    assert_eq!(
+        changes(&conformed),
+        [
+            "durationSeconds: 2 -> 4",
+            "aspectRatio: 4:3 -> 16:9",
+            "resolution: 240p -> 720p",
+            "seed: 7 -> (none)",
+        ]
+    );
+    veo.submit(&campaign()).await.unwrap();
+    accepted.assert_async().await;
+}
+
+#[tokio::test]
+async fn full_hd_below_8_seconds_steps_down_to_720p() {
+    let mut server = mockito::Server::new_async().await;
+    let accepted = validating_server(&mut server, 2).await;
+    let veo = backend(&server.url());
+    let short = VideoRequest::new("prompt")
+        .duration_secs(4)
+        .size(1920, 1080);
+    assert_eq!(
+        changes(&veo.conform(&short).unwrap()),
+        ["resolution: 1080p -> 720p"]
+    );
+    veo.submit(&short).await.unwrap();
+    let long = VideoRequest::new("prompt")
+        .duration_secs(8)
+        .size(1920, 1080);
+    assert!(veo.conform(&long).unwrap().adjustments.is_empty());
+    veo.submit(&long).await.unwrap();
+    accepted.assert_async().await;
+}
+
+#[tokio::test]
+async fn a_seed_that_bypasses_conform_meets_googles_invalid_argument() {
+    let mut server = mockito::Server::new_async().await;
+    validating_server(&mut server, 0).await;
+    let err = backend(&server.url())
+        .submit(&VideoRequest::new("prompt").extra("seed", 7.into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), FailureCategory::BadRequest);
+    assert!(err.to_string().contains("`seed` isn't supported"), "{err}");
 }
