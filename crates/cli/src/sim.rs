@@ -18,9 +18,11 @@ pub(crate) struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum SimCommand {
-    /// Serve the simulator over HTTP until killed (POST /v1/videos,
-    /// GET /v1/videos/{id}, GET /v1/videos/{id}/content?variant=video,
-    /// GET /v1/videos/{id}/truth, GET /v1/stats).
+    /// Serve the simulator over HTTP until killed: the OpenAI Videos API as
+    /// the official SDK speaks it (POST /v1/videos as JSON or multipart,
+    /// GET /v1/videos with limit/order/after, GET and DELETE
+    /// /v1/videos/{id}, GET /v1/videos/{id}/content?variant=video|thumbnail|spritesheet),
+    /// plus GET /v1/videos/{id}/truth and GET /v1/stats.
     Serve(ServeArgs),
 }
 
@@ -55,6 +57,11 @@ struct ServeArgs {
     /// restarted server answers for the jobs and idempotency keys in it.
     #[arg(long, value_name = "FILE")]
     journal: Option<std::path::PathBuf>,
+
+    /// Ignore `Idempotency-Key` headers: every submission makes a job of
+    /// its own, as with a provider that promises no idempotency.
+    #[arg(long)]
+    ignore_idempotency_keys: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -73,7 +80,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(Arc::new(simulator))
         .faults(faults)
         .latency(Latency::default().generate(latency))
-        .workers(args.workers);
+        .workers(args.workers)
+        .honour_idempotency(!args.ignore_idempotency_keys);
     if let Some(path) = args.journal {
         config = config.journal(path);
     }

@@ -174,6 +174,24 @@ fn job_id(url: &str) -> Option<&str> {
 
 #[async_trait]
 impl VideoBackend for SimBackend {
+    /// The simulator keeps every job's idempotency key, so a lost answer
+    /// is found exactly: the job made for the request's key, or none.
+    async fn find_submission(
+        &self,
+        request: &VideoRequest,
+        _since: std::time::SystemTime,
+    ) -> Result<framebreak_client::Lookup> {
+        let Some(key) = request.idempotency_key.as_deref().filter(|k| !k.is_empty()) else {
+            return Ok(framebreak_client::Lookup::Unknown {
+                reason: "the request has no idempotency key to look up".into(),
+            });
+        };
+        Ok(match self.jobs.id_for_key(key) {
+            Some(id) => framebreak_client::Lookup::Found(RemoteJob::new(SIM_BACKEND, id)),
+            None => framebreak_client::Lookup::Absent,
+        })
+    }
+
     async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
         self.jobs.note_submit_request();
         let fault = self.jobs.submit_fault();

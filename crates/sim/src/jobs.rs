@@ -1,6 +1,7 @@
 //! The job table both faces share: submission with its faults and
-//! idempotency keys, the state a poll sees, the clip a download gets, what
-//! was counted, and the journal that keeps it across restarts.
+//! idempotency keys, the state a poll sees, the clip a download gets,
+//! listing and deletion, what was counted, and the journal that keeps it
+//! across restarts.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -11,7 +12,7 @@ use framebreak_client::VideoRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{Bucket, Dice};
-use crate::journal::{Fate, Journal, Record};
+use crate::journal::{Fate, Journal, Record, Replay};
 use crate::plan::Plan;
 use crate::render::Video;
 use crate::simulator::{Slot, fill};
@@ -52,6 +53,10 @@ pub(crate) enum Delivery {
 
 struct Job {
     created: Instant,
+    /// Unix milliseconds of the submission, for `created_at`.
+    created_ms: u64,
+    /// Unix milliseconds of the first look that found the job done.
+    completed_ms: Option<u64>,
     polls: u32,
     /// `None` for a job read back from the journal until its first poll or
     /// download: thousands of replayed jobs must not all render at once.
@@ -67,6 +72,10 @@ pub(crate) struct JobView {
     pub(crate) id: String,
     pub(crate) phase: Phase,
     pub(crate) request: VideoRequest,
+    /// Unix milliseconds of the submission.
+    pub(crate) created_ms: u64,
+    /// Unix milliseconds at which the job was first seen done.
+    pub(crate) completed_ms: Option<u64>,
 }
 
 /// The job table, its idempotency keys, its journal and its counters:
@@ -138,7 +147,7 @@ impl Jobs {
         latency: Latency,
         path: &Path,
     ) -> Result<Self> {
-        let (journal, records) = Journal::open(path)?;
+        let (journal, Replay { records, deleted }) = Journal::open(path)?;
         let jobs = Self::new(sim, faults, latency);
         {
             let mut t = jobs.lock();
@@ -147,9 +156,17 @@ impl Jobs {
             for r in records {
                 let n = id_number(&r.id).unwrap_or(0);
                 t.next = t.next.max(n.saturating_add(1));
-                let age = Duration::from_millis(now_ms.saturating_sub(r.at_ms));
+                t.stats.submissions += 1;
+                if deleted.contains(&r.id) {
+                    continue;
+                }
+                // Journals written before `at_ms` was kept read as 0.
+                let at_ms = if r.at_ms == 0 { now_ms } else { r.at_ms };
+                let age = Duration::from_millis(now_ms.saturating_sub(at_ms));
                 let job = Job {
                     created: now.checked_sub(age).unwrap_or(now),
+                    created_ms: at_ms,
+                    completed_ms: None,
                     polls: 0,
                     slot: None,
                     fate: r.fate,
@@ -157,7 +174,6 @@ impl Jobs {
                     request: r.request,
                 };
                 t.insert(r.id, job);
-                t.stats.submissions += 1;
             }
             tracing::info!(journal = %path.display(), jobs = t.stats.submissions, "simulator journal read back");
             t.journal = Some(journal);
@@ -279,12 +295,13 @@ impl Jobs {
             return Ok(view);
         }
         let id = format!("video_{:016x}", t.next);
+        let at_ms = unix_ms();
         if let Some(journal) = &mut t.journal {
             let record = Record {
                 id: id.clone(),
                 key: key.map(str::to_owned),
                 request: request.clone(),
-                at_ms: unix_ms(),
+                at_ms,
                 fate,
             };
             if let Err(e) = journal.append(&record) {
@@ -303,6 +320,8 @@ impl Jobs {
             id.clone(),
             Job {
                 created: Instant::now(),
+                created_ms: at_ms,
+                completed_ms: None,
                 polls: 0,
                 slot: Some(slot),
                 fate,
@@ -315,7 +334,16 @@ impl Jobs {
             id,
             phase,
             request: request.clone(),
+            created_ms: at_ms,
+            completed_ms: None,
         })
+    }
+
+    /// The job made for idempotency key `key`, if one was (without
+    /// counting a submission or a duplicate): how a client finds the job a
+    /// lost answer was about.
+    pub(crate) fn id_for_key(&self, key: &str) -> Option<String> {
+        self.lock().keys.get(key).cloned()
     }
 
     /// Counts a poll and says where the job stands; `None` for an unknown id.
@@ -325,11 +353,61 @@ impl Jobs {
         let job = t.jobs.get_mut(id)?;
         job.polls = job.polls.saturating_add(1);
         let phase = job.phase(&self.sim, &self.latency);
-        Some(JobView {
-            id: id.to_owned(),
-            phase,
-            request: job.request.clone(),
-        })
+        Some(job.view(id, phase))
+    }
+
+    /// Up to `limit` jobs in submission order (`ascending`, else newest
+    /// first), starting after the job numbered `after` (which need not
+    /// exist any more), and whether more follow. Each job is as the next
+    /// poll would find it, but a listing is not a poll: it advances no job
+    /// and starts no render.
+    pub(crate) fn list(
+        &self,
+        ascending: bool,
+        after: Option<u64>,
+        limit: usize,
+    ) -> (Vec<JobView>, bool) {
+        let mut guard = self.lock();
+        let t = &mut *guard;
+        // `order` is in id order: ids are handed out in submission order,
+        // and a journal is read back in the order it was written.
+        let number = |id: &String| id_number(id).unwrap_or(0);
+        let ids: Vec<String> = if ascending {
+            let from = after.map_or(0, |a| t.order.partition_point(|id| number(id) <= a));
+            t.order.range(from..).take(limit + 1).cloned().collect()
+        } else {
+            let to = after.map_or(t.order.len(), |a| {
+                t.order.partition_point(|id| number(id) < a)
+            });
+            t.order.range(..to).rev().take(limit + 1).cloned().collect()
+        };
+        let more = ids.len() > limit;
+        let views = ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| {
+                let job = t.jobs.get_mut(&id)?;
+                // What the next poll would say, without being one.
+                let phase = job.phase_after(job.polls.saturating_add(1), &self.latency);
+                Some(job.view(&id, phase))
+            })
+            .collect();
+        (views, more)
+    }
+
+    /// Forgets job `id` (journalled first, when there is a journal): it is
+    /// not found afterwards, and its idempotency key makes a new job.
+    /// `false` for an unknown id.
+    pub(crate) fn delete(&self, id: &str) -> Result<bool> {
+        let mut t = self.lock();
+        if !t.jobs.contains_key(id) {
+            return Ok(false);
+        }
+        if let Some(journal) = &mut t.journal {
+            journal.delete(id)?;
+        }
+        t.remove(id);
+        Ok(true)
     }
 
     /// [`video`](Self::video) for a download: a job read back from the
@@ -375,6 +453,21 @@ impl Jobs {
 }
 
 impl Table {
+    fn remove(&mut self, id: &str) {
+        if let Some(gone) = self.jobs.remove(id)
+            && let Some(k) = gone.key
+            && self.keys.get(&k).is_some_and(|owner| owner == id)
+        {
+            self.keys.remove(&k);
+        }
+        if let Ok(at) = self
+            .order
+            .binary_search_by_key(&id_number(id), |o| id_number(o))
+        {
+            self.order.remove(at);
+        }
+    }
+
     fn insert(&mut self, id: String, job: Job) {
         if self.order.len() >= MAX_JOBS
             && let Some(old) = self.order.pop_front()
@@ -400,15 +493,26 @@ impl Table {
         // The simulator itself is only needed to start a replayed job's
         // render, which the first poll does.
         let phase = job.phase_without_render(latency);
-        Some(JobView {
-            id,
-            phase,
-            request: job.request.clone(),
-        })
+        Some(job.view(&id, phase))
     }
 }
 
 impl Job {
+    /// What a face shows of the job in `phase`; the first view that finds
+    /// it done stamps its completion time.
+    fn view(&mut self, id: &str, phase: Phase) -> JobView {
+        if matches!(phase, Phase::Done) && self.completed_ms.is_none() {
+            self.completed_ms = Some(unix_ms().max(self.created_ms));
+        }
+        JobView {
+            id: id.to_owned(),
+            phase,
+            request: self.request.clone(),
+            created_ms: self.created_ms,
+            completed_ms: self.completed_ms,
+        }
+    }
+
     /// Where the job stands after its `polls` polls, starting the render
     /// of a job read back from the journal.
     fn phase(&mut self, sim: &Simulator, l: &Latency) -> Phase {
@@ -427,10 +531,15 @@ impl Job {
     }
 
     fn phase_without_render(&self, l: &Latency) -> Phase {
+        self.phase_after(self.polls, l)
+    }
+
+    /// Where the job stands after `polls` polls.
+    fn phase_after(&self, polls: u32, l: &Latency) -> Phase {
         let elapsed = self.created.elapsed();
-        if self.fate.stuck || self.polls <= l.queued_polls {
+        if self.fate.stuck || polls <= l.queued_polls {
             Phase::Queued
-        } else if self.polls <= l.queued_polls + l.running_polls || elapsed < l.generate {
+        } else if polls <= l.queued_polls + l.running_polls || elapsed < l.generate {
             Phase::Running(progress(elapsed, l.generate))
         } else {
             match self.slot.as_ref().and_then(|s| s.get()) {

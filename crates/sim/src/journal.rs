@@ -1,8 +1,10 @@
 //! The submission journal: one JSON line per accepted job, written before
 //! the job's id is answered, so that jobs outlive the process (SIGKILL
 //! included) and a restarted simulator still answers for them and still
-//! recognises their idempotency keys.
+//! recognises their idempotency keys; and one line per deleted job, so that
+//! it stays deleted.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -44,6 +46,21 @@ pub(crate) struct Record {
     pub(crate) fate: Fate,
 }
 
+/// A deleted job: `{"id":"video_…","deleted":true}`, after its record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Deletion {
+    id: String,
+    deleted: bool,
+}
+
+/// What a journal holds: every job recorded, deleted ones included (their
+/// ids are not to be handed out again), and which were deleted.
+#[derive(Debug, Default)]
+pub(crate) struct Replay {
+    pub(crate) records: Vec<Record>,
+    pub(crate) deleted: HashSet<String>,
+}
+
 /// The open journal file, locked against a second simulator.
 #[derive(Debug)]
 pub(crate) struct Journal {
@@ -55,7 +72,7 @@ impl Journal {
     /// Opens (creating) the journal at `path` and reads back its records.
     /// A torn last line (the writer killed mid-line) is cut off with a
     /// warning; any other line that is not a record is an error.
-    pub(crate) fn open(path: &Path) -> Result<(Self, Vec<Record>)> {
+    pub(crate) fn open(path: &Path) -> Result<(Self, Replay)> {
         let shown = path.display().to_string();
         let io = |reason: String| Error::Io {
             path: shown.clone(),
@@ -86,15 +103,15 @@ impl Journal {
         Ok((journal, records))
     }
 
-    fn replay(&mut self, bytes: &[u8]) -> Result<Vec<Record>> {
+    fn replay(&mut self, bytes: &[u8]) -> Result<Replay> {
         let shown = self.path.display().to_string();
         let bad = |line: usize, reason: String| Error::Journal {
             path: shown.clone(),
             line,
             reason,
         };
-        let mut records = Vec::new();
-        let mut seen = std::collections::HashMap::new();
+        let mut replay = Replay::default();
+        let mut seen = HashMap::new();
         let mut start = 0;
         for (i, seg) in bytes.split(|b| *b == b'\n').enumerate() {
             let line = i + 1;
@@ -104,22 +121,37 @@ impl Journal {
             if seg.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let record: Record = match serde_json::from_slice(seg) {
+            let record = match serde_json::from_slice::<Record>(seg) {
                 Ok(r) => r,
-                Err(e) if last && (seg.starts_with(HEAD) || HEAD.starts_with(seg)) => {
-                    tracing::warn!(
-                        journal = %self.path.display(), line, bytes = seg.len(), error = %e,
-                        "the journal's last line is torn (the writer was killed mid-line); it is dropped"
-                    );
-                    self.file.set_len(at as u64).map_err(|e| Error::Io {
-                        path: self.path.display().to_string(),
-                        reason: format!("cannot cut the torn last line off the journal: {e}"),
-                    })?;
-                    return Ok(records);
-                }
-                Err(e) => {
-                    return Err(bad(line, format!("not a submission record: {e}")));
-                }
+                Err(e) => match serde_json::from_slice::<Deletion>(seg) {
+                    Ok(d) if d.deleted => {
+                        if !seen.contains_key(&d.id) {
+                            return Err(bad(
+                                line,
+                                format!("job {} is deleted before it is recorded", d.id),
+                            ));
+                        }
+                        if !replay.deleted.insert(d.id.clone()) {
+                            return Err(bad(line, format!("job {} is deleted twice", d.id)));
+                        }
+                        if last {
+                            self.write(b"\n")?;
+                        }
+                        continue;
+                    }
+                    _ if last && (seg.starts_with(HEAD) || HEAD.starts_with(seg)) => {
+                        tracing::warn!(
+                            journal = %self.path.display(), line, bytes = seg.len(), error = %e,
+                            "the journal's last line is torn (the writer was killed mid-line); it is dropped"
+                        );
+                        self.file.set_len(at as u64).map_err(|e| Error::Io {
+                            path: self.path.display().to_string(),
+                            reason: format!("cannot cut the torn last line off the journal: {e}"),
+                        })?;
+                        return Ok(replay);
+                    }
+                    _ => return Err(bad(line, format!("not a submission record: {e}"))),
+                },
             };
             if crate::jobs::id_number(&record.id).is_none() {
                 return Err(bad(
@@ -133,14 +165,14 @@ impl Journal {
                     format!("job {} was already recorded on line {first}", record.id),
                 ));
             }
-            records.push(record);
+            replay.records.push(record);
             if last {
                 // A whole record without its newline: end the line, so that
                 // the next one does not run on.
                 self.write(b"\n")?;
             }
         }
-        Ok(records)
+        Ok(replay)
     }
 
     /// Appends `record` as one line in one write, so that a kill leaves at
@@ -149,6 +181,20 @@ impl Journal {
         let mut line = serde_json::to_vec(record).map_err(|e| Error::Io {
             path: self.path.display().to_string(),
             reason: format!("cannot encode a journal record: {e}"),
+        })?;
+        line.push(b'\n');
+        self.write(&line)
+    }
+
+    /// Appends the line that deletes job `id`, in one write.
+    pub(crate) fn delete(&mut self, id: &str) -> Result<()> {
+        let deletion = Deletion {
+            id: id.to_owned(),
+            deleted: true,
+        };
+        let mut line = serde_json::to_vec(&deletion).map_err(|e| Error::Io {
+            path: self.path.display().to_string(),
+            reason: format!("cannot encode a journal deletion: {e}"),
         })?;
         line.push(b'\n');
         self.write(&line)

@@ -1,25 +1,32 @@
-//! The HTTP face: the OpenAI-compatible Videos API (`POST /v1/videos`,
-//! `GET /v1/videos/{id}`, `GET /v1/videos/{id}/content?variant=video`) plus
+//! The HTTP face: the OpenAI-compatible Videos API (`POST /v1/videos` as
+//! JSON or a form, `GET /v1/videos`, `GET` and `DELETE /v1/videos/{id}`,
+//! `GET /v1/videos/{id}/content?variant=video|thumbnail|spritesheet`) plus
 //! `GET /v1/videos/{id}/truth` and `GET /v1/stats`, with fault injection,
 //! `Idempotency-Key` and an optional journal.
+
+mod content;
+mod list;
+mod preview;
+mod submission;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use framebreak_client::VideoRequest;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::jobs::{Delivery, JobView, Jobs, Phase, SubmitFault};
+use self::content::content;
+use self::list::list;
+use self::submission::request_of;
+use crate::jobs::{JobView, Jobs, Phase, SubmitFault};
 use crate::{Error, Faults, Latency, Result, Simulator, Stats};
 
 /// How the server behaves.
@@ -39,10 +46,16 @@ pub struct ServerConfig {
     /// The journal that keeps jobs across restarts (see
     /// [`SimBackend::with_journal`](crate::SimBackend::with_journal)).
     pub journal: Option<PathBuf>,
+    /// Whether an `Idempotency-Key` header names the job (a repeat gets
+    /// the first job back); when `false` the header is ignored and every
+    /// submission is a job of its own, as with a provider that promises
+    /// no idempotency.
+    pub honour_idempotency: bool,
 }
 
 impl ServerConfig {
-    /// No faults, small latency, no key, two workers.
+    /// No faults, small latency, no key, two workers, `Idempotency-Key`
+    /// honoured.
     #[must_use]
     pub fn new(simulator: Arc<Simulator>) -> Self {
         Self {
@@ -52,6 +65,7 @@ impl ServerConfig {
             api_key: None,
             workers: 2,
             journal: None,
+            honour_idempotency: true,
         }
     }
 
@@ -85,6 +99,14 @@ impl ServerConfig {
         self
     }
 
+    /// Honours `Idempotency-Key` headers (the default) or, with `false`,
+    /// ignores them.
+    #[must_use]
+    pub fn honour_idempotency(mut self, honour: bool) -> Self {
+        self.honour_idempotency = honour;
+        self
+    }
+
     /// Sets the number of runtime worker threads (at least one).
     #[must_use]
     pub fn workers(mut self, workers: usize) -> Self {
@@ -96,6 +118,7 @@ impl ServerConfig {
 struct AppState {
     jobs: Arc<Jobs>,
     api_key: Option<String>,
+    honour_idempotency: bool,
     stop: watch::Receiver<bool>,
 }
 
@@ -155,6 +178,7 @@ impl SimServer {
         let state = Arc::new(AppState {
             jobs: jobs.clone(),
             api_key: config.api_key,
+            honour_idempotency: config.honour_idempotency,
             stop: rx.clone(),
         });
         let app = router(state);
@@ -239,8 +263,8 @@ impl Drop for ServerHandle {
 
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/v1/videos", post(submit))
-        .route("/v1/videos/{id}", get(status))
+        .route("/v1/videos", post(submit).get(list))
+        .route("/v1/videos/{id}", get(status).delete(delete))
         .route("/v1/videos/{id}/content", get(content))
         .route("/v1/videos/{id}/truth", get(truth))
         .route("/v1/stats", get(stats))
@@ -248,9 +272,20 @@ fn router(state: Arc<AppState>) -> Router {
 }
 
 fn error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> Response {
+    error_on(status, kind, code, None, message)
+}
+
+/// The OpenAI error body, naming the request parameter at fault.
+fn error_on(
+    status: StatusCode,
+    kind: &str,
+    code: Option<&str>,
+    param: Option<&str>,
+    message: &str,
+) -> Response {
     (
         status,
-        Json(json!({"error": {"message": message, "type": kind, "param": null, "code": code}})),
+        Json(json!({"error": {"message": message, "type": kind, "param": param, "code": code}})),
     )
         .into_response()
 }
@@ -273,19 +308,6 @@ fn authorised(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
-#[derive(Deserialize)]
-struct SubmitBody {
-    prompt: Option<String>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    seconds: Option<Value>,
-    #[serde(default)]
-    size: Option<String>,
-    #[serde(default)]
-    seed: Option<u64>,
-}
-
 fn bad_request(message: &str) -> Response {
     error(
         StatusCode::BAD_REQUEST,
@@ -295,61 +317,15 @@ fn bad_request(message: &str) -> Response {
     )
 }
 
-fn boxed_bad(message: &str) -> Box<Response> {
-    Box::new(bad_request(message))
-}
-
-/// The request a submission body describes.
-fn request_of(
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> std::result::Result<VideoRequest, Box<Response>> {
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !json {
-        return Err(Box::new(error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request_error",
-            None,
-            "the simulator accepts JSON submissions only (Content-Type: application/json)",
-        )));
-    }
-    let b: SubmitBody = serde_json::from_slice(body)
-        .map_err(|e| boxed_bad(&format!("the body is not a video request: {e}")))?;
-    let prompt = b
-        .prompt
-        .filter(|p| !p.trim().is_empty())
-        .ok_or_else(|| boxed_bad("`prompt` is required"))?;
-    let mut r = VideoRequest::new(prompt);
-    if let Some(key) = headers.get("idempotency-key") {
-        let key = key
-            .to_str()
-            .map_err(|_| boxed_bad("the Idempotency-Key header is not visible ASCII"))?;
-        r.idempotency_key = Some(key.to_owned());
-    }
-    r.model = b.model;
-    r.seed = b.seed;
-    if let Some(s) = b.seconds {
-        let secs = match &s {
-            Value::String(t) => t.trim().parse::<u32>().ok(),
-            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-            _ => None,
-        };
-        r.duration_secs = Some(secs.ok_or_else(|| {
-            boxed_bad(&format!("`seconds` = {s} is not a whole number of seconds"))
-        })?);
-    }
-    if let Some(size) = b.size {
-        let parsed = size
-            .split_once('x')
-            .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
-        let (w, h) =
-            parsed.ok_or_else(|| boxed_bad(&format!("`size` = {size:?} is not WIDTHxHEIGHT")))?;
-        r = r.size(w, h);
-    }
-    Ok(r)
+/// A 400 naming the query or body parameter at fault.
+fn bad_param(param: &str, message: &str) -> Response {
+    error_on(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        None,
+        Some(param),
+        message,
+    )
 }
 
 fn video_json(view: &JobView) -> Value {
@@ -364,23 +340,22 @@ fn video_json(view: &JobView) -> Value {
         ),
     };
     let r = &view.request;
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut v = json!({
+    json!({
         "id": view.id,
         "object": "video",
         "model": r.model.clone().unwrap_or_else(|| "framebreak-sim".into()),
         "status": status,
-        "progress": progress.round(),
-        "created_at": created,
+        "progress": progress.round() as u64,
+        "created_at": view.created_ms / 1000,
+        "completed_at": view.completed_ms.map(|ms| ms / 1000),
+        // The simulator keeps a job's assets until the job is deleted.
+        "expires_at": null,
+        "prompt": r.prompt,
+        "remixed_from_video_id": null,
         "size": r.size.map_or_else(|| format!("{}x{}", crate::DEFAULT_SIZE.0, crate::DEFAULT_SIZE.1), |s| s.to_string()),
         "seconds": r.duration_secs.unwrap_or(crate::DEFAULT_DURATION_SECS).to_string(),
-    });
-    if let Some(e) = err {
-        v["error"] = e;
-    }
-    v
+        "error": err,
+    })
 }
 
 fn with_hint(state: &AppState, view: &JobView) -> Response {
@@ -454,7 +429,7 @@ async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
         }
         None => {}
     }
-    let request = match request_of(&headers, &body) {
+    let request = match request_of(&headers, &body, state.honour_idempotency) {
         Ok(r) => r,
         Err(resp) => {
             state.jobs.note_rejected();
@@ -496,81 +471,26 @@ async fn status(
     }
 }
 
-#[derive(Deserialize)]
-struct ContentQuery {
-    variant: Option<String>,
-}
-
-async fn content(
+async fn delete(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<ContentQuery>,
 ) -> Response {
     if let Some(denied) = authorised(&state, &headers) {
         return denied;
     }
-    if let Some(v) = q.variant.as_deref().filter(|v| *v != "video") {
-        return bad_request(&format!(
-            "variant `{v}` is not available: the simulator makes `video` only"
-        ));
+    match state.jobs.delete(&id) {
+        Ok(true) => {
+            Json(json!({"id": id, "object": "video.deleted", "deleted": true})).into_response()
+        }
+        Ok(false) => not_found(&id),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            None,
+            &e.to_string(),
+        ),
     }
-    state.jobs.note_download();
-    let Some((video, delivery)) = state.jobs.video_to_deliver(&id).await else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            Some("not_found"),
-            &format!("Video {id} has no content (unknown, unfinished or failed)."),
-        );
-    };
-    let mp4 = video.mp4.clone();
-    let len = mp4.len();
-    let body = match delivery {
-        Delivery::Whole => Body::from(mp4),
-        Delivery::Truncated => {
-            let half = mp4.slice(..len / 2);
-            // The head and the first half go out before the body breaks
-            // off; breaking at once would look like a refused connection.
-            Body::from_stream(futures::stream::unfold(Some(half), |half| async move {
-                match half {
-                    Some(h) => Some((Ok(h), None)),
-                    None => {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        let cut = std::io::Error::new(
-                            std::io::ErrorKind::BrokenPipe,
-                            "truncated by fault injection",
-                        );
-                        Some((Err(cut), None))
-                    }
-                }
-            }))
-        }
-        Delivery::Slow(bps) => {
-            let chunk = (bps as usize / 10).clamp(1, 64 << 10);
-            let pieces: Vec<Bytes> = (0..len)
-                .step_by(chunk)
-                .map(|i| mp4.slice(i..(i + chunk).min(len)))
-                .collect();
-            Body::from_stream(futures::stream::unfold(
-                pieces.into_iter(),
-                move |mut it| async move {
-                    let piece = it.next()?;
-                    tokio::time::sleep(Duration::from_secs_f64(piece.len() as f64 / bps as f64))
-                        .await;
-                    Some((Ok::<_, std::io::Error>(piece), it))
-                },
-            ))
-        }
-    };
-    (
-        [
-            (header::CONTENT_TYPE, "video/mp4".to_owned()),
-            (header::CONTENT_LENGTH, len.to_string()),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 async fn truth(

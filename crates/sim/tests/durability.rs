@@ -329,7 +329,7 @@ async fn a_line_torn_by_a_kill_is_dropped_and_the_journal_goes_on() {
 #[test]
 fn a_file_that_is_not_a_journal_is_refused_naming_the_line_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[u8], usize); 4] = [
+    let cases: [(&str, &[u8], usize); 6] = [
         ("prose.txt", b"hello\nworld\n", 1),
         ("unterminated.txt", b"hello", 1),
         (
@@ -341,6 +341,17 @@ fn a_file_that_is_not_a_journal_is_refused_naming_the_line_and_left_alone() {
             "twice.jsonl",
             b"{\"id\":\"video_0000000000000001\",\"request\":{\"prompt\":\"a\"}}\n{\"id\":\"video_0000000000000001\",\"request\":{\"prompt\":\"b\"}}\n",
             2,
+        ),
+        // A deletion must follow its job's record, once.
+        (
+            "deleted-unknown.jsonl",
+            b"{\"id\":\"video_0000000000000001\",\"deleted\":true}\n",
+            1,
+        ),
+        (
+            "deleted-twice.jsonl",
+            b"{\"id\":\"video_0000000000000001\",\"request\":{\"prompt\":\"a\"}}\n{\"id\":\"video_0000000000000001\",\"deleted\":true}\n{\"id\":\"video_0000000000000001\",\"deleted\":true}\n",
+            3,
         ),
     ];
     for (name, content, bad_line) in cases {
