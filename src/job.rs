@@ -2,7 +2,7 @@
 //! its last step records. Both are JSON in the scheduler's store, so their
 //! shapes are stable: old runs must stay readable.
 
-use framebreak_client::VideoRequest;
+use framebreak_client::{Adjustment, VideoRequest};
 use framebreak_defects::VideoReport;
 use framebreak_sim::GroundTruth;
 use framebreak_variants::Variant;
@@ -13,8 +13,13 @@ use serde::{Deserialize, Serialize};
 pub struct JobPayload {
     /// The variant the job generates a video for.
     pub variant: Variant,
-    /// The request sent to the backend (the prompt is the variant's).
+    /// The request sent to the backend (the prompt is the variant's),
+    /// already fitted to what the model accepts.
     pub request: VideoRequest,
+    /// How the campaign's request was changed to fit the model (a
+    /// duration or size it does not offer, a seed it does not take).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjustments: Vec<Adjustment>,
 }
 
 /// A done job's result.

@@ -62,6 +62,35 @@ impl BackendKind {
         })
     }
 
+    /// The environment variable holding the provider's key, for providers
+    /// that take one.
+    #[must_use]
+    pub const fn key_var(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Sim | Self::SimHttp => return None,
+            Self::OpenAi => OpenAiBackend::KEY_VAR,
+            Self::Replicate => ReplicateBackend::KEY_VAR,
+            Self::Fal => FalBackend::KEY_VAR,
+            Self::Runway => RunwayBackend::KEY_VAR,
+            Self::Luma => LumaBackend::KEY_VAR,
+            Self::Veo => VeoBackend::KEY_VAR,
+        })
+    }
+
+    /// The model asked for when the configuration names none.
+    #[must_use]
+    pub const fn default_model(self) -> &'static str {
+        match self {
+            Self::Sim | Self::SimHttp => "framebreak-sim",
+            Self::OpenAi => OpenAiBackend::DEFAULT_MODEL,
+            Self::Replicate => ReplicateBackend::DEFAULT_MODEL,
+            Self::Fal => FalBackend::DEFAULT_MODEL,
+            Self::Runway => RunwayBackend::DEFAULT_MODEL,
+            Self::Luma => LumaBackend::DEFAULT_MODEL,
+            Self::Veo => VeoBackend::DEFAULT_MODEL,
+        }
+    }
+
     /// Whether it is the simulator, which knows the truth of its videos.
     #[must_use]
     pub const fn is_sim(self) -> bool {
@@ -131,9 +160,11 @@ pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Err
         ),
     })?;
     let base = config.base_url.as_deref();
+    let http = framebreak_client::HttpConfig::new()?
+        .timeout(std::time::Duration::from_secs(config.request_timeout_secs));
     macro_rules! remote {
         ($ty:ty) => {{
-            let mut b = <$ty>::from_env()?;
+            let mut b = <$ty>::from_env()?.with_http(http.clone());
             if let Some(url) = base {
                 b = b.with_base_url(url)?;
             }
@@ -173,7 +204,9 @@ pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Err
             // The simulator takes any key unless it was started with one.
             let key = framebreak_client::Secret::from_env(OpenAiBackend::KEY_VAR)
                 .unwrap_or_else(|_| framebreak_client::Secret::new("framebreak-sim"));
-            let mut b = OpenAiBackend::new(key)?.with_base_url(url)?;
+            let mut b = OpenAiBackend::new(key)?
+                .with_base_url(url)?
+                .with_http(http.clone());
             if let Some(model) = &config.model {
                 b = b.with_default_model(model.clone());
             }

@@ -97,6 +97,14 @@ pub struct BackendConfig {
     pub generation_timeout_secs: u64,
     /// The longest wait between two polls, seconds.
     pub max_poll_interval_secs: u64,
+    /// How long one HTTP request to the provider may take, seconds (for a
+    /// download: the wait for each chunk). A submission that outlasts it
+    /// may still have been made: it is looked up, never simply resent.
+    pub request_timeout_secs: u64,
+    /// The shortest wait between two polls of one job, milliseconds, whatever
+    /// the provider's hint; unset: 1000 for real providers, 20 for the
+    /// simulator.
+    pub min_poll_interval_ms: Option<u64>,
 }
 
 impl Default for BackendConfig {
@@ -109,6 +117,8 @@ impl Default for BackendConfig {
             faults: None,
             generation_timeout_secs: 1800,
             max_poll_interval_secs: 10,
+            request_timeout_secs: 120,
+            min_poll_interval_ms: None,
         }
     }
 }
@@ -144,8 +154,13 @@ impl Default for RequestConfig {
 pub struct SchedulerConfig {
     /// Jobs in flight at once.
     pub concurrency: usize,
-    /// Requests per second or minute to the backend (`10/s`, `600/m`).
+    /// Submissions per second or minute to the backend (`10/s`, `600/m`),
+    /// for the whole campaign (all workers of a PostgreSQL store share it).
     pub rate: Option<String>,
+    /// Status polls and downloads per second or minute, per process
+    /// (`20/s`); unlimited when unset (polls are still spaced by
+    /// `backend.min_poll_interval_ms`).
+    pub poll_rate: Option<String>,
     /// Attempts of one job before it fails for good.
     pub max_attempts: u32,
     /// The store: `sqlite` (in the run folder) or `postgres://…`.
@@ -160,6 +175,7 @@ impl Default for SchedulerConfig {
         Self {
             concurrency: 16,
             rate: None,
+            poll_rate: None,
             max_attempts: 5,
             store: "sqlite".into(),
             lease_ttl_secs: 30,
@@ -379,6 +395,9 @@ impl CampaignConfig {
         if self.scheduler.lease_ttl_secs == 0 {
             return bad("scheduler.lease_ttl_secs", "must be at least 1".into());
         }
+        if self.backend.request_timeout_secs == 0 {
+            return bad("backend.request_timeout_secs", "must be at least 1".into());
+        }
         if self.scheduler.max_attempts == 0 {
             return bad("scheduler.max_attempts", "must be at least 1".into());
         }
@@ -397,6 +416,12 @@ impl CampaignConfig {
         if let Some(rate) = &self.scheduler.rate {
             crate::campaign::parse_rate(rate)?;
         }
+        if let Some(rate) = &self.scheduler.poll_rate {
+            crate::campaign::parse_rate(rate).map_err(|e| Error::Config {
+                source_name: "scheduler.poll_rate".into(),
+                reason: e.to_string(),
+            })?;
+        }
         if crate::campaign::BackendKind::parse(&self.backend.kind).is_none() {
             return bad(
                 "backend.kind",
@@ -405,6 +430,15 @@ impl CampaignConfig {
                     self.backend.kind,
                     crate::campaign::BackendKind::NAMES.join(", ")
                 ),
+            );
+        }
+        if self.backend.kind == "openai" && self.backend.base_url.is_none() {
+            return bad(
+                "backend.base_url",
+                "the openai backend is a client for gateways that serve the /v1/videos protocol \
+                 (OpenAI's own Videos API closed on 2026-09-24): give the gateway's URL and its \
+                 model (--base-url, --model)"
+                    .into(),
             );
         }
         if self.backend.kind == "sim-http" && self.backend.base_url.is_none() {

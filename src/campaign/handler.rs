@@ -4,30 +4,35 @@
 //! Each step returns to the scheduler, which persists its outcome before
 //! the next one runs: a job killed after submitting is polled with its
 //! stored remote id when the run resumes, never submitted again. A submit
-//! that may have happened (its intent was recorded, its outcome was not)
-//! is repeated with the same idempotency key, which providers that take one
-//! (and the simulator) answer with the job they already made.
+//! that may have happened (its intent was recorded, its outcome was not, or
+//! its answer was lost) is never simply sent again: the backend is asked for
+//! the job it may have made ([`VideoBackend::find_submission`]), which is
+//! adopted when found, sent when certainly absent, and otherwise ends the job
+//! as `unknown_submission` for the user to decide.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use framebreak_client::{
-    Asset, DEFAULT_MAX_DOWNLOAD_BYTES, JobState as RemoteState, RemoteJob, VideoBackend,
-    VideoBackendExt,
+    Asset, DEFAULT_MAX_DOWNLOAD_BYTES, JobState as RemoteState, Lookup, RemoteJob, SubmitEffect,
+    VideoBackend, VideoBackendExt,
 };
 use framebreak_defects::{Analyzer, Compute};
 use framebreak_gpu::{
     DeviceId, DeviceManager, DeviceSelector, DistributionStrategy, candle_device,
 };
 use framebreak_media::{ReadOptions, Resize, Sampling};
-use framebreak_scheduler::{Failure, FailureCategory, Handler, Step, StepContext};
+use framebreak_scheduler::{
+    Abandoned, Failure, FailureCategory, Handler, Pacer, Step, StepContext,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::campaign::backend::Truth;
+use crate::campaign::guard::SubmitGuard;
 use crate::campaign::{AnalysisConfig, Error};
 use crate::job::{JobPayload, JobResult};
 
@@ -181,6 +186,8 @@ impl Analysis {
 pub(crate) struct Polling {
     pub(crate) timeout: Duration,
     pub(crate) max_interval: Duration,
+    /// The shortest wait between two polls of one job, whatever the hint.
+    pub(crate) min_interval: Duration,
 }
 
 /// The campaign's [`Handler`].
@@ -190,6 +197,10 @@ pub(crate) struct VideoHandler {
     pub(crate) run_dir: PathBuf,
     pub(crate) analysis: Arc<Analysis>,
     pub(crate) polling: Polling,
+    /// Stops the campaign on a burst of refused submissions.
+    pub(crate) guard: Arc<SubmitGuard>,
+    /// Spaces polls and downloads (`--poll-rate`), when set.
+    pub(crate) pacer: Option<Arc<Pacer>>,
 }
 
 impl std::fmt::Debug for VideoHandler {
@@ -228,6 +239,12 @@ pub(crate) fn failure(e: &framebreak_client::Error) -> Failure {
     f
 }
 
+/// The final failure of a job whose submission may have been paid for and
+/// cannot be checked.
+fn unknown_submission(message: &str) -> Failure {
+    Failure::new(FailureCategory::UnknownSubmission, message).permanent()
+}
+
 fn corrupt(step: u32, e: &serde_json::Error) -> Failure {
     Failure::new(
         FailureCategory::BadRequest,
@@ -240,21 +257,98 @@ impl VideoHandler {
         let request = payload
             .request
             .idempotency_key(ctx.idempotency_key.to_owned());
-        let remote = self
+        // An earlier attempt may have created the job (its answer was lost,
+        // or the process died mid-call): find it before sending anything.
+        // No provider promises to honour the idempotency key.
+        if ctx.possibly_executed {
+            match self.lookup(ctx, &request).await? {
+                Some(remote) => return Ok(Self::submitted(remote, true)),
+                None => {
+                    tracing::info!(job = %ctx.job, "no job was created by the earlier attempt: submitting")
+                }
+            }
+        }
+        match self.backend.submit(&request).await {
+            Ok(remote) => {
+                self.guard.accepted();
+                Ok(Self::submitted(remote, false))
+            }
+            Err(e) => match e.submit_effect() {
+                // Nothing was created: a retry may send it again.
+                SubmitEffect::NotCreated => {
+                    let f = failure(&e).no_effect();
+                    self.guard.refused(f.category, &f.message);
+                    Err(f)
+                }
+                // The provider said yes but its answer is unreadable: the job
+                // exists. Never send again; find it now or give up knowingly.
+                SubmitEffect::Created => match self.lookup(ctx, &request).await {
+                    Ok(Some(remote)) => Ok(Self::submitted(remote, true)),
+                    Ok(None) => Err(unknown_submission(&format!(
+                        "{e}; the provider answered with a success status but its list shows no such job yet"
+                    ))),
+                    Err(f) => Err(f),
+                },
+                // Maybe created: the retry (with the intent kept) looks first.
+                _ => Err(failure(&e)),
+            },
+        }
+    }
+
+    /// Waits for the poll-and-download rate limit, if there is one.
+    async fn pace(&self) {
+        if let Some(p) = &self.pacer {
+            p.wait().await;
+        }
+    }
+
+    fn submitted(remote: RemoteJob, adopted: bool) -> Step {
+        metrics::counter!("framebreak_campaign_submitted_total").increment(u64::from(!adopted));
+        if adopted {
+            metrics::counter!("framebreak_campaign_adopted_total").increment(1);
+            tracing::info!(remote = %remote.id, "adopted the job a lost submission created");
+        }
+        Step::Next(json!({ "remote": remote }))
+    }
+
+    /// Asks the backend for the job an earlier submission of `request` may
+    /// have created: `Some` to adopt, `None` when it is certainly absent.
+    /// A backend that cannot tell ends the job as `unknown_submission`.
+    async fn lookup(
+        &self,
+        ctx: &StepContext<'_>,
+        request: &framebreak_client::VideoRequest,
+    ) -> Result<Option<RemoteJob>, Failure> {
+        let since = ctx.first_attempt_ms.map_or_else(SystemTime::now, |ms| {
+            SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+        });
+        // A failed lookup leaves the question open: retried, the intent kept.
+        let found = self
             .backend
-            .submit(&request)
+            .find_submission(request, since)
             .await
             .map_err(|e| failure(&e))?;
-        metrics::counter!("framebreak_campaign_submitted_total").increment(1);
-        Ok(Step::Next(json!({ "remote": remote })))
+        match found {
+            Lookup::Found(remote) => Ok(Some(remote)),
+            Lookup::Absent => Ok(None),
+            Lookup::Unknown { reason } => Err(unknown_submission(&format!(
+                "an earlier submission may have created this job and it cannot be looked up ({reason}); \
+                 `framebreak resume RUN --resubmit-unknown` sends it again, at the risk of paying twice"
+            ))),
+            // A verdict added to the client later: not guessed at.
+            other => Err(unknown_submission(&format!(
+                "unrecognised lookup answer {other:?}"
+            ))),
+        }
     }
 
     async fn poll(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
         let remote: RemoteJob =
             serde_json::from_value(ctx.state["remote"].clone()).map_err(|e| corrupt(POLL, &e))?;
         let started = Instant::now();
-        let mut wait = Duration::from_millis(50);
+        let mut wait = self.polling.min_interval.max(Duration::from_millis(50));
         loop {
+            self.pace().await;
             let status = self
                 .backend
                 .status(&remote)
@@ -264,7 +358,9 @@ impl VideoHandler {
                 RemoteState::Succeeded { assets } => {
                     return Ok(Step::Next(json!(Generated { remote, assets })));
                 }
-                RemoteState::Failed { error } => return Err(failure(&error)),
+                // The provider's own verdict on the generation: final, with
+                // its code and message, whatever the category would allow.
+                RemoteState::Failed { error } => return Err(failure(&error).permanent()),
                 _ => {}
             }
             if started.elapsed() > self.polling.timeout {
@@ -277,10 +373,16 @@ impl VideoHandler {
                     ),
                 ));
             }
-            let pause = status
+            // The provider's hint, never faster than the floor, and backing
+            // off while the job waits in the queue.
+            let mut pause = status
                 .poll_after
                 .unwrap_or(wait)
-                .min(self.polling.max_interval);
+                .max(self.polling.min_interval);
+            if matches!(status.state, RemoteState::Queued { .. }) {
+                pause = pause.max(wait);
+            }
+            let pause = pause.min(self.polling.max_interval);
             tokio::select! {
                 () = ctx.cancel.cancelled() => {
                     return Err(Failure::new(FailureCategory::Cancelled, "stopped while waiting for the generation"));
@@ -350,6 +452,7 @@ impl VideoHandler {
         asset: &Asset,
         path: &std::path::Path,
     ) -> Result<framebreak_client::Downloaded, Failure> {
+        self.pace().await;
         self.backend
             .download_to_file(asset, path, DEFAULT_MAX_DOWNLOAD_BYTES, &|_| {})
             .await
@@ -421,9 +524,31 @@ impl Handler for VideoHandler {
         }
     }
 
+    /// A job that ends failed or cancelled after its submission would leave
+    /// its generation running (and billed) at the provider: cancel it there,
+    /// where the protocol allows. A job the provider itself failed, or one
+    /// that finished generating, has nothing left to cancel.
+    async fn abandoned(&self, job: Abandoned<'_>) {
+        if job.step != POLL || job.failure.permanent {
+            return;
+        }
+        let Ok(remote) = serde_json::from_value::<RemoteJob>(job.state["remote"].clone()) else {
+            return;
+        };
+        match self.backend.cancel(&remote).await {
+            Ok(()) => {
+                metrics::counter!("framebreak_campaign_cancelled_at_provider_total").increment(1);
+                tracing::info!(job = %job.job, remote = %remote.id, "cancelled at the provider");
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.job, remote = %remote.id, error = %e, "could not cancel at the provider");
+            }
+        }
+    }
+
     /// `--rate` limits submissions, the calls providers meter and bill;
-    /// polls are spaced by the provider's hints and the poll interval, and
-    /// downloads and analysis are not the provider's to limit.
+    /// polls and downloads are paced inside their steps (`--poll-rate`, the
+    /// poll floor and the provider's hints).
     fn rate_limited(&self, step: u32) -> bool {
         step == SUBMIT
     }

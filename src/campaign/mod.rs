@@ -22,6 +22,7 @@
 mod backend;
 mod config;
 mod error;
+mod guard;
 mod handler;
 mod run;
 mod run_dir;

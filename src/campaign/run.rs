@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use framebreak_client::VideoRequest;
 use framebreak_scheduler::{
-    BackendConfig as LaneConfig, Counts, JobStore, JobStoreExt, NewJob, RetryPolicy, RetryRule,
-    RunOutcome, Scheduler, Shutdown, Snapshot,
+    BackendConfig as LaneConfig, Counts, FailureCategory, JobStore, JobStoreExt, NewJob,
+    RetryPolicy, RetryRule, RunOutcome, Scheduler, Shutdown, Snapshot,
 };
 use framebreak_sim::SimBackend;
 use framebreak_variants::{
@@ -16,7 +16,8 @@ use framebreak_variants::{
     builtin_scenes,
 };
 
-use crate::campaign::backend::{self, Built};
+use crate::campaign::backend::{self, BackendKind, Built};
+use crate::campaign::guard::SubmitGuard;
 use crate::campaign::handler::{Analysis, Polling, VideoHandler};
 use crate::campaign::store::RunStore;
 use crate::campaign::{CampaignConfig, ConfigLoader, Error, RunDir, new_run_id, parse_rate};
@@ -54,6 +55,7 @@ pub struct Campaign {
     built: Built,
     analysis: Arc<Analysis>,
     shutdown: Shutdown,
+    guard: Arc<SubmitGuard>,
 }
 
 impl std::fmt::Debug for Campaign {
@@ -173,14 +175,19 @@ impl Campaign {
     async fn assemble(config: CampaignConfig, run: RunDir) -> Result<Self, Error> {
         let run_store = RunStore::open(&config, run.id(), run.path()).await?;
         let built = backend::build(&config.backend, run.path())?;
+        // An impossible request is refused before anything is submitted.
+        conform(built.backend.as_ref(), &probe_request(&config))?;
         let analysis = Arc::new(Analysis::new(&config.analysis)?);
+        let shutdown = Shutdown::new();
+        let key_var = BackendKind::parse(&config.backend.kind).and_then(BackendKind::key_var);
         Ok(Self {
             config,
             run_store,
             run,
             built,
             analysis,
-            shutdown: Shutdown::new(),
+            guard: Arc::new(SubmitGuard::new(shutdown.clone(), key_var)),
+            shutdown,
         })
     }
 
@@ -295,7 +302,13 @@ impl Campaign {
         if let Some(model) = &self.config.backend.model {
             request = request.model(model.clone());
         }
-        serde_json::to_value(JobPayload { variant, request }).map_err(|e| Error::Config {
+        let fitted = conform(self.built.backend.as_ref(), &request)?;
+        serde_json::to_value(JobPayload {
+            variant,
+            request: fitted.request,
+            adjustments: fitted.adjustments,
+        })
+        .map_err(|e| Error::Config {
             source_name: "a variant".into(),
             reason: e.to_string(),
         })
@@ -350,10 +363,26 @@ impl Campaign {
             truth: self.built.truth.clone(),
             run_dir: self.run.path().to_owned(),
             analysis: self.analysis.clone(),
+            guard: self.guard.clone(),
+            pacer: match &s.poll_rate {
+                Some(rate) => Some(Arc::new(parse_rate(rate)?.pacer())),
+                None => None,
+            },
             polling: Polling {
                 timeout: Duration::from_secs(self.config.backend.generation_timeout_secs),
                 max_interval: Duration::from_secs(
                     self.config.backend.max_poll_interval_secs.max(1),
+                ),
+                min_interval: Duration::from_millis(
+                    self.config.backend.min_poll_interval_ms.unwrap_or(
+                        if BackendKind::parse(&self.config.backend.kind)
+                            .is_some_and(BackendKind::is_sim)
+                        {
+                            20
+                        } else {
+                            1000
+                        },
+                    ),
                 ),
             },
         };
@@ -409,6 +438,69 @@ impl Campaign {
         })
     }
 
+    /// How the backend fits this campaign's request to its model: the
+    /// changes it makes to the configured duration, size and seed (the
+    /// same for every job). Empty when the request is sent as configured.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the field and the values the model takes,
+    /// when no request of this campaign can be made valid.
+    pub fn request_adjustments(&self) -> Result<Vec<framebreak_client::Adjustment>, Error> {
+        Ok(conform(self.built.backend.as_ref(), &probe_request(&self.config))?.adjustments)
+    }
+
+    /// Why the campaign stopped itself, if it did: the provider refused a
+    /// burst of submissions for a reason no retry fixes (a wrong key, a
+    /// request it never accepts). The message names what to check.
+    #[must_use]
+    pub fn stopped_because(&self) -> Option<String> {
+        self.guard.stopped()
+    }
+
+    /// Puts this run's failed jobs whose failure category `select` picks
+    /// back in the queue, to run afresh from the step they failed at (the
+    /// same run, the same variants). Returns how many were re-queued. Reads
+    /// the finished jobs a page at a time.
+    ///
+    /// A job that ended `unknown_submission` may have been created (and
+    /// billed) at the provider: re-queueing it sends its submission again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] when the store fails.
+    pub async fn requeue_failed(
+        &self,
+        select: impl Fn(FailureCategory) -> bool,
+    ) -> Result<u64, Error> {
+        const PAGE: usize = 500;
+        let store = self.store();
+        let mut requeued = 0;
+        let mut after = None;
+        loop {
+            let page = store.finished(after, PAGE).await?;
+            let picked: Vec<_> = page
+                .records
+                .into_iter()
+                .filter_map(|r| {
+                    let failure = r.failure.as_ref()?;
+                    (r.state == framebreak_scheduler::JobState::Failed && select(failure.category))
+                        .then_some(r.job.id)
+                })
+                .collect();
+            // The cursor is a sequence number: jobs of this page that leave
+            // the finished set do not shift the next page.
+            if !picked.is_empty() {
+                requeued += store.requeue_failed(picked).await?;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(requeued)
+    }
+
     /// Every finished job as a report row, in the order they finished.
     ///
     /// # Errors
@@ -417,6 +509,34 @@ impl Campaign {
     pub async fn rows(&self) -> Result<Vec<ResultRow>, Error> {
         rows(self.store().as_ref()).await
     }
+}
+
+/// The campaign's request with a stand-in prompt: what every job asks for
+/// besides its prompt and seed.
+fn probe_request(config: &CampaignConfig) -> VideoRequest {
+    let r = &config.request;
+    let mut request = VideoRequest::new("probe")
+        .size(r.width, r.height)
+        .duration_secs(r.duration_secs);
+    if r.send_seed {
+        request = request.seed(0);
+    }
+    if let Some(model) = &config.backend.model {
+        request = request.model(model.clone());
+    }
+    request
+}
+
+/// Fits `request` to the backend's model; a request that cannot fit is a
+/// configuration error naming the valid values.
+fn conform(
+    backend: &dyn framebreak_client::VideoBackend,
+    request: &VideoRequest,
+) -> Result<framebreak_client::Conformed, Error> {
+    backend.conform(request).map_err(|e| Error::Config {
+        source_name: "request".into(),
+        reason: e.to_string(),
+    })
 }
 
 /// The configuration run `run_id` of a shared (PostgreSQL) store was

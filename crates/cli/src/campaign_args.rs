@@ -47,7 +47,16 @@ pub(crate) struct CampaignArgs {
     limit: Option<usize>,
 
     /// sim (default), sim-http, openai, replicate, fal, runway, luma or veo.
-    #[arg(long, value_name = "BACKEND")]
+    ///
+    /// Keys come from the environment or .env; default models:
+    ///   replicate  REPLICATE_API_TOKEN  google/veo-3.1-fast
+    ///   fal        FAL_KEY              fal-ai/veo3.1/fast
+    ///   runway     RUNWAYML_API_SECRET  veo3.1_fast
+    ///   luma       LUMAAI_API_KEY       ray-2
+    ///   veo        GEMINI_API_KEY       veo-3.1-fast-generate-preview
+    ///   openai     OPENAI_API_KEY       a /v1/videos gateway: --base-url and --model
+    ///   sim-http   (none)               a `framebreak sim serve` at --base-url
+    #[arg(long, value_name = "BACKEND", verbatim_doc_comment)]
     backend: Option<String>,
 
     /// The model to ask for.
@@ -57,6 +66,11 @@ pub(crate) struct CampaignArgs {
     /// Another endpoint than the provider's (a gateway, a `framebreak sim serve`).
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+
+    /// Longest wait for one HTTP request to the provider, seconds (default
+    /// 120). A submission that outlasts it is looked up, never resent.
+    #[arg(long, value_name = "SECS")]
+    request_timeout: Option<u64>,
 
     /// The simulated model's profile: weak, strong or a TOML file.
     #[arg(long, value_name = "PROFILE")]
@@ -78,9 +92,20 @@ pub(crate) struct CampaignArgs {
     #[arg(short = 'c', long, value_name = "N")]
     concurrency: Option<usize>,
 
-    /// Requests to the backend per second or minute (`10/s`, `600/m`).
+    /// Submissions to the backend per second or minute (`10/s`, `600/m`),
+    /// for the whole run. Polls and downloads are limited by --poll-rate.
     #[arg(long, value_name = "RATE")]
     rate: Option<String>,
+
+    /// Status polls and downloads per second or minute, per process
+    /// (default: unlimited, each job's polls spaced by --min-poll-interval).
+    #[arg(long, value_name = "RATE")]
+    poll_rate: Option<String>,
+
+    /// Shortest wait between two polls of one job, milliseconds, whatever
+    /// the provider hints (default 1000; 20 for the simulator).
+    #[arg(long, value_name = "MS")]
+    min_poll_interval: Option<u64>,
 
     /// Attempts of one job before it fails for good.
     #[arg(long, value_name = "N")]
@@ -138,6 +163,7 @@ impl CampaignArgs {
             .set_opt("backend.kind", self.backend.clone())
             .set_opt("backend.model", self.model.clone())
             .set_opt("backend.base_url", self.base_url.clone())
+            .set_opt("backend.request_timeout_secs", self.request_timeout)
             .set_opt("backend.profile", self.profile.clone())
             .set_opt("backend.faults", self.faults.clone())
             .set_opt("request.width", size.map(|s| s.0))
@@ -145,6 +171,8 @@ impl CampaignArgs {
             .set_opt("request.duration_secs", self.duration)
             .set_opt("scheduler.concurrency", self.concurrency)
             .set_opt("scheduler.rate", self.rate.clone())
+            .set_opt("scheduler.poll_rate", self.poll_rate.clone())
+            .set_opt("backend.min_poll_interval_ms", self.min_poll_interval)
             .set_opt("scheduler.max_attempts", self.max_attempts)
             .set_opt("scheduler.store", self.store.clone())
             .set_opt("analysis.device", self.device.clone())
@@ -165,8 +193,24 @@ pub(crate) struct ConfigArgs {
 pub(crate) fn print_config(args: ConfigArgs) -> anyhow::Result<()> {
     use std::io::Write;
     let config = args.campaign.load()?;
+    let mut text = config.to_toml_redacted();
+    if let Some(kind) = framebreak::campaign::BackendKind::parse(&config.backend.kind) {
+        let model = config
+            .backend
+            .model
+            .clone()
+            .unwrap_or_else(|| format!("{} (the backend's default)", kind.default_model()));
+        text.push_str(&format!(
+            "\n# backend {}: model {model}",
+            config.backend.kind
+        ));
+        if let Some(var) = kind.key_var() {
+            text.push_str(&format!(", key from {var}"));
+        }
+        text.push('\n');
+    }
     let mut out = std::io::stdout().lock();
-    out.write_all(config.to_toml_redacted().as_bytes())
+    out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .context("writing the configuration")
 }

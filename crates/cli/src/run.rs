@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use framebreak::campaign::{Campaign, Threshold};
-use framebreak::scheduler::RunOutcome;
+use framebreak::scheduler::{FailureCategory, RunOutcome};
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign_args::CampaignArgs;
@@ -80,6 +80,18 @@ pub(crate) struct ResumeArgs {
     #[arg(long, value_name = "STORE")]
     store: Option<String>,
 
+    /// Re-queue the run's failed jobs first: those of the categories named
+    /// (comma-separated or repeated, e.g. `auth,rate_limited`), or with no
+    /// value every failed job except `unknown_submission`.
+    #[arg(long, value_name = "CATEGORY", num_args = 0.., value_delimiter = ',')]
+    retry_failed: Option<Vec<String>>,
+
+    /// Send again the submissions that ended `unknown_submission` (the
+    /// provider may have created them, and cannot be asked): each may be
+    /// billed twice.
+    #[arg(long)]
+    resubmit_unknown: bool,
+
     #[command(flatten)]
     flags: RunFlags,
 }
@@ -109,10 +121,51 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
     let thresholds = thresholds(&args.flags.fail_on)?;
+    let retry = retry_selection(args.retry_failed.as_deref(), args.resubmit_unknown)?;
+    let quiet = args.flags.quiet || args.flags.progress != ProgressMode::Bar;
     let make = async {
-        Ok(Campaign::open_with_store(&args.runs_dir, &args.run, args.store.as_deref()).await?)
+        let campaign =
+            Campaign::open_with_store(&args.runs_dir, &args.run, args.store.as_deref()).await?;
+        if let Some(select) = &retry {
+            let n = campaign.requeue_failed(|c| select.contains(&c)).await?;
+            if !quiet {
+                eprintln!("framebreak: {n} failed jobs re-queued");
+            }
+        }
+        Ok(campaign)
     };
     drive(make, &args.flags, &thresholds, Role::Run)
+}
+
+/// The failure categories `resume` re-queues, if any.
+fn retry_selection(
+    named: Option<&[String]>,
+    resubmit_unknown: bool,
+) -> anyhow::Result<Option<Vec<FailureCategory>>> {
+    let mut picked: Vec<FailureCategory> = match named {
+        None => Vec::new(),
+        Some([]) => FailureCategory::ALL
+            .into_iter()
+            .filter(|c| {
+                *c != FailureCategory::UnknownSubmission && *c != FailureCategory::Cancelled
+            })
+            .collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                FailureCategory::from_name(n.trim()).ok_or_else(|| {
+                    Usage(format!(
+                        "--retry-failed: {n:?} is not a failure category (one of {})",
+                        FailureCategory::ALL.map(FailureCategory::as_str).join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if resubmit_unknown {
+        picked.push(FailureCategory::UnknownSubmission);
+    }
+    Ok((!picked.is_empty()).then_some(picked))
 }
 
 /// The store named on the command line or in the environment, when it is
@@ -191,6 +244,17 @@ pub(crate) fn drive(
             campaign.config().backend.kind,
             framebreak::campaign::redact_url(&campaign.config().scheduler.store),
         ));
+        let adjusted = campaign.request_adjustments()?;
+        if !adjusted.is_empty() {
+            say(format!(
+                "framebreak: the request is fitted to the model: {}",
+                adjusted
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if role == Role::Run {
             let enqueued = campaign.enqueue().await?;
             if enqueued.added > 0 {
@@ -264,6 +328,26 @@ pub(crate) fn drive(
             c.cancelled,
             c.unfinished()
         ));
+        let unknown = rows
+            .iter()
+            .filter(|r| {
+                r.failure
+                    .as_ref()
+                    .is_some_and(|f| f.category == FailureCategory::UnknownSubmission)
+            })
+            .count();
+        if unknown > 0 {
+            // Said even when quiet: it is about money.
+            eprintln!(
+                "framebreak: {unknown} of the failed jobs are unknown_submission: the provider may \
+                 have created (and may bill) each of them, and it cannot be asked; `framebreak \
+                 resume {id} --resubmit-unknown` sends them again, at the risk of paying twice"
+            );
+        }
+        if let Some(why) = campaign.stopped_because() {
+            eprintln!("framebreak: run {id} stopped: {}", why.replace("RUN", &id));
+            return Ok(ExitCode::from(exit::FAILURE));
+        }
         if summary.outcome != RunOutcome::Drained || interrupted.is_cancelled() {
             eprintln!("framebreak: run {id} stopped; resume it with `framebreak resume {id}`");
             return Ok(ExitCode::from(INTERRUPTED));

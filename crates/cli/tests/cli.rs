@@ -311,3 +311,70 @@ fn exhaustive_covers_every_phrasing() {
         phrasings * scenes
     );
 }
+
+#[test]
+fn run_help_names_every_key_variable_and_default_model() {
+    use framebreak::campaign::BackendKind;
+    let out = framebreak(&["run", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for name in BackendKind::NAMES {
+        let kind = BackendKind::parse(name).unwrap();
+        if let Some(var) = kind.key_var() {
+            assert!(help.contains(var), "{name}: {var} missing from\n{help}");
+        }
+        if !kind.is_sim() && kind != BackendKind::OpenAi {
+            let model = kind.default_model();
+            assert!(help.contains(model), "{name}: {model} missing from\n{help}");
+        }
+    }
+}
+
+#[test]
+fn config_shows_the_default_model_and_the_key_variable() {
+    let out = framebreak(&["config", "--backend", "veo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let model = framebreak::campaign::BackendKind::Veo.default_model();
+    assert!(
+        text.contains(&format!(
+            "model {model} (the backend's default), key from GEMINI_API_KEY"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_openai_backend_without_a_gateway_url_is_a_usage_error() {
+    let out = framebreak(&["run", "--backend", "openai", "--progress", "quiet"]);
+    fails_with(&out, 2, "give the gateway's URL and its model");
+}
+
+#[test]
+fn an_impossible_request_is_refused_before_any_submission_naming_the_valid_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_framebreak"))
+        .args([
+            "run",
+            "--backend",
+            "luma",
+            "--duration",
+            "0",
+            "--runs-dir",
+            dir.path().to_str().unwrap(),
+            "--progress",
+            "quiet",
+        ])
+        .env("LUMAAI_API_KEY", "test-key")
+        // Nothing listens here: a submission would fail differently.
+        .env("FRAMEBREAK_BACKEND__BASE_URL", "http://127.0.0.1:9")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("5s") && err.contains("9s"),
+        "names the valid durations: {err}"
+    );
+}

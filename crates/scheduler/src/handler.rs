@@ -46,6 +46,22 @@ pub struct StepContext<'a> {
     pub cancel: &'a CancellationToken,
 }
 
+/// A job that just ended failed or cancelled, as its handler last saw it:
+/// what [`Handler::abandoned`] needs to undo work in flight elsewhere.
+#[derive(Debug)]
+pub struct Abandoned<'a> {
+    /// The job.
+    pub job: &'a JobId,
+    /// Its payload, as enqueued.
+    pub payload: &'a Value,
+    /// The step it ended at.
+    pub step: u32,
+    /// What the step before it returned (`null` at step 0).
+    pub state: &'a Value,
+    /// Why it ended; already persisted.
+    pub failure: &'a Failure,
+}
+
 /// What a successful step leads to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
@@ -112,6 +128,15 @@ pub trait Handler: Send + Sync + fmt::Debug {
         let _ = step;
         true
     }
+
+    /// Called once when a job has ended failed or cancelled (the outcome is
+    /// already persisted), so the handler can release what the job still
+    /// holds elsewhere: a generation still running at a provider, say.
+    /// Best effort: it cannot change the outcome, and a crash before it
+    /// runs skips it. Default: nothing.
+    async fn abandoned(&self, job: Abandoned<'_>) {
+        let _ = job;
+    }
 }
 
 macro_rules! forward_handler {
@@ -123,6 +148,9 @@ macro_rules! forward_handler {
             }
             fn rate_limited(&self, step: u32) -> bool {
                 (**self).rate_limited(step)
+            }
+            async fn abandoned(&self, job: Abandoned<'_>) {
+                (**self).abandoned(job).await
             }
         }
     )*};

@@ -105,13 +105,13 @@ pub use config::{Aimd, BackendConfig, Config, MAX_CONCURRENCY};
 pub use engine::{Intake, RunOutcome, Scheduler, Summary};
 pub use error::{Error, Result};
 pub use failure::{Failure, FailureCategory};
-pub use handler::{Handler, Step, StepContext};
+pub use handler::{Abandoned, Handler, Step, StepContext};
 pub use job::{
     Applied, Counts, JobId, JobRecord, JobState, Lease, LeaseRequest, LeaseToken, MAX_JOB_ID_LEN,
     NewJob, Page, Priority, Update, now_ms,
 };
 pub use progress::{BackendStatus, Event, Health, JobEvent, LaneStatus, Snapshot};
-pub use rate::RateLimit;
+pub use rate::{Pacer, RateLimit};
 pub use retry::{Backoff, GiveUp, RetryBudget, RetryPolicy, RetryRule};
 pub use shared_limit::SharedRateLimiter;
 pub use shutdown::Shutdown;

@@ -71,11 +71,40 @@ impl RateLimit {
         self.burst.get()
     }
 
+    /// A process-local pacer for this limit, for calls a [`Handler`](crate::Handler)
+    /// makes inside one step (the polls of a long wait, say), which the
+    /// scheduler's per-step limits do not see.
+    #[must_use]
+    pub fn pacer(&self) -> Pacer {
+        Pacer {
+            limiter: RateLimiter::direct(self.quota()),
+        }
+    }
+
     fn quota(&self) -> Quota {
         let period = self.per / self.count.get();
         Quota::with_period(period.max(Duration::from_nanos(1)))
             .unwrap_or_else(|| Quota::per_second(self.count))
             .allow_burst(self.burst)
+    }
+}
+
+/// Spaces calls to at most a [`RateLimit`]'s rate; share it (it is `Sync`)
+/// between every task whose calls count against the limit.
+pub struct Pacer {
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl std::fmt::Debug for Pacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pacer").finish_non_exhaustive()
+    }
+}
+
+impl Pacer {
+    /// Waits until one more call fits the limit, and takes its token.
+    pub async fn wait(&self) {
+        self.limiter.until_ready().await;
     }
 }
 

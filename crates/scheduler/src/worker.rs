@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::failure::{Failure, FailureCategory};
-use crate::handler::{Step, StepContext};
+use crate::handler::{Abandoned, Step, StepContext};
 use crate::job::{Applied, JobRecord, JobState, Lease, LeaseToken, Update, now_ms};
 use crate::progress::{Event, JobEvent};
 use crate::shared::Shared;
@@ -298,6 +298,16 @@ async fn on_failure(
             return exit;
         }
         record.attempts = failures;
+        shared
+            .handler
+            .abandoned(Abandoned {
+                job: &record.job.id,
+                payload: &record.job.payload,
+                step: record.step,
+                state: &record.step_state,
+                failure: &failure,
+            })
+            .await;
         record.failure = Some(failure);
         return Exit::Finished(state);
     }

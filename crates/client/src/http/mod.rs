@@ -287,16 +287,14 @@ impl Http {
         let parsed = parse_error_body(&body);
         let message = if parsed.message.is_empty() {
             let reason = status.canonical_reason().unwrap_or("error");
-            let text = String::from_utf8_lossy(&body[..body.len().min(200)])
-                .trim()
-                .to_owned();
+            let text = readable(&String::from_utf8_lossy(&body));
             if text.is_empty() {
                 reason.to_owned()
             } else {
                 format!("{reason}: {text}")
             }
         } else {
-            parsed.message.clone()
+            readable(&parsed.message)
         };
         let message = self.key.scrub(&message);
         let request_id = request_id(&headers);
@@ -309,10 +307,16 @@ impl Http {
             };
         }
         let retry_after = retry_after(&headers, SystemTime::now()).or(parsed.retry_delay);
+        // Google answers a wrong key with 400 and the reason API_KEY_INVALID.
+        let category = if String::from_utf8_lossy(&body).contains("API_KEY_INVALID") {
+            FailureCategory::Auth
+        } else {
+            FailureCategory::from_status(status.as_u16())
+        };
         Error::Http {
             provider: self.provider.into(),
             status: status.as_u16(),
-            category: FailureCategory::from_status(status.as_u16()),
+            category,
             message,
             code: parsed.code,
             request_id,
@@ -356,20 +360,105 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Joins a base URL and a path, whatever slashes either has.
-pub(crate) fn join(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+/// The longest provider message kept in an error (and so in result rows and
+/// reports).
+const MESSAGE_CHARS: usize = 200;
+
+/// A provider's error text made fit for a result row: an HTML page (a
+/// gateway's 502) becomes its title or its text without tags, whitespace is
+/// collapsed, and it is cut at [`MESSAGE_CHARS`] characters.
+pub(crate) fn readable(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let html = lower.trim_start().starts_with('<') || lower.contains("<html");
+    let text = if html {
+        let title = lower
+            .find("<title>")
+            .map(|i| i + "<title>".len())
+            .and_then(|start| {
+                let end = start + lower[start..].find("</title>")?;
+                text.get(start..end)
+            })
+            .filter(|t| !t.trim().is_empty());
+        match title {
+            Some(t) => t.to_owned(),
+            None => strip_tags(text),
+        }
+    } else {
+        text.to_owned()
+    };
+    let mut out: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.chars().count() > MESSAGE_CHARS {
+        out = out.chars().take(MESSAGE_CHARS).collect();
+        out.push('…');
+    }
+    out
 }
 
-/// Parses a base URL, naming the provider when it is not one.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Joins a base URL and a path, whatever slashes either has. A base that
+/// already ends with the path's leading segments (`…/v1` with `/v1/videos`,
+/// `…/dream-machine/v1`, `…/v1beta`) is not given them twice: base URLs
+/// work with or without the version path.
+pub(crate) fn join(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let path = path.trim_start_matches('/');
+    let segments: Vec<&str> = path.split('/').collect();
+    // Only the segments before the resource (those without `:` or `?`),
+    // longest first.
+    let prefix_len = segments
+        .iter()
+        .take_while(|s| !s.contains([':', '?']))
+        .count()
+        .saturating_sub(1);
+    for k in (1..=prefix_len).rev() {
+        let prefix = segments[..k].join("/");
+        if let Some(stripped) = base.strip_suffix(&prefix)
+            && stripped.ends_with('/')
+            && !stripped.ends_with("//")
+        {
+            return format!("{stripped}{path}");
+        }
+    }
+    format!("{base}/{path}")
+}
+
+/// A URL with any `user:password@` replaced by `***@`, for messages: a
+/// base URL that does not parse is still shown without its credentials.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &url[scheme_end + at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Parses a base URL, naming the provider when it is not one (and never
+/// echoing a password it holds).
 pub(crate) fn parse_base(provider: &str, base: &str) -> Result<String> {
     url::Url::parse(base).map_err(|e| Error::Config {
         provider: provider.into(),
-        reason: format!("base URL `{base}` does not parse: {e}"),
+        reason: format!("base URL `{}` does not parse: {e}", redact_userinfo(base)),
     })?;
     Ok(base.trim_end_matches('/').to_owned())
 }
@@ -377,6 +466,51 @@ pub(crate) fn parse_base(provider: &str, base: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versioned_base_urls_are_not_doubled() {
+        assert_eq!(join("http://h/v1", "/v1/videos"), "http://h/v1/videos");
+        assert_eq!(join("http://h/v1/", "/v1/videos/1"), "http://h/v1/videos/1");
+        assert_eq!(
+            join(
+                "https://api.lumalabs.ai/dream-machine/v1",
+                "/dream-machine/v1/generations/x"
+            ),
+            "https://api.lumalabs.ai/dream-machine/v1/generations/x"
+        );
+        assert_eq!(
+            join(
+                "https://g.example/v1beta",
+                "/v1beta/models/veo:predictLongRunning"
+            ),
+            "https://g.example/v1beta/models/veo:predictLongRunning"
+        );
+        // A gateway path that merely resembles the version stays.
+        assert_eq!(
+            join("http://h/api/xv1", "/v1/videos"),
+            "http://h/api/xv1/v1/videos"
+        );
+        assert_eq!(join("http://h/gw", "/v1/videos"), "http://h/gw/v1/videos");
+    }
+
+    #[test]
+    fn credentials_and_html_stay_out_of_messages() {
+        let err = parse_base("openai", "http://me:hunter2@exa mple.com/v1").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(
+            err.to_string().contains("http://***@exa mple.com/v1"),
+            "{err}"
+        );
+        assert_eq!(redact_userinfo("https://h/x@y"), "https://h/x@y");
+        let page = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>";
+        assert_eq!(readable(page), "502 Bad Gateway");
+        assert_eq!(
+            readable("<p>upstream\n   timed   out</p>"),
+            "upstream timed out"
+        );
+        let long = "x".repeat(500);
+        assert_eq!(readable(&long).chars().count(), MESSAGE_CHARS + 1);
+    }
 
     #[test]
     fn error_chains_and_joins() {

@@ -328,3 +328,24 @@ async fn a_seed_that_bypasses_conform_meets_googles_invalid_argument() {
     assert_eq!(err.category(), FailureCategory::BadRequest);
     assert!(err.to_string().contains("`seed` isn't supported"), "{err}");
 }
+
+#[tokio::test]
+async fn a_wrong_key_is_auth_although_google_answers_400() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", mockito::Matcher::Any)
+        .with_status(400)
+        .with_body(
+            serde_json::json!({"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT",
+                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}})
+            .to_string(),
+        )
+        .create_async()
+        .await;
+    let err = backend(&server.url())
+        .submit(&VideoRequest::new("a ball"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), FailureCategory::Auth, "{err}");
+    assert!(!err.is_retryable());
+}

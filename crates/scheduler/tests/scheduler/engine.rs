@@ -553,3 +553,104 @@ async fn aimd_shrinks_concurrency_on_429_and_grows_it_back() {
         "increased: {limits:?}"
     );
 }
+
+/// Step 0 succeeds; step 1 fails with `failure` every time. Counts the
+/// step-1 calls and records every `abandoned` call.
+#[derive(Debug)]
+struct FailsAtOne {
+    failure: Failure,
+    calls: AtomicU32,
+    abandoned: Mutex<Vec<(String, u32, serde_json::Value, FailureCategory)>>,
+}
+
+#[async_trait]
+impl Handler for FailsAtOne {
+    async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+        if ctx.step == 0 {
+            return Ok(Step::Next(json!({ "remote": ctx.job.as_str() })));
+        }
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(self.failure.clone())
+    }
+
+    async fn abandoned(&self, job: framebreak_scheduler::Abandoned<'_>) {
+        self.abandoned.lock().unwrap().push((
+            job.job.to_string(),
+            job.step,
+            job.state.clone(),
+            job.failure.category,
+        ));
+    }
+}
+
+async fn run_fails_at_one(failure: Failure) -> Arc<FailsAtOne> {
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("j", 1, "b")).await.unwrap();
+    let handler = Arc::new(FailsAtOne {
+        failure,
+        calls: AtomicU32::new(0),
+        abandoned: Mutex::new(Vec::new()),
+    });
+    let scheduler = Scheduler::builder(store.clone(), handler.clone())
+        .retry(quick_retries(3))
+        .build()
+        .unwrap();
+    assert_eq!(scheduler.run().await.unwrap().outcome, RunOutcome::Drained);
+    assert_eq!(store.counts().await.unwrap().failed, 1);
+    handler
+}
+
+#[tokio::test]
+async fn a_job_that_fails_for_good_is_handed_back_once_to_be_abandoned() {
+    let handler = run_fails_at_one(Failure::new(FailureCategory::Server, "boom")).await;
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        3,
+        "retried up to the rule"
+    );
+    let abandoned = handler.abandoned.lock().unwrap().clone();
+    assert_eq!(abandoned.len(), 1, "{abandoned:?}");
+    let (job, step, state, category) = &abandoned[0];
+    assert_eq!(
+        (job.as_str(), *step, *category),
+        ("j0", 1, FailureCategory::Server)
+    );
+    assert_eq!(state["remote"], "j0", "the state the failed step was given");
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_not_retried_whatever_its_category() {
+    let handler = run_fails_at_one(
+        Failure::new(FailureCategory::Server, "the provider failed it").permanent(),
+    )
+    .await;
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn rate_limits_do_not_use_up_attempts() {
+    #[derive(Debug)]
+    struct LimitedThenDone(AtomicU32);
+    #[async_trait]
+    impl Handler for LimitedThenDone {
+        async fn step(&self, _ctx: StepContext<'_>) -> Result<Step, Failure> {
+            // Five 429s, more than the two attempts allowed, then success.
+            if self.0.fetch_add(1, Ordering::SeqCst) < 5 {
+                return Err(Failure::new(FailureCategory::RateLimited, "429")
+                    .retry_after(Duration::from_millis(1))
+                    .no_effect());
+            }
+            Ok(Step::Done(json!(1)))
+        }
+    }
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("j", 1, "b")).await.unwrap();
+    let handler = Arc::new(LimitedThenDone(AtomicU32::new(0)));
+    let scheduler = Scheduler::builder(store.clone(), handler.clone())
+        .retry(quick_retries(2))
+        .build()
+        .unwrap();
+    assert_eq!(scheduler.run().await.unwrap().outcome, RunOutcome::Drained);
+    assert_eq!(store.counts().await.unwrap().done, 1);
+    assert_eq!(handler.0.load(Ordering::SeqCst), 6);
+}
