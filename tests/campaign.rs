@@ -146,3 +146,64 @@ async fn bad_configuration_is_refused_before_anything_is_written() {
     let e = Campaign::open(dir.path(), "missing").await.unwrap_err();
     assert!(matches!(e, campaign::Error::RunNotFound { .. }), "{e}");
 }
+
+/// A wrong key stops the campaign within a handful of submissions instead of
+/// failing every job, and the run recovers in place once the key is right:
+/// the refused jobs are re-queued, every job is then submitted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_stops_the_run_early_and_the_run_recovers_in_place() {
+    let sim = Arc::new(Simulator::new(Profile::weak()).unwrap());
+    // The campaign sends the sim-http default key, which this server refuses.
+    let locked = SimServer::bind(
+        "127.0.0.1:0",
+        ServerConfig::new(sim.clone())
+            .latency(Latency::none())
+            .api_key("the-right-key"),
+    )
+    .unwrap();
+    let url = locked.url();
+    let dir = tempfile::tempdir().unwrap();
+    let config = small(dir.path(), 30)
+        .set("backend.kind", "sim-http")
+        .set("backend.base_url", url.clone())
+        .set("scheduler.concurrency", 2)
+        .build()
+        .unwrap();
+    let campaign = Campaign::create_with_id(config, "key").await.unwrap();
+    campaign.enqueue().await.unwrap();
+    let summary = campaign.run().await.unwrap();
+    let why = campaign.stopped_because().expect("the run stopped itself");
+    assert!(
+        why.contains("auth") && why.contains("--retry-failed auth"),
+        "{why}"
+    );
+    let requests = locked.stats().submit_requests();
+    assert!(
+        (3..=6).contains(&requests),
+        "stopped within a handful of submissions, not all 30: {requests}"
+    );
+    assert_eq!(summary.counts.failed, requests, "{:?}", summary.counts);
+    assert!(summary.counts.pending >= 24, "{:?}", summary.counts);
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    locked.shutdown();
+    drop(campaign);
+
+    // The key is fixed (here: the server takes any key), on the same address.
+    let open = SimServer::bind(&addr, ServerConfig::new(sim).latency(Latency::none())).unwrap();
+    let campaign = Campaign::open(dir.path(), "key").await.unwrap();
+    let requeued = campaign
+        .requeue_failed(|c| c == FailureCategory::Auth)
+        .await
+        .unwrap();
+    assert_eq!(requeued, requests);
+    let summary = campaign.run().await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Drained);
+    assert_eq!(summary.counts.done, 30, "{:?}", summary.counts);
+    let stats = open.stats();
+    assert_eq!(stats.submissions, 30, "each job submitted once: {stats:?}");
+    assert_eq!(stats.duplicate_submissions, 0);
+    open.shutdown();
+}
