@@ -553,3 +553,103 @@ impl Handler for VideoHandler {
         step == SUBMIT
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use framebreak_client::{JobStatus, VideoRequest};
+    use framebreak_scheduler::{JobId, Shutdown};
+
+    use super::*;
+    use crate::campaign::AnalysisConfig;
+
+    /// Records the jobs it is asked to cancel; nothing else is called.
+    #[derive(Default)]
+    struct Cancels(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl VideoBackend for Cancels {
+        async fn submit(&self, _: &VideoRequest) -> framebreak_client::Result<RemoteJob> {
+            unreachable!("not submitted in these tests")
+        }
+        async fn status(&self, _: &RemoteJob) -> framebreak_client::Result<JobStatus> {
+            unreachable!("not polled in these tests")
+        }
+        async fn download(
+            &self,
+            _: &Asset,
+            _: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+            _: framebreak_client::ProgressFn<'_>,
+        ) -> framebreak_client::Result<u64> {
+            unreachable!("not downloaded in these tests")
+        }
+        async fn cancel(&self, job: &RemoteJob) -> framebreak_client::Result<()> {
+            self.0.lock().unwrap().push(job.id.clone());
+            Ok(())
+        }
+    }
+
+    fn handler(backend: Arc<Cancels>) -> VideoHandler {
+        let config = AnalysisConfig {
+            device: "cpu".into(),
+            ..AnalysisConfig::default()
+        };
+        VideoHandler {
+            backend,
+            truth: Truth::None,
+            run_dir: std::env::temp_dir(),
+            analysis: Arc::new(Analysis::new(&config).unwrap()),
+            polling: Polling {
+                timeout: Duration::from_secs(1),
+                max_interval: Duration::from_secs(1),
+                min_interval: Duration::from_millis(1),
+            },
+            guard: Arc::new(SubmitGuard::new(Shutdown::new(), None)),
+            pacer: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_abandoned_while_generating_is_cancelled_at_the_provider_once() {
+        let backend = Arc::new(Cancels::default());
+        let h = handler(backend.clone());
+        let job = JobId::new("j").unwrap();
+        let state = json!({ "remote": RemoteJob::new("p", "gen_1") });
+        let payload = json!(null);
+        let given_up = Failure::new(FailureCategory::Timeout, "still running after 1800 s");
+        h.abandoned(Abandoned {
+            job: &job,
+            payload: &payload,
+            step: POLL,
+            state: &state,
+            failure: &given_up,
+        })
+        .await;
+        assert_eq!(*backend.0.lock().unwrap(), ["gen_1"]);
+
+        // The provider's own failure: nothing runs there any more.
+        let failed = Failure::new(FailureCategory::Server, "generation failed").permanent();
+        h.abandoned(Abandoned {
+            job: &job,
+            payload: &payload,
+            step: POLL,
+            state: &state,
+            failure: &failed,
+        })
+        .await;
+        // Before the submission, or after the generation: nothing to cancel.
+        for step in [SUBMIT, DOWNLOAD, ANALYZE] {
+            h.abandoned(Abandoned {
+                job: &job,
+                payload: &payload,
+                step,
+                state: &state,
+                failure: &given_up,
+            })
+            .await;
+        }
+        assert_eq!(backend.0.lock().unwrap().len(), 1);
+    }
+}
