@@ -118,9 +118,33 @@ async fn complete_error_answers_created_nothing_but_a_gateway_502_or_504_may_hav
     }
 }
 
-fn http() -> HttpConfig {
-    HttpConfig::new().unwrap().timeout(Duration::from_secs(10))
+/// One of the listing adapters, talking to `base`.
+fn at<B: Listing>(base: &str) -> B {
+    B::make(
+        base,
+        HttpConfig::new().unwrap().timeout(Duration::from_secs(10)),
+    )
 }
+
+trait Listing {
+    fn make(base: &str, http: HttpConfig) -> Self;
+}
+
+macro_rules! listing {
+    ($($ty:ty),*) => {$(
+        impl Listing for $ty {
+            fn make(base: &str, http: HttpConfig) -> Self {
+                <$ty>::new(Secret::new(KEY))
+                    .unwrap()
+                    .with_base_url(base)
+                    .unwrap()
+                    .with_http(http)
+            }
+        }
+    )*};
+}
+
+listing!(OpenAiBackend, ReplicateBackend, LumaBackend);
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -184,11 +208,7 @@ async fn openai_finds_the_one_video_of_the_window_across_pages() {
         )
         .create_async()
         .await;
-    let backend = OpenAiBackend::new(Secret::new(KEY))
-        .unwrap()
-        .with_base_url(&server.url())
-        .unwrap()
-        .with_http(http());
+    let backend = at::<OpenAiBackend>(&server.url());
     let since = SystemTime::now() - Duration::from_secs(60);
     let found = backend
         .find_submission(&request().model("sora-2"), since)
@@ -217,11 +237,7 @@ async fn openai_without_prompts_in_its_list_cannot_tell() {
         )
         .create_async()
         .await;
-    let backend = OpenAiBackend::new(Secret::new(KEY))
-        .unwrap()
-        .with_base_url(&server.url())
-        .unwrap()
-        .with_http(http());
+    let backend = at::<OpenAiBackend>(&server.url());
     let found = backend
         .find_submission(&request(), SystemTime::now())
         .await
@@ -258,11 +274,7 @@ async fn replicate_follows_next_matches_prompt_model_and_seed() {
         )
         .create_async()
         .await;
-    let backend = ReplicateBackend::new(Secret::new(KEY))
-        .unwrap()
-        .with_base_url(&server.url())
-        .unwrap()
-        .with_http(http());
+    let backend = at::<ReplicateBackend>(&server.url());
     let since = SystemTime::now() - Duration::from_secs(60);
     let found = backend
         .find_submission(&request().model("google/veo-3").seed(7), since)
@@ -285,11 +297,7 @@ async fn replicate_with_no_match_in_a_covered_window_is_absent() {
         )
         .create_async()
         .await;
-    let backend = ReplicateBackend::new(Secret::new(KEY))
-        .unwrap()
-        .with_base_url(&server.url())
-        .unwrap()
-        .with_http(http());
+    let backend = at::<ReplicateBackend>(&server.url());
     let found = backend
         .find_submission(&request(), SystemTime::now())
         .await
@@ -326,11 +334,7 @@ async fn luma_reads_every_page_because_its_order_is_not_documented() {
         )
         .create_async()
         .await;
-    let backend = LumaBackend::new(Secret::new(KEY))
-        .unwrap()
-        .with_base_url(&server.url())
-        .unwrap()
-        .with_http(http());
+    let backend = at::<LumaBackend>(&server.url());
     let since = SystemTime::now() - Duration::from_secs(60);
     let found = backend
         .find_submission(&request().model("ray-2"), since)
@@ -356,11 +360,7 @@ async fn two_matching_jobs_are_never_adopted() {
         )
         .create_async()
         .await;
-    let backend = OpenAiBackend::new(Secret::new(KEY))
-        .unwrap()
-        .with_base_url(&server.url())
-        .unwrap()
-        .with_http(http());
+    let backend = at::<OpenAiBackend>(&server.url());
     let found = backend
         .find_submission(&request().model("sora-2"), SystemTime::now())
         .await
