@@ -56,6 +56,8 @@ pub struct Campaign {
     analysis: Arc<Analysis>,
     shutdown: Shutdown,
     guard: Arc<SubmitGuard>,
+    /// The run folder's lock, held while this campaign lives (SQLite runs).
+    _lock: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for Campaign {
@@ -174,6 +176,22 @@ impl Campaign {
 
     async fn assemble(config: CampaignConfig, run: RunDir) -> Result<Self, Error> {
         let run_store = RunStore::open(&config, run.id(), run.path()).await?;
+        // A run folder's SQLite store is used by one process at a time: the
+        // one holding its lock. Holding it, every lease in the store belongs
+        // to a process that died (a kill), so its jobs are taken over now
+        // instead of after their leases expire.
+        let lock = match &run_store {
+            RunStore::Sqlite(store) => {
+                let lock = lock_run(&run)?;
+                let released = store.release_leases().await?;
+                if released > 0 {
+                    tracing::info!(released, "took over the jobs of a process that died");
+                }
+                Some(lock)
+            }
+            #[cfg(feature = "postgres")]
+            RunStore::Postgres(_) => None,
+        };
         let built = backend::build(&config.backend, run.path())?;
         // An impossible request is refused before anything is submitted.
         conform(built.backend.as_ref(), &probe_request(&config))?;
@@ -188,6 +206,7 @@ impl Campaign {
             analysis,
             guard: Arc::new(SubmitGuard::new(shutdown.clone(), key_var)),
             shutdown,
+            _lock: lock,
         })
     }
 
@@ -508,6 +527,31 @@ impl Campaign {
     /// [`Error::Scheduler`] when the store fails.
     pub async fn rows(&self) -> Result<Vec<ResultRow>, Error> {
         rows(self.store().as_ref()).await
+    }
+}
+
+/// The file whose exclusive lock says which process runs a run folder.
+const RUN_LOCK: &str = "run.lock";
+
+/// Takes the run folder's lock, or says that another process holds it.
+fn lock_run(run: &RunDir) -> Result<std::fs::File, Error> {
+    let path = run.path().join(RUN_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Config {
+            source_name: format!("run {}", run.id()),
+            reason: format!(
+                "another framebreak process is running it ({} is locked); wait for it or stop it",
+                path.display()
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
     }
 }
 

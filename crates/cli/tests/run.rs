@@ -87,6 +87,9 @@ fn a_run_killed_with_sigkill_resumes_with_nothing_lost_and_nothing_resubmitted()
     let run_dir: PathBuf = runs.path().join("k1");
     let mut child = framebreak()
         .args(run_args(runs.path(), "k1", 24))
+        // Leases of an hour: the resume below ends only if it takes over
+        // the killed process's jobs at once instead of waiting them out.
+        .env("FRAMEBREAK_SCHEDULER__LEASE_TTL_SECS", "3600")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -97,6 +100,27 @@ fn a_run_killed_with_sigkill_resumes_with_nothing_lost_and_nothing_resubmitted()
         8,
         Duration::from_secs(120),
     );
+    let resume = || {
+        let mut c = framebreak();
+        c.args([
+            "resume",
+            "k1",
+            "--runs-dir",
+            runs.path().to_str().unwrap(),
+            "--progress",
+            "quiet",
+        ]);
+        c
+    };
+    // While it runs, nobody else may run the same folder.
+    let twice = resume().output().unwrap();
+    assert_eq!(
+        twice.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("another framebreak process"));
     signal(child.id(), "-KILL");
     let _ = child.wait();
     assert!(
@@ -104,17 +128,20 @@ fn a_run_killed_with_sigkill_resumes_with_nothing_lost_and_nothing_resubmitted()
         "the killed run wrote no report"
     );
 
-    let out = framebreak()
-        .args([
-            "resume",
-            "k1",
-            "--runs-dir",
-            runs.path().to_str().unwrap(),
-            "--progress",
-            "quiet",
-        ])
-        .output()
+    let mut resumed = resume()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while resumed.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = resumed.kill();
+            panic!("the resume waited for the dead process's leases");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = resumed.wait_with_output().unwrap();
     ok(&out);
 
     let rows = lines(&run_dir.join("results.jsonl"));

@@ -113,3 +113,60 @@ async fn sqlite_store_reports_a_corrupt_row_by_job() {
     // The failed lease was rolled back: the row is untouched.
     assert_eq!(store.counts().await.unwrap().pending, 1);
 }
+
+#[tokio::test]
+async fn a_dead_processs_leases_are_released_at_once_keeping_their_intent() {
+    use framebreak_scheduler::{JobStore, LeaseRequest, NewJob, Update};
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("jobs.db")).unwrap();
+    store
+        .enqueue(vec![
+            NewJob::new("a", "b", json!(1)).unwrap(),
+            NewJob::new("b", "b", json!(2)).unwrap(),
+        ])
+        .await
+        .unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    let request = |now_ms| LeaseRequest {
+        max: 1,
+        ttl: hour,
+        now_ms,
+        exclude_backends: vec![],
+    };
+    let lease = store.lease(&request(1_000)).await.unwrap().remove(0);
+    store
+        .apply(vec![Update::Begin {
+            lease: lease.token.clone(),
+            now_ms: 1_000,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(store.release_leases().await.unwrap(), 1);
+    // Both runnable long before the hour is up; the begun one kept its intent.
+    let again = store
+        .lease(&LeaseRequest {
+            max: 2,
+            ..request(2_000)
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2);
+    let a = again
+        .iter()
+        .find(|l| l.record.job.id.as_str() == "a")
+        .unwrap();
+    assert!(
+        a.record.intent,
+        "a step that may have run stays possibly executed"
+    );
+    // The dead holder's token no longer applies.
+    let stale = store
+        .apply(vec![Update::Complete {
+            lease: lease.token,
+            result: json!(0),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(stale, [framebreak_scheduler::Applied::Stale]);
+}

@@ -70,6 +70,7 @@ pub(super) enum Op {
     Counts,
     Finished(Option<u64>, usize),
     Requeue(Vec<JobId>),
+    ReleaseLeases,
 }
 
 pub(super) enum Answer {
@@ -237,6 +238,25 @@ pub(super) fn op_name(op: &Op) -> &'static str {
         Op::Counts => "counts",
         Op::Finished(..) => "finished",
         Op::Requeue(_) => "requeue_failed",
+        Op::ReleaseLeases => "release_leases",
+    }
+}
+
+impl SqliteStore {
+    /// Puts every leased job back in the queue at once, keeping its intent
+    /// (a step that was running may have had its effect). For a process
+    /// that knows every lease holder is dead (it holds the run's lock, and
+    /// nothing else uses this file): their leases would otherwise have to
+    /// expire first. Returns how many jobs were released.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the database fails.
+    pub async fn release_leases(&self) -> Result<u64> {
+        match self.call(Op::ReleaseLeases).await? {
+            Answer::Added(n) => Ok(n),
+            _ => Err(Error::store("release_leases", "mismatched answer")),
+        }
     }
 }
 

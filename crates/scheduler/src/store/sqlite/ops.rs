@@ -53,6 +53,10 @@ pub(super) fn run(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
             }
             Ok(Answer::Added(changed))
         }
+        Op::ReleaseLeases => tx
+            .execute("UPDATE jobs SET state = 0, lease_expires = 0 WHERE state = 1", [])
+            .map(|n| Answer::Added(n as u64))
+            .map_err(e),
         Op::Lease(request) => lease(tx, request).map(Answer::Leases),
         Op::Apply(updates) => updates
             .iter()
