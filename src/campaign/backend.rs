@@ -210,6 +210,9 @@ pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Err
             if let Some(model) = &config.model {
                 b = b.with_default_model(model.clone());
             }
+            for (name, limits) in &config.models {
+                b = b.with_model_limits(name.clone(), limits.clone());
+            }
             let backend: Arc<dyn VideoBackend> = Arc::new(b);
             Built {
                 truth: Truth::Http(backend.clone(), url.to_owned()),
@@ -217,7 +220,19 @@ pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Err
                 sim: None,
             }
         }
-        BackendKind::OpenAi => plain(remote!(OpenAiBackend)),
+        BackendKind::OpenAi => {
+            let mut b = OpenAiBackend::from_env()?.with_http(http.clone());
+            if let Some(url) = base {
+                b = b.with_base_url(url)?;
+            }
+            if let Some(model) = &config.model {
+                b = b.with_default_model(model.clone());
+            }
+            for (name, limits) in &config.models {
+                b = b.with_model_limits(name.clone(), limits.clone());
+            }
+            plain(Arc::new(b))
+        }
         BackendKind::Replicate => plain(remote!(ReplicateBackend)),
         BackendKind::Fal => plain(remote!(FalBackend)),
         BackendKind::Runway => plain(remote!(RunwayBackend)),

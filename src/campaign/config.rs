@@ -89,6 +89,12 @@ pub struct BackendConfig {
     pub model: Option<String>,
     /// Another endpoint than the provider's (a gateway, a proxy, the sim).
     pub base_url: Option<String>,
+    /// What each gateway model accepts, for the `openai` backend (a
+    /// `/v1/videos` gateway): `[backend.models."wan-2.5"]` with `durations =
+    /// [5, 10]`, `sizes = ["1280x720"]`, `seed = false`… Requests are fitted
+    /// to it before the first submission.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub models: std::collections::BTreeMap<String, framebreak_client::ModelLimits>,
     /// The simulated model's profile: `weak`, `strong` or a TOML file.
     pub profile: String,
     /// Faults the in-process simulator injects (as `sim serve --faults`).
@@ -113,6 +119,7 @@ impl Default for BackendConfig {
             kind: "sim".into(),
             model: None,
             base_url: None,
+            models: std::collections::BTreeMap::new(),
             profile: "weak".into(),
             faults: None,
             generation_timeout_secs: 1800,
@@ -429,6 +436,16 @@ impl CampaignConfig {
                     "{:?} is not one of {}",
                     self.backend.kind,
                     crate::campaign::BackendKind::NAMES.join(", ")
+                ),
+            );
+        }
+        if !self.backend.models.is_empty() && !["openai", "sim-http"].contains(&self.backend.kind.as_str()) {
+            return bad(
+                "backend.models",
+                format!(
+                    "model limits apply to the openai (gateway) backend, not to {}, whose \
+                     models' limits are built in",
+                    self.backend.kind
                 ),
             );
         }

@@ -378,3 +378,46 @@ fn an_impossible_request_is_refused_before_any_submission_naming_the_valid_value
         "names the valid durations: {err}"
     );
 }
+
+#[test]
+fn a_gateway_models_limits_come_from_framebreak_toml_and_fit_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("framebreak.toml"),
+        "[backend]\nkind = \"openai\"\nmodel = \"wan-x\"\n\n[backend.models.\"wan-x\"]\ndurations = [5, 10]\nsizes = [\"1280x720\", \"720x1280\"]\nseed = false\n",
+    )
+    .unwrap();
+    // Nothing listens at the gateway: the one job fails to connect (nothing
+    // is created), after the fitted request was printed.
+    let out = Command::new(env!("CARGO_BIN_EXE_framebreak"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--limit",
+            "1",
+            "--duration",
+            "9",
+            "--size",
+            "320x240",
+            "--max-attempts",
+            "1",
+            "--no-report",
+        ])
+        .env("OPENAI_API_KEY", "test-key")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "the request is fitted to the model: seconds: 9 -> 10, size: 320x240 -> 1280x720"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("seed"),
+        "the seed it does not take is dropped: {err}"
+    );
+}
