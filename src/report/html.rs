@@ -5,6 +5,7 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+use framebreak_scheduler::FailureCategory;
 use framebreak_variants::DefectKind;
 
 use super::escape::escape;
@@ -458,6 +459,16 @@ fn failures(page: &mut String, rows: &[ResultRow], s: &Summary) {
         note(page, "No job failed or was cancelled.");
         page.push_str("</section>");
         return;
+    }
+    if let Some(n) = s.failures.get(FailureCategory::UnknownSubmission.as_str()) {
+        note(
+            page,
+            &format!(
+                "{n} job(s) ended unknown_submission: the provider may have created (and may \
+                 bill) each of them once, and its protocol cannot be asked. `framebreak resume \
+                 RUN --resubmit-unknown` sends them again, at the risk of paying twice."
+            ),
+        );
     }
     page.push_str("<table><tr><th>category</th><th>jobs</th><th>example</th></tr>");
     for (category, n) in &s.failures {

@@ -298,8 +298,19 @@ fn a_simulated_run_shows_sheets_and_detector_scores() {
         FailureCategory::Decode,
         "truncated moov box",
     ));
+    rows.push(failed(
+        "j-lost",
+        FailureCategory::UnknownSubmission,
+        "an earlier submission may have created this job",
+    ));
     let page = html(&rows, &HtmlOptions::new(dir.path()).top_n(2)).unwrap();
     parse(&page);
+    assert!(
+        page.contains(
+            "1 job(s) ended unknown_submission: the provider may have created (and may bill)"
+        ),
+        "the report says what a lost submission may cost"
+    );
     assert_eq!(page.matches("<img src=\"data:image/png;base64,").count(), 2);
     assert!(page.contains("melt + flow"));
     assert!(page.contains("simulated videos; a finding matches"));
