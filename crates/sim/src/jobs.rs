@@ -5,7 +5,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use framebreak_client::VideoRequest;
@@ -565,11 +566,53 @@ fn start_render(sim: &Simulator, plan: &Plan) -> Slot {
     if fresh {
         let (s, p) = (slot.clone(), plan.clone());
         match tokio::runtime::Handle::try_current() {
-            Ok(rt) => drop(rt.spawn_blocking(move || fill(&s, &p))),
+            Ok(rt) => {
+                // Rendering is CPU-bound and holds the clip's frames: it is
+                // admitted by the cores, not by the jobs in flight, so a job
+                // waiting its turn holds only its plan.
+                let gate = Arc::clone(render_gate());
+                drop(rt.spawn(async move {
+                    let Ok(permit) = gate.acquire_owned().await else {
+                        return;
+                    };
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let now = RENDERING.fetch_add(1, Ordering::SeqCst) + 1;
+                        RENDER_PEAK.fetch_max(now, Ordering::SeqCst);
+                        fill(&s, &p);
+                        RENDERING.fetch_sub(1, Ordering::SeqCst);
+                        drop(permit);
+                    })
+                    .await;
+                }));
+            }
             Err(_) => drop(std::thread::spawn(move || fill(&s, &p))),
         }
     }
     slot
+}
+
+/// Renders of submitted jobs running now, and the most that ever ran at
+/// once in this process.
+static RENDERING: AtomicUsize = AtomicUsize::new(0);
+static RENDER_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// One render per core at a time, process-wide.
+fn render_gate() -> &'static Arc<tokio::sync::Semaphore> {
+    static GATE: OnceLock<Arc<tokio::sync::Semaphore>> = OnceLock::new();
+    GATE.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(render_slots())))
+}
+
+/// How many renders of submitted jobs may run at once: the cores.
+#[must_use]
+pub fn render_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// The most renders of submitted jobs that ran at once in this process
+/// (never more than [`render_slots`]).
+#[must_use]
+pub fn render_peak() -> usize {
+    RENDER_PEAK.load(Ordering::SeqCst)
 }
 
 fn progress(elapsed: Duration, total: Duration) -> f32 {
