@@ -131,6 +131,17 @@ pub trait VideoBackend: Send + Sync {
         Ok(Conformed::unchanged(request))
     }
 
+    /// The models the provider says it offers, where its protocol lists
+    /// them (an OpenAI-compatible gateway's `GET /v1/models`); `None` when
+    /// it does not say. Free: nothing is generated.
+    ///
+    /// # Errors
+    ///
+    /// The list request failed; see [`Error`].
+    async fn offered_models(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+
     /// Asks the provider to stop a job. Providers without a cancel call
     /// answer with [`Error::InvalidRequest`].
     ///
@@ -168,6 +179,9 @@ macro_rules! forward {
             }
             fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
                 (**self).conform(request)
+            }
+            async fn offered_models(&self) -> Result<Option<Vec<String>>> {
+                (**self).offered_models().await
             }
             async fn find_submission(
                 &self,

@@ -132,6 +132,27 @@ struct VideoError {
 
 #[async_trait]
 impl VideoBackend for OpenAiBackend {
+    /// `GET /v1/models`, as gateways that speak `/v1/videos` offer it; a
+    /// gateway without it (404, 405) does not say.
+    async fn offered_models(&self) -> Result<Option<Vec<String>>> {
+        #[derive(Deserialize)]
+        struct Models {
+            data: Vec<Model>,
+        }
+        #[derive(Deserialize)]
+        struct Model {
+            id: String,
+        }
+        let url = self.common.url("/v1/models");
+        match self.common.get_json::<Models>(url, |r| self.auth(r)).await {
+            Ok((models, _)) => Ok(Some(models.data.into_iter().map(|m| m.id).collect())),
+            Err(Error::Http {
+                status: 404 | 405, ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn find_submission(
         &self,
         request: &VideoRequest,

@@ -387,3 +387,41 @@ async fn fal_runway_and_veo_cannot_list_so_they_cannot_tell() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_gateway_says_which_models_it_offers_or_that_it_does_not_say() {
+    let mut server = mockito::Server::new_async().await;
+    let listed = server
+        .mock("GET", "/v1/models")
+        .match_header("authorization", format!("Bearer {KEY}").as_str())
+        .with_body(
+            json!({"object": "list", "data": [{"id": "wan-2.5", "object": "model"}]}).to_string(),
+        )
+        .create_async()
+        .await;
+    let backend = at::<OpenAiBackend>(&server.url());
+    assert_eq!(
+        backend.offered_models().await.unwrap(),
+        Some(vec!["wan-2.5".to_owned()])
+    );
+    listed.assert_async().await;
+    let mut silent = mockito::Server::new_async().await;
+    silent
+        .mock("GET", "/v1/models")
+        .with_status(404)
+        .create_async()
+        .await;
+    assert_eq!(
+        at::<OpenAiBackend>(&silent.url())
+            .offered_models()
+            .await
+            .unwrap(),
+        None
+    );
+    // Providers whose protocols list no models do not say.
+    for (name, backend, _) in all_backends(&refused_base(), Duration::from_secs(1), KEY) {
+        if name != "openai" {
+            assert_eq!(backend.offered_models().await.unwrap(), None, "{name}");
+        }
+    }
+}
