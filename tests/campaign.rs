@@ -207,3 +207,44 @@ async fn a_wrong_key_stops_the_run_early_and_the_run_recovers_in_place() {
     assert_eq!(stats.duplicate_submissions, 0);
     open.shutdown();
 }
+
+/// A model the gateway says it does not offer is refused before anything is
+/// submitted, naming the ones it offers; an offered one is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_the_gateway_does_not_offer_is_refused_before_any_submission() {
+    let mut gateway = mockito::Server::new_async().await;
+    let models = gateway
+        .mock("GET", "/v1/models")
+        .with_body(r#"{"object": "list", "data": [{"id": "wan-2.5", "object": "model"}, {"id": "veo-3.1", "object": "model"}]}"#)
+        .expect(2)
+        .create_async()
+        .await;
+    let submits = gateway
+        .mock("POST", "/v1/videos")
+        .expect(0)
+        .create_async()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = |model: &str| {
+        small(dir.path(), 2)
+            .set("backend.kind", "sim-http")
+            .set("backend.base_url", gateway.url())
+            .set("backend.model", model)
+            .build()
+            .unwrap()
+    };
+    let err = Campaign::create_with_id(config("sora-2"), "m1")
+        .await
+        .expect_err("a model the gateway does not offer");
+    let text = err.to_string();
+    assert!(
+        text.contains("backend.model") && text.contains("wan-2.5, veo-3.1"),
+        "{text}"
+    );
+    assert!(matches!(err, campaign::Error::Config { .. }));
+    Campaign::create_with_id(config("wan-2.5"), "m2")
+        .await
+        .expect("an offered model");
+    models.assert_async().await;
+    submits.assert_async().await;
+}

@@ -20,6 +20,10 @@ pub const DEFAULT_CONFIG_FILE: &str = "framebreak.toml";
 /// joined by a double underscore, lower-cased).
 pub const ENV_PREFIX: &str = "FRAMEBREAK_";
 
+/// The longest lease a worker may take on a job, seconds (a week): longer
+/// ones would overflow the store's millisecond clock.
+const MAX_LEASE_TTL_SECS: u64 = 7 * 24 * 3600;
+
 /// Everything a campaign needs to know, as `framebreak config` prints it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -142,6 +146,50 @@ pub struct RequestConfig {
     pub duration_secs: u32,
     /// Send the campaign seed to models that take one.
     pub send_seed: bool,
+}
+
+impl RequestConfig {
+    /// Checks the in-process simulator's limits (`sim` fits no request to a
+    /// model, so what it cannot make would fail every job): even sides of 32 to
+    /// [`MAX_SIDE`](framebreak_sim::MAX_SIDE) pixels, 1 to
+    /// [`MAX_DURATION_SECS`](framebreak_sim::MAX_DURATION_SECS) seconds.
+    /// Other backends fit the request to their model before the run, and
+    /// name the values it takes when it cannot fit.
+    fn validate(&self, backend: &str) -> Result<(), Error> {
+        let bad = |key: &str, reason: String| {
+            Err(Error::Config {
+                source_name: key.to_owned(),
+                reason,
+            })
+        };
+        if backend != "sim" {
+            return Ok(());
+        }
+        let (w, h) = (self.width, self.height);
+        let max_side = framebreak_sim::MAX_SIDE;
+        for (key, side) in [("request.width", w), ("request.height", h)] {
+            if !(32..=max_side).contains(&side) || side % 2 != 0 {
+                return bad(
+                    key,
+                    format!(
+                        "{w}x{h}: the simulator makes frames whose sides are even and within \
+                         32..={max_side} pixels"
+                    ),
+                );
+            }
+        }
+        let max_secs = framebreak_sim::MAX_DURATION_SECS;
+        if !(1..=max_secs).contains(&self.duration_secs) {
+            return bad(
+                "request.duration_secs",
+                format!(
+                    "{} s: the simulator makes clips of 1..={max_secs} seconds",
+                    self.duration_secs
+                ),
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for RequestConfig {
@@ -396,11 +444,24 @@ impl CampaignConfig {
                 reason,
             })
         };
-        if self.scheduler.concurrency == 0 {
-            return bad("scheduler.concurrency", "must be at least 1".into());
+        let max_concurrency = framebreak_scheduler::MAX_CONCURRENCY;
+        if !(1..=max_concurrency).contains(&self.scheduler.concurrency) {
+            return bad(
+                "scheduler.concurrency",
+                format!(
+                    "{} is not within 1..={max_concurrency}",
+                    self.scheduler.concurrency
+                ),
+            );
         }
-        if self.scheduler.lease_ttl_secs == 0 {
-            return bad("scheduler.lease_ttl_secs", "must be at least 1".into());
+        if !(1..=MAX_LEASE_TTL_SECS).contains(&self.scheduler.lease_ttl_secs) {
+            return bad(
+                "scheduler.lease_ttl_secs",
+                format!(
+                    "{} is not within 1..={MAX_LEASE_TTL_SECS} (a week)",
+                    self.scheduler.lease_ttl_secs
+                ),
+            );
         }
         if self.backend.request_timeout_secs == 0 {
             return bad("backend.request_timeout_secs", "must be at least 1".into());
@@ -439,7 +500,9 @@ impl CampaignConfig {
                 ),
             );
         }
-        if !self.backend.models.is_empty() && !["openai", "sim-http"].contains(&self.backend.kind.as_str()) {
+        if !self.backend.models.is_empty()
+            && !["openai", "sim-http"].contains(&self.backend.kind.as_str())
+        {
             return bad(
                 "backend.models",
                 format!(
@@ -464,6 +527,14 @@ impl CampaignConfig {
                 "the sim-http backend needs the URL of a `framebreak sim serve`".into(),
             );
         }
+        if let Some(spec) = &self.variants.traps {
+            let picked = framebreak_variants::TrapFilter::parse(spec)
+                .and_then(|filter| framebreak_variants::Catalogue::builtin().select(&filter));
+            if let Err(e) = picked {
+                return bad("variants.traps", e.to_string());
+            }
+        }
+        self.request.validate(&self.backend.kind)?;
         if self.analysis.size < 16 {
             return bad(
                 "analysis.size",
@@ -598,6 +669,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("midjourney") && e.contains("replicate"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_settings_are_usage_errors_naming_the_key() {
+        let refused = |key: &str, value: serde_json::Value| {
+            ConfigLoader::new()
+                .set(key, value)
+                .build()
+                .unwrap_err()
+                .to_string()
+        };
+        let e = refused("scheduler.concurrency", 10_000_000.into());
+        assert!(
+            e.contains("scheduler.concurrency") && e.contains("10000"),
+            "{e}"
+        );
+        let e = refused("scheduler.lease_ttl_secs", u64::MAX.into());
+        assert!(e.contains("scheduler.lease_ttl_secs"), "{e}");
+        let e = refused("variants.traps", "nosuch.*".into());
+        assert!(e.contains("variants.traps") && e.contains("nosuch"), "{e}");
+        for (w, h) in [(0, 0), (1, 1), (161, 121), (100_000, 100_000)] {
+            let e = ConfigLoader::new()
+                .set("request.width", w)
+                .set("request.height", h)
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("{w}x{h}")), "{e}");
+        }
+        for secs in [0, 100_000] {
+            let e = refused("request.duration_secs", secs.into());
+            assert!(e.contains("request.duration_secs"), "{e}");
+        }
+        // Providers fit sizes to their models themselves.
+        ConfigLoader::new()
+            .set("backend.kind", "replicate")
+            .set("request.width", 161)
+            .build()
+            .unwrap();
     }
 
     #[test]

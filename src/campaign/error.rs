@@ -24,6 +24,18 @@ pub enum Error {
         /// What was missing.
         reason: String,
     },
+    /// A run's job store cannot be the run's: it is missing, empty, another
+    /// run's, or behind the reports already written. Reading it would take
+    /// the run for an empty one and overwrite its reports with nothing.
+    #[error("run {run_id}: its job store {} {problem}; {}", path.display(), problem.remedy(run_id))]
+    StoreLost {
+        /// The run.
+        run_id: String,
+        /// The store's file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: StoreProblem,
+    },
     /// A file of the run folder cannot be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -55,6 +67,77 @@ impl Error {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// What is wrong with a run's job store ([`Error::StoreLost`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreProblem {
+    /// The file is gone, though the run folder says jobs were enqueued.
+    Missing {
+        /// Jobs the run folder says were enqueued.
+        enqueued: u64,
+    },
+    /// The file is there but holds nothing (0 bytes, or no jobs), though
+    /// the run folder says jobs were enqueued.
+    Empty {
+        /// Jobs the run folder says were enqueued.
+        enqueued: u64,
+    },
+    /// The store says it belongs to another run.
+    OtherRun {
+        /// The run it belongs to.
+        owner: String,
+    },
+    /// The store has fewer jobs (or fewer done ones) than the rows of the
+    /// reports already written from it (`results.jsonl`).
+    Behind {
+        /// Jobs (or done jobs) in the store.
+        store: u64,
+        /// Rows (or done rows) in `results.jsonl`.
+        reported: u64,
+    },
+}
+
+impl std::fmt::Display for StoreProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing { enqueued } => write!(
+                f,
+                "is missing, though the run folder says {enqueued} jobs were enqueued"
+            ),
+            Self::Empty { enqueued } => write!(
+                f,
+                "holds no jobs, though the run folder says {enqueued} were enqueued"
+            ),
+            Self::OtherRun { owner } => write!(f, "belongs to run {owner}"),
+            Self::Behind { store, reported } => write!(
+                f,
+                "is behind the reports already written: {store} jobs against {reported} rows \
+                 of results.jsonl (done ones, or all); they are not overwritten"
+            ),
+        }
+    }
+}
+
+impl StoreProblem {
+    /// How to recover, for the error message.
+    fn remedy(&self, run_id: &str) -> String {
+        match self {
+            Self::OtherRun { owner } => format!(
+                "put run {owner}'s store back in its own folder and run {run_id}'s here; nothing was changed"
+            ),
+            Self::Behind { .. } => format!(
+                "put the run's jobs.sqlite (with its jobs.sqlite-wal, if any) back from a backup, \
+                 or write the reports elsewhere with `framebreak report {run_id} -o FILE`"
+            ),
+            _ => format!(
+                "nothing was changed and the reports in the run folder are kept: put the run's \
+                 jobs.sqlite (with its jobs.sqlite-wal, if any) back from a backup, or start a \
+                 new run with `framebreak run` (run {run_id} cannot go on without its store)"
+            ),
         }
     }
 }

@@ -42,6 +42,10 @@ pub(crate) const POLL: u32 = 1;
 pub(crate) const DOWNLOAD: u32 = 2;
 pub(crate) const ANALYZE: u32 = 3;
 
+/// How long after a submission whose answer was lost its job is looked up:
+/// time for the provider's list to show a job it has just made.
+pub(crate) const LIST_SETTLE: Duration = Duration::from_secs(5);
+
 /// Folder of the downloaded videos, in the run folder.
 pub const VIDEOS_DIR: &str = "videos";
 
@@ -289,8 +293,14 @@ impl VideoHandler {
                     ))),
                     Err(f) => Err(f),
                 },
-                // Maybe created: the retry (with the intent kept) looks first.
-                _ => Err(failure(&e)),
+                // Maybe created: the retry (with the intent kept) looks
+                // first, and not before the provider's list has had time to
+                // show a job it has just made.
+                _ => {
+                    let f = failure(&e);
+                    let wait = f.retry_after.unwrap_or_default().max(LIST_SETTLE);
+                    Err(f.retry_after(wait))
+                }
             },
         }
     }
@@ -429,10 +439,31 @@ impl VideoHandler {
         let fetched: Fetched =
             serde_json::from_value(ctx.state.clone()).map_err(|e| corrupt(ANALYZE, &e))?;
         let path = self.run_dir.join(&fetched.video);
-        if !path.exists() {
+        // Local damage (a file cut short, overwritten or removed) is
+        // repaired, not judged: only the bytes the provider sent are
+        // analysed, and only they can fail as `decode`.
+        if let Err(why) = intact(&path, &fetched).await {
+            tracing::info!(job = %ctx.job, video = %fetched.video, %why, "fetching the video again");
             self.fetch_again(&fetched, &path).await?;
         }
-        let report = self.analysis.analyze(path, fetched.video.clone()).await?;
+        let report = match self
+            .analysis
+            .analyze(path.clone(), fetched.video.clone())
+            .await
+        {
+            Ok(report) => report,
+            // Changed on disk while it was read: fetched again on the retry.
+            Err(f) if f.category == FailureCategory::Decode => {
+                if let Err(why) = intact(&path, &fetched).await {
+                    return Err(Failure::new(
+                        FailureCategory::Download,
+                        format!("{} changed while it was analysed ({why})", fetched.video),
+                    ));
+                }
+                return Err(f);
+            }
+            Err(f) => return Err(f),
+        };
         let result = JobResult {
             remote_id: fetched.remote.id,
             video: Some(fetched.video),
@@ -459,15 +490,16 @@ impl VideoHandler {
             .map_err(|e| failure(&e))
     }
 
-    /// Downloads a video again that another worker downloaded (into its own
-    /// run folder, maybe on another machine) before it stopped: it must be
-    /// the same bytes.
+    /// Downloads a video again that is missing or damaged here (another
+    /// worker downloaded it into its own run folder, maybe on another
+    /// machine, or the file was cut short or removed): it must be the same
+    /// bytes.
     async fn fetch_again(&self, fetched: &Fetched, path: &std::path::Path) -> Result<(), Failure> {
         let asset = fetched.asset.as_ref().ok_or_else(|| {
             Failure::new(
                 FailureCategory::Download,
                 format!(
-                    "{} is not here and the job does not say where it came from",
+                    "{} is missing or damaged here and the job does not say where it came from",
                     fetched.video
                 ),
             )
@@ -485,6 +517,44 @@ impl VideoHandler {
         }
         Ok(())
     }
+}
+
+/// Whether the video at `path` is the one downloaded: its size and SHA-256
+/// as stored by the download step. `Err` says what differs (or why it
+/// cannot be read).
+async fn intact(path: &std::path::Path, fetched: &Fetched) -> Result<(), String> {
+    let path = path.to_owned();
+    let (bytes, sha256) = (fetched.bytes, fetched.sha256.clone());
+    tokio::task::spawn_blocking(move || {
+        use sha2::Digest;
+        use std::io::Read;
+        let mut file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        if len != bytes {
+            return Err(format!("{len} bytes instead of {bytes}"));
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let found: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if found == sha256 {
+            Ok(())
+        } else {
+            Err(format!("sha256 {found} instead of {sha256}"))
+        }
+    })
+    .await
+    .map_err(|e| format!("the check panicked: {e}"))?
 }
 
 /// A job id made safe as a file name.
@@ -560,7 +630,7 @@ mod tests {
 
     use async_trait::async_trait;
     use framebreak_client::{JobStatus, VideoRequest};
-    use framebreak_scheduler::{JobId, Shutdown};
+    use framebreak_scheduler::{JobId, Shutdown, StepContext};
 
     use super::*;
     use crate::campaign::AnalysisConfig;
@@ -651,5 +721,95 @@ mod tests {
             .await;
         }
         assert_eq!(backend.0.lock().unwrap().len(), 1);
+    }
+
+    /// A handler around the in-process simulator, analysing small frames.
+    fn sim_handler(sim: framebreak_sim::SimBackend, run_dir: &std::path::Path) -> VideoHandler {
+        let config = AnalysisConfig {
+            device: "cpu".into(),
+            size: 96,
+            ..AnalysisConfig::default()
+        };
+        VideoHandler {
+            backend: Arc::new(sim),
+            truth: Truth::None,
+            run_dir: run_dir.to_owned(),
+            analysis: Arc::new(Analysis::new(&config).unwrap()),
+            polling: Polling {
+                timeout: Duration::from_secs(1),
+                max_interval: Duration::from_secs(1),
+                min_interval: Duration::from_millis(1),
+            },
+            guard: Arc::new(SubmitGuard::new(Shutdown::new(), None)),
+            pacer: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_damaged_video_is_fetched_again_before_analysis() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = framebreak_sim::Profile::named_or_file("weak").unwrap();
+        let sim = framebreak_sim::SimBackend::new(framebreak_sim::Simulator::new(profile).unwrap());
+        let request = VideoRequest::new("a red ball rolls across a wooden table")
+            .size(96, 64)
+            .duration_secs(1);
+        let remote = sim.submit(&request).await.unwrap();
+        let assets = loop {
+            match sim.status(&remote).await.unwrap().state {
+                RemoteState::Succeeded { assets } => break assets,
+                RemoteState::Failed { error } => panic!("{error}"),
+                _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        };
+        let video = format!("{VIDEOS_DIR}/j.mp4");
+        let path = dir.path().join(&video);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let first = sim
+            .download_to_file(&assets[0], &path, DEFAULT_MAX_DOWNLOAD_BYTES, &|_| {})
+            .await
+            .unwrap();
+        let state = json!(Fetched {
+            remote,
+            asset: Some(assets[0].clone()),
+            video,
+            bytes: first.bytes,
+            sha256: first.sha256.clone(),
+            truth: None,
+        });
+        let h = sim_handler(sim, dir.path());
+        let job = JobId::new("j").unwrap();
+        let shutdown = Shutdown::new();
+        let original = std::fs::read(&path).unwrap();
+        let half = &original[..original.len() / 2];
+        let mut flipped = original.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0xff;
+        for (damage, bytes) in [
+            ("cut in half", Some(half)),
+            ("one byte changed", Some(&flipped[..])),
+            ("removed", None),
+        ] {
+            match bytes {
+                Some(b) => std::fs::write(&path, b).unwrap(),
+                None => std::fs::remove_file(&path).unwrap(),
+            }
+            let step = h
+                .step(StepContext {
+                    job: &job,
+                    backend: "sim",
+                    payload: &json!(null),
+                    step: ANALYZE,
+                    state: &state,
+                    attempt: 0,
+                    idempotency_key: "j:3",
+                    possibly_executed: false,
+                    first_attempt_ms: None,
+                    lane: 0,
+                    cancel: shutdown.aborting(),
+                })
+                .await;
+            assert!(matches!(step, Ok(Step::Done(_))), "{damage}: {step:?}");
+            assert_eq!(std::fs::read(&path).unwrap(), original, "{damage}");
+        }
     }
 }

@@ -34,7 +34,7 @@ pub use config::{
     AnalysisConfig, BackendConfig, CampaignConfig, ConfigLoader, DEFAULT_CONFIG_FILE, ENV_PREFIX,
     OutputConfig, RequestConfig, SchedulerConfig, VariantsConfig, redact_url,
 };
-pub use error::Error;
+pub use error::{Error, StoreProblem};
 pub use handler::VIDEOS_DIR;
 pub use run::{Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, rows};
 pub use run_dir::{CONFIG_FILE, RunDir, STORE_FILE, new_run_id};

@@ -20,7 +20,9 @@ use crate::campaign::backend::{self, BackendKind, Built};
 use crate::campaign::guard::SubmitGuard;
 use crate::campaign::handler::{Analysis, Polling, VideoHandler};
 use crate::campaign::store::RunStore;
-use crate::campaign::{CampaignConfig, ConfigLoader, Error, RunDir, new_run_id, parse_rate};
+use crate::campaign::{
+    CampaignConfig, ConfigLoader, Error, RunDir, VariantsConfig, new_run_id, parse_rate,
+};
 use crate::job::JobPayload;
 use crate::row::ResultRow;
 
@@ -87,6 +89,9 @@ impl Campaign {
     /// As [`Campaign::create`]; also when a run with this id exists.
     pub async fn create_with_id(config: CampaignConfig, id: &str) -> Result<Self, Error> {
         config.validate()?;
+        // Everything that can be checked is checked before the folder is
+        // made: a run that cannot enqueue would be one `resume` never ends.
+        check_variants(&config)?;
         let runs_dir = config.output.runs_dir.clone();
         if runs_dir
             .join(id)
@@ -104,7 +109,7 @@ impl Campaign {
         let run = RunDir::create(&runs_dir, id)?;
         run.save_config(&config)?;
         let made = async {
-            let campaign = Self::assemble(config, run.clone()).await?;
+            let campaign = Self::assemble(config, run.clone(), Opening::New).await?;
             if campaign.run_store.load_config().await?.is_some() {
                 return Err(Error::Config {
                     source_name: format!("run id {id:?}"),
@@ -153,7 +158,7 @@ impl Campaign {
         if let Some(store) = store {
             config.scheduler.store = store.to_owned();
         }
-        Self::assemble(config, run).await
+        Self::assemble(config, run, Opening::Existing).await
     }
 
     /// Joins run `run_id` of a shared (PostgreSQL) store as one more
@@ -171,11 +176,20 @@ impl Campaign {
         adjust: impl FnOnce(&mut CampaignConfig),
     ) -> Result<Self, Error> {
         let (config, run) = local_copy(store, run_id, adjust).await?;
-        Self::assemble(config, run).await
+        Self::assemble(config, run, Opening::Existing).await
     }
 
-    async fn assemble(config: CampaignConfig, run: RunDir) -> Result<Self, Error> {
-        let run_store = RunStore::open(&config, run.id(), run.path()).await?;
+    async fn assemble(
+        config: CampaignConfig,
+        run: RunDir,
+        opening: Opening,
+    ) -> Result<Self, Error> {
+        let run_store = match opening {
+            Opening::New => RunStore::open(&config, run.id(), run.path()).await?,
+            // A store that is missing, empty or another run's is refused:
+            // opened, it would be taken for a run with nothing done.
+            Opening::Existing => RunStore::open_existing(&config, &run).await?,
+        };
         // A run folder's SQLite store is used by one process at a time: the
         // one holding its lock. Holding it, every lease in the store belongs
         // to a process that died (a kill), so its jobs are taken over now
@@ -187,6 +201,10 @@ impl Campaign {
                 if released > 0 {
                     tracing::info!(released, "took over the jobs of a process that died");
                 }
+                // The store says which run it is (a new one, or one made
+                // before stores said so), so it is never taken for another's.
+                run_store.claim(run.id()).await?;
+                remove_stale_temporaries(run.path());
                 Some(lock)
             }
             #[cfg(feature = "postgres")]
@@ -195,6 +213,7 @@ impl Campaign {
         let built = backend::build(&config.backend, run.path())?;
         // An impossible request is refused before anything is submitted.
         conform(built.backend.as_ref(), &probe_request(&config))?;
+        check_model_offered(built.backend.as_ref(), &config).await?;
         let analysis = Arc::new(Analysis::new(&config.analysis)?);
         let shutdown = Shutdown::new();
         let key_var = BackendKind::parse(&config.backend.kind).and_then(BackendKind::key_var);
@@ -334,29 +353,7 @@ impl Campaign {
     }
 
     fn generator(&self) -> Result<Generator, Error> {
-        let v = &self.config.variants;
-        let catalogue = match &v.traps {
-            Some(spec) => Catalogue::builtin().select(&TrapFilter::parse(spec)?)?,
-            None => Catalogue::builtin(),
-        };
-        let strategy = match v.strategy.as_str() {
-            "stratified" => Strategy::Stratified {
-                per_prompt: v.per_prompt,
-            },
-            "exhaustive" => Strategy::Exhaustive,
-            _ => Strategy::Random {
-                per_prompt: v.per_prompt,
-            },
-        };
-        Ok(Generator::builder(catalogue)
-            .strategy(strategy)
-            .seed(v.seed)
-            .control(v.control)
-            .chain_config(ChainConfig {
-                max_traps: v.max_traps,
-                ..ChainConfig::default()
-            })
-            .build()?)
+        generator(&self.config.variants)
     }
 
     fn prompts(
@@ -530,6 +527,106 @@ impl Campaign {
     }
 }
 
+/// The generator of `v`'s variants.
+fn generator(v: &VariantsConfig) -> Result<Generator, Error> {
+    let catalogue = match &v.traps {
+        Some(spec) => Catalogue::builtin().select(&TrapFilter::parse(spec)?)?,
+        None => Catalogue::builtin(),
+    };
+    let strategy = match v.strategy.as_str() {
+        "stratified" => Strategy::Stratified {
+            per_prompt: v.per_prompt,
+        },
+        "exhaustive" => Strategy::Exhaustive,
+        _ => Strategy::Random {
+            per_prompt: v.per_prompt,
+        },
+    };
+    Ok(Generator::builder(catalogue)
+        .strategy(strategy)
+        .seed(v.seed)
+        .control(v.control)
+        .chain_config(ChainConfig {
+            max_traps: v.max_traps,
+            ..ChainConfig::default()
+        })
+        .build()?)
+}
+
+/// Checks what a new run will read before its folder is made: the
+/// generator's settings, the traps, the simulator's profile, and the prompts file (readable, every
+/// prompt well-formed, at least one). A failure is a usage error.
+fn check_variants(config: &CampaignConfig) -> Result<(), Error> {
+    let usage = |key: &str, e: Error| match e {
+        Error::Config { .. } => e,
+        other => Error::Config {
+            source_name: key.to_owned(),
+            reason: other.to_string(),
+        },
+    };
+    generator(&config.variants).map_err(|e| usage("variants", e))?;
+    if config.backend.kind == "sim"
+        && let Err(e) = framebreak_sim::Profile::named_or_file(&config.backend.profile)
+    {
+        return Err(Error::Config {
+            source_name: "backend.profile".into(),
+            reason: format!("{e} (the built-in profiles are `weak` and `strong`)"),
+        });
+    }
+    let Some(path) = &config.variants.input else {
+        return Ok(());
+    };
+    let key = "variants.input";
+    let mut prompts = 0u64;
+    for prompt in PromptReader::open(path).map_err(|e| usage(key, e.into()))? {
+        prompt.map_err(|e| usage(key, e.into()))?;
+        prompts += 1;
+    }
+    if prompts == 0 {
+        return Err(Error::Config {
+            source_name: format!("{key} {}", path.display()),
+            reason: "no prompts in it (blank lines and lines starting with # are skipped)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Temporary files older than this in a run folder were left by a killed
+/// process (a report or a download cut short), not written by a live one.
+const STALE_TEMPORARY: Duration = Duration::from_secs(15 * 60);
+
+/// Removes the temporary files killed processes left in the run folder and
+/// its videos folder (`.framebreak-*.tmp`, `.framebreak-download-*`).
+fn remove_stale_temporaries(run: &Path) {
+    for dir in [run.to_owned(), run.join(crate::campaign::VIDEOS_DIR)] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let temporary = name.starts_with(".framebreak-download-")
+                || (name.starts_with(".framebreak-") && name.ends_with(".tmp"));
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TEMPORARY);
+            if temporary && stale && std::fs::remove_file(entry.path()).is_ok() {
+                tracing::info!(file = %entry.path().display(), "removed a killed process's temporary file");
+            }
+        }
+    }
+}
+
+/// Whether a campaign opens a new run's store or an existing run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    New,
+    Existing,
+}
+
 /// The file whose exclusive lock says which process runs a run folder.
 const RUN_LOCK: &str = "run.lock";
 
@@ -569,6 +666,32 @@ fn probe_request(config: &CampaignConfig) -> VideoRequest {
         request = request.model(model.clone());
     }
     request
+}
+
+/// Refuses a model the provider says it does not offer (a gateway's model
+/// list), before anything is submitted. A provider that does not say, or
+/// cannot be asked right now, is not second-guessed.
+async fn check_model_offered(
+    backend: &dyn framebreak_client::VideoBackend,
+    config: &CampaignConfig,
+) -> Result<(), Error> {
+    let Some(model) = &config.backend.model else {
+        return Ok(());
+    };
+    match backend.offered_models().await {
+        Ok(Some(offered)) if !offered.iter().any(|m| m == model) => Err(Error::Config {
+            source_name: "backend.model".into(),
+            reason: format!(
+                "{model:?} is not among the models the provider offers: {}",
+                offered.join(", ")
+            ),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the provider's model list");
+            Ok(())
+        }
+    }
 }
 
 /// Fits `request` to the backend's model; a request that cannot fit is a
@@ -654,7 +777,8 @@ const ROWS_PAGE: usize = 1_000;
 ///
 /// # Errors
 ///
-/// [`Error`] when the store cannot be opened.
+/// [`Error::StoreLost`] when the store is missing, empty or another run's
+/// (see [`RunStore::open_existing`]); [`Error`] when it cannot be opened.
 pub async fn open_store(config: &CampaignConfig, run: &RunDir) -> Result<Arc<dyn JobStore>, Error> {
-    Ok(RunStore::open(config, run.id(), run.path()).await?.jobs())
+    Ok(RunStore::open_existing(config, run).await?.jobs())
 }

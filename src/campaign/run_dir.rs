@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::campaign::{CampaignConfig, ConfigLoader, Error};
+use crate::campaign::{CampaignConfig, ConfigLoader, Error, StoreProblem};
+use crate::row::{ResultRow, RowStatus};
 
 /// The configuration a run was started with (passwords redacted).
 pub const CONFIG_FILE: &str = "campaign.toml";
@@ -14,6 +15,9 @@ pub const STORE_FILE: &str = "jobs.sqlite";
 /// again (enqueueing is idempotent, so a run killed while enqueueing simply
 /// enqueues again).
 const ENQUEUED_FILE: &str = "enqueued";
+/// The JSON Lines report, one row per finished job: what
+/// [`RunDir::check_reports`] compares a store with.
+const RESULTS_FILE: &str = "results.jsonl";
 
 /// A new run id: UTC time of day and four random hex digits
 /// (`20261123-081502-3fa9`), so ids sort by start time.
@@ -149,6 +153,49 @@ impl RunDir {
             &self.path.join(ENQUEUED_FILE),
             format!("{count}\n").as_bytes(),
         )
+    }
+
+    /// Checks that reports of `rows`, read from a store of `jobs` jobs in
+    /// all, may replace the ones in the folder: the store must have as many
+    /// done jobs as `results.jsonl` has done rows (a done job stays done;
+    /// failed ones may be re-queued) and as many jobs as it has rows.
+    /// A store that lost jobs would otherwise overwrite the reports with
+    /// fewer rows, or none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StoreLost`] when the store is behind the reports.
+    pub fn check_reports(&self, rows: &[ResultRow], jobs: u64) -> Result<(), Error> {
+        #[derive(serde::Deserialize)]
+        struct Line {
+            status: RowStatus,
+        }
+        let Ok(text) = std::fs::read_to_string(self.path.join(RESULTS_FILE)) else {
+            return Ok(());
+        };
+        let (mut reported, mut reported_done) = (0u64, 0u64);
+        for line in text.lines() {
+            if let Ok(row) = serde_json::from_str::<Line>(line) {
+                reported += 1;
+                reported_done += u64::from(row.status == RowStatus::Done);
+            }
+        }
+        let done = rows.iter().filter(|r| r.status == RowStatus::Done).count() as u64;
+        let behind = if done < reported_done {
+            Some((done, reported_done))
+        } else if jobs < reported {
+            Some((jobs, reported))
+        } else {
+            None
+        };
+        match behind {
+            Some((store, reported)) => Err(Error::StoreLost {
+                run_id: self.id.clone(),
+                path: self.path.join(STORE_FILE),
+                problem: StoreProblem::Behind { store, reported },
+            }),
+            None => Ok(()),
+        }
     }
 }
 

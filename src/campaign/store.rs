@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use framebreak_scheduler::{Counts, JobStore, SqliteStore};
 
-use crate::campaign::{CampaignConfig, Error, STORE_FILE, redact_url};
+use crate::campaign::{CampaignConfig, Error, RunDir, STORE_FILE, StoreProblem, redact_url};
 
 /// The environment variable holding a PostgreSQL connection string, used
 /// when the store is given as plain `postgres` (so that the password never
@@ -18,6 +18,9 @@ pub const DATABASE_URL: &str = "DATABASE_URL";
 const CONFIG_KEY: &str = "campaign.toml";
 /// Metadata key set once every variant of a run is enqueued.
 const ENQUEUED_KEY: &str = "enqueued";
+/// Metadata key naming the run a SQLite store belongs to, so that a store
+/// copied or moved into another run's folder is not taken for that run's.
+const RUN_ID_KEY: &str = "run_id";
 
 /// A run's job store.
 #[derive(Clone)]
@@ -74,6 +77,61 @@ impl RunStore {
                 redact_url(store)
             ),
         })
+    }
+
+    /// Opens the store of an existing run (to resume it or to read it),
+    /// refusing a SQLite store that cannot be the run's: missing or of 0
+    /// bytes, or holding no jobs, once the run folder says jobs were
+    /// enqueued; or one that says it belongs to another run. Opening such
+    /// a file would create an empty store and take the run for one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StoreLost`] saying what is wrong and how to recover; as
+    /// [`RunStore::open`] otherwise.
+    pub async fn open_existing(config: &CampaignConfig, run: &RunDir) -> Result<Self, Error> {
+        let is_sqlite = config.scheduler.store == "sqlite";
+        let path = run.path().join(STORE_FILE);
+        let lost = |problem| Error::StoreLost {
+            run_id: run.id().to_owned(),
+            path: path.clone(),
+            problem,
+        };
+        let enqueued = run.enqueued().filter(|&n| n > 0);
+        if is_sqlite && let Some(enqueued) = enqueued {
+            match std::fs::metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(lost(StoreProblem::Missing { enqueued }));
+                }
+                Ok(m) if m.len() == 0 => return Err(lost(StoreProblem::Empty { enqueued })),
+                _ => {}
+            }
+        }
+        let store = Self::open(config, run.id(), run.path()).await?;
+        let Self::Sqlite(sqlite) = &store else {
+            return Ok(store);
+        };
+        if let Some(owner) = sqlite.meta(RUN_ID_KEY).await?
+            && owner != run.id()
+        {
+            return Err(lost(StoreProblem::OtherRun { owner }));
+        }
+        let marked = store.enqueued().await?.filter(|&n| n > 0);
+        if let Some(enqueued) = enqueued.or(marked)
+            && sqlite.counts().await?.total() == 0
+        {
+            return Err(lost(StoreProblem::Empty { enqueued }));
+        }
+        Ok(store)
+    }
+
+    /// Records in a SQLite store the run it belongs to, unless it says so
+    /// already (a shared store's queue is named after its run).
+    pub(crate) async fn claim(&self, run_id: &str) -> Result<(), Error> {
+        if matches!(self, Self::Sqlite(_)) && self.meta(RUN_ID_KEY).await?.is_none() {
+            self.put_meta(RUN_ID_KEY, run_id).await?;
+        }
+        Ok(())
     }
 
     #[cfg(feature = "postgres")]
@@ -137,41 +195,40 @@ impl RunStore {
         !matches!(self, Self::Sqlite(_))
     }
 
-    /// A shared store's metadata value under `key` for the run; `None`
-    /// for SQLite, whose run folder holds what the metadata would.
+    /// The store's metadata value under `key` for the run.
     async fn meta(&self, key: &str) -> Result<Option<String>, Error> {
         match self {
-            Self::Sqlite(_) => Ok(None),
+            Self::Sqlite(s) => Ok(s.meta(key).await?),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => Ok(p.meta(key).await?),
         }
     }
 
-    /// Sets a shared store's metadata value (a no-op for SQLite).
+    /// Sets the store's metadata value for the run.
     async fn put_meta(&self, key: &str, value: &str) -> Result<(), Error> {
         match self {
-            Self::Sqlite(_) => Ok(()),
+            Self::Sqlite(s) => Ok(s.put_meta(key, value).await?),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => Ok(p.put_meta(key, value).await?),
         }
     }
 
-    /// Keeps the run's configuration in a shared store.
+    /// Keeps the run's configuration in the store.
     pub(crate) async fn save_config(&self, text: &str) -> Result<(), Error> {
         self.put_meta(CONFIG_KEY, text).await
     }
 
-    /// The configuration a shared store keeps for the run, if any.
+    /// The configuration the store keeps for the run, if any.
     pub(crate) async fn load_config(&self) -> Result<Option<String>, Error> {
         self.meta(CONFIG_KEY).await
     }
 
-    /// Records in a shared store that every variant is enqueued.
+    /// Records in the store that every variant is enqueued.
     pub(crate) async fn mark_enqueued(&self, count: u64) -> Result<(), Error> {
         self.put_meta(ENQUEUED_KEY, &count.to_string()).await
     }
 
-    /// Whether a shared store says every variant is enqueued.
+    /// Whether the store says every variant is enqueued.
     pub(crate) async fn enqueued(&self) -> Result<Option<u64>, Error> {
         Ok(self.meta(ENQUEUED_KEY).await?.and_then(|v| v.parse().ok()))
     }

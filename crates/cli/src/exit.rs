@@ -1,4 +1,5 @@
-//! Exit codes: 0 done, 1 failure, 2 usage error (3 and 130: see `run`).
+//! Exit codes: 0 done, 1 failure, 2 usage error (also a run whose store is
+//! missing, empty or another run's) (3 and 130: see `run`).
 
 use std::fmt;
 use std::io;
@@ -48,6 +49,7 @@ pub(crate) fn report(e: &anyhow::Error) -> ExitCode {
                 Some(
                     framebreak::campaign::Error::Config { .. }
                         | framebreak::campaign::Error::RunNotFound { .. }
+                        | framebreak::campaign::Error::StoreLost { .. }
                 )
             )
     });

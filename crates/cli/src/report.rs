@@ -65,14 +65,12 @@ pub(crate) struct Args {
     store: Option<String>,
 }
 
-/// The rows of a run, read from its store (no backend, no key needed).
-/// `store` names a PostgreSQL store again (saved configurations never hold
-/// a password).
-pub(crate) fn load(
+/// [`load`], with the number of jobs in the store.
+fn load_counted(
     runs_dir: &Path,
     run: &str,
     store: Option<&str>,
-) -> anyhow::Result<(RunDir, CampaignConfig, Vec<ResultRow>)> {
+) -> anyhow::Result<(RunDir, CampaignConfig, Vec<ResultRow>, u64)> {
     crate::runtime()?.block_on(async {
         let (dir, config) = match RunDir::open(runs_dir, run) {
             Ok(dir) => {
@@ -97,8 +95,21 @@ pub(crate) fn load(
         };
         let jobs = open_store(&config, &dir).await?;
         let rows = rows(jobs.as_ref()).await?;
-        Ok((dir, config, rows))
+        let total = jobs.counts().await?.total();
+        Ok((dir, config, rows, total))
     })
+}
+
+/// The rows of a run, read from its store (no backend, no key needed).
+/// `store` names a PostgreSQL store again (saved configurations never hold
+/// a password).
+pub(crate) fn load(
+    runs_dir: &Path,
+    run: &str,
+    store: Option<&str>,
+) -> anyhow::Result<(RunDir, CampaignConfig, Vec<ResultRow>)> {
+    let (dir, config, rows, _) = load_counted(runs_dir, run, store)?;
+    Ok((dir, config, rows))
 }
 
 fn render(
@@ -132,9 +143,15 @@ fn render(
     Ok(())
 }
 
-/// Writes every report into the run folder; returns their paths.
-pub(crate) fn write_all(campaign: &Campaign, rows: &[ResultRow]) -> anyhow::Result<Vec<PathBuf>> {
+/// Writes every report into the run folder, unless the store is behind
+/// the ones there (`jobs`: the jobs it holds); returns their paths.
+pub(crate) fn write_all(
+    campaign: &Campaign,
+    rows: &[ResultRow],
+    jobs: u64,
+) -> anyhow::Result<Vec<PathBuf>> {
     let dir = campaign.run_dir();
+    dir.check_reports(rows, jobs)?;
     let mut written = Vec::new();
     for format in Format::ALL {
         let path = dir.path().join(format.file_name());
@@ -155,11 +172,15 @@ pub(crate) fn write_all(campaign: &Campaign, rows: &[ResultRow]) -> anyhow::Resu
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let (dir, config, rows) = load(&args.runs_dir, &args.run, args.store.as_deref())?;
+    let (dir, config, rows, jobs) = load_counted(&args.runs_dir, &args.run, args.store.as_deref())?;
     let path = match &args.output {
         Some(p) if p.as_os_str() == "-" => None,
         Some(p) => Some(p.clone()),
-        None => Some(dir.path().join(args.format.file_name())),
+        None => {
+            // The run folder's reports are never replaced by fewer rows.
+            dir.check_reports(&rows, jobs)?;
+            Some(dir.path().join(args.format.file_name()))
+        }
     };
     let mut out = Output::open(path.as_deref())?;
     render(

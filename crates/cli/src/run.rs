@@ -316,7 +316,7 @@ pub(crate) fn drive(
         }
         let rows = campaign.rows().await?;
         if !flags.no_report {
-            let written = report::write_all(&campaign, &rows)?;
+            let written = report::write_all(&campaign, &rows, c.total())?;
             for path in written {
                 say(format!("framebreak: wrote {}", path.display()));
             }
@@ -328,6 +328,11 @@ pub(crate) fn drive(
             c.cancelled,
             c.unfinished()
         ));
+        if c.failed > 0 && c.done == 0 {
+            // Said even when quiet: nothing came of the run, and why is the
+            // first thing to know.
+            eprintln!("{}", failure_reasons(&rows, c.failed));
+        }
         let unknown = rows
             .iter()
             .filter(|r| {
@@ -340,16 +345,23 @@ pub(crate) fn drive(
             // Said even when quiet: it is about money.
             eprintln!(
                 "framebreak: {unknown} of the failed jobs are unknown_submission: the provider may \
-                 have created (and may bill) each of them, and it cannot be asked; `framebreak \
-                 resume {id} --resubmit-unknown` sends them again, at the risk of paying twice"
+                 have created (and may bill) each of them, and it cannot be asked; `{} \
+                 --resubmit-unknown` sends them again, at the risk of paying twice",
+                resume_command(&campaign)
             );
         }
         if let Some(why) = campaign.stopped_because() {
-            eprintln!("framebreak: run {id} stopped: {}", why.replace("RUN", &id));
+            eprintln!(
+                "framebreak: run {id} stopped: {}",
+                why.replace("RUN", &run_arg(&campaign))
+            );
             return Ok(ExitCode::from(exit::FAILURE));
         }
         if summary.outcome != RunOutcome::Drained || interrupted.is_cancelled() {
-            eprintln!("framebreak: run {id} stopped; resume it with `framebreak resume {id}`");
+            eprintln!(
+                "framebreak: run {id} stopped; resume it with `{}`",
+                resume_command(&campaign)
+            );
             return Ok(ExitCode::from(INTERRUPTED));
         }
         let mut crossed = false;
@@ -367,4 +379,43 @@ pub(crate) fn drive(
             ExitCode::SUCCESS
         })
     })
+}
+
+/// The command that resumes the campaign's run.
+fn resume_command(campaign: &Campaign) -> String {
+    format!("framebreak resume {}", run_arg(campaign))
+}
+
+/// How `resume` finds the campaign's run: its id, with `--runs-dir` when
+/// its folder is not under the default one.
+fn run_arg(campaign: &Campaign) -> String {
+    let id = campaign.run_dir().id();
+    match campaign.run_dir().path().parent() {
+        Some(dir) if dir != std::path::Path::new("runs") => {
+            format!("{id} --runs-dir {}", dir.display())
+        }
+        _ => id.to_owned(),
+    }
+}
+
+/// The main reasons jobs failed: the most frequent categories, each with
+/// its count and one message.
+fn failure_reasons(rows: &[framebreak::ResultRow], failed: u64) -> String {
+    let mut by_category: Vec<(FailureCategory, usize, &str)> = Vec::new();
+    for failure in rows.iter().filter_map(|r| r.failure.as_ref()) {
+        match by_category
+            .iter_mut()
+            .find(|(c, ..)| *c == failure.category)
+        {
+            Some((_, n, _)) => *n += 1,
+            None => by_category.push((failure.category, 1, &failure.message)),
+        }
+    }
+    by_category.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let mut text = format!("framebreak: every job failed ({failed}); the main reasons:");
+    for (category, n, example) in by_category.iter().take(3) {
+        let example: String = example.chars().take(300).collect();
+        text.push_str(&format!("\n  {category} ({n}), e.g. {example}"));
+    }
+    text
 }

@@ -71,6 +71,8 @@ pub(super) enum Op {
     Finished(Option<u64>, usize),
     Requeue(Vec<JobId>),
     ReleaseLeases,
+    Meta(String),
+    PutMeta(String, String),
 }
 
 pub(super) enum Answer {
@@ -79,6 +81,7 @@ pub(super) enum Answer {
     Applied(Vec<Applied>),
     Counts(Counts),
     Page(Page),
+    Meta(Option<String>),
 }
 
 struct Request {
@@ -108,6 +111,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_pending ON jobs(priority DESC, seq) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_expires) WHERE state = 1;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 impl SqliteStore {
@@ -239,6 +246,8 @@ pub(super) fn op_name(op: &Op) -> &'static str {
         Op::Finished(..) => "finished",
         Op::Requeue(_) => "requeue_failed",
         Op::ReleaseLeases => "release_leases",
+        Op::Meta(_) => "meta",
+        Op::PutMeta(..) => "put_meta",
     }
 }
 
@@ -256,6 +265,35 @@ impl SqliteStore {
         match self.call(Op::ReleaseLeases).await? {
             Answer::Added(n) => Ok(n),
             _ => Err(Error::store("release_leases", "mismatched answer")),
+        }
+    }
+
+    /// Sets the metadata value under `key` (what the file's owner keeps
+    /// beside its jobs: the run it belongs to, how many jobs it was given),
+    /// as `PgStore::put_meta` does for a queue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the database fails.
+    pub async fn put_meta(&self, key: &str, value: &str) -> Result<()> {
+        match self
+            .call(Op::PutMeta(key.to_owned(), value.to_owned()))
+            .await?
+        {
+            Answer::Meta(_) => Ok(()),
+            _ => Err(Error::store("put_meta", "mismatched answer")),
+        }
+    }
+
+    /// The metadata value under `key`, if one was set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the database fails.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        match self.call(Op::Meta(key.to_owned())).await? {
+            Answer::Meta(value) => Ok(value),
+            _ => Err(Error::store("meta", "mismatched answer")),
         }
     }
 }
@@ -302,5 +340,24 @@ impl JobStore for SqliteStore {
             Answer::Added(n) => Ok(n),
             _ => Err(Error::store("requeue_failed", "mismatched answer")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn metadata_is_kept_beside_the_jobs_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.sqlite");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            assert_eq!(store.meta("run_id").await.unwrap(), None);
+            store.put_meta("run_id", "r1").await.unwrap();
+            store.put_meta("run_id", "r2").await.unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.meta("run_id").await.unwrap().as_deref(), Some("r2"));
     }
 }

@@ -54,8 +54,24 @@ pub(super) fn run(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
             Ok(Answer::Added(changed))
         }
         Op::ReleaseLeases => tx
-            .execute("UPDATE jobs SET state = 0, lease_expires = 0 WHERE state = 1", [])
+            .execute(
+                "UPDATE jobs SET state = 0, lease_expires = 0 WHERE state = 1",
+                [],
+            )
             .map(|n| Answer::Added(n as u64))
+            .map_err(e),
+        Op::Meta(key) => tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map(Answer::Meta)
+            .map_err(e),
+        Op::PutMeta(key, value) => tx
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| Answer::Meta(None))
             .map_err(e),
         Op::Lease(request) => lease(tx, request).map(Answer::Leases),
         Op::Apply(updates) => updates
