@@ -205,6 +205,8 @@ pub(crate) struct VideoHandler {
     pub(crate) guard: Arc<SubmitGuard>,
     /// Spaces polls and downloads (`--poll-rate`), when set.
     pub(crate) pacer: Option<Arc<Pacer>>,
+    /// Counts the generations cancelled at the provider.
+    pub(crate) cancelled_at_provider: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for VideoHandler {
@@ -607,6 +609,8 @@ impl Handler for VideoHandler {
         };
         match self.backend.cancel(&remote).await {
             Ok(()) => {
+                self.cancelled_at_provider
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 metrics::counter!("framebreak_campaign_cancelled_at_provider_total").increment(1);
                 tracing::info!(job = %job.job, remote = %remote.id, "cancelled at the provider");
             }
@@ -661,15 +665,17 @@ mod tests {
         }
     }
 
-    fn handler(backend: Arc<Cancels>) -> VideoHandler {
+    /// A handler around `backend` with a small analysis on the CPU.
+    fn test_handler(backend: Arc<dyn VideoBackend>, run_dir: &std::path::Path) -> VideoHandler {
         let config = AnalysisConfig {
             device: "cpu".into(),
+            size: 96,
             ..AnalysisConfig::default()
         };
         VideoHandler {
             backend,
             truth: Truth::None,
-            run_dir: std::env::temp_dir(),
+            run_dir: run_dir.to_owned(),
             analysis: Arc::new(Analysis::new(&config).unwrap()),
             polling: Polling {
                 timeout: Duration::from_secs(1),
@@ -678,13 +684,14 @@ mod tests {
             },
             guard: Arc::new(SubmitGuard::new(Shutdown::new(), None)),
             pacer: None,
+            cancelled_at_provider: Arc::default(),
         }
     }
 
     #[tokio::test]
     async fn a_job_abandoned_while_generating_is_cancelled_at_the_provider_once() {
         let backend = Arc::new(Cancels::default());
-        let h = handler(backend.clone());
+        let h = test_handler(backend.clone(), &std::env::temp_dir());
         let job = JobId::new("j").unwrap();
         let state = json!({ "remote": RemoteJob::new("p", "gen_1") });
         let payload = json!(null);
@@ -698,6 +705,11 @@ mod tests {
         })
         .await;
         assert_eq!(*backend.0.lock().unwrap(), ["gen_1"]);
+        assert_eq!(
+            h.cancelled_at_provider
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
 
         // The provider's own failure: nothing runs there any more.
         let failed = Failure::new(FailureCategory::Server, "generation failed").permanent();
@@ -721,28 +733,6 @@ mod tests {
             .await;
         }
         assert_eq!(backend.0.lock().unwrap().len(), 1);
-    }
-
-    /// A handler around the in-process simulator, analysing small frames.
-    fn sim_handler(sim: framebreak_sim::SimBackend, run_dir: &std::path::Path) -> VideoHandler {
-        let config = AnalysisConfig {
-            device: "cpu".into(),
-            size: 96,
-            ..AnalysisConfig::default()
-        };
-        VideoHandler {
-            backend: Arc::new(sim),
-            truth: Truth::None,
-            run_dir: run_dir.to_owned(),
-            analysis: Arc::new(Analysis::new(&config).unwrap()),
-            polling: Polling {
-                timeout: Duration::from_secs(1),
-                max_interval: Duration::from_secs(1),
-                min_interval: Duration::from_millis(1),
-            },
-            guard: Arc::new(SubmitGuard::new(Shutdown::new(), None)),
-            pacer: None,
-        }
     }
 
     #[tokio::test]
@@ -776,7 +766,7 @@ mod tests {
             sha256: first.sha256.clone(),
             truth: None,
         });
-        let h = sim_handler(sim, dir.path());
+        let h = test_handler(Arc::new(sim), dir.path());
         let job = JobId::new("j").unwrap();
         let shutdown = Shutdown::new();
         let original = std::fs::read(&path).unwrap();

@@ -58,6 +58,8 @@ pub struct Campaign {
     analysis: Arc<Analysis>,
     shutdown: Shutdown,
     guard: Arc<SubmitGuard>,
+    /// Generations cancelled at the provider after their jobs were abandoned.
+    cancelled_at_provider: Arc<std::sync::atomic::AtomicU64>,
     /// The run folder's lock, held while this campaign lives (SQLite runs).
     _lock: Option<std::fs::File>,
 }
@@ -224,6 +226,7 @@ impl Campaign {
             built,
             analysis,
             guard: Arc::new(SubmitGuard::new(shutdown.clone(), key_var)),
+            cancelled_at_provider: Arc::default(),
             shutdown,
             _lock: lock,
         })
@@ -380,6 +383,7 @@ impl Campaign {
             run_dir: self.run.path().to_owned(),
             analysis: self.analysis.clone(),
             guard: self.guard.clone(),
+            cancelled_at_provider: self.cancelled_at_provider.clone(),
             pacer: match &s.poll_rate {
                 Some(rate) => Some(Arc::new(parse_rate(rate)?.pacer())),
                 None => None,
@@ -464,6 +468,14 @@ impl Campaign {
     /// when no request of this campaign can be made valid.
     pub fn request_adjustments(&self) -> Result<Vec<framebreak_client::Adjustment>, Error> {
         Ok(conform(self.built.backend.as_ref(), &probe_request(&self.config))?.adjustments)
+    }
+
+    /// How many generations this process cancelled at the provider because
+    /// their jobs ended failed after submission (a generation timeout, say).
+    #[must_use]
+    pub fn cancelled_at_provider(&self) -> u64 {
+        self.cancelled_at_provider
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Why the campaign stopped itself, if it did: the provider refused a

@@ -333,6 +333,13 @@ pub(crate) fn drive(
             // first thing to know.
             eprintln!("{}", failure_reasons(&rows, c.failed));
         }
+        let cancelled = campaign.cancelled_at_provider();
+        if cancelled > 0 {
+            say(format!(
+                "framebreak: {cancelled} generations of jobs that failed after submission were \
+                 cancelled at the provider"
+            ));
+        }
         let unknown = rows
             .iter()
             .filter(|r| {
