@@ -151,7 +151,7 @@ impl SimBackend {
     /// The ground truth of a finished job.
     #[must_use]
     pub fn truth(&self, job: &RemoteJob) -> Option<GroundTruth> {
-        self.jobs.video(&job.id).map(|(v, _)| v.truth.clone())
+        self.jobs.truth(&job.id)
     }
 
     fn http(status: u16, message: &str, retry_after: Option<Duration>) -> ClientError {
@@ -308,6 +308,9 @@ impl VideoBackend for SimBackend {
         sink.flush()
             .await
             .map_err(|e| download(format!("write failed: {e}")))?;
+        if written == total {
+            self.jobs.delivered(id);
+        }
         if written < total {
             return Err(download(format!(
                 "the body broke off after {written} of {total} bytes"

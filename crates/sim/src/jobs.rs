@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::faults::{Bucket, Dice};
 use crate::journal::{Fate, Journal, Record, Replay};
 use crate::plan::Plan;
-use crate::render::Video;
+use crate::render::{GroundTruth, Video};
 use crate::simulator::{Slot, fill};
 use crate::stats::Recorder;
 use crate::{Faults, Latency, Result, Simulator, Stats};
@@ -62,6 +62,9 @@ struct Job {
     /// `None` for a job read back from the journal until its first poll or
     /// download: thousands of replayed jobs must not all render at once.
     slot: Option<Slot>,
+    /// The clip's ground truth, kept once the clip itself was delivered and
+    /// let go (see [`Jobs::delivered`]).
+    truth: Option<Arc<GroundTruth>>,
     fate: Fate,
     key: Option<String>,
     request: VideoRequest,
@@ -170,6 +173,7 @@ impl Jobs {
                     completed_ms: None,
                     polls: 0,
                     slot: None,
+                    truth: None,
                     fate: r.fate,
                     key: r.key,
                     request: r.request,
@@ -325,6 +329,7 @@ impl Jobs {
                 completed_ms: None,
                 polls: 0,
                 slot: Some(slot),
+                truth: None,
                 fate,
                 key: key.map(str::to_owned),
                 request: request.clone(),
@@ -440,15 +445,33 @@ impl Jobs {
 
     /// The clip of a finished job and how to deliver it; `None` while it is
     /// not finished or for an unknown id.
-    pub(crate) fn video(&self, id: &str) -> Option<(Arc<Video>, Delivery)> {
+    pub(crate) fn truth(&self, id: &str) -> Option<GroundTruth> {
         let t = self.lock();
         let job = t.jobs.get(id)?;
         if job.fate.stuck || job.fate.fails {
             return None;
         }
+        if let Some(truth) = &job.truth {
+            return Some(GroundTruth::clone(truth));
+        }
         match job.slot.as_ref()?.get() {
-            Some(Ok(v)) => Some((v.clone(), job.fate.delivery)),
+            Some(Ok(v)) => Some(v.truth.clone()),
             _ => None,
+        }
+    }
+
+    /// The job's clip was delivered whole: the job lets it go (keeping its
+    /// ground truth), so the table holds kilobytes per finished job, not a
+    /// clip each. The render cache may still hold it; a later download
+    /// renders it again, byte for byte the same.
+    pub(crate) fn delivered(&self, id: &str) {
+        let mut t = self.lock();
+        let Some(job) = t.jobs.get_mut(id) else {
+            return;
+        };
+        if let Some(Some(Ok(video))) = job.slot.as_ref().map(|s| s.get()) {
+            job.truth = Some(Arc::new(video.truth.clone()));
+            job.slot = None;
         }
     }
 }

@@ -501,8 +501,8 @@ async fn truth(
     if let Some(denied) = authorised(&state, &headers) {
         return denied;
     }
-    match state.jobs.video(&id) {
-        Some((video, _)) => Json(&video.truth).into_response(),
+    match state.jobs.truth(&id) {
+        Some(truth) => Json(&truth).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",

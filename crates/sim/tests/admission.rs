@@ -44,3 +44,41 @@ async fn a_burst_of_jobs_renders_at_most_one_clip_per_core_at_a_time() {
         render_slots()
     );
 }
+
+/// A delivered job lets its clip go but keeps its truth, and a later
+/// download renders the same bytes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_clip_is_let_go_and_made_again_byte_for_byte() {
+    let sim = SimBackend::new(Simulator::new(Profile::weak()).unwrap().cache_clips(1))
+        .with_latency(Latency::none());
+    let small = |p: &str| VideoRequest::new(p).size(96, 64).duration_secs(1).seed(3);
+    let job = sim
+        .submit(&small("a red ball falls onto a table"))
+        .await
+        .unwrap();
+    let asset = loop {
+        match sim.status(&job).await.unwrap().state {
+            JobState::Succeeded { assets } => break assets.into_iter().next().unwrap(),
+            JobState::Failed { error } => panic!("{error}"),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    };
+    let mut first = Vec::new();
+    sim.download(&asset, &mut first, &|_| {}).await.unwrap();
+    let truth = sim.truth(&job).expect("the truth outlives the clip");
+    // Another clip takes the one cache place, so the job's clip is gone.
+    let other = sim
+        .submit(&small("a blue cube slides down a ramp"))
+        .await
+        .unwrap();
+    while !matches!(
+        sim.status(&other).await.unwrap().state,
+        JobState::Succeeded { .. }
+    ) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut again = Vec::new();
+    sim.download(&asset, &mut again, &|_| {}).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(sim.truth(&job), Some(truth));
+}

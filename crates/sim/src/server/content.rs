@@ -52,7 +52,15 @@ pub(super) async fn content(
     };
     // Download faults are the video's: a preview is small and comes whole.
     match variant {
-        Variant::Video => mp4_body(&video, delivery),
+        Variant::Video => {
+            let body = mp4_body(&video, delivery);
+            // The response holds the bytes now; a whole delivery lets the
+            // job drop its clip.
+            if delivery == Delivery::Whole {
+                state.jobs.delivered(&id);
+            }
+            body
+        }
         Variant::Thumbnail => preview_body(video, preview::thumbnail, "image/webp").await,
         Variant::Spritesheet => preview_body(video, preview::spritesheet, "image/jpeg").await,
     }
