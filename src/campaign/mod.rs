@@ -36,7 +36,9 @@ pub use config::{
 };
 pub use error::{Error, StoreProblem};
 pub use handler::VIDEOS_DIR;
-pub use run::{Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, rows};
+pub use run::{
+    Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, rows, unknown_submissions,
+};
 pub use run_dir::{CONFIG_FILE, RunDir, STORE_FILE, new_run_id};
 pub use store::{DATABASE_URL, RunStore, is_postgres};
 pub use threshold::{Measure, Threshold};

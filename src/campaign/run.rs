@@ -639,6 +639,35 @@ enum Opening {
     Existing,
 }
 
+/// How many jobs of `store` ended `unknown_submission`: submissions the
+/// provider may have made (and may bill) that could not be looked up. Reads
+/// the finished jobs a page at a time.
+///
+/// # Errors
+///
+/// [`Error::Scheduler`] when the store fails.
+pub async fn unknown_submissions(store: &dyn JobStore) -> Result<u64, Error> {
+    const PAGE: usize = 1000;
+    let mut n = 0;
+    let mut after = None;
+    loop {
+        let page = store.finished(after, PAGE).await?;
+        n += page
+            .records
+            .iter()
+            .filter(|r| {
+                r.failure
+                    .as_ref()
+                    .is_some_and(|f| f.category == FailureCategory::UnknownSubmission)
+            })
+            .count() as u64;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(n),
+        }
+    }
+}
+
 /// The file whose exclusive lock says which process runs a run folder.
 const RUN_LOCK: &str = "run.lock";
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use framebreak::campaign::{Campaign, RunDir, RunStore, is_postgres, open_store, redact_url};
+use framebreak::campaign::{
+    Campaign, RunDir, RunStore, is_postgres, open_store, redact_url, unknown_submissions,
+};
 use framebreak::scheduler::Counts;
 
 use crate::campaign_args::CampaignArgs;
@@ -135,17 +137,24 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
 #[allow(clippy::print_stdout)]
 pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let runs: Vec<(String, Counts)> = match (&args.store, &args.run) {
+        // Per run: its counts and, where its jobs are read, how many ended
+        // unknown_submission (possibly billed, not looked up).
+        let runs: Vec<(String, Counts, Option<u64>)> = match (&args.store, &args.run) {
             (Some(store), run) if is_postgres(store) => {
                 let mut config = framebreak::campaign::CampaignConfig::default();
                 config.scheduler.store = store.clone();
                 let this = run.as_deref().unwrap_or("default");
                 let shared = RunStore::open(&config, this, &args.runs_dir).await?;
+                let unknown = match run {
+                    Some(_) => Some(unknown_submissions(shared.jobs().as_ref()).await?),
+                    None => None,
+                };
                 shared
                     .runs(this)
                     .await?
                     .into_iter()
                     .filter(|(queue, _)| run.as_ref().is_none_or(|r| r == queue))
+                    .map(|(queue, counts)| (queue, counts, unknown))
                     .collect()
             }
             (_, Some(run)) => {
@@ -155,7 +164,8 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                     config.scheduler.store = store.clone();
                 }
                 let jobs = open_store(&config, &dir).await?;
-                vec![(dir.id().to_owned(), jobs.counts().await?)]
+                let unknown = unknown_submissions(jobs.as_ref()).await?;
+                vec![(dir.id().to_owned(), jobs.counts().await?, Some(unknown))]
             }
             (_, None) => {
                 let mut out = Vec::new();
@@ -177,7 +187,8 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                         continue;
                     }
                     let jobs = open_store(&config, &dir).await?;
-                    out.push((name, jobs.counts().await?));
+                    let unknown = unknown_submissions(jobs.as_ref()).await?;
+                    out.push((name, jobs.counts().await?, Some(unknown)));
                 }
                 out
             }
@@ -189,26 +200,40 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
         }
         let mut out = std::io::stdout().lock();
         if args.json {
-            for (run, c) in &runs {
-                writeln!(out, "{}", serde_json::json!({ "run": run, "counts": c }))?;
+            for (run, c, unknown) in &runs {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "run": run, "counts": c, "unknown_submission": unknown })
+                )?;
             }
         } else {
             writeln!(
                 out,
-                "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-                "run", "total", "pending", "running", "done", "failed", "cancel"
+                "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "run", "total", "pending", "running", "done", "failed", "cancel", "unknown"
             )?;
-            for (run, c) in &runs {
+            for (run, c, unknown) in &runs {
                 writeln!(
                     out,
-                    "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                    "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
                     run,
                     c.total(),
                     c.pending,
                     c.leased,
                     c.done,
                     c.failed,
-                    c.cancelled
+                    c.cancelled,
+                    unknown.map_or_else(|| "-".to_owned(), |n| n.to_string())
+                )?;
+            }
+            let unknown: u64 = runs.iter().filter_map(|r| r.2).sum();
+            if unknown > 0 {
+                writeln!(
+                    out,
+                    "unknown: failed jobs whose submission the provider may have made (and may \
+                     bill, once each) and cannot be asked about; `framebreak resume RUN \
+                     --resubmit-unknown` sends them again"
                 )?;
             }
         }

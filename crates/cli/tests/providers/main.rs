@@ -199,6 +199,20 @@ fn lost_answer(provider: Provider, fault: Fault) {
         &rows,
         &String::from_utf8_lossy(&out.stderr),
     );
+    // `status` says how many jobs may have been paid for unseen.
+    let status = framebreak(provider, dir.path())
+        .args(["status", "r1", "--json", "--runs-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let line: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let unknown = u64::from(!provider.lists_jobs());
+    assert_eq!(line["unknown_submission"], unknown, "{line}");
 }
 
 /// d: `kill -9` while the submit hangs after the job was created, then
