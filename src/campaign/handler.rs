@@ -802,4 +802,126 @@ mod tests {
             assert_eq!(std::fs::read(&path).unwrap(), original, "{damage}");
         }
     }
+
+    /// Answers each poll from `states` (the last repeats), with a hint of
+    /// 1 ms, and records when each poll came.
+    struct Polled {
+        states: Vec<RemoteState>,
+        at: Mutex<Vec<std::time::Instant>>,
+    }
+
+    #[async_trait]
+    impl VideoBackend for Polled {
+        async fn submit(&self, _: &VideoRequest) -> framebreak_client::Result<RemoteJob> {
+            unreachable!("not submitted in these tests")
+        }
+        async fn status(&self, _: &RemoteJob) -> framebreak_client::Result<JobStatus> {
+            let mut at = self.at.lock().unwrap();
+            at.push(std::time::Instant::now());
+            let state = self.states[(at.len() - 1).min(self.states.len() - 1)].clone();
+            Ok(JobStatus::new(state).poll_after(Some(Duration::from_millis(1))))
+        }
+        async fn download(
+            &self,
+            _: &Asset,
+            _: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+            _: framebreak_client::ProgressFn<'_>,
+        ) -> framebreak_client::Result<u64> {
+            unreachable!("not downloaded in these tests")
+        }
+    }
+
+    /// Polls one job to its end through the poll step (paced by `pacer`
+    /// when given); the gaps between polls.
+    async fn poll_gaps(
+        states: Vec<RemoteState>,
+        min_interval: Duration,
+        pacer: Option<Pacer>,
+    ) -> Vec<Duration> {
+        let backend = Arc::new(Polled {
+            states,
+            at: Mutex::new(Vec::new()),
+        });
+        let mut h = test_handler(backend.clone(), &std::env::temp_dir());
+        h.pacer = pacer.map(Arc::new);
+        h.polling.min_interval = min_interval;
+        h.polling.max_interval = Duration::from_secs(5);
+        h.polling.timeout = Duration::from_secs(60);
+        let shutdown = Shutdown::new();
+        let job = JobId::new("j").unwrap();
+        let state = json!({ "remote": RemoteJob::new("p", "gen_1") });
+        let step = h
+            .step(StepContext {
+                job: &job,
+                backend: "p",
+                payload: &json!(null),
+                step: POLL,
+                state: &state,
+                attempt: 0,
+                idempotency_key: "j:1",
+                possibly_executed: false,
+                first_attempt_ms: None,
+                lane: 0,
+                cancel: shutdown.aborting(),
+            })
+            .await;
+        assert!(matches!(step, Ok(Step::Next(_))), "{step:?}");
+        let at = backend.at.lock().unwrap().clone();
+        at.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    // Lower bounds only: a busy machine can make polls later, never sooner.
+    #[tokio::test]
+    async fn polls_follow_the_hint_but_never_faster_than_the_floor() {
+        let running = RemoteState::Running { progress: None };
+        let done = RemoteState::Succeeded { assets: vec![] };
+        let floor = Duration::from_millis(120);
+        let gaps = poll_gaps(
+            vec![running.clone(), running.clone(), running, done],
+            floor,
+            None,
+        )
+        .await;
+        assert_eq!(gaps.len(), 3);
+        for gap in gaps {
+            assert!(gap >= floor, "a 1 ms hint polled again after {gap:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queued_job_is_polled_less_and_less_often() {
+        let queued = RemoteState::Queued { position: None };
+        let done = RemoteState::Succeeded { assets: vec![] };
+        let gaps = poll_gaps(
+            vec![queued.clone(), queued.clone(), queued.clone(), queued, done],
+            Duration::from_millis(1),
+            None,
+        )
+        .await;
+        // The wait doubles from 50 ms while the job stays queued.
+        for (gap, at_least) in gaps.iter().zip([50, 100, 200, 400]) {
+            assert!(*gap >= Duration::from_millis(at_least), "{gaps:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn polls_wait_for_the_poll_rate() {
+        let running = RemoteState::Running { progress: None };
+        let done = RemoteState::Succeeded { assets: vec![] };
+        let pacer = framebreak_scheduler::RateLimit::per_second(4)
+            .unwrap()
+            .pacer();
+        let gaps = poll_gaps(
+            vec![running.clone(), running, done],
+            Duration::from_millis(1),
+            Some(pacer),
+        )
+        .await;
+        for gap in gaps {
+            assert!(
+                gap >= Duration::from_millis(200),
+                "4 a second, yet {gap:?} apart"
+            );
+        }
+    }
 }

@@ -258,6 +258,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_pacer_spaces_calls_to_its_rate() {
+        // 10 a second, bursts of 1: the first call passes, each of the next
+        // five waits its tenth of a second. Only a lower bound is checked:
+        // a busy machine can make it slower, never faster.
+        let pacer = RateLimit::per_second(10).unwrap().pacer();
+        let start = Instant::now();
+        for _ in 0..6 {
+            pacer.wait().await;
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test]
     async fn a_pause_holds_every_caller_of_the_key() {
         let limiters = RateLimiters::new(HashMap::new(), None);
         let start = Instant::now();
