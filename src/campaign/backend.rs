@@ -162,18 +162,26 @@ pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Err
     let base = config.base_url.as_deref();
     let http = framebreak_client::HttpConfig::new()?
         .timeout(std::time::Duration::from_secs(config.request_timeout_secs));
-    macro_rules! remote {
-        ($ty:ty) => {{
-            let mut b = <$ty>::from_env()?.with_http(http.clone());
+    // Every HTTP adapter: the timeout, the base URL and the default model.
+    macro_rules! configured {
+        ($b:expr) => {{
+            let mut b = $b.with_http(http.clone());
             if let Some(url) = base {
                 b = b.with_base_url(url)?;
             }
             if let Some(model) = &config.model {
                 b = b.with_default_model(model.clone());
             }
-            Arc::new(b) as Arc<dyn VideoBackend>
+            b
         }};
     }
+    // A `/v1/videos` gateway also takes its models' limits.
+    let gateway = |mut b: OpenAiBackend| {
+        for (name, limits) in &config.models {
+            b = b.with_model_limits(name.clone(), limits.clone());
+        }
+        b
+    };
     let built = match kind {
         BackendKind::Sim => {
             let profile = Profile::named_or_file(&config.profile)?;
@@ -204,15 +212,7 @@ pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Err
             // The simulator takes any key unless it was started with one.
             let key = framebreak_client::Secret::from_env(OpenAiBackend::KEY_VAR)
                 .unwrap_or_else(|_| framebreak_client::Secret::new("framebreak-sim"));
-            let mut b = OpenAiBackend::new(key)?
-                .with_base_url(url)?
-                .with_http(http.clone());
-            if let Some(model) = &config.model {
-                b = b.with_default_model(model.clone());
-            }
-            for (name, limits) in &config.models {
-                b = b.with_model_limits(name.clone(), limits.clone());
-            }
+            let b = gateway(configured!(OpenAiBackend::new(key)?));
             let backend: Arc<dyn VideoBackend> = Arc::new(b);
             Built {
                 truth: Truth::Http(backend.clone(), url.to_owned()),
@@ -220,24 +220,12 @@ pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Err
                 sim: None,
             }
         }
-        BackendKind::OpenAi => {
-            let mut b = OpenAiBackend::from_env()?.with_http(http.clone());
-            if let Some(url) = base {
-                b = b.with_base_url(url)?;
-            }
-            if let Some(model) = &config.model {
-                b = b.with_default_model(model.clone());
-            }
-            for (name, limits) in &config.models {
-                b = b.with_model_limits(name.clone(), limits.clone());
-            }
-            plain(Arc::new(b))
-        }
-        BackendKind::Replicate => plain(remote!(ReplicateBackend)),
-        BackendKind::Fal => plain(remote!(FalBackend)),
-        BackendKind::Runway => plain(remote!(RunwayBackend)),
-        BackendKind::Luma => plain(remote!(LumaBackend)),
-        BackendKind::Veo => plain(remote!(VeoBackend)),
+        BackendKind::OpenAi => plain(Arc::new(gateway(configured!(OpenAiBackend::from_env()?)))),
+        BackendKind::Replicate => plain(Arc::new(configured!(ReplicateBackend::from_env()?))),
+        BackendKind::Fal => plain(Arc::new(configured!(FalBackend::from_env()?))),
+        BackendKind::Runway => plain(Arc::new(configured!(RunwayBackend::from_env()?))),
+        BackendKind::Luma => plain(Arc::new(configured!(LumaBackend::from_env()?))),
+        BackendKind::Veo => plain(Arc::new(configured!(VeoBackend::from_env()?))),
     };
     Ok(built)
 }

@@ -15,6 +15,7 @@ use framebreak_variants::{
     BasePrompt, Catalogue, ChainConfig, Generator, PromptReader, Strategy, TrapFilter,
     builtin_scenes,
 };
+use futures::StreamExt;
 
 use crate::campaign::backend::{self, BackendKind, Built};
 use crate::campaign::guard::SubmitGuard;
@@ -503,28 +504,23 @@ impl Campaign {
     ) -> Result<u64, Error> {
         const PAGE: usize = 500;
         let store = self.store();
-        let mut requeued = 0;
-        let mut after = None;
-        loop {
-            let page = store.finished(after, PAGE).await?;
-            let picked: Vec<_> = page
-                .records
-                .into_iter()
-                .filter_map(|r| {
-                    let failure = r.failure.as_ref()?;
-                    (r.state == framebreak_scheduler::JobState::Failed && select(failure.category))
-                        .then_some(r.job.id)
-                })
-                .collect();
-            // The cursor is a sequence number: jobs of this page that leave
-            // the finished set do not shift the next page.
-            if !picked.is_empty() {
-                requeued += store.requeue_failed(picked).await?;
+        // Finished jobs are read by sequence number: those re-queued along
+        // the way do not shift the pages still to come.
+        let mut finished = store.results(PAGE);
+        let (mut picked, mut requeued) = (Vec::new(), 0);
+        while let Some(record) = finished.next().await {
+            let record = record?;
+            if record.state == framebreak_scheduler::JobState::Failed
+                && record.failure.as_ref().is_some_and(|f| select(f.category))
+            {
+                picked.push(record.job.id);
             }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
+            if picked.len() == PAGE {
+                requeued += store.requeue_failed(std::mem::take(&mut picked)).await?;
             }
+        }
+        if !picked.is_empty() {
+            requeued += store.requeue_failed(picked).await?;
         }
         Ok(requeued)
     }
@@ -647,25 +643,17 @@ enum Opening {
 ///
 /// [`Error::Scheduler`] when the store fails.
 pub async fn unknown_submissions(store: &dyn JobStore) -> Result<u64, Error> {
-    const PAGE: usize = 1000;
+    let mut finished = store.results(1000);
     let mut n = 0;
-    let mut after = None;
-    loop {
-        let page = store.finished(after, PAGE).await?;
-        n += page
-            .records
-            .iter()
-            .filter(|r| {
-                r.failure
-                    .as_ref()
-                    .is_some_and(|f| f.category == FailureCategory::UnknownSubmission)
-            })
-            .count() as u64;
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(n),
+    while let Some(record) = finished.next().await {
+        if record?
+            .failure
+            .is_some_and(|f| f.category == FailureCategory::UnknownSubmission)
+        {
+            n += 1;
         }
     }
+    Ok(n)
 }
 
 /// The file whose exclusive lock says which process runs a run folder.
@@ -799,7 +787,6 @@ pub async fn local_copy(
 ///
 /// [`Error::Scheduler`] when the store fails.
 pub async fn rows(store: &dyn JobStore) -> Result<Vec<ResultRow>, Error> {
-    use futures::StreamExt;
     let mut out = Vec::new();
     let mut records = store.results(ROWS_PAGE);
     while let Some(record) = records.next().await {

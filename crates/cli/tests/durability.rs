@@ -7,39 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn framebreak() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_framebreak"));
-    // Small clips so a debug build analyses them quickly; no stray config.
-    c.env("FRAMEBREAK_ANALYSIS__SIZE", "96")
-        .env("FRAMEBREAK_ANALYSIS__DEVICE", "cpu")
-        .env_remove("FRAMEBREAK_SCHEDULER__STORE");
-    c
-}
-
-fn run_args(runs: &Path, id: &str, limit: usize) -> Vec<String> {
-    [
-        "run",
-        "--runs-dir",
-        runs.to_str().unwrap(),
-        "--run-id",
-        id,
-        "--limit",
-        &limit.to_string(),
-        "--size",
-        "96x64",
-        "--duration",
-        "1",
-        "--seed",
-        "5",
-        "-c",
-        "4",
-        "--progress",
-        "quiet",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect()
-}
+mod common;
+use common::{framebreak, ok, run_args, wait_for_lines};
 
 /// `framebreak COMMAND RUN --runs-dir RUNS --progress quiet`-style calls.
 fn on_run(runs: &Path, args: &[&str]) -> Output {
@@ -52,17 +21,6 @@ fn on_run(runs: &Path, args: &[&str]) -> Output {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn ok(out: &Output) -> &Output {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-    out
 }
 
 /// The run folder's files whose names start with `jobs.sqlite`.
@@ -381,19 +339,6 @@ fn a_run_where_every_job_failed_says_why_even_when_quiet() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("every job failed (4)"), "{err}");
     assert!(err.contains("(4), e.g. "), "{err}");
-}
-
-/// Waits until `path` has at least `n` lines.
-fn wait_for_lines(path: &Path, n: usize, limit: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        let count = std::fs::read_to_string(path).map_or(0, |t| t.lines().count());
-        if count >= n {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{} never reached {n} lines", path.display());
 }
 
 /// Problem 7: the resume hint names a runs folder that is not the default,
