@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use framebreak::ResultRow;
-use framebreak::defects::{Analyzer, Compute};
+use framebreak::defects::{Analyzer, Compute, DecisionModel};
 use framebreak::gpu::{DeviceId, candle_device};
 use framebreak::media::{ReadOptions, Resize, Sampling};
 use framebreak::report::{self, HtmlOptions};
@@ -37,6 +37,16 @@ pub(crate) struct Args {
     /// Analyse at most this many frames per video.
     #[arg(long, value_name = "N")]
     max_frames: Option<usize>,
+
+    /// Decide with these weights (a safetensors file written by the
+    /// defects crate's `train_decisions` example) instead of the shipped ones.
+    #[arg(long, value_name = "FILE", conflicts_with = "hand_thresholds")]
+    decisions: Option<PathBuf>,
+
+    /// Report the hand-written detectors' findings at their own thresholds,
+    /// without the learned decision (for comparison).
+    #[arg(long)]
+    hand_thresholds: bool,
 
     /// Also write a one-page HTML report of these videos (contact sheets
     /// of the worst ones, defect rates, score distributions).
@@ -81,9 +91,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<bool> {
         max_frames: args.max_frames,
     };
     read.validate().map_err(|e| Usage(e.to_string()))?;
-    let analyzer = Analyzer::new()
+    let mut analyzer = Analyzer::new()
         .compute(device(&args.device)?)
         .read_options(read);
+    if let Some(path) = &args.decisions {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Usage(format!("--decisions {}: {e}", path.display())))?;
+        let model = DecisionModel::from_safetensors(&bytes, &path.display().to_string())
+            .map_err(|e| Usage(format!("--decisions: {e}")))?;
+        analyzer = analyzer.decisions(model);
+    }
+    if args.hand_thresholds {
+        analyzer = analyzer.without_decisions();
+    }
     let stdout = std::io::stdout();
     let mut failed = false;
     let mut rows = Vec::new();

@@ -128,3 +128,60 @@ fn cuda_without_the_feature_says_so() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--features cuda"), "{stderr}");
 }
+
+/// Weights given with `--decisions` are read before any video: a file that
+/// is not there or not weights is a usage error naming it; the shipped
+/// weights written out and read back decide as the embedded ones do.
+#[test]
+fn decision_weights_from_a_file_are_checked_and_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.safetensors");
+    let out = framebreak(&[
+        "analyze",
+        &fixture("anim.gif"),
+        "--decisions",
+        missing.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing.safetensors"), "{stderr}");
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"definitely not weights").unwrap();
+    let out = framebreak(&[
+        "analyze",
+        &fixture("anim.gif"),
+        "--decisions",
+        junk.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("junk.safetensors") && stderr.contains("not a safetensors file"),
+        "{stderr}"
+    );
+
+    let shipped = dir.path().join("shipped.safetensors");
+    let bytes = framebreak::defects::DecisionModel::embedded()
+        .unwrap()
+        .to_safetensors()
+        .unwrap();
+    std::fs::write(&shipped, bytes).unwrap();
+    let video = fixture("h264_high_bframes.mp4");
+    let embedded = framebreak(&["analyze", &video, "--size", "96"]);
+    let from_file = framebreak(&[
+        "analyze",
+        &video,
+        "--size",
+        "96",
+        "--decisions",
+        shipped.to_str().unwrap(),
+    ]);
+    assert!(embedded.status.success() && from_file.status.success());
+    assert_eq!(embedded.stdout, from_file.stdout);
+    let hand = framebreak(&["analyze", &video, "--size", "96", "--hand-thresholds"]);
+    assert!(
+        hand.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hand.stderr)
+    );
+}

@@ -29,6 +29,19 @@ holds the clips and `labels.json` in the format of `scripts/score.py`
 frames where it is visibly happening (a sag while it moves, a jump's two
 frames). Output is deterministic for a given seed, clip count and filters
 (and the same ffmpeg build).
+
+Real footage: `--real DIR` (a folder of clean windows with a labels.json,
+as scripts/real_footage.py cuts them) makes the family `real` available:
+its clips take their frames from a window of real video instead of a
+filmed world. The footage's own camera is the camera: the injectors work
+in screen coordinates on the real frame of each time (a warp, melt or bleed
+remaps frame t; a teleport or gravity sprite moves over the footage; flicker,
+fringes and sparks sit on top). A window is cropped to the drawn output size's
+aspect and scaled to it, or, where that would enlarge it more than 1.25x, to a
+smaller size or its own size; the clip runs at the window's frame rate for
+min(drawn T, window length) frames. `background` is the window's file name,
+`real_source` its labels' family, `camera` is "footage". With --real and no
+--families, `real` joins the split's families; without --real nothing changes.
 """
 
 import argparse
@@ -192,6 +205,114 @@ def background(rng, family, W, H):
     return np.clip(img, 0, 255).astype(np.float32), name
 
 
+# Windows of real footage (--real): a list of labels.json entries with "path".
+REAL_WINDOWS = []
+REAL_MAX_UPSCALE = 1.25
+# Mean absolute gray gradient (0-255 a pixel) below which a remap or a colour
+# fringe does not visibly change real footage (a fish tank's empty water, a wall).
+REAL_MIN_TEXTURE = 3.0
+
+
+def load_real_windows(folder):
+    with open(os.path.join(folder, "labels.json")) as fh:
+        entries = json.load(fh)
+    windows = []
+    for e in sorted(entries, key=lambda e: e["file"]):
+        path = os.path.join(folder, e["file"])
+        if os.path.exists(path) and e.get("clean", True) and not e.get("defects"):
+            windows.append(dict(e, path=path))
+    if not windows:
+        sys.exit(f"--real {folder}: no clean windows listed in its labels.json")
+    return windows
+
+
+def _probe(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
+                          "-show_entries", "stream=width,height,r_frame_rate,avg_frame_rate,nb_read_packets",
+                          "-of", "json", path], capture_output=True, check=True).stdout
+    st = json.loads(out)["streams"][0]
+
+    def ratio(text):
+        a, _, b = text.partition("/")
+        try:
+            return float(a) / float(b or 1)
+        except (ValueError, ZeroDivisionError):
+            return 0.0
+    fps = ratio(st.get("avg_frame_rate", "0/0"))
+    if not 5.0 <= fps <= 60.0:
+        fps = ratio(st.get("r_frame_rate", "0/0"))
+    if not 5.0 <= fps <= 60.0:
+        fps = 25.0
+    return int(st["width"]), int(st["height"]), fps, int(st.get("nb_read_packets", 0) or 0)
+
+
+def decode_frames(path, T):
+    """The first T frames of a video as uint8 RGB arrays, and its frame rate."""
+    w, h, fps, _n = _probe(path)
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v:0", "-frames:v", str(T),
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-threads", "1", "-"],
+                         capture_output=True, check=True).stdout
+    n = len(raw) // (w * h * 3)
+    if n == 0:
+        raise RuntimeError(f"{path}: no frames decoded")
+    arr = np.frombuffer(raw[:n * w * h * 3], np.uint8).reshape(n, h, w, 3)
+    return arr, fps
+
+
+def _crop_box(rng, sw, sh, W, H, max_up):
+    """A crop of the source of aspect W:H, zoomed in a little at random: (x, y, w, h)."""
+    cw, ch = (sw, sw * H / W) if sw * H / W <= sh else (sh * W / H, sh)
+    z = rng.uniform(0.8, 1.0)
+    z = max(z, min(1.0, W / (max_up * cw)))  # no more than max_up enlargement
+    cw, ch = cw * z, ch * z
+    x, y = rng.uniform(0, sw - cw), rng.uniform(0, sh - ch)
+    return x, y, cw, ch
+
+
+def real_background(rng, W, H, T, fixed=False, avoid=None):
+    """Frames of a real window, cropped and scaled: (frames float32, name, entry, fps, W, H).
+
+    Unless fixed, the size changes to a smaller one of SIZES (or the window's own,
+    even) where W x H would enlarge the window more than REAL_MAX_UPSCALE."""
+    if not REAL_WINDOWS:
+        sys.exit("family 'real' needs --real DIR")
+    idx = int(rng.integers(len(REAL_WINDOWS)))
+    if avoid is not None:  # a second shot: from another video where there is one
+        for _ in range(8):
+            if REAL_WINDOWS[idx].get("family") != avoid.get("family"):
+                break
+            idx = int(rng.integers(len(REAL_WINDOWS)))
+    win = REAL_WINDOWS[idx]
+    src, fps = decode_frames(win["path"], T)
+    sh, sw = src.shape[1:3]
+    if not fixed:
+        def up(size):
+            w, h = size
+            return max(w / sw, h / sh)  # enlargement of the aspect crop at full zoom
+        if up((W, H)) > REAL_MAX_UPSCALE:
+            pool = [s for s in (GIF_SIZES if (W, H) in GIF_SIZES else SIZES) if up(s) <= REAL_MAX_UPSCALE]
+            if pool:
+                W, H = max(pool, key=lambda s: s[0] * s[1])
+            else:
+                W, H = sw // 2 * 2, sh // 2 * 2
+    x, y, cw, ch = _crop_box(rng, sw, sh, W, H, REAL_MAX_UPSCALE if not fixed else 1e9)
+    # sub-pixel crop and scale in one affine map, the same for every frame
+    sx, sy = W / cw, H / ch
+    m = np.float64([[sx, 0, -x * sx + 0.5 * sx - 0.5], [0, sy, -y * sy + 0.5 * sy - 0.5]])
+    area = sx < 1 and sy < 1
+    frames = []
+    for f in src:
+        f = f.astype(np.float32)
+        if area:  # pre-filter against aliasing when shrinking
+            f = cv2.GaussianBlur(f, (0, 0), max(0.5 / sx - 0.5, 0.01))
+        frames.append(cv2.warpAffine(f, m, (W, H), flags=cv2.INTER_CUBIC if not area else cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REFLECT))
+    frames = [np.clip(f, 0, 255).astype(np.float32) for f in frames]
+    while fixed and len(frames) < T:  # a short second shot: hold its last frame
+        frames.append(frames[-1])
+    return frames, win["file"], win, fps, W, H
+
+
 # --------------------------------------------------------------------- camera
 
 class Camera:
@@ -237,6 +358,27 @@ class Camera:
     def render(self, world, t):
         return cv2.warpAffine(world, self.matrix(t), (self.W, self.H), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT)
+
+
+class FootageCamera:
+    """Real footage carries its own camera: world and screen coordinates are the same."""
+
+    kind = "footage"
+
+    def __init__(self, W, H):
+        self.W, self.H = W, H
+
+    def matrix(self, t):
+        return np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+
+    def to_screen(self, t, x, y):
+        return x, y
+
+    def to_world(self, t, x, y):
+        return x, y
+
+    def render(self, world, t):
+        return world.copy()
 
 
 # -------------------------------------------------------------------- sprites
@@ -321,25 +463,60 @@ def stick_figure(img, x, y, t, scale, col, phase):
 class Clip:
     """Everything drawn into one clip, then rendered frame by frame."""
 
-    def __init__(self, rng, family, cam_kind, W, H, T):
+    def __init__(self, rng, family, cam_kind, W, H, T, fixed_size=False, avoid=None):
+        self.real = family == "real"
+        self.frames_src, self.real_entry, self.fps = None, None, None
+        if self.real:  # the frames are the footage's; the world is its frame 0
+            self.frames_src, self.background, self.real_entry, self.fps, W, H = \
+                real_background(rng, W, H, T, fixed_size, avoid)
+            T = min(T, len(self.frames_src))
+            self.world = self.frames_src[0]
+            self.cam = FootageCamera(W, H)
         self.rng, self.W, self.H, self.T = rng, W, H, T
-        self.world, self.background = background(rng, family, W, H)
-        self.cam = Camera(rng, self.world.shape, cam_kind, W, H, T)
+        if not self.real:
+            self.world, self.background = background(rng, family, W, H)
+            self.cam = Camera(rng, self.world.shape, cam_kind, W, H, T)
         self.world_fx = []   # fn(world_copy, t): edits in world coordinates
         self.objects = []    # fn(t) -> list of (sprite, alpha, world x, world y)
         self.drawers = []    # fn(world_copy, t): drawn with cv2 in world coordinates
         self.screen_fx = []  # fn(frame, t) -> frame, in screen coordinates
         self.noise = rng.uniform(0.0, 2.0)
+        self.textures = []   # real footage: texture at each view_point drawn
+
+    def source(self, t):
+        """The unedited world at time t: the filmed image, or real footage's frame t."""
+        return self.frames_src[t] if self.real else self.world
+
+    def texture(self, t, box=None):
+        """Mean absolute gray gradient of real frame t, in box (x, y, w, h) or all of it."""
+        gray = self.frames_src[min(max(t, 0), self.T - 1)].mean(axis=2)
+        if box is not None:
+            x, y, w, h = (int(v) for v in box)
+            gray = gray[max(y, 0):y + h, max(x, 0):x + w]
+        if gray.shape[0] < 2 or gray.shape[1] < 2:
+            return 0.0
+        return float(np.abs(np.diff(gray, axis=0)).mean() + np.abs(np.diff(gray, axis=1)).mean())
 
     def view_point(self, t, fx=(0.3, 0.7), fy=(0.3, 0.7)):
         rng = self.rng
+        if self.real:  # of a few places, the most textured: a flat wall hides a warp
+            R = max(int(0.12 * self.H), 4)
+            best, score = None, -1.0
+            for _ in range(8):
+                x, y = rng.uniform(*fx) * self.W, rng.uniform(*fy) * self.H
+                s = self.texture(t, (x - R, y - R, 2 * R, 2 * R))
+                if s > score:
+                    best, score = (x, y), s
+            self.textures.append(score)
+            return best
         return self.cam.to_world(t, rng.uniform(*fx) * self.W, rng.uniform(*fy) * self.H)
 
     def render(self):
         frames = []
         for t in range(self.T):
             edited = self.world_fx or self.objects or self.drawers
-            world = self.world.copy() if edited else self.world
+            base = self.source(t)
+            world = base.copy() if edited else base
             for fx in self.world_fx:
                 fx(world, t)
             for d in self.drawers:
@@ -378,12 +555,12 @@ def add_warp(c, form):
     A = {"swirl": rng.uniform(0.6, 1.6), "bulge": rng.uniform(0.25, 0.5),
          "pinch": rng.uniform(0.3, 0.6), "ripple": rng.uniform(2.0, 5.0)}[form]
     lam, ph = rng.uniform(10, 24), rng.uniform(0, 2 * math.pi)
-    src = c.world
 
     def fx(world, t):
         e = envelope(t, t0, d)
         if e == 0:
             return
+        src = c.source(t)
 
         def fn(xx, yy):
             dx, dy = xx - cx, yy - cy
@@ -425,11 +602,11 @@ def add_melt(c, form):
     t0 = int(rng.integers(2, T - d - 2))
     Ry = max(1.3 * total, Rx * 0.9, 12.0)
     cx, cy = c.view_point(t0, fy=(0.25, 0.5))
-    src = c.world
 
     def fx(world, t):
         if t < t0:
             return
+        src = c.source(t)
         amount = total * min(t - t0 + 1, d) / d
 
         def fn(xx, yy):
@@ -633,7 +810,8 @@ def add_bleed(c, form):
             a = edge * (0.5 - 0.5 * math.cos(math.pi * frac))
         a = (a * strength)[..., None]
         patch = world[y0:y0 + bh, x0:x0 + bw]
-        world[y0:y0 + bh, x0:x0 + bw] = patch * (1 - a) + tex * a
+        src = c.source(t)[sy:sy + bh, sx:sx + bw] if c.real and form == "fade_in" else tex
+        world[y0:y0 + bh, x0:x0 + bw] = patch * (1 - a) + src * a
     c.world_fx.append(fx)
     pts = [c.cam.to_screen(t, x, y) for t in (t0, t0 + d - 1) for x in (x0, x0 + bw) for y in (y0, y0 + bh)]
     return [{"kind": "texture_bleed", "start_frame": t0, "end_frame": t0 + d - 1, "bbox": bbox_of(pts, 0, c.W, c.H)}]
@@ -789,7 +967,10 @@ def add_clean(c, form, family):
     elif form == "sensor_noise":
         c.noise = rng.uniform(3, 9)
     elif form in ("shot_cut", "cross_fade"):
-        other = Clip(rng, family, str(rng.choice(CAMERAS)), W, H, T)
+        if c.real:  # another window, the same size and length
+            other = Clip(rng, family, "static", W, H, T, fixed_size=True, avoid=c.real_entry)
+        else:
+            other = Clip(rng, family, str(rng.choice(CAMERAS)), W, H, T)
         second = other.render()
         tc = int(rng.integers(T // 4, 3 * T // 4))
         fade = int(rng.integers(6, 16)) if form == "cross_fade" else 1
@@ -805,6 +986,15 @@ ADDERS = {"warp": add_warp, "melt": add_melt, "flicker": add_flicker, "teleport"
           "gravity_violation": add_gravity}
 
 
+def visible_on_footage(c, kind, form, truth):
+    """Whether a remap or fringe lands on enough texture of the real frames to be seen."""
+    if kind in ("warp", "melt") or (kind == "texture_bleed" and form == "fade_in"):
+        return min(c.textures) >= REAL_MIN_TEXTURE
+    if kind == "chromatic_aberration":
+        return c.texture(truth["start_frame"], truth["bbox"]) >= REAL_MIN_TEXTURE
+    return True
+
+
 def make_clip(rng, kind, form, family, cam_kind, W, H, T):
     c = Clip(rng, family, cam_kind, W, H, T)
     if kind == "clean":
@@ -812,6 +1002,8 @@ def make_clip(rng, kind, form, family, cam_kind, W, H, T):
         truth = []
     else:
         truth = ADDERS[kind](c, form)
+        if c.real and truth and not visible_on_footage(c, kind, form, truth[0]):
+            truth = []  # the caller draws again
     # Sparks and flicker sit on top of the rendered frame; everything else is in it.
     return c.finish(c.render()), truth, c
 
@@ -837,11 +1029,16 @@ def encode(frames, path, fps, encoding):
 def plan(args):
     """The clips to make: (kind, form, family) per index, balanced by rotation."""
     families = [f for f, (s, _) in FAMILIES.items() if s == args.split]
+    real = getattr(args, "real", None)
+    if real and not args.families:
+        families.append("real")
     if args.families:
         families = args.families.split(",")
+        known = list(FAMILIES) + (["real"] if real else [])
         for f in families:
-            if f not in FAMILIES:
-                sys.exit(f"unknown family {f!r}; known: {', '.join(FAMILIES)}")
+            if f not in known:
+                hint = " (family 'real' needs --real DIR)" if f == "real" else ""
+                sys.exit(f"unknown family {f!r}; known: {', '.join(known)}{hint}")
     forms = {k: list(v[args.split]) for k, v in FORMS.items()}
     if args.forms:
         wanted = args.forms.split(",")
@@ -875,7 +1072,11 @@ def main():
     ap.add_argument("--families", help="comma-separated families (overrides the split's)")
     ap.add_argument("--forms", help="comma-separated forms (overrides the split's; clean forms included)")
     ap.add_argument("--gif-share", type=float, default=0.3, help="share of clips encoded as GIF")
+    ap.add_argument("--real", help="folder of real footage windows with labels.json "
+                    "(scripts/real_footage.py); adds the family 'real'")
     args = ap.parse_args()
+    if args.real:
+        REAL_WINDOWS[:] = load_real_windows(args.real)
     if not shutil.which("ffmpeg"):
         sys.exit("corpus.py needs the ffmpeg binary on PATH (apt-get install ffmpeg)")
     os.makedirs(args.out, exist_ok=True)
@@ -892,23 +1093,30 @@ def main():
             cam = str(rng.choice(CAMERAS)) if attempt < 3 else "static"
             encoding = "gif" if gif else f"h264-crf{int(rng.integers(18, 33))}"
             frames, truth, c = make_clip(rng, kind, form, family, cam, W, H, T)
+            if c.real:  # the footage's own size, length, frame rate and camera
+                W, H, T, fps, cam = c.W, c.H, len(frames), int(round(c.fps)), "footage"
             if kind == "clean" or truth:
                 break
         else:
-            print(f"clip {i}: {kind}/{form} never came into view; skipped", file=sys.stderr)
+            print(f"clip {i}: {kind}/{form} never came into view (or, on real footage, "
+                  "never onto texture); skipped", file=sys.stderr)
             continue
         name = f"clip_{i:04d}.{'gif' if gif else 'mp4'}"
         encode(frames, os.path.join(args.out, name), fps, encoding)
-        labels.append({"file": name, "clean": kind == "clean", "frames": T, "defects": truth,
-                       "family": family, "background": c.background, "form": form, "camera": cam,
-                       "encoding": encoding, "fps": fps, "width": W, "height": H, "split": args.split})
+        entry = {"file": name, "clean": kind == "clean", "frames": T, "defects": truth,
+                 "family": family, "background": c.background, "form": form, "camera": cam,
+                 "encoding": encoding, "fps": fps, "width": W, "height": H, "split": args.split}
+        if c.real:
+            entry["real_source"] = c.real_entry.get("family")
+        labels.append(entry)
         if (i + 1) % 16 == 0:
             print(f"{i + 1} clips", file=sys.stderr, flush=True)
     with open(os.path.join(args.out, "labels.json"), "w") as fh:
         json.dump(labels, fh, indent=1)
     with open(os.path.join(args.out, "corpus.json"), "w") as fh:
         json.dump({"seed": args.seed, "clips": args.clips, "split": args.split, "families": args.families,
-                   "forms": args.forms, "gif_share": args.gif_share}, fh)
+                   "forms": args.forms, "gif_share": args.gif_share,
+                   **({"real": args.real} if args.real else {})}, fh)
     print(f"{len(labels)} clips in {args.out}")
 
 

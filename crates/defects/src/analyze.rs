@@ -2,13 +2,33 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, LazyLock};
 
 use framebreak_media::{Clip, ReadOptions, read_clip};
 
+use crate::learned::{DECIDED, DecisionModel, FeatureMatrix, findings};
 use crate::{
-    Compute, DefectDetector, Error, Evidence, MetricsSummary, Scores, VideoReport,
+    Compute, DefectDetector, Error, Evidence, Finding, MetricsSummary, Scores, VideoReport,
     default_detectors,
 };
+
+/// The shipped weights, read once per process.
+static EMBEDDED: LazyLock<Result<Arc<DecisionModel>, String>> = LazyLock::new(|| {
+    DecisionModel::embedded()
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+});
+
+/// Who turns the detectors' proposals into findings.
+#[derive(Clone)]
+enum Decisions {
+    /// The weights in the crate.
+    Embedded,
+    /// Weights the caller gave.
+    Model(Arc<DecisionModel>),
+    /// The detectors' own thresholds.
+    Detectors,
+}
 
 /// Analyses clips and files: every metric, every detector, the scores.
 ///
@@ -29,6 +49,7 @@ use crate::{
 pub struct Analyzer {
     compute: Compute,
     detectors: Vec<Box<dyn DefectDetector>>,
+    decisions: Decisions,
     read: ReadOptions,
 }
 
@@ -44,6 +65,14 @@ impl fmt::Debug for Analyzer {
                     .map(|d| d.name().to_owned())
                     .collect::<Vec<_>>(),
             )
+            .field(
+                "decisions",
+                &match &self.decisions {
+                    Decisions::Embedded => "embedded model",
+                    Decisions::Model(_) => "given model",
+                    Decisions::Detectors => "detectors' own thresholds",
+                },
+            )
             .field("read", &self.read)
             .finish()
     }
@@ -56,13 +85,30 @@ impl Default for Analyzer {
 }
 
 impl Analyzer {
-    /// Every default detector, metrics on the CPU, every frame at full size.
+    /// Every default detector proposing, the shipped decision model
+    /// deciding, metrics on the CPU, every frame at full size.
     pub fn new() -> Self {
         Analyzer {
             compute: Compute::cpu(),
             detectors: default_detectors(),
+            decisions: Decisions::Embedded,
             read: ReadOptions::default(),
         }
+    }
+
+    /// Decides with `model` instead of the shipped weights.
+    #[must_use]
+    pub fn decisions(mut self, model: DecisionModel) -> Self {
+        self.decisions = Decisions::Model(Arc::new(model));
+        self
+    }
+
+    /// Reports the detectors' findings as they are, without a learned
+    /// decision (their hand-set thresholds; for comparison).
+    #[must_use]
+    pub fn without_decisions(mut self) -> Self {
+        self.decisions = Decisions::Detectors;
+        self
     }
 
     /// Where the metrics run.
@@ -72,7 +118,9 @@ impl Analyzer {
         self
     }
 
-    /// Replaces the detectors.
+    /// Replaces the detectors. With a decision model, the findings of the
+    /// kinds it decides ([`DECIDED`](crate::learned::DECIDED)) are its
+    /// features, not the answer; other kinds are reported as found.
     #[must_use]
     pub fn detectors(mut self, detectors: Vec<Box<dyn DefectDetector>>) -> Self {
         self.detectors = detectors;
@@ -104,23 +152,24 @@ impl Analyzer {
     /// smaller than 32×32 or of different sizes; [`Error::Tensor`] when the
     /// device fails.
     pub fn analyze_clip(&self, file: &str, clip: &Clip) -> Result<VideoReport, Error> {
-        use rayon::prelude::*;
         // The metrics and the detectors' evidence read the clip and nothing
-        // of each other, and the detectors only read the evidence, so each
-        // runs beside the others; the findings are gathered in detector
-        // order, so the stable sort below gives the same report as a
-        // sequential run.
+        // of each other, so they run side by side.
         let (metrics, evidence) = rayon::join(
             || MetricsSummary::compute(clip, &self.compute),
             || Evidence::new(clip),
         );
         let (metrics, evidence) = (metrics?, evidence?);
-        let per_detector: Vec<Vec<_>> = self
-            .detectors
-            .par_iter()
-            .map(|d| d.detect(&evidence))
-            .collect();
-        let mut defects: Vec<_> = per_detector.into_iter().flatten().collect();
+        let proposals = self.proposals(&evidence);
+        let mut defects = match self.model()? {
+            None => proposals,
+            Some(model) => {
+                let features = FeatureMatrix::measure(&evidence, &proposals);
+                let probabilities = model.probabilities(&features)?;
+                let mut decided = findings(&probabilities, &model.thresholds(), &proposals);
+                decided.extend(proposals.into_iter().filter(|p| !DECIDED.contains(&p.kind)));
+                decided
+            }
+        };
         defects.sort_by(|a, b| {
             (a.start_frame, a.kind, a.end_frame).cmp(&(b.start_frame, b.kind, b.end_frame))
         });
@@ -136,5 +185,44 @@ impl Analyzer {
             metrics,
             scores,
         })
+    }
+
+    /// The features the decision model reads for `clip`: what training
+    /// measures on each labelled clip.
+    ///
+    /// # Errors
+    /// As [`Analyzer::analyze_clip`].
+    pub fn features(&self, clip: &Clip) -> Result<FeatureMatrix, Error> {
+        let evidence = Evidence::new(clip)?;
+        Ok(FeatureMatrix::measure(
+            &evidence,
+            &self.proposals(&evidence),
+        ))
+    }
+
+    /// Every detector's findings, in detector order (so the report does not
+    /// depend on which thread finished first).
+    fn proposals(&self, evidence: &Evidence<'_>) -> Vec<Finding> {
+        use rayon::prelude::*;
+        let per_detector: Vec<Vec<_>> = self
+            .detectors
+            .par_iter()
+            .map(|d| d.detect(evidence))
+            .collect();
+        per_detector.into_iter().flatten().collect()
+    }
+
+    fn model(&self) -> Result<Option<Arc<DecisionModel>>, Error> {
+        match &self.decisions {
+            Decisions::Detectors => Ok(None),
+            Decisions::Model(m) => Ok(Some(Arc::clone(m))),
+            Decisions::Embedded => match &*EMBEDDED {
+                Ok(m) => Ok(Some(Arc::clone(m))),
+                Err(reason) => Err(Error::Weights {
+                    source_name: "embedded".into(),
+                    reason: reason.clone(),
+                }),
+            },
+        }
     }
 }

@@ -33,6 +33,15 @@ pub enum Error {
         #[source]
         source: candle_core::Error,
     },
+    /// Decision weights that cannot be used: unreadable, or made for other
+    /// features or kinds than this build measures.
+    #[error("decision weights {source_name}: {reason}")]
+    Weights {
+        /// Where the weights came from: a path, or `embedded`.
+        source_name: String,
+        /// What is wrong with them.
+        reason: String,
+    },
     /// A video could not be read or decoded.
     #[error(transparent)]
     Media(#[from] framebreak_media::Error),

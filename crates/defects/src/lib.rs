@@ -39,6 +39,7 @@ mod device;
 mod error;
 pub mod eval;
 mod finding;
+pub mod learned;
 mod metrics;
 mod plane;
 mod report;
@@ -52,6 +53,7 @@ pub use detect::{
 pub use device::Compute;
 pub use error::Error;
 pub use finding::{BBox, Finding};
+pub use learned::DecisionModel;
 pub use metrics::{
     ClipMetrics, Flow, FlowParams, GlobalMotion, MetricsSummary, PSNR_CAP, PairMetrics,
     REGION_GRID, RegionStats, WarpError, dense_flow, occlusion_mask, psnr, psnr_plane, ssim,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use framebreak_variants::DefectKind;
 
 pub use bleed::TextureBleed;
+pub(crate) use blocks::sample;
 pub use blocks::{BlockMotion, MotionField};
 pub use camera::Affine;
 pub use chroma::ChromaticAberration;
