@@ -1,5 +1,7 @@
-//! Time of a whole analysis (metrics, evidence, every detector, scores) of
-//! the 48-frame 320×240 H.264 fixture, against the 0.25 s target.
+//! Time of a whole analysis (metrics, evidence, every detector, the learned
+//! decision's features and net, scores) of the 48-frame 320×240 H.264
+//! fixture, against the 0.25 s target; and the same with the detectors'
+//! own thresholds (no learned decision).
 //!
 //! Run: `cargo bench -p framebreak-defects --bench analyze`
 #![allow(clippy::print_stdout, missing_docs)] // A benchmark's job is to print.
@@ -7,8 +9,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use framebreak_defects::learned::FeatureMatrix;
 use framebreak_defects::{
-    Analyzer, ClipMetrics, Compute, Evidence, MetricsSummary, default_detectors,
+    Analyzer, ClipMetrics, Compute, DecisionModel, Evidence, MetricsSummary, default_detectors,
 };
 use framebreak_media::{ReadOptions, read_clip};
 
@@ -57,7 +60,15 @@ fn main() {
                 .collect::<Vec<_>>(),
         )
     });
+    let clip_metrics = ClipMetrics::compute(&clip, &Compute::cpu()).unwrap();
+    let proposals: Vec<_> = detectors.iter().flat_map(|d| d.detect(&ev)).collect();
+    let features = time(|| drop(FeatureMatrix::measure(&ev, &clip_metrics, &proposals)));
+    let matrix = FeatureMatrix::measure(&ev, &clip_metrics, &proposals);
+    let model = DecisionModel::embedded().unwrap();
+    let decide = time(|| drop(model.probabilities(&matrix).unwrap()));
     let whole = time(|| drop(analyzer.analyze_clip("bench", &clip).unwrap()));
+    let hand = Analyzer::new().without_decisions();
+    let whole_hand = time(|| drop(hand.analyze_clip("bench", &clip).unwrap()));
     println!(
         "analyze of 48 frames at 320x240 (median of {REPS}, {} threads)",
         rayon_threads()
@@ -82,6 +93,18 @@ fn main() {
         let t = time(|| drop(d.detect(&ev)));
         println!("    {:<24} {:>8.1} ms", d.name(), t.as_secs_f64() * 1e3);
     }
+    println!(
+        "  features (learned)         {:>8.1} ms",
+        features.as_secs_f64() * 1e3
+    );
+    println!(
+        "  decision net               {:>8.1} ms",
+        decide.as_secs_f64() * 1e3
+    );
+    println!(
+        "  whole analyze, hand thresholds {:>4.1} ms",
+        whole_hand.as_secs_f64() * 1e3
+    );
     println!(
         "  whole analyze              {:>8.1} ms   target {:.0} ms   ratio {:.2}x of target",
         whole.as_secs_f64() * 1e3,

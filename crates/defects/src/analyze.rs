@@ -8,7 +8,7 @@ use framebreak_media::{Clip, ReadOptions, read_clip};
 
 use crate::learned::{DECIDED, DecisionModel, FeatureMatrix, findings};
 use crate::{
-    Compute, DefectDetector, Error, Evidence, Finding, MetricsSummary, Scores, VideoReport,
+    ClipMetrics, Compute, DefectDetector, Error, Evidence, Finding, Scores, VideoReport,
     default_detectors,
 };
 
@@ -155,24 +155,34 @@ impl Analyzer {
         // The metrics and the detectors' evidence read the clip and nothing
         // of each other, so they run side by side.
         let (metrics, evidence) = rayon::join(
-            || MetricsSummary::compute(clip, &self.compute),
+            || ClipMetrics::compute(clip, &self.compute),
             || Evidence::new(clip),
         );
-        let (metrics, evidence) = (metrics?, evidence?);
-        let proposals = self.proposals(&evidence);
-        let mut defects = match self.model()? {
-            None => proposals,
-            Some(model) => {
-                let features = FeatureMatrix::measure(&evidence, &proposals);
+        let (clip_metrics, evidence) = (metrics?, evidence?);
+        let model = self.model()?;
+        // The scene's features need no proposal: measured beside the detectors.
+        let (proposals, scene) = rayon::join(
+            || self.proposals(&evidence),
+            || {
+                model
+                    .as_ref()
+                    .map(|_| FeatureMatrix::measure_scene(&evidence, &clip_metrics))
+            },
+        );
+        let mut defects = match (model, scene) {
+            (Some(model), Some(mut features)) => {
+                features.add_proposals(&proposals);
                 let probabilities = model.probabilities(&features)?;
                 let mut decided = findings(&probabilities, &model.thresholds(), &proposals);
                 decided.extend(proposals.into_iter().filter(|p| !DECIDED.contains(&p.kind)));
                 decided
             }
+            _ => proposals,
         };
         defects.sort_by(|a, b| {
             (a.start_frame, a.kind, a.end_frame).cmp(&(b.start_frame, b.kind, b.end_frame))
         });
+        let metrics = clip_metrics.summary;
         let scores = Scores::from_findings(&defects, Some(&metrics));
         let first = &clip.frames[0];
         Ok(VideoReport {
@@ -193,9 +203,14 @@ impl Analyzer {
     /// # Errors
     /// As [`Analyzer::analyze_clip`].
     pub fn features(&self, clip: &Clip) -> Result<FeatureMatrix, Error> {
-        let evidence = Evidence::new(clip)?;
+        let (metrics, evidence) = rayon::join(
+            || ClipMetrics::compute(clip, &self.compute),
+            || Evidence::new(clip),
+        );
+        let (metrics, evidence) = (metrics?, evidence?);
         Ok(FeatureMatrix::measure(
             &evidence,
+            &metrics,
             &self.proposals(&evidence),
         ))
     }

@@ -4,7 +4,7 @@
 //!
 //! Prompts are built-in scenes, four in five carrying one random trap (the
 //! variants crate's generator). Each clip is rendered, encoded as H.264,
-//! decoded back with `read_clip` and analysed with the default analyzer. A
+//! decoded back with `read_clip` and analysed by the detectors at their own thresholds. A
 //! finding matches a true defect of its kind when their frame ranges
 //! overlap. Per kind: precision (findings that match), recall (true
 //! defects found), F1. With `VERBOSE=1` every unmatched finding is listed
@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs: u32 = args.get(2).map_or(Ok(2), |a| a.parse())?;
     let name = profile.name().to_owned();
     let sim = Simulator::new(profile)?.cache_clips(4);
-    let analyzer = Analyzer::new();
+    let analyzer = Analyzer::new().without_decisions();
     let prompts = prompts(n);
     let started = Instant::now();
     let results: Mutex<Vec<(usize, GroundTruth, Vec<Finding>)>> = Mutex::new(Vec::new());

@@ -16,14 +16,15 @@ use framebreak_variants::DefectKind;
 
 use crate::detect::sample;
 use crate::detect::{Affine, Evidence};
-use crate::{Finding, Plane};
+use crate::metrics::PairMetrics;
+use crate::{ClipMetrics, Finding, Plane};
 
 /// Names the feature definitions: caches of features measured by another
 /// version are measured again. Change it with any change to this module.
-pub const FEATURES_VERSION: &str = "f47-2026-12-07c";
+pub const FEATURES_VERSION: &str = "f56-2026-12-07d";
 
 /// Features measured per frame (before the clip-relative copies).
-pub const BASE_FEATURES: usize = 47;
+pub const BASE_FEATURES: usize = 56;
 
 /// Features per frame as the model reads them: each base feature, then each
 /// base feature minus its clip median.
@@ -45,15 +46,26 @@ pub struct FeatureMatrix {
 }
 
 impl FeatureMatrix {
-    /// Measures every frame of `ev`; `proposals` are the hand-written
-    /// detectors' findings on the same clip.
-    pub fn measure(ev: &Evidence<'_>, proposals: &[Finding]) -> Self {
+    /// Measures every frame of `ev`; `metrics` are the same clip's metrics
+    /// (its dense flows and warping errors), `proposals` the hand-written
+    /// detectors' findings on it.
+    pub fn measure(ev: &Evidence<'_>, metrics: &ClipMetrics, proposals: &[Finding]) -> Self {
+        let mut m = Self::measure_scene(ev, metrics);
+        m.add_proposals(proposals);
+        m
+    }
+
+    /// Everything but the detectors' scores (left 0): what can be measured
+    /// while the detectors run. [`FeatureMatrix::add_proposals`] completes it.
+    pub fn measure_scene(ev: &Evidence<'_>, metrics: &ClipMetrics) -> Self {
         use rayon::prelude::*;
         let n = ev.len();
         let colour: Vec<ColourStats> = (0..n)
             .into_par_iter()
             .map(|t| ColourStats::measure(ev, t))
             .collect();
+        let saturation: Vec<Plane> = ev.clip().frames.par_iter().map(saturation).collect();
+        let lags = Lags::measure(ev);
         let mut rows: Vec<[f32; BASE_FEATURES]> = (0..n)
             .into_par_iter()
             .map(|t| {
@@ -62,13 +74,51 @@ impl FeatureMatrix {
                 if n >= 2 {
                     residual_features(ev.residual(pair - 1), &mut row[0..7]);
                     block_features(ev, pair - 1, &mut row[7..19]);
-                    long_range_features(ev, pair, &mut row[19..22]);
-                    spark_features(ev, pair, &mut row[29..32]);
+                    long_range_features(lags.long[pair].as_deref(), &mut row[19..22]);
+                    spark_features(ev, &saturation, pair, &mut row[29..32]);
                 }
                 colour[t].write(&mut row[22..29]);
                 row
             })
             .collect();
+        if n >= 2 && metrics.pairs.len() + 1 == n {
+            let dense: Vec<[f32; 9]> = (0..n)
+                .into_par_iter()
+                .map(|t| {
+                    let pair = t.max(1) - 1;
+                    dense_features(
+                        &metrics.pairs[pair],
+                        metrics.accelerations.get(pair).copied(),
+                    )
+                })
+                .collect();
+            for (row, d) in rows.iter_mut().zip(dense) {
+                row[47..56].copy_from_slice(&d);
+            }
+        }
+        if n >= 2 {
+            let maps = CellMaps::measure(ev);
+            let extra: Vec<[f32; 6]> = (0..n)
+                .into_par_iter()
+                .map(|t| maps.features(&lags, t))
+                .collect();
+            for (row, e) in rows.iter_mut().zip(extra) {
+                row[41..47].copy_from_slice(&e);
+            }
+        }
+        for v in rows.iter_mut().flatten() {
+            if !v.is_finite() {
+                *v = 0.0;
+            }
+        }
+        FeatureMatrix { rows }
+    }
+
+    /// Writes the detectors' scores: per frame and kind, the highest score of
+    /// a proposal of that kind covering the frame.
+    pub fn add_proposals(&mut self, proposals: &[Finding]) {
+        let n = self.rows.len();
+        let rows = &mut self.rows;
         for f in proposals {
             let Some(k) = PROPOSERS.iter().position(|&k| k == f.kind) else {
                 continue;
@@ -82,22 +132,6 @@ impl FeatureMatrix {
                 *v = v.max(f.score as f32);
             }
         }
-        if n >= 2 {
-            let maps = CellMaps::measure(ev);
-            let extra: Vec<[f32; 6]> = (0..n)
-                .into_par_iter()
-                .map(|t| maps.features(ev, t))
-                .collect();
-            for (row, e) in rows.iter_mut().zip(extra) {
-                row[41..47].copy_from_slice(&e);
-            }
-        }
-        for v in rows.iter_mut().flatten() {
-            if !v.is_finite() {
-                *v = 0.0;
-            }
-        }
-        FeatureMatrix { rows }
     }
 
     /// Builds a matrix from rows measured elsewhere (a feature cache).
@@ -314,6 +348,100 @@ fn block_features(ev: &Evidence<'_>, pair: usize, out: &mut [f32]) {
     out[11] = (unreliable as f64 / field.blocks.len().max(1) as f64) as f32;
 }
 
+/// 47–55 of one pair, from the metrics' dense flow: motion left after the
+/// camera's (where it concentrates, whether it sinks, swells or turns),
+/// what the flow cannot explain (the warping error), where the two flows
+/// disagree (occlusion), and the acceleration along trajectories.
+fn dense_features(pair: &PairMetrics, acceleration: Option<f64>) -> [f32; 9] {
+    let mut out = [0f32; 9];
+    let (flow, camera) = (&pair.forward, &pair.global_motion);
+    let (w, h) = (flow.width, flow.height);
+    let cells = GRID.0 * GRID.1;
+    let (mut mag, mut u, mut v, mut count) = (
+        vec![0.0; cells],
+        vec![0.0; cells],
+        vec![0.0; cells],
+        vec![0u32; cells],
+    );
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            let c = Cells::index(x, y, w, h);
+            // The flow left after the camera's (GlobalMotion::residual_flow
+            // without the copy).
+            let (gu, gv) = camera.at(x as f64, y as f64);
+            let (fu, fv) = (
+                f64::from(flow.u[i] - gu as f32),
+                f64::from(flow.v[i] - gv as f32),
+            );
+            mag[c] += fu.hypot(fv);
+            u[c] += fu;
+            v[c] += fv;
+            count[c] += 1;
+        }
+    }
+    for c in 0..cells {
+        let n = f64::from(count[c].max(1));
+        mag[c] /= n;
+        u[c] /= n;
+        v[c] /= n;
+    }
+    let mut sorted = mag.clone();
+    let (med, max) = median_max(&mut sorted);
+    let (mut div, mut curl) = (0.0f64, 0.0f64);
+    for r in 1..GRID.1 - 1 {
+        for c in 1..GRID.0 - 1 {
+            let at = |cc: usize, rr: usize| rr * GRID.0 + cc;
+            div = div.max(
+                ((u[at(c + 1, r)] - u[at(c - 1, r)]) + (v[at(c, r + 1)] - v[at(c, r - 1)])).abs()
+                    / 2.0,
+            );
+            curl = curl.max(
+                ((v[at(c + 1, r)] - v[at(c - 1, r)]) - (u[at(c, r + 1)] - u[at(c, r - 1)])).abs()
+                    / 2.0,
+            );
+        }
+    }
+    out[0] = ln1p(max);
+    out[1] = ((max + 0.1) / (med + 0.1)).ln() as f32;
+    out[2] = v.iter().copied().fold(0.0, f64::max) as f32;
+    out[3] = ln1p(div);
+    out[4] = ln1p(curl);
+    // The warping error per cell, as an RMS in grey levels, over valid pixels.
+    let map = &pair.warp.error_map;
+    let (ew, eh) = (map.width(), map.height());
+    let mut err = Cells::new();
+    let mut invalid = vec![0u32; cells];
+    let mut all = vec![0u32; cells];
+    for y in 0..eh {
+        for (x, &e) in map.row(y).iter().enumerate() {
+            let c = Cells::index(x, y, ew, eh);
+            all[c] += 1;
+            if pair.warp.mask.get(y * ew + x).copied().unwrap_or(false) {
+                err.sum[c] += f64::from(e);
+                err.count[c] += 1;
+            } else {
+                invalid[c] += 1;
+            }
+        }
+    }
+    let mut rms: Vec<f64> = err
+        .means()
+        .iter()
+        .map(|m| m.max(0.0).sqrt() * 255.0)
+        .collect();
+    let (emed, emax) = median_max(&mut rms);
+    out[5] = ln1p(emax);
+    out[6] = ((emax + 1.0) / (emed + 1.0)).ln() as f32;
+    out[7] = invalid
+        .iter()
+        .zip(&all)
+        .map(|(&i, &a)| f64::from(i) / f64::from(a.max(1)))
+        .fold(0.0, f64::max) as f32;
+    out[8] = ln1p(acceleration.unwrap_or(0.0));
+    out
+}
+
 /// Per pair, per cell of [`GRID`]: block motion left after the camera's
 /// (magnitude and its downward component), from reliable blocks.
 struct CellMaps {
@@ -353,36 +481,40 @@ impl CellMaps {
     /// 41–46 of frame `t`: changes that come and go (a frame unlike both
     /// neighbours that agree with each other), change without motion to
     /// explain it, and downward drift of a region.
-    fn features(&self, ev: &Evidence<'_>, t: usize) -> [f32; 6] {
-        let n = ev.len();
+    fn features(&self, lags: &Lags, t: usize) -> [f32; 6] {
+        let n = lags.long.len();
         let mut out = [0f32; 6];
-        let bump = |s: usize| -> Option<(f64, f64)> {
+        // A frame unlike frames t − s and t + s, which agree: lag s at t and
+        // at t + s, lag 2s at t + s.
+        let bump = |s: usize,
+                    lag: &[Option<Vec<f64>>],
+                    double: &[Option<Vec<f64>>]|
+         -> Option<(f64, f64)> {
             if t < s || t + s >= n {
                 return None;
             }
-            let before = cell_difference(ev, t, t - s)?;
-            let after = cell_difference(ev, t, t + s)?;
-            let across = cell_difference(ev, t - s, t + s)?;
+            let before = lag[t].as_ref()?;
+            let after = lag[t + s].as_ref()?;
+            let across = double[t + s].as_ref()?;
             let mut b: Vec<f64> = before
                 .iter()
-                .zip(&after)
-                .zip(&across)
+                .zip(after)
+                .zip(across)
                 .map(|((a, b), c)| (a.min(*b) - c).max(0.0))
                 .collect();
-            let (med, max) = median_max(&mut b);
-            Some((med, max))
+            Some(median_max(&mut b))
         };
-        if let Some((med, max)) = bump(3) {
+        if t >= LONG_RANGE / 2
+            && let Some((med, max)) = bump(3, &lags.three, &lags.long)
+        {
             out[0] = ln1p(max);
             out[2] = ((max + 1.0) / (med + 1.0)).ln() as f32;
         }
-        if let Some((_, max)) = bump(1) {
+        if let Some((_, max)) = bump(1, &lags.one, &lags.two) {
             out[1] = ln1p(max);
         }
         let k = LONG_RANGE.min(t);
-        if k > 0
-            && let Some(change) = cell_difference(ev, t, t - k)
-        {
+        if let Some(change) = lags.long[t].as_ref() {
             let unexplained = change
                 .iter()
                 .enumerate()
@@ -393,7 +525,6 @@ impl CellMaps {
                 .fold(0.0, f64::max);
             out[3] = ln1p(unexplained);
         }
-
         let window = t.saturating_sub(3).max(1)..=t;
         let cells = GRID.0 * GRID.1;
         let drift: Vec<f64> = (0..cells)
@@ -442,43 +573,56 @@ fn cell_difference(ev: &Evidence<'_>, a: usize, b: usize) -> Option<Vec<f64>> {
     )
 }
 
-/// 19–21: frame `t` against frame `t − k` through the camera, at half size:
-/// slow changes (sags, fades, creeping textures) that no single pair shows.
-fn long_range_features(ev: &Evidence<'_>, t: usize, out: &mut [f32]) {
-    let k = LONG_RANGE.min(t);
-    if k == 0 {
-        return;
-    }
-    let (now, then) = (ev.half(t), ev.half(t - k));
-    // Frame t's pixels → frame 0 → frame t − k, in full-size coordinates.
-    let back = ev
-        .to_first(t - k)
-        .inverse()
-        .unwrap_or(Affine::IDENTITY)
-        .after(ev.to_first(t));
-    let (w, h) = (now.width(), now.height());
-    let mut cells = Cells::new();
-    let (mut total, mut n) = (0.0f64, 0u64);
-    for y in 0..h {
-        for (x, &v) in now.row(y).iter().enumerate() {
-            let (sx, sy) = back.apply(2.0 * x as f64 + 0.5, 2.0 * y as f64 + 0.5);
-            let Some(p) = sample(then, (sx - 0.5) / 2.0, (sy - 0.5) / 2.0) else {
-                continue;
-            };
-            let a = f64::from((v - p).abs());
-            let c = Cells::index(x, y, w, h);
-            cells.sum[c] += a;
-            cells.count[c] += 1;
-            total += a;
-            n += 1;
+/// Per frame `t`, the per-cell differences ([`cell_difference`]) against
+/// frames `t − 1`, `t − 2`, `t − 3` and `t − min(6, t)`: measured once,
+/// read by several features.
+struct Lags {
+    one: Vec<Option<Vec<f64>>>,
+    two: Vec<Option<Vec<f64>>>,
+    three: Vec<Option<Vec<f64>>>,
+    long: Vec<Option<Vec<f64>>>,
+}
+
+impl Lags {
+    fn measure(ev: &Evidence<'_>) -> Self {
+        use rayon::prelude::*;
+        let lag = |l: usize| -> Vec<Option<Vec<f64>>> {
+            (0..ev.len())
+                .into_par_iter()
+                .map(|t| {
+                    let k = l.min(t);
+                    if k == 0 {
+                        None
+                    } else {
+                        cell_difference(ev, t, t - k)
+                    }
+                })
+                .collect()
+        };
+        let one = lag(1);
+        let two = lag(2);
+        let three = lag(3);
+        let long = lag(LONG_RANGE);
+        Lags {
+            one,
+            two,
+            three,
+            long,
         }
     }
-    if n == 0 {
+}
+
+/// 19–21: frame `t` against frame `t − k` through the camera (`cells` from
+/// [`Lags`]): slow changes (sags, fades, creeping textures) that no single
+/// pair shows.
+fn long_range_features(cells: Option<&[f64]>, out: &mut [f32]) {
+    let Some(cells) = cells else {
         return;
-    }
-    let mut means = cells.means();
+    };
+    let mut means = cells.to_vec();
+    let total = means.iter().sum::<f64>() / means.len().max(1) as f64;
     let (med, max) = median_max(&mut means);
-    out[0] = ln1p(total / n as f64);
+    out[0] = ln1p(total);
     out[1] = ln1p(max);
     out[2] = ((max + 1.0) / (med + 1.0)).ln() as f32;
 }
@@ -529,6 +673,28 @@ impl ColourStats {
             rg: f64,
             r1: f64,
         }
+        impl Sums {
+            fn add(&mut self, o: &Sums) {
+                self.n += o.n;
+                self.g += o.g;
+                self.c += o.c;
+                self.gg += o.gg;
+                self.gc += o.gc;
+                self.xx += o.xx;
+                self.xy += o.xy;
+                self.yy += o.yy;
+                self.xc += o.xc;
+                self.xg += o.xg;
+                self.x1 += o.x1;
+                self.yc += o.yc;
+                self.yg += o.yg;
+                self.y1 += o.y1;
+                self.rr += o.rr;
+                self.rc += o.rc;
+                self.rg += o.rg;
+                self.r1 += o.r1;
+            }
+        }
         let mut sums = [[Sums::default(); 2]; 13];
         for y in 1..h - 1 {
             for x in 1..w - 1 {
@@ -540,8 +706,8 @@ impl ColourStats {
                 let gr = gx * (x as f64 - cx) + gy * (y as f64 - cy);
                 for (ci, ch) in [0usize, 2].into_iter().enumerate() {
                     let c = at(x, y, ch);
-                    for s in [cell, 12] {
-                        let e = &mut sums[s][ci];
+                    {
+                        let e = &mut sums[cell][ci];
                         e.n += 1.0;
                         e.g += g;
                         e.c += c;
@@ -565,6 +731,14 @@ impl ColourStats {
                     }
                 }
             }
+        }
+        // The whole frame (index 12) is the sum of its cells.
+        for ci in 0..2 {
+            let mut whole = Sums::default();
+            for cell in &sums[..12] {
+                whole.add(&cell[ci]);
+            }
+            sums[12][ci] = whole;
         }
         // The channel's gain against green, or None where they do not
         // follow each other (a colour edge, a flat cell).
@@ -639,22 +813,9 @@ impl ColourStats {
 
 /// 29–31 of frame `t`: small saturated specks, and those of them that were
 /// not there in frame `t − 1` (through the camera).
-fn spark_features(ev: &Evidence<'_>, t: usize, out: &mut [f32]) {
-    let sat = |f: &framebreak_media::Frame| {
-        let data: Vec<f32> = f
-            .data()
-            .chunks_exact(3)
-            .map(|p| {
-                let (lo, hi) = (p[0].min(p[1]).min(p[2]), p[0].max(p[1]).max(p[2]));
-                f32::from(hi - lo)
-            })
-            .collect();
-        Plane::new(f.width() as usize, f.height() as usize, data)
-            .unwrap_or_else(|_| Plane::filled(1, 1, 0.0))
-    };
-    let frames = &ev.clip().frames;
-    let (now, prev) = (sat(&frames[t]), sat(&frames[t - 1]));
-    let local = box_mean(&now, 4);
+fn spark_features(ev: &Evidence<'_>, saturation: &[Plane], t: usize, out: &mut [f32]) {
+    let (now, prev) = (&saturation[t], &saturation[t - 1]);
+    let local = box_mean(now, 4);
     let back = ev.field(t - 1).camera.inverse().unwrap_or(Affine::IDENTITY);
     let (w, h) = (now.width(), now.height());
     let (mut specks, mut fresh, mut strongest) = (0u32, 0u32, 0f32);
@@ -670,7 +831,7 @@ fn spark_features(ev: &Evidence<'_>, t: usize, out: &mut [f32]) {
             // merely moved a pixel is not new.
             let mut before = 0f32;
             for (ox, oy) in [(0.0, 0.0), (-1.5, 0.0), (1.5, 0.0), (0.0, -1.5), (0.0, 1.5)] {
-                if let Some(v) = sample(&prev, sx + ox, sy + oy) {
+                if let Some(v) = sample(prev, sx + ox, sy + oy) {
                     before = before.max(v);
                 }
             }
@@ -684,6 +845,20 @@ fn spark_features(ev: &Evidence<'_>, t: usize, out: &mut [f32]) {
     out[0] = ln1p(f64::from(fresh));
     out[1] = strongest / 100.0;
     out[2] = ln1p(f64::from(specks));
+}
+
+/// Saturation (max − min of R, G, B) of every pixel.
+fn saturation(f: &framebreak_media::Frame) -> Plane {
+    let data: Vec<f32> = f
+        .data()
+        .chunks_exact(3)
+        .map(|p| {
+            let (lo, hi) = (p[0].min(p[1]).min(p[2]), p[0].max(p[1]).max(p[2]));
+            f32::from(hi - lo)
+        })
+        .collect();
+    Plane::new(f.width() as usize, f.height() as usize, data)
+        .unwrap_or_else(|_| Plane::filled(1, 1, 0.0))
 }
 
 /// Mean over the `(2r + 1)²` window around each pixel (clamped at the
