@@ -20,40 +20,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+mod common;
+
+use common::prompts;
 use framebreak_client::VideoRequest;
 use framebreak_sim::{GroundTruth, Profile, Simulator};
-use framebreak_variants::{Catalogue, DefectKind, Generator, Strategy, builtin_scenes};
+use framebreak_variants::DefectKind;
 use serde::Serialize;
-
-/// As in `eval_detectors`: `n` prompts, four in five with one random trap.
-fn prompts(n: usize) -> Vec<String> {
-    let mut out = Vec::with_capacity(n);
-    let scenes = builtin_scenes();
-    let mut seed = 0;
-    while out.len() < n {
-        let generator = Generator::builder(Catalogue::builtin())
-            .strategy(Strategy::Random { per_prompt: 1 })
-            .seed(seed)
-            .build()
-            .expect("a generator");
-        for (i, v) in generator
-            .generate(scenes.clone().into_iter().map(Ok))
-            .enumerate()
-        {
-            let v = v.expect("a variant");
-            out.push(if (out.len() + i) % 5 == 4 {
-                v.base_prompt
-            } else {
-                v.prompt
-            });
-            if out.len() == n {
-                break;
-            }
-        }
-        seed += 1;
-    }
-    out
-}
 
 /// One defect as the scorer reads it.
 #[derive(Serialize)]

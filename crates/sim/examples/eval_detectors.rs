@@ -15,12 +15,15 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+mod common;
+
+use common::prompts;
 use framebreak_client::VideoRequest;
 use framebreak_defects::eval::{Evaluation, TrueDefect, matches};
 use framebreak_defects::{Analyzer, Finding};
 use framebreak_media::{ReadOptions, read_clip};
 use framebreak_sim::{GroundTruth, Profile, Simulator};
-use framebreak_variants::{Catalogue, DefectKind, Generator, Strategy, builtin_scenes};
+use framebreak_variants::DefectKind;
 
 /// The simulator's truth as the evaluation reads it.
 fn true_defects(truth: &GroundTruth) -> Vec<TrueDefect> {
@@ -29,35 +32,6 @@ fn true_defects(truth: &GroundTruth) -> Vec<TrueDefect> {
         .iter()
         .map(|d| TrueDefect::new(d.kind, d.start_frame, d.end_frame))
         .collect()
-}
-
-fn prompts(n: usize) -> Vec<String> {
-    let mut out = Vec::with_capacity(n);
-    let scenes = builtin_scenes();
-    let mut seed = 0;
-    while out.len() < n {
-        let generator = Generator::builder(Catalogue::builtin())
-            .strategy(Strategy::Random { per_prompt: 1 })
-            .seed(seed)
-            .build()
-            .expect("a generator");
-        for (i, v) in generator
-            .generate(scenes.clone().into_iter().map(Ok))
-            .enumerate()
-        {
-            let v = v.expect("a variant");
-            out.push(if (out.len() + i) % 5 == 4 {
-                v.base_prompt
-            } else {
-                v.prompt
-            });
-            if out.len() == n {
-                break;
-            }
-        }
-        seed += 1;
-    }
-    out
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -31,16 +31,17 @@ use crate::Error;
 /// The kinds the model decides, in the order of its outputs. Frozen motion
 /// is left to its own detector: it is a fact about the footage (identical
 /// frames), not a judgement.
-pub const DECIDED: [DefectKind; 8] = [
-    DefectKind::Warp,
-    DefectKind::Melt,
-    DefectKind::Flicker,
-    DefectKind::Teleport,
-    DefectKind::ChromaticAberration,
-    DefectKind::ColorSparks,
-    DefectKind::TextureBleed,
-    DefectKind::GravityViolation,
-];
+pub const DECIDED: [DefectKind; 8] = {
+    // Every kind of the shared vocabulary but the last, frozen.
+    assert!(matches!(DefectKind::ALL[8], DefectKind::Frozen));
+    let mut out = [DefectKind::Frozen; 8];
+    let mut i = 0;
+    while i < 8 {
+        out[i] = DefectKind::ALL[i];
+        i += 1;
+    }
+    out
+};
 
 /// Number of decided kinds.
 pub const KINDS: usize = DECIDED.len();
