@@ -9,7 +9,10 @@
 //! index, the motion smoothness and the [`MetricsSummary`] of the JSON
 //! report. A [`Compute`] says where they run: hand-written kernels on the
 //! CPU, batched candle tensor ops on CUDA. Detectors ([`DefectDetector`])
-//! read the frames and those metrics and return findings.
+//! read the clip's [`Evidence`] and propose findings; a learned
+//! [`DecisionModel`] (module [`learned`]) reads per-frame features of the
+//! evidence, the metrics and those proposals and decides which findings
+//! the [`Analyzer`] reports.
 //!
 //! ```
 //! use framebreak_defects::{FlowParams, Plane, dense_flow, ssim};
