@@ -38,16 +38,23 @@ pub enum Error {
 
     /// A prompt is longer than the configured limit.
     #[error(
-        "{source_name}:{line}: prompt is {length} characters long, over the limit of {limit} (raise the limit with --max-prompt-len)"
+        "{source_name}:{line}: {}, over the limit of {limit} characters (raise the limit with --max-prompt-len)",
+        if *read_whole {
+            format!("prompt is {length} characters long")
+        } else {
+            format!("line is longer than {length} bytes (not read further)")
+        }
     )]
     PromptTooLong {
         /// The file name, or `<stdin>`.
         source_name: String,
         /// 1-based line number.
         line: u64,
-        /// The prompt's length in characters (a lower bound when the line
-        /// was too long to read whole).
+        /// The prompt's length in characters when `read_whole`; otherwise
+        /// the bytes read before giving up on the line (a lower bound).
         length: usize,
+        /// Whether the line was read to its end.
+        read_whole: bool,
         /// The limit in characters.
         limit: usize,
     },

@@ -135,11 +135,12 @@ impl<R: BufRead> PromptReader<R> {
         Some(Err(err))
     }
 
-    fn too_long(&self, length: usize) -> Error {
+    fn too_long(&self, length: usize, read_whole: bool) -> Error {
         Error::PromptTooLong {
             source_name: self.source_name.clone(),
             line: self.line,
             length,
+            read_whole,
             limit: self.max_len,
         }
     }
@@ -188,7 +189,7 @@ impl<R: BufRead> PromptReader<R> {
         };
         let length = base.prompt.chars().count();
         if length > self.max_len {
-            return Err(self.too_long(length));
+            return Err(self.too_long(length, true));
         }
         Ok(Some(base))
     }
@@ -224,7 +225,7 @@ impl<R: BufRead> Iterator for PromptReader<R> {
                 Ok(n) => {
                     self.line += 1;
                     if n as u64 == cap && self.buf.last() != Some(&b'\n') {
-                        let err = self.too_long(n);
+                        let err = self.too_long(n, false);
                         return self.fail(err);
                     }
                 }
@@ -337,7 +338,7 @@ mod tests {
             .collect();
         assert_eq!(
             got[1].as_ref().unwrap_err().to_string(),
-            "p.txt:2: prompt is 30 characters long, over the limit of 20 (raise the limit with --max-prompt-len)"
+            "p.txt:2: prompt is 30 characters long, over the limit of 20 characters (raise the limit with --max-prompt-len)"
         );
     }
 
@@ -348,7 +349,21 @@ mod tests {
             .max_prompt_len(10)
             .collect();
         assert_eq!(got.len(), 1);
-        assert!(matches!(got[0], Err(Error::PromptTooLong { length, .. }) if length < 200_000));
+        let Err(err) = &got[0] else {
+            panic!("{:?}", got[0])
+        };
+        assert!(
+            matches!(err, Error::PromptTooLong { length, read_whole: false, .. } if *length < 200_000)
+        );
+        // A length that is only where reading stopped is not stated as the
+        // prompt's length.
+        let text = err.to_string();
+        assert!(
+            text.contains("line is longer than")
+                && text.contains("not read further")
+                && !text.contains("characters long"),
+            "{text}"
+        );
     }
 
     #[test]
