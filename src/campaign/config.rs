@@ -290,6 +290,9 @@ impl Default for OutputConfig {
 #[must_use]
 pub struct ConfigLoader {
     tree: Value,
+    /// Which layer set each key last (`scheduler.concurrency` → the file,
+    /// variable or flag), so an error names where the bad value came from.
+    sources: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ConfigLoader {
@@ -302,7 +305,10 @@ impl ConfigLoader {
     /// Starts from the built-in defaults.
     pub fn new() -> Self {
         let tree = serde_json::to_value(CampaignConfig::default()).unwrap_or(Value::Null);
-        Self { tree }
+        Self {
+            tree,
+            sources: std::collections::BTreeMap::new(),
+        }
     }
 
     /// Starts from a saved configuration (a run folder's `campaign.toml`).
@@ -352,7 +358,7 @@ impl ConfigLoader {
             source_name: source_name.to_owned(),
             reason: e.to_string().trim().to_owned(),
         })?;
-        merge(&mut self.tree, layer);
+        self.lay(layer, source_name);
         Ok(self)
     }
 
@@ -387,7 +393,7 @@ impl ConfigLoader {
             let value = scalar(value.as_ref());
             let layer =
                 serde_json::json!({ section.to_lowercase(): { key.to_lowercase(): value } });
-            merge(&mut self.tree, layer);
+            self.lay(layer, &format!("environment variable {name}"));
         }
         Ok(self)
     }
@@ -403,8 +409,33 @@ impl ConfigLoader {
             map.insert(part.to_owned(), layer);
             layer = Value::Object(map);
         }
-        merge(&mut self.tree, layer);
+        self.lay(layer, "a command-line flag");
         self
+    }
+
+    /// Merges `layer` over the tree and remembers it set each of its keys.
+    fn lay(&mut self, layer: Value, source: &str) {
+        fn leaves(v: &Value, prefix: &str, out: &mut Vec<String>) {
+            match v {
+                Value::Object(map) if !map.is_empty() => {
+                    for (k, v) in map {
+                        let path = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        leaves(v, &path, out);
+                    }
+                }
+                _ => out.push(prefix.to_owned()),
+            }
+        }
+        let mut paths = Vec::new();
+        leaves(&layer, "", &mut paths);
+        for path in paths {
+            self.sources.insert(path, source.to_owned());
+        }
+        merge(&mut self.tree, layer);
     }
 
     /// Sets one key when the flag was given.
@@ -421,11 +452,26 @@ impl ConfigLoader {
     ///
     /// [`Error::Config`] naming the unknown or ill-typed key.
     pub fn build(self) -> Result<CampaignConfig, Error> {
-        let config: CampaignConfig =
-            serde_json::from_value(self.tree).map_err(|e| Error::Config {
-                source_name: "the configuration (defaults, framebreak.toml, FRAMEBREAK_* variables and flags)".into(),
-                reason: e.to_string(),
-            })?;
+        let sources = self.sources;
+        let config: CampaignConfig = serde_path_to_error::deserialize(self.tree).map_err(|e| {
+            let key = e.path().to_string();
+            // The layer that set the key (or, for an unknown key, the
+            // section it sits in).
+            let source = sources
+                .get(&key)
+                .or_else(|| {
+                    sources
+                        .iter()
+                        .find(|(k, _)| k.starts_with(&format!("{key}.")))
+                        .map(|(_, v)| v)
+                })
+                .cloned()
+                .unwrap_or_else(|| "the built-in defaults".into());
+            Error::Config {
+                source_name: source,
+                reason: format!("{key}: {}", e.inner()),
+            }
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -669,6 +715,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("midjourney") && e.contains("replicate"), "{e}");
+    }
+
+    /// A value of the wrong type names its key and the layer it came from,
+    /// not just "invalid value: integer -3, expected usize".
+    #[test]
+    fn ill_typed_values_name_their_key_and_their_source() {
+        let e = ConfigLoader::new()
+            .toml("[scheduler]\nconcurrency = -3\n", "framebreak.toml")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("framebreak.toml: scheduler.concurrency: ") && e.contains("-3"),
+            "{e}"
+        );
+        let e = ConfigLoader::new()
+            .toml("[analysis]\nsize = 320\n", "framebreak.toml")
+            .unwrap()
+            .env([("FRAMEBREAK_ANALYSIS__SIZE", "big")])
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("environment variable FRAMEBREAK_ANALYSIS__SIZE: analysis.size: "),
+            "{e}"
+        );
+        let e = ConfigLoader::new()
+            .set("request.width", "wide")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("a command-line flag: request.width: "), "{e}");
     }
 
     #[test]
