@@ -8,8 +8,8 @@ use framebreak_media::{Clip, ReadOptions, read_clip};
 
 use crate::learned::{DECIDED, DecisionModel, FeatureMatrix, findings};
 use crate::{
-    ClipMetrics, Compute, DefectDetector, Error, Evidence, Finding, Scores, VideoReport,
-    default_detectors,
+    ClipMetrics, Compute, DefectDetector, Error, Evidence, Finding, MetricsSummary, Scores,
+    VideoReport, default_detectors,
 };
 
 /// The shipped weights, read once per process.
@@ -152,40 +152,42 @@ impl Analyzer {
     /// smaller than 32×32 or of different sizes; [`Error::Tensor`] when the
     /// device fails.
     pub fn analyze_clip(&self, file: &str, clip: &Clip) -> Result<VideoReport, Error> {
-        // The metrics and the detectors' evidence read the clip and nothing
-        // of each other, so they run side by side.
-        let (metrics, evidence) = rayon::join(
-            || ClipMetrics::compute(clip, &self.compute),
-            || Evidence::new(clip),
-        );
-        let (clip_metrics, evidence) = (metrics?, evidence?);
-        let model = self.model()?;
-        // The scene's features need no proposal: measured beside the detectors.
-        let (proposals, scene) = rayon::join(
-            || self.proposals(&evidence),
-            || {
-                model
-                    .as_ref()
-                    .map(|_| FeatureMatrix::measure_scene(&evidence, &clip_metrics))
-            },
-        );
-        let mut defects = match (model, scene) {
-            (Some(model), Some(mut features)) => {
-                features.add_proposals(&proposals);
-                let probabilities = model.probabilities(&features)?;
-                let mut decided = findings(&probabilities, &model.thresholds(), &proposals);
-                decided.extend(proposals.into_iter().filter(|p| !DECIDED.contains(&p.kind)));
-                decided
-            }
-            _ => proposals,
+        let Some(model) = self.model()? else {
+            // The detectors' own thresholds need only the metrics' summary.
+            let (metrics, evidence) = rayon::join(
+                || MetricsSummary::compute(clip, &self.compute),
+                || Evidence::new(clip),
+            );
+            let (metrics, evidence) = (metrics?, evidence?);
+            return Ok(self.report(file, clip, self.proposals(&evidence), metrics));
         };
+        let (clip_metrics, evidence) = self.measure(clip)?;
+        // The scene's features need no proposal: measured beside the detectors.
+        let (proposals, mut features) = rayon::join(
+            || self.proposals(&evidence),
+            || FeatureMatrix::measure_scene(&evidence, &clip_metrics),
+        );
+        features.add_proposals(&proposals);
+        let probabilities = model.probabilities(&features)?;
+        let mut decided = findings(&probabilities, &model.thresholds(), &proposals);
+        decided.extend(proposals.into_iter().filter(|p| !DECIDED.contains(&p.kind)));
+        Ok(self.report(file, clip, decided, clip_metrics.summary))
+    }
+
+    /// The report of `clip`: findings in a stable order, scores.
+    fn report(
+        &self,
+        file: &str,
+        clip: &Clip,
+        mut defects: Vec<Finding>,
+        metrics: MetricsSummary,
+    ) -> VideoReport {
         defects.sort_by(|a, b| {
             (a.start_frame, a.kind, a.end_frame).cmp(&(b.start_frame, b.kind, b.end_frame))
         });
-        let metrics = clip_metrics.summary;
         let scores = Scores::from_findings(&defects, Some(&metrics));
         let first = &clip.frames[0];
-        Ok(VideoReport {
+        VideoReport {
             file: file.to_owned(),
             frames: clip.frames.len() as u64,
             fps: clip.info.fps,
@@ -194,7 +196,17 @@ impl Analyzer {
             defects,
             metrics,
             scores,
-        })
+        }
+    }
+
+    /// The metrics and the detectors' evidence: they read the clip and
+    /// nothing of each other, so they run side by side.
+    fn measure<'c>(&self, clip: &'c Clip) -> Result<(ClipMetrics, Evidence<'c>), Error> {
+        let (metrics, evidence) = rayon::join(
+            || ClipMetrics::compute(clip, &self.compute),
+            || Evidence::new(clip),
+        );
+        Ok((metrics?, evidence?))
     }
 
     /// The features the decision model reads for `clip`: what training
@@ -203,11 +215,7 @@ impl Analyzer {
     /// # Errors
     /// As [`Analyzer::analyze_clip`].
     pub fn features(&self, clip: &Clip) -> Result<FeatureMatrix, Error> {
-        let (metrics, evidence) = rayon::join(
-            || ClipMetrics::compute(clip, &self.compute),
-            || Evidence::new(clip),
-        );
-        let (metrics, evidence) = (metrics?, evidence?);
+        let (metrics, evidence) = self.measure(clip)?;
         Ok(FeatureMatrix::measure(
             &evidence,
             &metrics,

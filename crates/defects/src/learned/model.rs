@@ -261,19 +261,10 @@ impl DecisionModel {
             "thresholds".into(),
             Tensor::new(&self.thresholds[..], &Device::Cpu).map_err(tensor_err)?,
         );
-        let dir = std::env::temp_dir().join(format!(
-            "framebreak-weights-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        // safetensors' writer goes through a file; keep it private.
-        candle_core::safetensors::save(&map, &dir).map_err(tensor_err)?;
-        let bytes = std::fs::read(&dir).map_err(|e| Error::Weights {
-            source_name: dir.display().to_string(),
+        safetensors::serialize(&map, None).map_err(|e| Error::Weights {
+            source_name: "serialised weights".into(),
             reason: e.to_string(),
-        });
-        let _ = std::fs::remove_file(&dir);
-        bytes
+        })
     }
 
     /// Hidden channels of the net.

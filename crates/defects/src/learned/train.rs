@@ -319,29 +319,14 @@ pub fn calibrate(
                 .0
         })
         .collect();
-    let clean: Vec<&[(f32, Option<f32>); KINDS]> = examples
-        .iter()
-        .zip(&peaks)
-        .filter(|(e, _)| e.is_clean())
-        .map(|(_, r)| r)
-        .collect();
+    let clean = clean_peaks(examples, &peaks);
     // The threshold that lets at most `budget` clean clips through for kind k.
     let strict = |k: usize, budget: usize| -> f32 {
         let mut v: Vec<f32> = clean.iter().map(|r| r[k].0).collect();
         v.sort_by(|a, b| b.total_cmp(a));
         v.get(budget).map_or(0.0, |&x| (x + 1e-4).min(1.0))
     };
-    let alarms = |th: &[f32; KINDS]| -> f64 {
-        let n = clean
-            .iter()
-            .filter(|r| (0..KINDS).any(|k| r[k].0 >= th[k]))
-            .count();
-        if clean.is_empty() {
-            0.0
-        } else {
-            n as f64 / clean.len() as f64
-        }
-    };
+    let alarms = |th: &[f32; KINDS]| clean_alarms(&clean, th);
     let mut thresholds = [0.5f32; KINDS];
     for budget in (0..=clean.len()).rev() {
         for k in 0..KINDS {
@@ -376,23 +361,10 @@ pub fn assess(model: &DecisionModel, examples: &[Example]) -> Result<Calibration
     for (k, slot) in f1.iter_mut().enumerate() {
         *slot = kind_f1(examples, &peaks, k, thresholds[k]);
     }
-    let clean: Vec<_> = examples
-        .iter()
-        .zip(&peaks)
-        .filter(|(e, _)| e.is_clean())
-        .collect();
-    let alarms = clean
-        .iter()
-        .filter(|(_, r)| (0..KINDS).any(|k| r[k].0 >= thresholds[k]))
-        .count();
     Ok(Calibration {
         thresholds,
         f1,
-        clean_false_alarms: if clean.is_empty() {
-            0.0
-        } else {
-            alarms as f64 / clean.len() as f64
-        },
+        clean_false_alarms: clean_alarms(&clean_peaks(examples, &peaks), &thresholds),
     })
 }
 
@@ -419,6 +391,29 @@ fn peaks(model: &DecisionModel, examples: &[Example]) -> Result<Peaks, Error> {
         peaks.push(row);
     }
     Ok(peaks)
+}
+
+/// The peaks of the clean examples.
+fn clean_peaks<'p>(examples: &[Example], peaks: &'p Peaks) -> Vec<&'p [(f32, Option<f32>); KINDS]> {
+    examples
+        .iter()
+        .zip(peaks)
+        .filter(|(e, _)| e.is_clean())
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// Share of clean clips where some kind reaches its threshold.
+fn clean_alarms(clean: &[&[(f32, Option<f32>); KINDS]], thresholds: &[f32; KINDS]) -> f64 {
+    let n = clean
+        .iter()
+        .filter(|r| (0..KINDS).any(|k| r[k].0 >= thresholds[k]))
+        .count();
+    if clean.is_empty() {
+        0.0
+    } else {
+        n as f64 / clean.len() as f64
+    }
 }
 
 /// Clip-level F1 of kind `k` at threshold `th`, scored as `score.py` does.
