@@ -4,13 +4,14 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
-use framebreak_media::{Clip, ReadOptions, read_clip};
+use framebreak_media::{Clip, ReadOptions, Windows};
 
 use crate::learned::{DECIDED, DecisionModel, FeatureMatrix, findings};
 use crate::{
     ClipMetrics, Compute, DefectDetector, Error, Evidence, Finding, MetricsSummary, Scores,
-    VideoReport, default_detectors,
+    VideoReport, Window, default_detectors,
 };
+use crate::window::Joined;
 
 /// The shipped weights, read once per process.
 static EMBEDDED: LazyLock<Result<Arc<DecisionModel>, String>> = LazyLock::new(|| {
@@ -51,6 +52,7 @@ pub struct Analyzer {
     detectors: Vec<Box<dyn DefectDetector>>,
     decisions: Decisions,
     read: ReadOptions,
+    window: Window,
 }
 
 impl fmt::Debug for Analyzer {
@@ -74,6 +76,7 @@ impl fmt::Debug for Analyzer {
                 },
             )
             .field("read", &self.read)
+            .field("window", &self.window)
             .finish()
     }
 }
@@ -93,6 +96,7 @@ impl Analyzer {
             detectors: default_detectors(),
             decisions: Decisions::Embedded,
             read: ReadOptions::default(),
+            window: Window::default(),
         }
     }
 
@@ -134,15 +138,38 @@ impl Analyzer {
         self
     }
 
-    /// Reads `path` with the read options and analyses it; the report names
-    /// the file as given.
+    /// How many frames of a file are analysed together (see [`Window`]):
+    /// memory grows with the window, not with the length of the video.
+    #[must_use]
+    pub fn window(mut self, window: Window) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Reads `path` with the read options and analyses it, one
+    /// [`Window`] of frames at a time; the report names the file as given.
     ///
     /// # Errors
     /// [`Error::Media`] when the file cannot be read or decoded, and the
     /// errors of [`Analyzer::analyze_clip`].
     pub fn analyze_file(&self, path: &Path) -> Result<VideoReport, Error> {
-        let clip = read_clip(path, &self.read)?;
-        self.analyze_clip(&path.display().to_string(), &clip)
+        self.window.validate()?;
+        let name = path.display().to_string();
+        let windows = Windows::new(
+            framebreak_media::open(path)?,
+            &self.read,
+            self.window.frames,
+            self.window.overlap,
+        )?;
+        let mut joined = Joined::new();
+        for window in windows {
+            let (start, clip) = window?;
+            joined.add(start as u64, self.analyze_clip(&name, &clip)?);
+        }
+        joined.finish().ok_or_else(|| Error::InvalidInput {
+            what: "clip".into(),
+            reason: format!("{name} has no frames"),
+        })
     }
 
     /// Analyses a clip already in memory.

@@ -47,6 +47,7 @@ mod metrics;
 mod plane;
 mod report;
 mod scorecard;
+mod window;
 
 pub use analyze::Analyzer;
 pub use detect::{
@@ -65,3 +66,4 @@ pub use metrics::{
 pub use plane::Plane;
 pub use report::VideoReport;
 pub use scorecard::{Scores, is_physics, severity, weight};
+pub use window::Window;

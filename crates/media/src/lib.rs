@@ -37,6 +37,7 @@ mod mp4_writer;
 mod options;
 mod read;
 mod source;
+mod windows;
 mod yuv;
 
 pub use clip::{Clip, ClipInfo};
@@ -49,3 +50,4 @@ pub use mp4_writer::{Mp4Writer, write_mp4};
 pub use options::{MAX_PIXELS, MAX_SIDE, ReadOptions, Resize, Sampling};
 pub use read::{collect, read_clip, resize};
 pub use source::{FrameSource, open, open_bytes};
+pub use windows::Windows;

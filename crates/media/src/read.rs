@@ -6,7 +6,7 @@ use std::path::Path;
 use image::imageops::FilterType;
 use image::{ImageBuffer, Rgb};
 
-use crate::{Clip, Error, Frame, FrameSource, ReadOptions, Sampling};
+use crate::{Clip, ClipInfo, Error, Frame, FrameSource, ReadOptions, Sampling};
 
 /// Decodes `path` (any format [`open`](crate::open) reads) into a [`Clip`]:
 /// frames are sampled, then resized, then collected up to `max_frames`.
@@ -37,7 +37,7 @@ pub fn read_clip(path: &Path, options: &ReadOptions) -> Result<Clip, Error> {
 /// [`open_bytes`](crate::open_bytes)).
 pub fn collect(mut source: impl FrameSource, options: &ReadOptions) -> Result<Clip, Error> {
     options.validate()?;
-    let mut info = source.info().clone();
+    let info = source.info().clone();
     let mut sampler = Sampler::new(options.sampling);
     let mut frames = Vec::new();
     let limit = options.max_frames.unwrap_or(usize::MAX);
@@ -48,15 +48,24 @@ pub fn collect(mut source: impl FrameSource, options: &ReadOptions) -> Result<Cl
         if !sampler.keep(&frame) {
             continue;
         }
-        let frame = match options.resize {
-            Some(r) => {
-                let (w, h) = r.target(frame.width(), frame.height());
-                resize(&frame, w, h)
-            }
-            None => frame,
-        };
-        frames.push(frame);
+        frames.push(prepare(frame, options));
     }
+    Ok(finish(info, frames, options))
+}
+
+/// A kept frame as the clip holds it: resized when asked.
+pub(crate) fn prepare(frame: Frame, options: &ReadOptions) -> Frame {
+    match options.resize {
+        Some(r) => {
+            let (w, h) = r.target(frame.width(), frame.height());
+            resize(&frame, w, h)
+        }
+        None => frame,
+    }
+}
+
+/// The clip of the kept `frames`: size, rate and count as they are kept.
+pub(crate) fn finish(mut info: ClipInfo, frames: Vec<Frame>, options: &ReadOptions) -> Clip {
     if let Some(first) = frames.first() {
         info.width = first.width();
         info.height = first.height();
@@ -68,7 +77,7 @@ pub fn collect(mut source: impl FrameSource, options: &ReadOptions) -> Result<Cl
         Sampling::TargetFps(target) => target,
     };
     info.frame_count = Some(frames.len() as u64);
-    Ok(Clip { info, frames })
+    Clip { info, frames }
 }
 
 /// Decides which frames a [`Sampling`] keeps, from their index and time.
