@@ -89,7 +89,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         SimError::Journal { .. } | SimError::Io { .. } => {
             anyhow::Error::new(Usage(format!("--journal: {e}")))
         }
-        e => anyhow::Error::new(e).context(format!("cannot serve on {}", args.addr)),
+        // The error names the address already.
+        e => anyhow::Error::new(e),
     })?;
     let mut out = std::io::stdout().lock();
     writeln!(

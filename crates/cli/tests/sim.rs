@@ -150,6 +150,21 @@ fn serves_a_job_end_to_end_over_loopback_and_stops_when_killed() {
 }
 
 #[test]
+fn an_address_in_use_is_named_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_framebreak"))
+        .args(["sim", "serve", "--addr", &addr])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches(addr.as_str()).count(), 1, "{err}");
+    assert_eq!(err.matches("in use").count(), 1, "{err}");
+}
+
+#[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
     for (flag, value, needle) in [
         ("--faults", "hang=2", "--faults"),
