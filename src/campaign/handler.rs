@@ -626,6 +626,12 @@ impl Handler for VideoHandler {
     fn rate_limited(&self, step: u32) -> bool {
         step == SUBMIT
     }
+
+    /// Polling only looks: the first Ctrl-C stops it at once, and the next
+    /// run polls the same remote job again (its id is in the step's state).
+    fn interruptible(&self, step: u32) -> bool {
+        step == POLL
+    }
 }
 
 #[cfg(test)]

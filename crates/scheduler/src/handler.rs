@@ -129,6 +129,18 @@ pub trait Handler: Send + Sync + fmt::Debug {
         true
     }
 
+    /// Whether step `step` may be stopped part-way when a graceful shutdown
+    /// begins (default: no: a step that has begun runs to its end, up to the
+    /// drain deadline). Answer `true` only for a step that may be cut at any
+    /// await point and run again from its start with no harm: one that only
+    /// waits and looks (polling a remote job for its result, say). Such a
+    /// step is stopped at the first shutdown signal and its job given back,
+    /// to be run again (with `possibly_executed` set) by the next run.
+    fn interruptible(&self, step: u32) -> bool {
+        let _ = step;
+        false
+    }
+
     /// Called once when a job has ended failed or cancelled (the outcome is
     /// already persisted), so the handler can release what the job still
     /// holds elsewhere: a generation still running at a provider, say.
@@ -148,6 +160,9 @@ macro_rules! forward_handler {
             }
             fn rate_limited(&self, step: u32) -> bool {
                 (**self).rate_limited(step)
+            }
+            fn interruptible(&self, step: u32) -> bool {
+                (**self).interruptible(step)
             }
             async fn abandoned(&self, job: Abandoned<'_>) {
                 (**self).abandoned(job).await

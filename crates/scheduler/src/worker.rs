@@ -186,9 +186,11 @@ async fn drive(
             cancel,
         };
         let started = Instant::now();
+        let interruptible = shared.handler.interruptible(record.step);
         let outcome = tokio::select! {
             biased;
             () = cancel.cancelled() => return release(shared, token).await,
+            () = draining.cancelled(), if interruptible => return release(shared, token).await,
             outcome = shared.handler.step(ctx) => outcome,
         };
         metrics::histogram!("framebreak_scheduler_step_seconds")

@@ -315,6 +315,79 @@ async fn a_first_cancel_drains_and_a_rerun_resumes_at_the_persisted_step() {
     assert!(per_step.values().all(|n| *n == 1), "no step ran twice");
 }
 
+/// Step 0 waits a minute (a slow remote generation being polled) and says
+/// it may be stopped part-way; step 1 finishes.
+#[derive(Debug, Default)]
+struct Waiting {
+    calls: std::sync::Mutex<Vec<(String, u32, bool)>>,
+}
+
+#[async_trait]
+impl Handler for Waiting {
+    async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((ctx.job.to_string(), ctx.step, ctx.possibly_executed));
+        if ctx.step == 0 && ctx.attempt == 0 && !ctx.possibly_executed {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Ok(if ctx.step == 0 {
+            Step::Next(serde_json::json!({"polled": true}))
+        } else {
+            Step::Done(serde_json::json!({}))
+        })
+    }
+
+    fn interruptible(&self, step: u32) -> bool {
+        step == 0
+    }
+}
+
+#[tokio::test]
+async fn a_first_cancel_stops_an_interruptible_step_at_once_and_the_rerun_repeats_it() {
+    let store = Arc::new(MemoryStore::new());
+    store.enqueue(jobs("j", 3, "b")).await.unwrap();
+    let handler = Arc::new(Waiting::default());
+    let scheduler = Scheduler::builder(store.clone(), handler.clone())
+        .concurrency(3)
+        .build()
+        .unwrap();
+    let shutdown = scheduler.shutdown();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        shutdown.trigger();
+    });
+    // One trigger only: a step that is not interruptible would hold the run
+    // until the drain deadline (30 s), this one until its minute is up.
+    let summary = tokio::time::timeout(Duration::from_secs(20), scheduler.run())
+        .await
+        .expect("the first trigger stops the waiting steps")
+        .unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Stopped);
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.leased, counts.done), (3, 0, 0));
+    let summary = Scheduler::builder(store.clone(), handler.clone())
+        .concurrency(3)
+        .build()
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(summary.snapshot.counts.done, 3);
+    let calls = handler.calls.lock().unwrap();
+    for j in 0..3 {
+        let job = format!("j{j}");
+        let of_job: Vec<_> = calls
+            .iter()
+            .filter(|c| c.0 == job)
+            .map(|c| (c.1, c.2))
+            .collect();
+        // Stopped part-way, repeated flagged as possibly executed, then on.
+        assert_eq!(of_job, vec![(0, false), (0, true), (1, false)], "{job}");
+    }
+}
+
 #[tokio::test]
 async fn a_second_cancel_aborts_at_once_and_the_step_is_flagged_on_rerun() {
     let store = Arc::new(MemoryStore::new());
