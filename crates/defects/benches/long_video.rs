@@ -47,7 +47,10 @@ const FPS: f64 = 24.0;
 /// A textured scene panning two pixels a frame, with a ball crossing it.
 fn frame(i: u64) -> Frame {
     let mut data = Vec::with_capacity((W * H * 3) as usize);
-    let (bx, by) = (200.0 + 6.0 * i as f64, 500.0 + 120.0 * (i as f64 * 0.05).sin());
+    let (bx, by) = (
+        200.0 + 6.0 * i as f64,
+        500.0 + 120.0 * (i as f64 * 0.05).sin(),
+    );
     for y in 0..H {
         for x in 0..W {
             let (xf, yf) = (f64::from(x) + 2.0 * i as f64, f64::from(y));
@@ -106,9 +109,7 @@ fn main() {
         resize: Some(Resize::MaxSide(320)),
         ..ReadOptions::default()
     };
-    println!(
-        "analysis of 1920x1080 H.264 at {FPS} fps read at longest side 320 (peak live heap)"
-    );
+    println!("analysis of 1920x1080 H.264 at {FPS} fps read at longest side 320 (peak live heap)");
     let windowed = Analyzer::new().read_options(read.clone());
     let whole = Analyzer::new().read_options(read).window(Window {
         frames: 100_000,

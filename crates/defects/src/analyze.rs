@@ -7,11 +7,11 @@ use std::sync::{Arc, LazyLock};
 use framebreak_media::{Clip, ReadOptions, Windows};
 
 use crate::learned::{DECIDED, DecisionModel, FeatureMatrix, findings};
+use crate::window::Joined;
 use crate::{
     ClipMetrics, Compute, DefectDetector, Error, Evidence, Finding, MetricsSummary, Scores,
     VideoReport, Window, default_detectors,
 };
-use crate::window::Joined;
 
 /// The shipped weights, read once per process.
 static EMBEDDED: LazyLock<Result<Arc<DecisionModel>, String>> = LazyLock::new(|| {

@@ -240,7 +240,10 @@ mod tests {
         assert_eq!(r.defects[0].score, 0.8);
         // 96 frames at 30 dB, 72 more at 40 dB.
         assert!((r.metrics.psnr_mean - (96.0 * 30.0 + 72.0 * 40.0) / 168.0).abs() < 1e-9);
-        assert_eq!(r.scores, Scores::from_findings(&r.defects, Some(&r.metrics)));
+        assert_eq!(
+            r.scores,
+            Scores::from_findings(&r.defects, Some(&r.metrics))
+        );
     }
 
     #[test]
@@ -255,7 +258,10 @@ mod tests {
     fn unusable_windows_are_refused_by_name() {
         for (frames, overlap) in [(4, 2), (96, 1), (96, 60)] {
             let err = Window { frames, overlap }.validate().unwrap_err();
-            assert!(err.to_string().contains(&format!("{frames} frames overlapping by {overlap}")));
+            assert!(
+                err.to_string()
+                    .contains(&format!("{frames} frames overlapping by {overlap}"))
+            );
         }
         assert!(Window::default().validate().is_ok());
     }

@@ -64,7 +64,9 @@ fn a_video_longer_than_the_window_is_one_report_in_its_own_frame_numbers() {
             let hits: Vec<_> = report
                 .defects
                 .iter()
-                .filter(|f| f.kind == DefectKind::Flicker && f.start_frame <= p + 1 && p <= f.end_frame)
+                .filter(|f| {
+                    f.kind == DefectKind::Flicker && f.start_frame <= p + 1 && p <= f.end_frame
+                })
                 .collect();
             assert_eq!(hits.len(), 1, "flash at {p}: {:?}", report.defects);
         }
@@ -84,5 +86,8 @@ fn an_unusable_window_is_refused_before_reading() {
         })
         .analyze_file(std::path::Path::new("/nonexistent.mp4"))
         .unwrap_err();
-    assert!(err.to_string().contains("10 frames overlapping by 8"), "{err}");
+    assert!(
+        err.to_string().contains("10 frames overlapping by 8"),
+        "{err}"
+    );
 }

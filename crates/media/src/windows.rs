@@ -48,7 +48,12 @@ impl<S: FrameSource> Windows<S> {
     /// # Errors
     /// [`Error::InvalidOptions`] when the options are invalid, `size` is
     /// under 2 or `overlap` is not below `size`.
-    pub fn new(source: S, options: &ReadOptions, size: usize, overlap: usize) -> Result<Self, Error> {
+    pub fn new(
+        source: S,
+        options: &ReadOptions,
+        size: usize,
+        overlap: usize,
+    ) -> Result<Self, Error> {
         options.validate()?;
         if size < 2 || overlap >= size {
             return Err(Error::InvalidOptions {
@@ -136,7 +141,13 @@ mod tests {
             }
             let i = self.next;
             self.next += 1;
-            Some(Frame::from_rgb8(i, i as f64 / 10.0, 8, 6, vec![i as u8; 8 * 6 * 3]))
+            Some(Frame::from_rgb8(
+                i,
+                i as f64 / 10.0,
+                8,
+                6,
+                vec![i as u8; 8 * 6 * 3],
+            ))
         }
     }
 
@@ -160,7 +171,12 @@ mod tests {
         }
     }
 
-    fn spans(count: u64, options: &ReadOptions, size: usize, overlap: usize) -> Vec<(usize, Vec<u64>)> {
+    fn spans(
+        count: u64,
+        options: &ReadOptions,
+        size: usize,
+        overlap: usize,
+    ) -> Vec<(usize, Vec<u64>)> {
         Windows::new(source(count), options, size, overlap)
             .unwrap()
             .map(|w| {
@@ -189,7 +205,10 @@ mod tests {
     #[test]
     fn a_short_video_is_one_window_equal_to_read_clip() {
         let options = ReadOptions {
-            resize: Some(Resize::Exact { width: 4, height: 4 }),
+            resize: Some(Resize::Exact {
+                width: 4,
+                height: 4,
+            }),
             ..ReadOptions::default()
         };
         let whole = crate::collect(source(5), &options).unwrap();
@@ -198,7 +217,12 @@ mod tests {
         assert_eq!(start, 0);
         assert_eq!(clip.info, whole.info);
         assert_eq!(clip.frames.len(), whole.frames.len());
-        assert!(clip.frames.iter().zip(&whole.frames).all(|(a, b)| a.data() == b.data()));
+        assert!(
+            clip.frames
+                .iter()
+                .zip(&whole.frames)
+                .all(|(a, b)| a.data() == b.data())
+        );
         assert!(w.next().is_none());
     }
 
@@ -222,7 +246,9 @@ mod tests {
 
     #[test]
     fn a_window_no_larger_than_its_overlap_is_refused() {
-        let err = Windows::new(source(3), &ReadOptions::default(), 4, 4).err().unwrap();
+        let err = Windows::new(source(3), &ReadOptions::default(), 4, 4)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("overlapping by 4"), "{err}");
         assert!(Windows::new(source(3), &ReadOptions::default(), 1, 0).is_err());
     }
