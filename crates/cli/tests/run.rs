@@ -9,6 +9,31 @@ use std::time::Duration;
 mod common;
 use common::{framebreak, ok, run_args, wait_for_lines};
 
+/// `framebreak sim serve` on a free port with `extra` flags and a journal:
+/// the server and its base URL.
+fn sim_serve(extra: &[&str], journal: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut server = framebreak()
+        .args(["sim", "serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .arg("--journal")
+        .arg(journal)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (server, url)
+}
+
 fn lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -288,27 +313,17 @@ fn config_prints_the_layers_merged_with_passwords_hidden_and_refuses_typos() {
 /// simulator dealt it (its journal records each accepted job's fate).
 #[test]
 fn a_run_against_a_faulty_sim_server_ends_each_job_in_its_faults_category() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("sim.jsonl");
-    let mut server = framebreak()
-        .args(["sim", "serve", "--addr", "127.0.0.1:0", "--latency", "0ms", "--faults"])
-        .arg("content_policy=0.15,failed=0.15,truncated=0.15,stay_queued=0.1,server_error=0.1,rate_limited=0.1,retry_after=0s")
-        .arg("--journal")
-        .arg(&journal)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let (mut server, url) = sim_serve(
+        &[
+            "--latency",
+            "0ms",
+            "--faults",
+            "content_policy=0.15,failed=0.15,truncated=0.15,stay_queued=0.1,server_error=0.1,rate_limited=0.1,retry_after=0s",
+        ],
+        &journal,
+    );
     let mut args = run_args(dir.path(), "f1", 40);
     args.extend(
         [
@@ -360,4 +375,70 @@ fn a_run_against_a_faulty_sim_server_ends_each_job_in_its_faults_category() {
     }
     assert!(seen.get("none").copied().unwrap_or(0) > 0, "{seen:?}");
     assert!(seen.len() >= 4, "the faults showed: {seen:?}");
+}
+
+#[test]
+fn a_first_ctrl_c_stops_jobs_waiting_on_a_slow_generation_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("sim.jsonl");
+    // Every generation takes a minute.
+    let (mut server, url) = sim_serve(&["--latency", "60s"], &journal);
+    let mut args = run_args(dir.path(), "slow", 3);
+    args.extend(["--backend", "sim-http", "--base-url", &url].map(String::from));
+    let mut run = framebreak()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lines(&journal, 3, Duration::from_secs(60));
+    // Let the submissions' answers arrive and polling begin.
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The drain deadline is 30 s and each generation a minute: a run that
+    // waited for either would still be here.
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = run.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = run.kill();
+            let _ = server.kill();
+            panic!("the run was still waiting 20 s after one Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut run.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    // Each job was submitted once and is left to `resume`, not failed.
+    assert_eq!(lines(&journal).len(), 3);
+    let out = framebreak()
+        .args([
+            "status",
+            "--json",
+            "--runs-dir",
+            dir.path().to_str().unwrap(),
+            "slow",
+        ])
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&ok(&out).stdout).unwrap();
+    let counts = &status["counts"];
+    assert_eq!(
+        (
+            counts["pending"].as_u64(),
+            counts["failed"].as_u64(),
+            counts["cancelled"].as_u64()
+        ),
+        (Some(3), Some(0), Some(0)),
+        "{status}"
+    );
 }
