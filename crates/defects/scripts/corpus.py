@@ -27,7 +27,10 @@ holds the clips and `labels.json` in the format of `scripts/score.py`
 `background`, `form`, `camera`, `encoding`, `fps`, `width`, `height`,
 `split`. Frames are 0-based, end inclusive; a defect's range covers the
 frames where it is visibly happening (a sag while it moves, a jump's two
-frames). Output is deterministic for a given seed, clip count and filters
+frames). A warp, melt or bleed that changes too little detail to be seen
+(a sag of a smooth gradient is still a smooth gradient; see REMAPS) is
+drawn again rather than labelled: a label nobody could see teaches and
+scores noise. Output is deterministic for a given seed, clip count and filters
 (and the same ffmpeg build).
 
 Real footage: `--real DIR` (a folder of clean windows with a labels.json,
@@ -211,6 +214,12 @@ REAL_MAX_UPSCALE = 1.25
 # Mean absolute gray gradient (0-255 a pixel) below which a remap or a colour
 # fringe does not visibly change real footage (a fish tank's empty water, a wall).
 REAL_MIN_TEXTURE = 3.0
+# Kinds that move or replace the scene's own pixels, and the least change of
+# detail (95th percentile inside the defect's box, on its strongest frame, of
+# the change in grey levels minus their local mean; see `detail`) that counts
+# as visible; below it the clip is drawn again.
+REMAPS = ("warp", "melt", "texture_bleed")
+MIN_VISIBLE_CHANGE = 3.0
 
 
 def load_real_windows(folder):
@@ -995,15 +1004,56 @@ def visible_on_footage(c, kind, form, truth):
     return True
 
 
+def visible_change(c, frames, without, truth):
+    """The largest mean absolute change (grey levels) a defect makes inside its
+    box on one of its frames: `frames` rendered with it, `without` without."""
+    x, y, w, h = truth["bbox"]
+    peak = 0.0
+    for t in range(truth["start_frame"], truth["end_frame"] + 1):
+        a = detail(frames[t][y:y + h, x:x + w])
+        b = detail(without[t][y:y + h, x:x + w])
+        if a.size:
+            peak = max(peak, float(np.percentile(np.abs(a - b), 95)))
+    return peak
+
+
+def detail(img):
+    """Grey levels minus their 9x9 local mean: what is left when a smooth shading
+    is taken away (a sag of a smooth gradient is still a smooth gradient)."""
+    g = img.astype(np.float32).mean(axis=2)
+    if min(g.shape) < 3:
+        return g
+    k = 4
+    p = np.pad(g, k, mode="edge")
+    c = p.cumsum(0).cumsum(1)
+    c = np.pad(c, ((1, 0), (1, 0)))
+    n = 2 * k + 1
+    box = (c[n:, n:] - c[:-n, n:] - c[n:, :-n] + c[:-n, :-n]) / (n * n)
+    return g - box
+
+
 def make_clip(rng, kind, form, family, cam_kind, W, H, T):
     c = Clip(rng, family, cam_kind, W, H, T)
     if kind == "clean":
         add_clean(c, form, family)
         truth = []
     else:
+        before = len(c.world_fx)
         truth = ADDERS[kind](c, form)
         if c.real and truth and not visible_on_footage(c, kind, form, truth[0]):
             truth = []  # the caller draws again
+        if truth and kind in REMAPS:
+            # A remap of a flat region changes nothing one could see: a label
+            # for it would teach (and score) noise. Rendering consumes no random
+            # numbers, so a clip that passes is the same as without this check.
+            frames = c.render()
+            added, c.world_fx = c.world_fx[before:], c.world_fx[:before]
+            without = c.render()
+            c.world_fx += added
+            if visible_change(c, frames, without, truth[0]) < MIN_VISIBLE_CHANGE:
+                truth = []  # the caller draws again
+            else:
+                return c.finish(frames), truth, c
     # Sparks and flicker sit on top of the rendered frame; everything else is in it.
     return c.finish(c.render()), truth, c
 
@@ -1098,8 +1148,8 @@ def main():
             if kind == "clean" or truth:
                 break
         else:
-            print(f"clip {i}: {kind}/{form} never came into view (or, on real footage, "
-                  "never onto texture); skipped", file=sys.stderr)
+            print(f"clip {i}: {kind}/{form} never came into view (or never onto enough "
+                  "texture to be seen); skipped", file=sys.stderr)
             continue
         name = f"clip_{i:04d}.{'gif' if gif else 'mp4'}"
         encode(frames, os.path.join(args.out, name), fps, encoding)
