@@ -196,6 +196,8 @@ pub(crate) struct Polling {
 
 /// The campaign's [`Handler`].
 pub(crate) struct VideoHandler {
+    /// The run the jobs belong to: part of every idempotency key.
+    pub(crate) run_id: String,
     pub(crate) backend: Arc<dyn VideoBackend>,
     pub(crate) truth: Truth,
     pub(crate) run_dir: PathBuf,
@@ -245,6 +247,26 @@ pub(crate) fn failure(e: &framebreak_client::Error) -> Failure {
     f
 }
 
+/// The idempotency key of a submission: the run, the scheduler's
+/// `{job}:{step}` and a digest of the exact request. Job ids are content
+/// hashes of prompt, mutations and seed, the same in every run of the same
+/// prompts: keyed by job alone, a provider (or gateway) that honours keys
+/// would hand a later run an earlier run's video, whatever model or size it
+/// asked for this time.
+fn submission_key(
+    run_id: &str,
+    job_step: &str,
+    request: &framebreak_client::VideoRequest,
+) -> String {
+    use sha2::Digest;
+    let mut request = request.clone();
+    request.idempotency_key = None;
+    let bytes = serde_json::to_vec(&request).unwrap_or_default();
+    let digest = sha2::Sha256::digest(&bytes);
+    let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{run_id}:{job_step}:{short}")
+}
+
 /// The final failure of a job whose submission may have been paid for and
 /// cannot be checked.
 fn unknown_submission(message: &str) -> Failure {
@@ -260,9 +282,8 @@ fn corrupt(step: u32, e: &serde_json::Error) -> Failure {
 
 impl VideoHandler {
     async fn submit(&self, ctx: &StepContext<'_>, payload: JobPayload) -> Result<Step, Failure> {
-        let request = payload
-            .request
-            .idempotency_key(ctx.idempotency_key.to_owned());
+        let key = submission_key(&self.run_id, ctx.idempotency_key, &payload.request);
+        let request = payload.request.idempotency_key(key);
         // An earlier attempt may have created the job (its answer was lost,
         // or the process died mid-call): find it before sending anything.
         // No provider promises to honour the idempotency key.
@@ -671,6 +692,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_submission_key_names_the_run_and_the_exact_request() {
+        let small = VideoRequest::new("a ball").size(64, 48);
+        let key = submission_key("run-a", "j:0", &small);
+        assert!(key.starts_with("run-a:j:0:"), "{key}");
+        assert_eq!(key, submission_key("run-a", "j:0", &small), "stable");
+        // The same job in another run, or asking for another size: another key.
+        assert_ne!(key, submission_key("run-b", "j:0", &small));
+        assert_ne!(
+            key,
+            submission_key("run-a", "j:0", &small.clone().size(96, 64))
+        );
+        // A key already set does not change it.
+        assert_eq!(
+            key,
+            submission_key("run-a", "j:0", &small.idempotency_key("old"))
+        );
+    }
+
     /// A handler around `backend` with a small analysis on the CPU.
     fn test_handler(backend: Arc<dyn VideoBackend>, run_dir: &std::path::Path) -> VideoHandler {
         let config = AnalysisConfig {
@@ -679,6 +719,7 @@ mod tests {
             ..AnalysisConfig::default()
         };
         VideoHandler {
+            run_id: "test-run".into(),
             backend,
             truth: Truth::None,
             run_dir: run_dir.to_owned(),

@@ -379,6 +379,7 @@ impl Campaign {
     pub fn scheduler(&self) -> Result<Scheduler, Error> {
         let s = &self.config.scheduler;
         let handler = VideoHandler {
+            run_id: self.run.id().to_owned(),
             backend: self.built.backend.clone(),
             truth: self.built.truth.clone(),
             run_dir: self.run.path().to_owned(),

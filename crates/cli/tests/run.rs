@@ -345,9 +345,15 @@ fn a_run_against_a_faulty_sim_server_ends_each_job_in_its_faults_category() {
     let _ = server.wait();
     ok(&out);
 
+    // Keys are `{run}:{job}:{step}:{request digest}`: by job and step.
     let fates: std::collections::HashMap<String, serde_json::Value> = lines(&journal)
         .into_iter()
-        .map(|j| (j["key"].as_str().unwrap().to_owned(), j["fate"].clone()))
+        .map(|j| {
+            let key = j["key"].as_str().unwrap();
+            let parts: Vec<&str> = key.split(':').collect();
+            assert_eq!((parts.len(), parts[0]), (4, "f1"), "{key}");
+            (format!("{}:{}", parts[1], parts[2]), j["fate"].clone())
+        })
         .collect();
     let rows = lines(&dir.path().join("f1").join("results.jsonl"));
     assert_eq!(rows.len(), 40);
@@ -441,4 +447,30 @@ fn a_first_ctrl_c_stops_jobs_waiting_on_a_slow_generation_at_once() {
         (Some(3), Some(0), Some(0)),
         "{status}"
     );
+}
+
+#[test]
+fn a_second_run_of_the_same_prompts_gets_its_own_videos_from_a_server_that_honours_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("sim.jsonl");
+    let (mut server, url) = sim_serve(&["--latency", "0ms"], &journal);
+    for (id, size) in [("first", "96x64"), ("second", "64x48")] {
+        let mut args = run_args(dir.path(), id, 4);
+        args.extend(["--backend", "sim-http", "--base-url", &url].map(String::from));
+        let at = args.iter().position(|a| a == "--size").unwrap();
+        args[at + 1] = size.into();
+        ok(&framebreak().args(&args).output().unwrap());
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    // Same prompts, same job ids: without the run in the key, the server
+    // would have handed the second run the first run's 96x64 videos.
+    let keys: HashSet<String> = lines(&journal)
+        .iter()
+        .map(|j| j["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 8, "{keys:?}");
+    for row in lines(&dir.path().join("second").join("results.jsonl")) {
+        assert_eq!(row["analysis"]["width"], 64, "{row}");
+    }
 }
