@@ -91,6 +91,15 @@ pub enum StoreProblem {
         /// The run it belongs to.
         owner: String,
     },
+    /// The store has fewer done jobs than the run folder recorded it had:
+    /// its newest writes are gone (a `-wal` file deleted or replaced after a
+    /// kill, a copy from a backup).
+    LostWrites {
+        /// Done jobs in the store.
+        done: u64,
+        /// Done jobs the run folder's `done` file recorded.
+        marked: u64,
+    },
     /// The store has fewer jobs (or fewer done ones) than the rows of the
     /// reports already written from it (`results.jsonl`).
     Behind {
@@ -113,6 +122,13 @@ impl std::fmt::Display for StoreProblem {
                 "holds no jobs, though the run folder says {enqueued} were enqueued"
             ),
             Self::OtherRun { owner } => write!(f, "belongs to run {owner}"),
+            Self::LostWrites { done, marked } => write!(
+                f,
+                "has {done} jobs done, though the run folder recorded {marked}: it lost its \
+                 newest writes (a jobs.sqlite-wal deleted or replaced after a kill?); resuming \
+                 would run up to {} finished jobs again, and pay for them again",
+                marked - done
+            ),
             Self::Behind { store, reported } => write!(
                 f,
                 "is behind the reports already written: {store} jobs against {reported} rows \
@@ -128,6 +144,11 @@ impl StoreProblem {
         match self {
             Self::OtherRun { owner } => format!(
                 "put run {owner}'s store back in its own folder and run {run_id}'s here; nothing was changed"
+            ),
+            Self::LostWrites { .. } => format!(
+                "nothing was changed: put the run's jobs.sqlite-wal back if you still have it; to \
+                 run those jobs again knowingly, delete the run folder's `done` file and resume \
+                 {run_id}"
             ),
             Self::Behind { .. } => format!(
                 "put the run's jobs.sqlite (with its jobs.sqlite-wal, if any) back from a backup, \

@@ -451,8 +451,31 @@ impl Campaign {
     ///
     /// [`Error::Scheduler`] when the store fails.
     pub async fn run_with(&self, scheduler: &Scheduler) -> Result<CampaignSummary, Error> {
-        let summary = scheduler.run().await?;
+        // A SQLite run's folder records how many jobs its store has done,
+        // so that a store that later loses its newest writes is refused
+        // rather than run again (RunStore::open_existing).
+        let marker = (!self.run_store.is_shared()).then(|| {
+            let (store, run) = (self.store(), self.run.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(DONE_MARK_EVERY).await;
+                    if let Ok(c) = store.counts().await
+                        && let Err(e) = run.mark_done(c.done)
+                    {
+                        tracing::warn!(error = %e, "cannot record the done count in the run folder");
+                    }
+                }
+            })
+        });
+        let summary = scheduler.run().await;
+        if let Some(m) = marker {
+            m.abort();
+        }
+        let summary = summary?;
         let counts = self.store().counts().await?;
+        if !self.run_store.is_shared() {
+            self.run.mark_done(counts.done)?;
+        }
         Ok(CampaignSummary {
             outcome: summary.outcome,
             counts,
@@ -799,6 +822,9 @@ pub async fn rows(store: &dyn JobStore) -> Result<Vec<ResultRow>, Error> {
 }
 
 const ENQUEUE_BATCH: usize = 1_000;
+
+/// How often a SQLite run's folder records its store's done count.
+const DONE_MARK_EVERY: Duration = Duration::from_secs(2);
 const ROWS_PAGE: usize = 1_000;
 
 /// The job store of a run, without its backend: what reports and status

@@ -15,6 +15,10 @@ pub const STORE_FILE: &str = "jobs.sqlite";
 /// again (enqueueing is idempotent, so a run killed while enqueueing simply
 /// enqueues again).
 const ENQUEUED_FILE: &str = "enqueued";
+/// How many jobs the SQLite store had done when last looked at (every few
+/// seconds while the run goes, and at its end): a done job stays done, so a
+/// store with fewer lost its newest writes.
+const DONE_FILE: &str = "done";
 /// The JSON Lines report, one row per finished job: what
 /// [`RunDir::check_reports`] compares a store with.
 const RESULTS_FILE: &str = "results.jsonl";
@@ -153,6 +157,29 @@ impl RunDir {
             &self.path.join(ENQUEUED_FILE),
             format!("{count}\n").as_bytes(),
         )
+    }
+
+    /// How many jobs the run's store was last seen to have done.
+    #[must_use]
+    pub fn done_mark(&self) -> Option<u64> {
+        std::fs::read_to_string(self.path.join(DONE_FILE))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Records that the store has `done` jobs done, unless a larger count
+    /// is recorded already.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when it cannot be written.
+    pub fn mark_done(&self, done: u64) -> Result<(), Error> {
+        if self.done_mark().is_some_and(|m| m >= done) {
+            return Ok(());
+        }
+        write_atomic(&self.path.join(DONE_FILE), format!("{done}\n").as_bytes())
     }
 
     /// Checks that reports of `rows`, read from a store of `jobs` jobs in

@@ -82,7 +82,8 @@ impl RunStore {
     /// Opens the store of an existing run (to resume it or to read it),
     /// refusing a SQLite store that cannot be the run's: missing or of 0
     /// bytes, or holding no jobs, once the run folder says jobs were
-    /// enqueued; or one that says it belongs to another run. Opening such
+    /// enqueued; one that says it belongs to another run; or one with fewer
+    /// jobs done than the run folder recorded (it lost its newest writes). Opening such
     /// a file would create an empty store and take the run for one.
     ///
     /// # Errors
@@ -117,10 +118,19 @@ impl RunStore {
             return Err(lost(StoreProblem::OtherRun { owner }));
         }
         let marked = store.enqueued().await?.filter(|&n| n > 0);
+        let counts = sqlite.counts().await?;
         if let Some(enqueued) = enqueued.or(marked)
-            && sqlite.counts().await?.total() == 0
+            && counts.total() == 0
         {
             return Err(lost(StoreProblem::Empty { enqueued }));
+        }
+        if let Some(marked) = run.done_mark()
+            && counts.done < marked
+        {
+            return Err(lost(StoreProblem::LostWrites {
+                done: counts.done,
+                marked,
+            }));
         }
         Ok(store)
     }

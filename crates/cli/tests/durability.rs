@@ -396,3 +396,65 @@ fn a_stopped_run_names_its_runs_dir_and_resuming_removes_stale_temporaries() {
     assert!(fresh.exists());
     assert_eq!(done_rows(&run_dir), 30);
 }
+
+/// A store put back from an older copy (or that lost its newest writes):
+/// its done jobs would run, and be paid for, again.
+#[test]
+fn a_store_that_lost_its_newest_writes_is_refused() {
+    let runs = tempfile::tempdir().unwrap();
+    let run_dir = runs.path().join("l1");
+    let backup = runs.path().join("backup");
+    std::fs::create_dir(&backup).unwrap();
+    let mut child = framebreak()
+        .args(run_args(runs.path(), "l1", 6))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !run_dir.join("enqueued").is_file() {
+        assert!(start.elapsed() < Duration::from_secs(120), "never enqueued");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // A copy taken early, as a backup would be: every job enqueued, few done
+    // (the -shm index is rebuilt from the log when it is missing).
+    for name in ["jobs.sqlite", "jobs.sqlite-wal"] {
+        let _ = std::fs::copy(run_dir.join(name), backup.join(name));
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("done"))
+            .unwrap()
+            .trim(),
+        "6"
+    );
+    let reports_before = reports(&run_dir);
+    for f in store_files(&run_dir) {
+        std::fs::remove_file(f).unwrap();
+    }
+    for name in ["jobs.sqlite", "jobs.sqlite-wal"] {
+        if backup.join(name).exists() {
+            std::fs::copy(backup.join(name), run_dir.join(name)).unwrap();
+        }
+    }
+    for command in [
+        &["resume", "l1", "--progress", "quiet"][..],
+        &["report", "l1"][..],
+    ] {
+        let out = on_run(runs.path(), command);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
+        assert!(
+            err.contains("lost its newest writes") && err.contains("recorded 6"),
+            "{command:?}: {err}"
+        );
+    }
+    assert_eq!(reports(&run_dir), reports_before);
+    // Knowingly: without the record, the jobs run again.
+    std::fs::remove_file(run_dir.join("done")).unwrap();
+    ok(&on_run(
+        runs.path(),
+        &["resume", "l1", "--progress", "quiet"],
+    ));
+    assert_eq!(done_rows(&run_dir), 6);
+}
