@@ -36,6 +36,22 @@ fn store_files(run_dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Starts run `id` of `limit` jobs and returns once all are enqueued.
+fn start_until_enqueued(runs: &Path, id: &str, limit: usize) -> std::process::Child {
+    let child = framebreak()
+        .args(run_args(runs, id, limit))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !runs.join(id).join("enqueued").is_file() {
+        assert!(start.elapsed() < Duration::from_secs(120), "never enqueued");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
 fn reports(run_dir: &Path) -> Vec<(String, Vec<u8>)> {
     ["results.jsonl", "results.csv", "junit.xml", "report.html"]
         .iter()
@@ -120,17 +136,7 @@ fn a_missing_or_emptied_store_is_refused_and_the_reports_are_kept() {
 fn a_store_whose_log_was_deleted_after_a_kill_is_refused() {
     let runs = tempfile::tempdir().unwrap();
     let run_dir = runs.path().join("w1");
-    let mut child = framebreak()
-        .args(run_args(runs.path(), "w1", 24))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !run_dir.join("enqueued").is_file() {
-        assert!(start.elapsed() < Duration::from_secs(120), "never enqueued");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut child = start_until_enqueued(runs.path(), "w1", 24);
     child.kill().unwrap();
     child.wait().unwrap();
     for name in ["jobs.sqlite-wal", "jobs.sqlite-shm"] {
@@ -405,17 +411,7 @@ fn a_store_that_lost_its_newest_writes_is_refused() {
     let run_dir = runs.path().join("l1");
     let backup = runs.path().join("backup");
     std::fs::create_dir(&backup).unwrap();
-    let mut child = framebreak()
-        .args(run_args(runs.path(), "l1", 6))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !run_dir.join("enqueued").is_file() {
-        assert!(start.elapsed() < Duration::from_secs(120), "never enqueued");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut child = start_until_enqueued(runs.path(), "l1", 6);
     // A copy taken early, as a backup would be: every job enqueued, few done
     // (the -shm index is rebuilt from the log when it is missing).
     for name in ["jobs.sqlite", "jobs.sqlite-wal"] {
