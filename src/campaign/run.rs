@@ -445,11 +445,14 @@ impl Campaign {
         self.run_with(&scheduler).await
     }
 
-    /// Runs `scheduler` (from [`Campaign::scheduler`]) to its end.
+    /// Runs `scheduler` (from [`Campaign::scheduler`]) to its end. A run on
+    /// SQLite records its store's done count in the run folder as it goes
+    /// (see [`RunDir::done_mark`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Scheduler`] when the store fails.
+    /// [`Error::Scheduler`] when the store fails; [`Error::Io`] when the
+    /// run folder's done count cannot be written at the end.
     pub async fn run_with(&self, scheduler: &Scheduler) -> Result<CampaignSummary, Error> {
         // A SQLite run's folder records how many jobs its store has done,
         // so that a store that later loses its newest writes is refused
