@@ -36,15 +36,18 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_name = "STORE", default_value = "postgres")]
     store: String,
 
-    /// This machine's analysis device: auto, cpu or cuda:N.
+    /// This machine's analysis device: auto, cpu or cuda:N (else
+    /// FRAMEBREAK_ANALYSIS__DEVICE, else the run's).
     #[arg(long, value_name = "DEVICE")]
     device: Option<String>,
 
-    /// Jobs this worker keeps in flight.
+    /// Jobs this worker keeps in flight (else
+    /// FRAMEBREAK_SCHEDULER__CONCURRENCY, else the run's).
     #[arg(short = 'c', long, value_name = "N")]
     concurrency: Option<usize>,
 
-    /// Videos this worker analyses at once.
+    /// Videos this worker analyses at once (else
+    /// FRAMEBREAK_ANALYSIS__WORKERS, else the run's).
     #[arg(long, value_name = "N")]
     analysis_workers: Option<usize>,
 
@@ -108,6 +111,28 @@ pub(crate) fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The settings that belong to the machine a worker runs on, as variables:
+/// a worker honours these (when their flag is absent) and no other
+/// `FRAMEBREAK_SECTION__KEY`, since it runs the configuration its run was
+/// submitted with.
+const WORKER_VARS: [&str; 3] = [
+    "FRAMEBREAK_ANALYSIS__DEVICE",
+    "FRAMEBREAK_SCHEDULER__CONCURRENCY",
+    "FRAMEBREAK_ANALYSIS__WORKERS",
+];
+
+/// A whole number from variable `name`, if it is set.
+fn env_count(name: &str) -> Result<Option<usize>, Usage> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Usage(format!("{name}={v:?}: expected a whole number"))),
+        Err(_) => Ok(None),
+    }
+}
+
 pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     if !is_postgres(&args.store) {
         return Err(Usage(format!(
@@ -116,17 +141,41 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    let device = args
+        .device
+        .clone()
+        .or_else(|| std::env::var(WORKER_VARS[0]).ok());
+    let concurrency = match args.concurrency {
+        Some(n) => Some(n),
+        None => env_count(WORKER_VARS[1])?,
+    };
+    let analysis_workers = match args.analysis_workers {
+        Some(n) => Some(n),
+        None => env_count(WORKER_VARS[2])?,
+    };
+    for (name, _) in std::env::vars() {
+        if name.starts_with("FRAMEBREAK_")
+            && name.contains("__")
+            && !WORKER_VARS.contains(&name.as_str())
+        {
+            eprintln!(
+                "framebreak: {name} is ignored: a worker runs the configuration its run was \
+                 submitted with; its own settings are {}",
+                WORKER_VARS.join(", ")
+            );
+        }
+    }
     let make = async {
         Ok(Campaign::join(&args.store, &args.run, |c| {
             c.output.runs_dir = args.runs_dir.clone();
-            if let Some(d) = &args.device {
+            if let Some(d) = &device {
                 c.analysis.device = d.clone();
             }
-            if let Some(n) = args.concurrency {
+            if let Some(n) = concurrency {
                 c.scheduler.concurrency = n;
             }
-            if args.analysis_workers.is_some() {
-                c.analysis.workers = args.analysis_workers;
+            if analysis_workers.is_some() {
+                c.analysis.workers = analysis_workers;
             }
         })
         .await?)

@@ -335,6 +335,48 @@ fn submit_worker_and_status_refuse_bad_input_by_name() {
         "{err}"
     );
 
+    // Worker-side variables are read and checked (before connecting);
+    // others are said to be ignored, not silently dropped.
+    let out = framebreak()
+        .env("FRAMEBREAK_SCHEDULER__CONCURRENCY", "many")
+        .args([
+            "worker",
+            "--run",
+            "x",
+            "--store",
+            "postgres://127.0.0.1:1/db",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("FRAMEBREAK_SCHEDULER__CONCURRENCY=\"many\""),
+        "{err}"
+    );
+    let out = framebreak()
+        .env("FRAMEBREAK_VARIANTS__SEED", "7")
+        .env("FRAMEBREAK_SCHEDULER__CONCURRENCY", "3")
+        .args([
+            "worker",
+            "--run",
+            "x",
+            "--store",
+            "postgres://127.0.0.1:1/db",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("FRAMEBREAK_VARIANTS__SEED is ignored"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("FRAMEBREAK_SCHEDULER__CONCURRENCY is ignored"),
+        "{err}"
+    );
+
     // A run the store does not hold.
     let url = database_url();
     let out = framebreak()
