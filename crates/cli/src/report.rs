@@ -193,7 +193,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     )?;
     out.finish()?;
     if let Some(p) = path {
-        eprintln!("framebreak: wrote {} ({} videos)", p.display(), rows.len());
+        let analysed = rows.iter().filter(|r| r.analysis.is_some()).count();
+        eprintln!(
+            "framebreak: wrote {} ({} jobs, {analysed} videos analysed)",
+            p.display(),
+            rows.len()
+        );
     }
     Ok(())
 }

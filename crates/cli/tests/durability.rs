@@ -345,6 +345,11 @@ fn a_run_where_every_job_failed_says_why_even_when_quiet() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("every job failed (4)"), "{err}");
     assert!(err.contains("(4), e.g. "), "{err}");
+    // Failed jobs are jobs, not videos.
+    let out = on_run(runs.path(), &["report", "f1"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("(4 jobs, 0 videos analysed)"), "{err}");
 }
 
 /// Problem 7: the resume hint names a runs folder that is not the default,
