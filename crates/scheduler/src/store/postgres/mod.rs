@@ -40,6 +40,10 @@ pub struct PgOptions {
     /// How long to wait for the server to accept a connection, and for a
     /// free pooled connection (default 10 s).
     pub connect_timeout: Duration,
+    /// Milliseconds added to this machine's clock as the store reads it
+    /// (default 0): how a test plays a machine whose clock is off. Leave it
+    /// at 0 otherwise; the store already works on the database's clock.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for PgOptions {
@@ -48,8 +52,23 @@ impl Default for PgOptions {
             queue: "default".into(),
             pool_size: 8,
             connect_timeout: Duration::from_secs(10),
+            clock_offset_ms: 0,
         }
     }
+}
+
+/// How often the difference between this machine's clock and the
+/// database's is measured again.
+const SKEW_EVERY: Duration = Duration::from_secs(30);
+
+/// The database's clock minus this machine's, as last measured: every time
+/// the scheduler hands the store (when a lease runs out, when a retry is
+/// due) is moved onto the database's clock before it is stored or compared,
+/// so workers whose clocks disagree still agree on whose lease has run out.
+#[derive(Debug, Default)]
+struct Skew {
+    ms: std::sync::atomic::AtomicI64,
+    measured: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// The jobs of one queue and their states, as [`PgStore::queues`] lists them.
@@ -97,6 +116,8 @@ pub struct PgStore {
     target: Arc<Target>,
     pool_size: usize,
     committer: Committer,
+    clock_offset_ms: i64,
+    skew: Arc<Skew>,
 }
 
 impl fmt::Debug for PgStore {
@@ -166,10 +187,75 @@ impl PgStore {
             queue: options.queue.into(),
             target,
             pool_size: options.pool_size,
+            clock_offset_ms: options.clock_offset_ms,
+            skew: Arc::default(),
         };
         let mut client = store.client().await?;
         schema::migrate(&mut client, &store.target).await?;
+        store.measure_skew(&client).await?;
         Ok(store)
+    }
+
+    /// This machine's clock, as the scheduler reads it (ms since the epoch).
+    fn local_now(&self) -> u64 {
+        crate::job::now_ms().saturating_add_signed(self.clock_offset_ms)
+    }
+
+    /// Measures the database's clock against this machine's.
+    async fn measure_skew(&self, client: &Object) -> Result<()> {
+        let before = self.local_now();
+        let row = client
+            .query_one(
+                "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint",
+                &[],
+            )
+            .await
+            .map_err(|err| self.target.store_error("clock", &err))?;
+        let after = self.local_now();
+        let db: i64 = row.get(0);
+        let local = i64::try_from(before / 2 + after / 2).unwrap_or(i64::MAX);
+        self.skew.ms.store(
+            db.saturating_sub(local),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        *self
+            .skew
+            .measured
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(std::time::Instant::now());
+        Ok(())
+    }
+
+    /// A time of this machine's clock on the database's.
+    fn to_db(&self, local_ms: u64) -> u64 {
+        let skew = self.skew.ms.load(std::sync::atomic::Ordering::Relaxed);
+        local_ms.saturating_add_signed(skew)
+    }
+
+    /// A time of the database's clock on this machine's.
+    fn to_local(&self, db_ms: u64) -> u64 {
+        let skew = self.skew.ms.load(std::sync::atomic::Ordering::Relaxed);
+        db_ms.saturating_add_signed(skew.saturating_neg())
+    }
+
+    /// `update` with its times on the database's clock.
+    fn update_to_db(&self, update: Update) -> Update {
+        match update {
+            Update::Heartbeat { lease, until_ms } => Update::Heartbeat {
+                lease,
+                until_ms: self.to_db(until_ms),
+            },
+            Update::Retry {
+                lease,
+                failure,
+                not_before_ms,
+            } => Update::Retry {
+                lease,
+                failure,
+                not_before_ms: self.to_db(not_before_ms),
+            },
+            other => other,
+        }
     }
 
     /// The same database and connections, scoped to another queue.
@@ -309,11 +395,29 @@ impl JobStore for PgStore {
     async fn lease(&self, request: &LeaseRequest) -> Result<Vec<Lease>> {
         let e = |err: tokio_postgres::Error| self.target.store_error("lease", &err);
         let mut client = self.client().await?;
+        let stale = self
+            .skew
+            .measured
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_none_or(|at| at.elapsed() >= SKEW_EVERY);
+        if stale {
+            self.measure_skew(&client).await?;
+        }
+        // Whose lease has run out, and which retry is due, by the
+        // database's clock.
+        let request = LeaseRequest {
+            now_ms: self.to_db(request.now_ms),
+            ..request.clone()
+        };
         // In a transaction so that a row that cannot be read back (corrupt)
         // is not left leased to nobody: the error rolls the lease back.
         let tx = client.transaction().await.map_err(e)?;
-        let leases = ops::lease(&tx, &self.queue, request, &self.target).await?;
+        let mut leases = ops::lease(&tx, &self.queue, &request, &self.target).await?;
         tx.commit().await.map_err(e)?;
+        for lease in &mut leases {
+            lease.expires_at_ms = self.to_local(lease.expires_at_ms);
+        }
         Ok(leases)
     }
 
@@ -321,6 +425,7 @@ impl JobStore for PgStore {
         if updates.is_empty() {
             return Ok(Vec::new());
         }
+        let updates: Vec<Update> = updates.into_iter().map(|u| self.update_to_db(u)).collect();
         let beats: Option<Vec<_>> = updates
             .iter()
             .map(|u| match u {

@@ -523,3 +523,62 @@ async fn concurrent_applies_share_commits_and_keep_their_own_order_and_answers()
         );
     }
 }
+
+/// Problem 3 of #26: a worker whose clock was 45 s fast took live workers'
+/// jobs away. Leases run out by the database's clock, whatever each
+/// worker's says.
+#[tokio::test]
+async fn leases_run_out_by_the_databases_clock_not_a_workers() {
+    let url = database_url();
+    let queue = fresh_queue("clock");
+    let store = |offset: i64| {
+        let (url, queue) = (url.clone(), queue.clone());
+        async move {
+            PgStore::connect_with(
+                &url,
+                PgOptions {
+                    queue,
+                    clock_offset_ms: offset,
+                    ..PgOptions::default()
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let now = framebreak_scheduler::now_ms;
+    let (right, fast) = (store(0).await, store(45_000).await);
+    right
+        .enqueue(vec![
+            NewJob::new("a", "b", json!(1)).unwrap(),
+            NewJob::new("c", "b", json!(2)).unwrap(),
+        ])
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(30);
+    let held = right
+        .lease(&LeaseRequest {
+            ttl,
+            ..request(1, now())
+        })
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    // The fast worker sees the live lease as live: it gets only the free job.
+    let got = fast
+        .lease(&LeaseRequest {
+            ttl: Duration::from_secs(10),
+            ..request(2, now() + 45_000)
+        })
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_ne!(got[0].record.job.id, held[0].record.job.id);
+    // Its lease is handed back on its own clock…
+    let left = got[0].expires_at_ms.saturating_sub(now() + 45_000);
+    assert!((9_000..=10_000).contains(&left), "{left}");
+    // …and runs out after 10 s of the database's clock, not 55.
+    let later = right.lease(&request(2, now() + 15_000)).await.unwrap();
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert_eq!(later[0].record.job.id, got[0].record.job.id);
+}
