@@ -62,23 +62,16 @@ impl Window {
     }
 }
 
-/// Reports of consecutive windows, joined as they come.
+/// Reports of consecutive windows, joined as they come: one report whose
+/// `frames` is where the last window ended (and the weight of its metrics).
 #[derive(Debug)]
 pub(crate) struct Joined {
     report: Option<VideoReport>,
-    /// Where the window before ended (exclusive), in the whole video.
-    end: u64,
-    /// Frames weighing each metric so far.
-    weight: f64,
 }
 
 impl Joined {
     pub(crate) fn new() -> Self {
-        Joined {
-            report: None,
-            end: 0,
-            weight: 0.0,
-        }
+        Joined { report: None }
     }
 
     /// Adds the report of the window whose first frame is frame `start` of
@@ -90,29 +83,25 @@ impl Joined {
         }
         let end = start + window.frames;
         let Some(whole) = self.report.as_mut() else {
-            self.weight = window.frames as f64;
-            self.end = end;
             self.report = Some(window);
             return;
         };
         // The border: the middle of the overlap.
-        let border = start + (self.end.saturating_sub(start)) / 2;
+        let border = start + whole.frames.saturating_sub(start) / 2;
         whole.defects.retain(|f| f.start_frame < border);
         window.defects.retain(|f| f.end_frame >= border);
-        let added = end.saturating_sub(self.end) as f64;
-        let mix = |a: &mut f64, b: f64, wa: f64| {
-            if wa + added > 0.0 {
-                *a = (*a * wa + b * added) / (wa + added);
+        let (before, added) = (whole.frames as f64, end.saturating_sub(whole.frames) as f64);
+        let mix = |a: &mut f64, b: f64| {
+            if before + added > 0.0 {
+                *a = (*a * before + b * added) / (before + added);
             }
         };
         let m = &mut whole.metrics;
         let w = &window.metrics;
-        mix(&mut m.psnr_mean, w.psnr_mean, self.weight);
-        mix(&mut m.ssim_mean, w.ssim_mean, self.weight);
-        mix(&mut m.warp_error, w.warp_error, self.weight);
-        mix(&mut m.flicker_index, w.flicker_index, self.weight);
-        self.weight += added;
-        self.end = end;
+        mix(&mut m.psnr_mean, w.psnr_mean);
+        mix(&mut m.ssim_mean, w.ssim_mean);
+        mix(&mut m.warp_error, w.warp_error);
+        mix(&mut m.flicker_index, w.flicker_index);
         whole.frames = end;
         for f in window.defects {
             join(&mut whole.defects, f);
