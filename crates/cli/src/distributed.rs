@@ -115,11 +115,10 @@ pub(crate) fn submit(args: SubmitArgs) -> anyhow::Result<()> {
 /// a worker honours these (when their flag is absent) and no other
 /// `FRAMEBREAK_SECTION__KEY`, since it runs the configuration its run was
 /// submitted with.
-const WORKER_VARS: [&str; 3] = [
-    "FRAMEBREAK_ANALYSIS__DEVICE",
-    "FRAMEBREAK_SCHEDULER__CONCURRENCY",
-    "FRAMEBREAK_ANALYSIS__WORKERS",
-];
+const WORKER_VARS: [&str; 3] = [DEVICE_VAR, CONCURRENCY_VAR, ANALYSIS_WORKERS_VAR];
+const DEVICE_VAR: &str = "FRAMEBREAK_ANALYSIS__DEVICE";
+const CONCURRENCY_VAR: &str = "FRAMEBREAK_SCHEDULER__CONCURRENCY";
+const ANALYSIS_WORKERS_VAR: &str = "FRAMEBREAK_ANALYSIS__WORKERS";
 
 /// A whole number from variable `name`, if it is set.
 fn env_count(name: &str) -> Result<Option<usize>, Usage> {
@@ -144,14 +143,14 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let device = args
         .device
         .clone()
-        .or_else(|| std::env::var(WORKER_VARS[0]).ok());
+        .or_else(|| std::env::var(DEVICE_VAR).ok());
     let concurrency = match args.concurrency {
         Some(n) => Some(n),
-        None => env_count(WORKER_VARS[1])?,
+        None => env_count(CONCURRENCY_VAR)?,
     };
     let analysis_workers = match args.analysis_workers {
         Some(n) => Some(n),
-        None => env_count(WORKER_VARS[2])?,
+        None => env_count(ANALYSIS_WORKERS_VAR)?,
     };
     for (name, _) in std::env::vars() {
         if name.starts_with("FRAMEBREAK_")

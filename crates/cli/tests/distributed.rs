@@ -337,37 +337,35 @@ fn submit_worker_and_status_refuse_bad_input_by_name() {
 
     // Worker-side variables are read and checked (before connecting);
     // others are said to be ignored, not silently dropped.
-    let out = framebreak()
-        .env("FRAMEBREAK_SCHEDULER__CONCURRENCY", "many")
-        .args([
-            "worker",
-            "--run",
-            "x",
-            "--store",
-            "postgres://127.0.0.1:1/db",
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    // A worker whose store cannot be reached, with `vars` set.
+    let unreachable = |vars: &[(&str, &str)]| {
+        let out = framebreak()
+            .envs(vars.iter().copied())
+            .args([
+                "worker",
+                "--run",
+                "x",
+                "--store",
+                "postgres://127.0.0.1:1/db",
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = unreachable(&[("FRAMEBREAK_SCHEDULER__CONCURRENCY", "many")]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("FRAMEBREAK_SCHEDULER__CONCURRENCY=\"many\""),
         "{err}"
     );
-    let out = framebreak()
-        .env("FRAMEBREAK_VARIANTS__SEED", "7")
-        .env("FRAMEBREAK_SCHEDULER__CONCURRENCY", "3")
-        .args([
-            "worker",
-            "--run",
-            "x",
-            "--store",
-            "postgres://127.0.0.1:1/db",
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, err) = unreachable(&[
+        ("FRAMEBREAK_VARIANTS__SEED", "7"),
+        ("FRAMEBREAK_SCHEDULER__CONCURRENCY", "3"),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("FRAMEBREAK_VARIANTS__SEED is ignored"),
         "{err}"
