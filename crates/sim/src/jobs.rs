@@ -20,8 +20,15 @@ use crate::simulator::{Slot, fill};
 use crate::stats::Recorder;
 use crate::{Faults, Latency, Result, Simulator, Stats};
 
-/// Jobs kept before the oldest are forgotten.
+/// Jobs kept before the oldest are forgotten, whatever their state.
 const MAX_JOBS: usize = 100_000;
+
+/// Settled jobs kept (a clip delivered whole, or a failure seen by a poll)
+/// before the longest settled is forgotten, as a provider lets finished
+/// generations expire: the table's memory is bounded by the jobs in flight
+/// and this, not by the jobs ever submitted. A forgotten job is not found,
+/// and its idempotency key makes a new job.
+pub const RETAINED_SETTLED_JOBS: usize = 4_096;
 
 /// A fault that hits a submission.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -68,6 +75,8 @@ struct Job {
     fate: Fate,
     key: Option<String>,
     request: VideoRequest,
+    /// In the table's queue of settled jobs (see [`RETAINED_SETTLED_JOBS`]).
+    settled: bool,
 }
 
 /// What a face needs to describe a job.
@@ -87,6 +96,8 @@ pub(crate) struct JobView {
 struct Table {
     jobs: HashMap<String, Job>,
     order: VecDeque<String>,
+    /// Settled jobs, longest settled first (see [`RETAINED_SETTLED_JOBS`]).
+    settled: VecDeque<String>,
     keys: HashMap<String, String>,
     next: u64,
     journal: Option<Journal>,
@@ -135,6 +146,7 @@ impl Jobs {
         let table = Table {
             jobs: HashMap::new(),
             order: VecDeque::new(),
+            settled: VecDeque::new(),
             keys: HashMap::new(),
             next: 1,
             journal: None,
@@ -177,6 +189,7 @@ impl Jobs {
                     fate: r.fate,
                     key: r.key,
                     request: r.request,
+                    settled: false,
                 };
                 t.insert(r.id, job);
             }
@@ -333,6 +346,7 @@ impl Jobs {
                 fate,
                 key: key.map(str::to_owned),
                 request: request.clone(),
+                settled: false,
             },
         );
         t.stats.submissions += 1;
@@ -359,7 +373,11 @@ impl Jobs {
         let job = t.jobs.get_mut(id)?;
         job.polls = job.polls.saturating_add(1);
         let phase = job.phase(&self.sim, &self.latency);
-        Some(job.view(id, phase))
+        let view = job.view(id, phase);
+        if matches!(view.phase, Phase::Failed { .. }) {
+            t.settle(id);
+        }
+        Some(view)
     }
 
     /// Up to `limit` jobs in submission order (`ascending`, else newest
@@ -473,10 +491,29 @@ impl Jobs {
             job.truth = Some(Arc::new(video.truth.clone()));
             job.slot = None;
         }
+        t.settle(id);
     }
 }
 
 impl Table {
+    /// Job `id` is settled: it joins the settled queue (once), and the
+    /// longest settled beyond [`RETAINED_SETTLED_JOBS`] are forgotten.
+    fn settle(&mut self, id: &str) {
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        if job.settled {
+            return;
+        }
+        job.settled = true;
+        self.settled.push_back(id.to_owned());
+        while self.settled.len() > RETAINED_SETTLED_JOBS {
+            if let Some(old) = self.settled.pop_front() {
+                self.remove(&old);
+            }
+        }
+    }
+
     fn remove(&mut self, id: &str) {
         if let Some(gone) = self.jobs.remove(id)
             && let Some(k) = gone.key

@@ -63,7 +63,7 @@ mod stats;
 pub use backend::{SIM_BACKEND, SimBackend};
 pub use error::{Error, Result};
 pub use faults::{Faults, Latency, parse_duration};
-pub use jobs::{render_peak, render_slots};
+pub use jobs::{RETAINED_SETTLED_JOBS, render_peak, render_slots};
 pub use plan::{
     Cause, DEFAULT_DURATION_SECS, DEFAULT_FPS, DEFAULT_SIZE, MAX_DURATION_SECS, MAX_SIDE, Plan,
     PlannedDefect,

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use framebreak_client::{JobState, VideoBackend, VideoRequest};
-use framebreak_sim::{Latency, Profile, SimBackend, Simulator, render_peak, render_slots};
+use framebreak_client::{Error as ClientError, JobState, VideoBackend, VideoRequest};
+use framebreak_sim::{
+    Latency, Profile, RETAINED_SETTLED_JOBS, SimBackend, Simulator, render_peak, render_slots,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_jobs_renders_at_most_one_clip_per_core_at_a_time() {
@@ -81,4 +83,48 @@ async fn a_delivered_clip_is_let_go_and_made_again_byte_for_byte() {
     sim.download(&asset, &mut again, &|_| {}).await.unwrap();
     assert_eq!(first, again);
     assert_eq!(sim.truth(&job), Some(truth));
+}
+
+/// The table keeps the last [`RETAINED_SETTLED_JOBS`] settled jobs, not
+/// every job ever submitted: past that, the longest settled is forgotten
+/// (not found, as an expired generation at a provider), while every newer
+/// one still answers with its truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_jobs_beyond_the_retention_are_forgotten_oldest_first() {
+    let sim =
+        SimBackend::new(Simulator::new(Profile::weak()).unwrap()).with_latency(Latency::none());
+    // One prompt: one plan, rendered once and shared by every job.
+    let request = VideoRequest::new("a red ball falls onto a table")
+        .size(32, 32)
+        .duration_secs(1)
+        .seed(5);
+    let mut jobs = Vec::new();
+    for _ in 0..=RETAINED_SETTLED_JOBS {
+        let job = sim.submit(&request).await.unwrap();
+        let asset = loop {
+            match sim.status(&job).await.unwrap().state {
+                JobState::Succeeded { assets } => break assets.into_iter().next().unwrap(),
+                JobState::Failed { error } => panic!("{error}"),
+                _ => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        };
+        let mut clip = Vec::new();
+        sim.download(&asset, &mut clip, &|_| {}).await.unwrap();
+        assert!(!clip.is_empty());
+        jobs.push(job);
+    }
+    let first = &jobs[0];
+    let gone = sim.status(first).await.unwrap_err();
+    assert!(
+        matches!(gone, ClientError::Http { status: 404, .. }),
+        "{gone}"
+    );
+    assert!(sim.truth(first).is_none());
+    for job in [&jobs[1], &jobs[RETAINED_SETTLED_JOBS]] {
+        assert!(matches!(
+            sim.status(job).await.unwrap().state,
+            JobState::Succeeded { .. }
+        ));
+        assert!(sim.truth(job).is_some(), "{} lost its truth", job.id);
+    }
 }
