@@ -37,7 +37,8 @@ pub use config::{
 pub use error::{Error, StoreProblem};
 pub use handler::VIDEOS_DIR;
 pub use run::{
-    Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, rows, unknown_submissions,
+    Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, row_stream, rows,
+    unknown_submissions,
 };
 pub use run_dir::{CONFIG_FILE, RunDir, STORE_FILE, new_run_id};
 pub use store::{DATABASE_URL, RunStore, is_postgres};

@@ -15,7 +15,7 @@ use framebreak_variants::{
     BasePrompt, Catalogue, ChainConfig, Generator, PromptReader, Strategy, TrapFilter,
     builtin_scenes,
 };
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::campaign::backend::{self, BackendKind, Built};
 use crate::campaign::guard::SubmitGuard;
@@ -552,7 +552,10 @@ impl Campaign {
         Ok(requeued)
     }
 
-    /// Every finished job as a report row, in the order they finished.
+    /// Every finished job as a report row, in the order they finished, all
+    /// in memory: for a small run. A large run's reports read
+    /// [`row_stream`] into a [`Digest`](crate::report::Digest) and the
+    /// streaming writers instead.
     ///
     /// # Errors
     ///
@@ -808,20 +811,32 @@ pub async fn local_copy(
     Ok((config, run))
 }
 
-/// Every finished job of `store` as a report row.
+/// Every finished job of `store` as a report row, all in memory (see
+/// [`row_stream`] for a large run).
 ///
 /// # Errors
 ///
 /// [`Error::Scheduler`] when the store fails.
 pub async fn rows(store: &dyn JobStore) -> Result<Vec<ResultRow>, Error> {
-    let mut out = Vec::new();
-    let mut records = store.results(ROWS_PAGE);
-    while let Some(record) = records.next().await {
-        if let Some(row) = ResultRow::from_record(&record?) {
-            out.push(row);
-        }
-    }
-    Ok(out)
+    row_stream(store).try_collect().await
+}
+
+/// Every finished job of `store` as a report row, in the order they
+/// finished, read a page of records at a time: memory holds a page, not
+/// the run.
+///
+/// # Errors
+///
+/// Each item is [`Error::Scheduler`] when the store fails.
+pub fn row_stream(
+    store: &dyn JobStore,
+) -> impl futures::Stream<Item = Result<ResultRow, Error>> + Send + '_ {
+    store.results(ROWS_PAGE).filter_map(|record| {
+        std::future::ready(match record {
+            Ok(record) => ResultRow::from_record(&record).map(Ok),
+            Err(e) => Some(Err(e.into())),
+        })
+    })
 }
 
 const ENQUEUE_BATCH: usize = 1_000;

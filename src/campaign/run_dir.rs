@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::campaign::{CampaignConfig, ConfigLoader, Error, StoreProblem};
-use crate::row::{ResultRow, RowStatus};
+use crate::row::RowStatus;
 
 /// The configuration a run was started with (passwords redacted).
 pub const CONFIG_FILE: &str = "campaign.toml";
@@ -182,32 +182,33 @@ impl RunDir {
         write_atomic(&self.path.join(DONE_FILE), format!("{done}\n").as_bytes())
     }
 
-    /// Checks that reports of `rows`, read from a store of `jobs` jobs in
-    /// all, may replace the ones in the folder: the store must have as many
-    /// done jobs as `results.jsonl` has done rows (a done job stays done;
-    /// failed ones may be re-queued) and as many jobs as it has rows.
+    /// Checks that reports read from a store of `jobs` jobs, `done` of
+    /// them done, may replace the ones in the folder: the store must have
+    /// as many done jobs as `results.jsonl` has done rows (a done job stays
+    /// done; failed ones may be re-queued) and as many jobs as it has rows.
     /// A store that lost jobs would otherwise overwrite the reports with
-    /// fewer rows, or none.
+    /// fewer rows, or none. `results.jsonl` is read a line at a time.
     ///
     /// # Errors
     ///
     /// [`Error::StoreLost`] when the store is behind the reports.
-    pub fn check_reports(&self, rows: &[ResultRow], jobs: u64) -> Result<(), Error> {
+    pub fn check_reports(&self, done: u64, jobs: u64) -> Result<(), Error> {
+        use std::io::BufRead;
         #[derive(serde::Deserialize)]
         struct Line {
             status: RowStatus,
         }
-        let Ok(text) = std::fs::read_to_string(self.path.join(RESULTS_FILE)) else {
+        let Ok(file) = std::fs::File::open(self.path.join(RESULTS_FILE)) else {
             return Ok(());
         };
         let (mut reported, mut reported_done) = (0u64, 0u64);
-        for line in text.lines() {
-            if let Ok(row) = serde_json::from_str::<Line>(line) {
+        for line in std::io::BufReader::new(file).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(row) = serde_json::from_str::<Line>(&line) {
                 reported += 1;
                 reported_done += u64::from(row.status == RowStatus::Done);
             }
         }
-        let done = rows.iter().filter(|r| r.status == RowStatus::Done).count() as u64;
         let behind = if done < reported_done {
             Some((done, reported_done))
         } else if jobs < reported {

@@ -4,7 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::campaign::Error;
-use crate::row::{ResultRow, RowStatus};
+use crate::report::Summary;
+use crate::row::RowStatus;
 
 /// What a threshold measures over a run's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,23 +36,24 @@ impl Measure {
             .map_or("?", |(n, _)| n)
     }
 
-    /// Its value over `rows`; `None` when nothing was measured.
+    /// Its value over a run's rows, from their [`Summary`]; `None` when
+    /// nothing was measured.
     #[must_use]
-    pub fn of(self, rows: &[ResultRow]) -> Option<f64> {
-        let analysed: Vec<_> = rows.iter().filter_map(|r| r.analysis.as_ref()).collect();
-        let mean = |f: &dyn Fn(&framebreak_defects::VideoReport) -> f64| {
-            (!analysed.is_empty())
-                .then(|| analysed.iter().map(|a| f(a)).sum::<f64>() / analysed.len() as f64)
-        };
+    pub fn of(self, summary: &Summary) -> Option<f64> {
+        let all = &summary.all;
         match self {
-            Self::Physics => mean(&|a| a.scores.physics),
-            Self::Realism => mean(&|a| a.scores.realism),
-            Self::DefectRate => mean(&|a| f64::from(u8::from(!a.defects.is_empty()))),
-            Self::FailedRate => (!rows.is_empty()).then(|| {
-                rows.iter()
-                    .filter(|r| r.status == RowStatus::Failed)
-                    .count() as f64
-                    / rows.len() as f64
+            Self::Physics => all.physics_mean,
+            Self::Realism => all.realism_mean,
+            Self::DefectRate => {
+                (all.broken.videos > 0).then(|| all.broken.hits as f64 / all.broken.videos as f64)
+            }
+            Self::FailedRate => (summary.rows > 0).then(|| {
+                summary
+                    .by_status
+                    .get(&RowStatus::Failed)
+                    .copied()
+                    .unwrap_or(0) as f64
+                    / summary.rows as f64
             }),
         }
     }
@@ -73,8 +75,8 @@ impl Threshold {
     /// The measured value when the condition holds (the run fails), `None`
     /// when it does not or nothing was measured.
     #[must_use]
-    pub fn crossed(&self, rows: &[ResultRow]) -> Option<f64> {
-        let v = self.measure.of(rows)?;
+    pub fn crossed(&self, summary: &Summary) -> Option<f64> {
+        let v = self.measure.of(summary)?;
         let hit = if self.below {
             v < self.bound
         } else {
@@ -158,6 +160,6 @@ mod tests {
     #[test]
     fn nothing_measured_never_fails() {
         let t: Threshold = "physics<50".parse().unwrap();
-        assert_eq!(t.crossed(&[]), None);
+        assert_eq!(t.crossed(&Summary::new(&[])), None);
     }
 }

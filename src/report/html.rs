@@ -11,8 +11,8 @@ use framebreak_variants::DefectKind;
 use super::escape::escape;
 use super::sheet::{SheetOptions, contact_sheet, kind_colour};
 use super::summary::{GroupRate, Rate, Summary};
-use super::{Error, svg};
-use crate::{ResultRow, RowStatus};
+use super::{Digest, Error, svg};
+use crate::ResultRow;
 
 /// The ids of the page's sections, in order: what `scripts/check-report`
 /// and the tests look for.
@@ -131,13 +131,24 @@ impl HtmlOptions {
 /// [`Error::RunDir`] when some row names a video and
 /// [`HtmlOptions::run_dir`] is not a folder.
 pub fn html(rows: &[ResultRow], options: &HtmlOptions) -> Result<String, Error> {
-    if rows.iter().any(|r| r.video.is_some()) && !options.run_dir.is_dir() {
+    html_from(&Digest::of(rows, options.top_n), options)
+}
+
+/// [`html`] of the rows gathered in `digest`: the page of a run too large
+/// to hold its rows. The worst videos shown are those the digest kept (at
+/// most its own `top_n` and [`HtmlOptions::top_n`]).
+///
+/// # Errors
+/// [`Error::RunDir`] when some row names a video and
+/// [`HtmlOptions::run_dir`] is not a folder.
+pub fn html_from(digest: &Digest, options: &HtmlOptions) -> Result<String, Error> {
+    if digest.any_video() && !options.run_dir.is_dir() {
         return Err(Error::RunDir {
             path: options.run_dir.clone(),
             reason: "not a folder (the videos of the rows are relative to it)".into(),
         });
     }
-    let summary = Summary::new(rows);
+    let summary = digest.summary();
     let mut page = String::with_capacity(64 * 1024);
     let title = escape(&options.title);
     let _ = write!(
@@ -151,8 +162,8 @@ pub fn html(rows: &[ResultRow], options: &HtmlOptions) -> Result<String, Error> 
     control(&mut page, &summary);
     heatmap(&mut page, &summary);
     scores(&mut page, &summary);
-    worst(&mut page, rows, options);
-    failures(&mut page, rows, &summary);
+    worst(&mut page, digest.worst(), options);
+    failures(&mut page, digest, &summary);
     detection(&mut page, &summary);
     page.push_str("</body></html>\n");
     Ok(page)
@@ -342,30 +353,8 @@ fn scores(page: &mut String, s: &Summary) {
     page.push_str("</section>");
 }
 
-/// Done rows with an analysis, lowest physics first, then lowest realism.
-pub(crate) fn worst_rows(rows: &[ResultRow]) -> Vec<&ResultRow> {
-    let mut done: Vec<&ResultRow> = rows
-        .iter()
-        .filter(|r| r.status == RowStatus::Done && r.analysis.is_some())
-        .collect();
-    done.sort_by(|a, b| {
-        let key = |r: &ResultRow| {
-            (
-                r.physics().unwrap_or(f64::MAX),
-                r.realism().unwrap_or(f64::MAX),
-            )
-        };
-        let (ka, kb) = (key(a), key(b));
-        ka.0.total_cmp(&kb.0)
-            .then(ka.1.total_cmp(&kb.1))
-            .then(a.job.cmp(&b.job))
-    });
-    done
-}
-
-fn worst(page: &mut String, rows: &[ResultRow], options: &HtmlOptions) {
+fn worst(page: &mut String, worst: &[ResultRow], options: &HtmlOptions) {
     section(page, "worst", "Worst videos");
-    let worst = worst_rows(rows);
     if worst.is_empty() || options.top_n == 0 {
         note(page, "No analysed videos to show.");
         page.push_str("</section>");
@@ -453,7 +442,7 @@ fn video_figure(page: &mut String, row: &ResultRow, run_dir: &Path, sheet: &Shee
     page.push_str("</figcaption></figure>");
 }
 
-fn failures(page: &mut String, rows: &[ResultRow], s: &Summary) {
+fn failures(page: &mut String, digest: &Digest, s: &Summary) {
     section(page, "failures", "Failed jobs");
     if s.failures.is_empty() {
         note(page, "No job failed or was cancelled.");
@@ -472,11 +461,7 @@ fn failures(page: &mut String, rows: &[ResultRow], s: &Summary) {
     }
     page.push_str("<table><tr><th>category</th><th>jobs</th><th>example</th></tr>");
     for (category, n) in &s.failures {
-        let example = rows
-            .iter()
-            .filter_map(|r| r.failure.as_ref())
-            .find(|f| f.category.as_str() == category)
-            .map_or("", |f| f.message.as_str());
+        let example = digest.example(category).unwrap_or("");
         let _ = write!(
             page,
             "<tr><td>{}</td><td class=\"n\">{n}</td><td>{}</td></tr>",

@@ -1,8 +1,10 @@
 //! The rows as JUnit XML, so CI systems show a campaign like a test run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
 use super::Error;
 use super::escape::escape;
@@ -14,7 +16,7 @@ use crate::{ResultRow, RowStatus};
 /// (`<failure type="defects">`) when its video shows a defect, and fails with
 /// the failure category as type when the job failed; a cancelled job is
 /// `<skipped>`. The prompt and scores go in `<system-out>`. Every text is
-/// escaped.
+/// escaped. [`JunitWriter`] writes the same from rows given one at a time.
 ///
 /// ```
 /// use framebreak::report::junit;
@@ -27,47 +29,145 @@ use crate::{ResultRow, RowStatus};
 ///
 /// # Errors
 /// [`Error::Write`] when writing fails.
-pub fn junit(rows: &[ResultRow], mut out: impl Write) -> Result<(), Error> {
-    let mut suites: BTreeMap<String, Vec<&ResultRow>> = BTreeMap::new();
+pub fn junit(rows: &[ResultRow], out: impl Write) -> Result<(), Error> {
+    let mut writer = JunitWriter::new()?;
     for row in rows {
+        writer.write(row)?;
+    }
+    writer.finish(out)
+}
+
+/// Suites whose case files stay open at once; others are reopened.
+const OPEN_SUITES: usize = 32;
+
+/// Tests, failures and skipped cases.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    tests: u64,
+    failures: u64,
+    skipped: u64,
+}
+
+impl Counts {
+    fn add(&mut self, row: &ResultRow) {
+        self.tests += 1;
+        self.failures += u64::from(fails(row));
+        self.skipped += u64::from(row.status == RowStatus::Cancelled);
+    }
+}
+
+/// [`junit`] for rows given one at a time: each case is written at once
+/// to its suite's file in a scratch folder (removed when the writer is
+/// dropped), and [`JunitWriter::finish`] joins the suites in name order.
+/// Memory holds a count per suite, not the rows.
+///
+/// ```
+/// use framebreak::report::JunitWriter;
+///
+/// let mut out = Vec::new();
+/// JunitWriter::new()?.finish(&mut out)?;
+/// assert!(String::from_utf8(out).unwrap().contains(r#"tests="0""#));
+/// # Ok::<(), framebreak::report::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct JunitWriter {
+    scratch: tempfile::TempDir,
+    /// Per suite name: its file's number and its counts.
+    suites: BTreeMap<String, (usize, Counts)>,
+    /// Open case files, least recently opened first.
+    open: VecDeque<(usize, BufWriter<File>)>,
+    totals: Counts,
+    case: String,
+}
+
+impl JunitWriter {
+    /// A writer with its scratch folder in the system's temporary folder.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when the folder cannot be made.
+    pub fn new() -> Result<Self, Error> {
+        Ok(Self {
+            scratch: tempfile::Builder::new()
+                .prefix(".framebreak-junit-")
+                .tempdir()?,
+            suites: BTreeMap::new(),
+            open: VecDeque::new(),
+            totals: Counts::default(),
+            case: String::new(),
+        })
+    }
+
+    fn path(&self, file: usize) -> PathBuf {
+        self.scratch.path().join(format!("{file}.xml"))
+    }
+
+    /// Adds one row's case to its suite.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when its suite's file cannot be written.
+    pub fn write(&mut self, row: &ResultRow) -> Result<(), Error> {
         let name = if row.control || row.traps.is_empty() {
             "control".to_owned()
         } else {
             row.traps.join("+")
         };
-        suites.entry(name).or_default().push(row);
-    }
-    let count = |rows: &[&ResultRow]| {
-        let failures = rows.iter().filter(|r| fails(r)).count();
-        let skipped = rows
-            .iter()
-            .filter(|r| r.status == RowStatus::Cancelled)
-            .count();
-        (rows.len(), failures, skipped)
-    };
-    let all: Vec<&ResultRow> = rows.iter().collect();
-    let (tests, failures, skipped) = count(&all);
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        xml,
-        r#"<testsuites name="framebreak" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}">"#
-    );
-    for (name, rows) in &suites {
-        let (tests, failures, skipped) = count(rows);
-        let _ = writeln!(
-            xml,
-            r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}">"#,
-            escape(name)
-        );
-        for row in rows {
-            case(&mut xml, name, row);
+        let next = self.suites.len();
+        let (file, counts) = self.suites.entry(name.clone()).or_insert((next, Counts::default()));
+        counts.add(row);
+        let file = *file;
+        self.totals.add(row);
+        self.case.clear();
+        case(&mut self.case, &name, row);
+        if !self.open.iter().any(|(f, _)| *f == file) {
+            if self.open.len() == OPEN_SUITES
+                && let Some((_, mut w)) = self.open.pop_front()
+            {
+                w.flush()?;
+            }
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.path(file))?;
+            self.open.push_back((file, BufWriter::new(f)));
         }
-        xml.push_str("  </testsuite>\n");
+        if let Some((_, w)) = self.open.iter_mut().find(|(f, _)| *f == file) {
+            w.write_all(self.case.as_bytes())?;
+        }
+        Ok(())
     }
-    xml.push_str("</testsuites>\n");
-    out.write_all(xml.as_bytes())?;
-    out.flush()?;
-    Ok(())
+
+    /// Writes the whole document to `out`.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when a suite's file cannot be read back or `out`
+    /// cannot be written.
+    pub fn finish(mut self, mut out: impl Write) -> Result<(), Error> {
+        for (_, mut w) in self.open.drain(..) {
+            w.flush()?;
+        }
+        let t = self.totals;
+        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+        writeln!(
+            out,
+            r#"<testsuites name="framebreak" tests="{}" failures="{}" errors="0" skipped="{}">"#,
+            t.tests, t.failures, t.skipped
+        )?;
+        for (name, (file, c)) in &self.suites {
+            writeln!(
+                out,
+                r#"  <testsuite name="{}" tests="{}" failures="{}" errors="0" skipped="{}">"#,
+                escape(name),
+                c.tests,
+                c.failures,
+                c.skipped
+            )?;
+            std::io::copy(&mut File::open(self.path(*file))?, &mut out)?;
+            out.write_all(b"  </testsuite>\n")?;
+        }
+        out.write_all(b"</testsuites>\n")?;
+        out.flush()?;
+        Ok(())
+    }
 }
 
 fn fails(row: &ResultRow) -> bool {

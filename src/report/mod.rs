@@ -22,6 +22,7 @@
 //! # Ok::<(), framebreak::report::Error>(())
 //! ```
 
+mod digest;
 mod error;
 mod escape;
 mod html;
@@ -36,11 +37,12 @@ mod tests;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+pub use digest::Digest;
 pub use error::Error;
-pub(crate) use html::worst_rows;
-pub use html::{HtmlOptions, SECTIONS, html};
-pub use junit::junit;
+pub(crate) use digest::worst_rows;
+pub use html::{HtmlOptions, SECTIONS, html, html_from};
+pub use junit::{JunitWriter, junit};
 pub use sheet::{ContactSheet, SheetOptions, SheetTile, contact_sheet, kind_colour};
 pub use stats::{Interval, Z95, newcombe, wilson, wilson_z};
 pub use summary::{GroupRate, Histogram, Rate, Summary, TrapEffect};
-pub use table::{CSV_HEADER, csv, jsonl};
+pub use table::{CSV_HEADER, CsvWriter, JsonlWriter, csv, jsonl};

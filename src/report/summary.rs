@@ -3,14 +3,15 @@
 //! score histograms, failure categories and, for simulated runs, the
 //! detectors' precision and recall.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use framebreak_defects::eval::{Evaluation, TrueDefect};
 use framebreak_sim::GroundTruth;
 use framebreak_variants::DefectKind;
 use serde::Serialize;
 
-use super::stats::{Interval, newcombe, wilson};
+use super::Digest;
+use super::stats::{Interval, wilson};
 use crate::{ResultRow, RowStatus};
 
 /// Videos showing something, out of videos analysed, with Wilson's 95 %
@@ -53,35 +54,6 @@ pub struct GroupRate {
     pub realism_mean: Option<f64>,
 }
 
-impl GroupRate {
-    fn of<'a>(name: impl Into<String>, rows: impl IntoIterator<Item = &'a ResultRow>) -> Self {
-        let (mut videos, mut broken, mut physics, mut realism) = (0u64, 0u64, 0.0, 0.0);
-        let mut kinds: BTreeMap<DefectKind, u64> = BTreeMap::new();
-        for row in rows {
-            let Some(a) = &row.analysis else { continue };
-            videos += 1;
-            broken += u64::from(!a.defects.is_empty());
-            physics += a.scores.physics;
-            realism += a.scores.realism;
-            let present: BTreeSet<DefectKind> = a.defects.iter().map(|f| f.kind).collect();
-            for k in present {
-                *kinds.entry(k).or_default() += 1;
-            }
-        }
-        let mean = |sum: f64| (videos > 0).then(|| sum / videos as f64);
-        Self {
-            name: name.into(),
-            broken: Rate::new(broken, videos),
-            by_kind: DefectKind::ALL
-                .into_iter()
-                .map(|k| (k, Rate::new(kinds.get(&k).copied().unwrap_or(0), videos)))
-                .collect(),
-            physics_mean: mean(physics),
-            realism_mean: mean(realism),
-        }
-    }
-}
-
 /// What a trap does over its unmutated base prompts: its defect rate minus
 /// the rate of the controls of the same base prompts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,7 +80,7 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    fn add(&mut self, score: f64) {
+    pub(super) fn add(&mut self, score: f64) {
         if score.is_finite() {
             let bin = (score / 10.0).floor().clamp(0.0, 9.0) as usize;
             self.bins[bin] += 1;
@@ -166,127 +138,17 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Computes every figure from `rows`.
+    /// Computes every figure from `rows` (through a [`Digest`], which
+    /// takes them one at a time).
     #[must_use]
     pub fn new(rows: &[ResultRow]) -> Self {
-        let mut by_status = BTreeMap::new();
-        let mut by_backend = BTreeMap::new();
-        let mut by_model = BTreeMap::new();
-        let mut failures = BTreeMap::new();
-        let (mut physics, mut realism) = (Histogram::default(), Histogram::default());
-        for row in rows {
-            *by_status.entry(row.status).or_insert(0) += 1;
-            *by_backend.entry(row.backend.clone()).or_insert(0) += 1;
-            *by_model
-                .entry(row.model.clone().unwrap_or_else(|| "-".into()))
-                .or_insert(0) += 1;
-            match (&row.failure, row.status) {
-                (Some(f), _) => *failures.entry(f.category.as_str().to_owned()).or_insert(0) += 1,
-                (None, RowStatus::Cancelled) => {
-                    *failures.entry("cancelled".into()).or_insert(0) += 1
-                }
-                (None, _) => {}
-            }
-            if let Some(a) = &row.analysis {
-                physics.add(a.scores.physics);
-                realism.add(a.scores.realism);
-            }
-        }
-        let analysed: Vec<&ResultRow> = rows.iter().filter(|r| r.analysis.is_some()).collect();
-        let trap_ids: BTreeSet<&str> = analysed
-            .iter()
-            .flat_map(|r| r.traps.iter().map(String::as_str))
-            .collect();
-        let traps: Vec<GroupRate> = trap_ids
-            .iter()
-            .map(|t| {
-                GroupRate::of(
-                    *t,
-                    analysed
-                        .iter()
-                        .copied()
-                        .filter(|r| r.traps.iter().any(|x| x == t)),
-                )
-            })
-            .collect();
-        let family_names: BTreeSet<_> = analysed.iter().flat_map(|r| r.families.iter()).collect();
-        let families = family_names
-            .into_iter()
-            .map(|f| {
-                GroupRate::of(
-                    f.as_str(),
-                    analysed.iter().copied().filter(|r| r.families.contains(f)),
-                )
-            })
-            .collect();
-        let controls: Vec<&ResultRow> = analysed.iter().copied().filter(|r| r.control).collect();
-        let effects = trap_ids
-            .iter()
-            .zip(&traps)
-            .map(|(t, rate)| effect(t, rate.broken, &analysed, &controls))
-            .collect();
-        let mut detection: Option<Evaluation> = None;
-        for row in &analysed {
-            if let (Some(truth), Some(a)) = (&row.truth, &row.analysis) {
-                detection
-                    .get_or_insert_with(|| Evaluation::new(0))
-                    .add_clip(&a.defects, &truth_in_analysed_frames(truth, a.fps));
-            }
-        }
-        Self {
-            rows: rows.len(),
-            by_status,
-            by_backend,
-            by_model,
-            analysed: analysed.len() as u64,
-            all: GroupRate::of("all", analysed.iter().copied()),
-            controls: GroupRate::of("control", controls.iter().copied()),
-            traps,
-            families,
-            effects,
-            physics,
-            realism,
-            failures,
-            detection,
-        }
-    }
-}
-
-fn effect(
-    trap: &str,
-    trap_rate: Rate,
-    analysed: &[&ResultRow],
-    controls: &[&ResultRow],
-) -> TrapEffect {
-    let bases: BTreeSet<&str> = analysed
-        .iter()
-        .filter(|r| r.traps.iter().any(|x| x == trap))
-        .map(|r| r.base_id.as_str())
-        .collect();
-    let matched: Vec<&&ResultRow> = controls
-        .iter()
-        .filter(|r| bases.contains(r.base_id.as_str()))
-        .collect();
-    let broken = matched
-        .iter()
-        .filter(|r| r.analysis.as_ref().is_some_and(|a| !a.defects.is_empty()))
-        .count() as u64;
-    let control_rate = Rate::new(broken, matched.len() as u64);
-    TrapEffect {
-        trap: trap.to_owned(),
-        trap_rate,
-        control_rate,
-        base_prompts: bases.len(),
-        difference: newcombe(
-            (trap_rate.hits, trap_rate.videos),
-            (control_rate.hits, control_rate.videos),
-        ),
+        Digest::of(rows, 0).summary()
     }
 }
 
 /// The truth's frames in the numbering of the analysed frames: the analysis
 /// may have sampled the video at a lower rate than the simulator rendered.
-fn truth_in_analysed_frames(truth: &GroundTruth, analysed_fps: f64) -> Vec<TrueDefect> {
+pub(super) fn truth_in_analysed_frames(truth: &GroundTruth, analysed_fps: f64) -> Vec<TrueDefect> {
     let scale = if truth.fps > 0.0 && analysed_fps > 0.0 && analysed_fps < truth.fps {
         analysed_fps / truth.fps
     } else {

@@ -54,13 +54,44 @@ pub const CSV_HEADER: [&str; 22] = [
 ///
 /// # Errors
 /// [`Error::Json`] or [`Error::Write`] when writing fails.
-pub fn jsonl(rows: &[ResultRow], mut out: impl Write) -> Result<(), Error> {
+pub fn jsonl(rows: &[ResultRow], out: impl Write) -> Result<(), Error> {
+    let mut w = JsonlWriter::new(out);
     for row in rows {
-        serde_json::to_writer(&mut out, row)?;
-        out.write_all(b"\n")?;
+        w.write(row)?;
     }
-    out.flush()?;
-    Ok(())
+    w.finish().map(drop)
+}
+
+/// [`jsonl`] for rows given one at a time.
+#[derive(Debug)]
+pub struct JsonlWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonlWriter<W> {
+    /// A writer into `out`.
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+
+    /// Writes one row's line.
+    ///
+    /// # Errors
+    /// [`Error::Json`] or [`Error::Write`] when writing fails.
+    pub fn write(&mut self, row: &ResultRow) -> Result<(), Error> {
+        serde_json::to_writer(&mut self.out, row)?;
+        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    /// Flushes what was written and gives the output back.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when flushing fails.
+    pub fn finish(mut self) -> Result<W, Error> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
 }
 
 /// Writes the rows as CSV (RFC 4180 quoting) under [`CSV_HEADER`].
@@ -77,13 +108,48 @@ pub fn jsonl(rows: &[ResultRow], mut out: impl Write) -> Result<(), Error> {
 /// # Errors
 /// [`Error::Csv`] when writing fails.
 pub fn csv(rows: &[ResultRow], out: impl Write) -> Result<(), Error> {
-    let mut w = ::csv::Writer::from_writer(out);
-    w.write_record(CSV_HEADER)?;
+    let mut w = CsvWriter::new(out)?;
     for row in rows {
-        w.write_record(record(row))?;
+        w.write(row)?;
     }
-    w.flush()?;
-    Ok(())
+    w.finish().map(drop)
+}
+
+/// [`csv()`] for rows given one at a time; the header is written first.
+#[derive(Debug)]
+pub struct CsvWriter<W: Write> {
+    out: ::csv::Writer<W>,
+}
+
+impl<W: Write> CsvWriter<W> {
+    /// A writer into `out`, its header written.
+    ///
+    /// # Errors
+    /// [`Error::Csv`] when the header cannot be written.
+    pub fn new(out: W) -> Result<Self, Error> {
+        let mut out = ::csv::Writer::from_writer(out);
+        out.write_record(CSV_HEADER)?;
+        Ok(Self { out })
+    }
+
+    /// Writes one row's record.
+    ///
+    /// # Errors
+    /// [`Error::Csv`] when writing fails.
+    pub fn write(&mut self, row: &ResultRow) -> Result<(), Error> {
+        self.out.write_record(record(row))?;
+        Ok(())
+    }
+
+    /// Flushes what was written and gives the output back.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when flushing fails.
+    pub fn finish(self) -> Result<W, Error> {
+        self.out
+            .into_inner()
+            .map_err(|e| Error::Write(e.into_error()))
+    }
 }
 
 fn record(row: &ResultRow) -> [String; 22] {

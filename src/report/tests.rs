@@ -6,6 +6,7 @@ use framebreak_scheduler::FailureCategory;
 use framebreak_variants::DefectKind::{self, ColorSparks, Melt, Warp};
 
 use super::testutil::{failed, row, sim_row};
+use super::worst_rows;
 use super::*;
 use crate::{ResultRow, RowStatus};
 
@@ -324,4 +325,64 @@ fn a_simulated_run_shows_sheets_and_detector_scores() {
             .map(|t| t.defects.len())
             .sum::<usize>()
     );
+}
+
+/// A digest fed one row at a time keeps exactly the `top` worst rows of a
+/// sort of them all, for every `top`, and the same figures as the rows'
+/// summary.
+#[test]
+fn a_digest_keeps_the_worst_rows_and_the_figures_of_them_all() {
+    let mut rows = hand_made();
+    // Ties in physics, decided by realism, then by job id.
+    rows.push(row("t1", "b2", &[A], &[], 35.0, 50.0));
+    rows.push(row("t0", "b2", &[A], &[], 35.0, 50.0));
+    rows.push(row("t2", "b3", &[B], &[], 35.0, 49.0));
+    let sorted: Vec<&str> = worst_rows(&rows).iter().map(|r| r.job.as_str()).collect();
+    assert_eq!(sorted[..5], ["a1", "t2", "a2", "t0", "t1"]);
+    for top in 0..=rows.len() + 1 {
+        let digest = Digest::of(&rows, top);
+        let kept: Vec<&str> = digest.worst().iter().map(|r| r.job.as_str()).collect();
+        assert_eq!(kept, sorted[..top.min(sorted.len())], "top {top}");
+        assert_eq!(digest.rows(), rows.len());
+    }
+    let digest = Digest::of(&rows, 3);
+    assert_eq!(digest.summary(), Summary::new(&rows));
+    assert_eq!(digest.example("rate_limited"), Some("429 after 5 attempts"));
+    assert_eq!(digest.example("timeout"), None);
+}
+
+/// More suites than the writer keeps open, their rows interleaved: every
+/// suite still has each of its cases once, in the order they came.
+#[test]
+fn junit_from_rows_one_at_a_time_gathers_many_interleaved_suites() {
+    let traps: Vec<String> = (0..50).map(|i| format!("physics.trap_{i:02}")).collect();
+    let mut writer = JunitWriter::new().unwrap();
+    for round in 0..3 {
+        for t in &traps {
+            let job = format!("{t}-{round}");
+            writer
+                .write(&row(&job, "b1", &[t.as_str()], &[], 50.0, 50.0))
+                .unwrap();
+        }
+    }
+    let mut out = Vec::new();
+    writer.finish(&mut out).unwrap();
+    let xml = String::from_utf8(out).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(doc.root_element().attribute("tests"), Some("150"));
+    let suites: Vec<_> = doc
+        .root_element()
+        .children()
+        .filter(|n| n.is_element())
+        .collect();
+    assert_eq!(suites.len(), 50);
+    for (suite, t) in suites.iter().zip(&traps) {
+        assert_eq!(suite.attribute("name"), Some(t.as_str()));
+        let cases: Vec<&str> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .map(|n| n.attribute("name").unwrap())
+            .collect();
+        assert_eq!(cases, [0, 1, 2].map(|r| format!("{t}-{r}")));
+    }
 }

@@ -3,12 +3,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::ValueEnum;
 use framebreak::ResultRow;
-use framebreak::campaign::{Campaign, CampaignConfig, RunDir, local_copy, open_store, rows};
-use framebreak::report::{self, HtmlOptions};
+use framebreak::campaign::{
+    Campaign, CampaignConfig, RunDir, local_copy, open_store, row_stream, rows,
+};
+use framebreak::report::{self, CsvWriter, Digest, HtmlOptions, JsonlWriter, JunitWriter};
+use framebreak::scheduler::JobStore;
+use futures::StreamExt;
 
 use crate::output::Output;
 
@@ -65,63 +70,109 @@ pub(crate) struct Args {
     store: Option<String>,
 }
 
-/// [`load`], with the number of jobs in the store.
-fn load_counted(
+/// A run's folder, configuration and store (no backend, no key needed).
+/// `store` names a PostgreSQL store again (saved configurations never hold
+/// a password).
+async fn open(
     runs_dir: &Path,
     run: &str,
     store: Option<&str>,
-) -> anyhow::Result<(RunDir, CampaignConfig, Vec<ResultRow>, u64)> {
-    crate::runtime()?.block_on(async {
-        let (dir, config) = match RunDir::open(runs_dir, run) {
-            Ok(dir) => {
-                let mut config = dir.load_config()?;
-                if let Some(store) = store {
-                    config.scheduler.store = store.to_owned();
-                }
+) -> anyhow::Result<(RunDir, CampaignConfig, Arc<dyn JobStore>)> {
+    let (dir, config) = match RunDir::open(runs_dir, run) {
+        Ok(dir) => {
+            let mut config = dir.load_config()?;
+            if let Some(store) = store {
+                config.scheduler.store = store.to_owned();
+            }
+            (dir, config)
+        }
+        // A run submitted from another machine: its folder here is made
+        // from the store.
+        Err(e) => match store {
+            Some(store) => {
+                let (config, dir) = local_copy(store, run, |c| {
+                    c.output.runs_dir = runs_dir.to_owned();
+                })
+                .await?;
                 (dir, config)
             }
-            // A run submitted from another machine: its folder here is
-            // made from the store.
-            Err(e) => match store {
-                Some(store) => {
-                    let (config, dir) = local_copy(store, run, |c| {
-                        c.output.runs_dir = runs_dir.to_owned();
-                    })
-                    .await?;
-                    (dir, config)
-                }
-                None => return Err(e.into()),
-            },
-        };
-        let jobs = open_store(&config, &dir).await?;
-        let rows = rows(jobs.as_ref()).await?;
-        let total = jobs.counts().await?.total();
-        Ok((dir, config, rows, total))
-    })
+            None => return Err(e.into()),
+        },
+    };
+    let jobs = open_store(&config, &dir).await?;
+    Ok((dir, config, jobs))
 }
 
-/// The rows of a run, read from its store (no backend, no key needed).
-/// `store` names a PostgreSQL store again (saved configurations never hold
-/// a password).
+/// The rows of a run, all in memory (for `roast`, which weighs every
+/// analysed video).
 pub(crate) fn load(
     runs_dir: &Path,
     run: &str,
     store: Option<&str>,
 ) -> anyhow::Result<(RunDir, CampaignConfig, Vec<ResultRow>)> {
-    let (dir, config, rows, _) = load_counted(runs_dir, run, store)?;
-    Ok((dir, config, rows))
+    crate::runtime()?.block_on(async {
+        let (dir, config, jobs) = open(runs_dir, run, store).await?;
+        let rows = rows(jobs.as_ref()).await?;
+        Ok((dir, config, rows))
+    })
 }
 
-fn render(
-    format: Format,
-    dir: &RunDir,
-    config: &CampaignConfig,
-    rows: &[ResultRow],
-    top: usize,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    match format {
-        Format::Html => {
+/// The reports being written while a run's rows pass: every row goes to
+/// each writer at once, and the HTML page is made at the end from the
+/// digest. Nothing holds the rows.
+#[derive(Default)]
+struct Writers {
+    html: Option<Output>,
+    jsonl: Option<JsonlWriter<Output>>,
+    csv: Option<CsvWriter<Output>>,
+    junit: Option<(JunitWriter, Output)>,
+}
+
+impl Writers {
+    /// Writers of `format` into `out`, added to these.
+    fn add(&mut self, format: Format, out: Output) -> anyhow::Result<()> {
+        match format {
+            Format::Html => self.html = Some(out),
+            Format::Jsonl => self.jsonl = Some(JsonlWriter::new(out)),
+            Format::Csv => self.csv = Some(CsvWriter::new(out)?),
+            Format::Junit => self.junit = Some((JunitWriter::new()?, out)),
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, row: &ResultRow) -> anyhow::Result<()> {
+        if let Some(w) = &mut self.jsonl {
+            w.write(row)?;
+        }
+        if let Some(w) = &mut self.csv {
+            w.write(row)?;
+        }
+        if let Some((w, _)) = &mut self.junit {
+            w.write(row)?;
+        }
+        Ok(())
+    }
+
+    /// Finishes every report (the HTML page from `digest`) and puts each
+    /// file in place.
+    fn finish(
+        self,
+        digest: &Digest,
+        dir: &RunDir,
+        config: &CampaignConfig,
+        top: usize,
+    ) -> anyhow::Result<()> {
+        if let Some(w) = self.jsonl {
+            w.finish()?.finish()?;
+        }
+        if let Some(w) = self.csv {
+            w.finish()?.finish()?;
+        }
+        if let Some((w, mut out)) = self.junit {
+            w.finish(&mut out)?;
+            out.finish()?;
+        }
+        if let Some(mut out) = self.html {
             let options = HtmlOptions::new(dir.path())
                 .title(format!(
                     "framebreak run {} ({})",
@@ -133,72 +184,84 @@ fn render(
                 .generated_at(
                     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
                 );
-            let page = report::html(rows, &options)?;
+            let page = report::html_from(digest, &options)?;
             out.write_all(page.as_bytes())?;
+            out.finish()?;
         }
-        Format::Jsonl => report::jsonl(rows, &mut *out)?,
-        Format::Csv => report::csv(rows, &mut *out)?,
-        Format::Junit => report::junit(rows, &mut *out)?,
+        Ok(())
     }
-    Ok(())
 }
 
-/// Writes every report into the run folder, unless the store is behind
-/// the ones there (`jobs`: the jobs it holds); returns their paths.
-pub(crate) fn write_all(
+/// Reads every finished job of `store` once, a page at a time, into
+/// `writers` and a digest that keeps the `top` worst rows.
+async fn pass(store: &dyn JobStore, top: usize, writers: &mut Writers) -> anyhow::Result<Digest> {
+    let mut digest = Digest::new(top);
+    let mut rows = row_stream(store);
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        writers.write(&row)?;
+        digest.add(&row);
+    }
+    Ok(digest)
+}
+
+/// The digest of a run's rows without writing any report (`--no-report`):
+/// what the closing lines and `--fail-on` need.
+pub(crate) async fn digest(campaign: &Campaign) -> anyhow::Result<Digest> {
+    pass(campaign.store().as_ref(), 0, &mut Writers::default()).await
+}
+
+/// Writes every report into the run folder from one pass over its store,
+/// unless the store is behind the ones there (`done` and `jobs`: the done
+/// jobs and all jobs it holds); returns the digest and the reports' paths.
+pub(crate) async fn write_all(
     campaign: &Campaign,
-    rows: &[ResultRow],
+    done: u64,
     jobs: u64,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<(Digest, Vec<PathBuf>)> {
     let dir = campaign.run_dir();
-    dir.check_reports(rows, jobs)?;
+    dir.check_reports(done, jobs)?;
+    let top = campaign.config().output.top;
+    let mut writers = Writers::default();
     let mut written = Vec::new();
     for format in Format::ALL {
         let path = dir.path().join(format.file_name());
-        let mut out = Output::open(Some(&path))?;
-        render(
-            format,
-            dir,
-            campaign.config(),
-            rows,
-            campaign.config().output.top,
-            out.writer(),
-        )
-        .with_context(|| format!("writing {}", path.display()))?;
-        out.finish()?;
+        writers.add(format, Output::open(Some(&path))?)?;
         written.push(path);
     }
-    Ok(written)
+    let digest = pass(campaign.store().as_ref(), top, &mut writers).await?;
+    writers.finish(&digest, dir, campaign.config(), top)?;
+    Ok((digest, written))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let (dir, config, rows, jobs) = load_counted(&args.runs_dir, &args.run, args.store.as_deref())?;
-    let path = match &args.output {
-        Some(p) if p.as_os_str() == "-" => None,
-        Some(p) => Some(p.clone()),
-        None => {
-            // The run folder's reports are never replaced by fewer rows.
-            dir.check_reports(&rows, jobs)?;
-            Some(dir.path().join(args.format.file_name()))
+    crate::runtime()?.block_on(async {
+        let (dir, config, jobs) = open(&args.runs_dir, &args.run, args.store.as_deref()).await?;
+        let counts = jobs.counts().await?;
+        let path = match &args.output {
+            Some(p) if p.as_os_str() == "-" => None,
+            Some(p) => Some(p.clone()),
+            None => {
+                // The run folder's reports are never replaced by fewer rows.
+                dir.check_reports(counts.done, counts.total())?;
+                Some(dir.path().join(args.format.file_name()))
+            }
+        };
+        let top = args.top.unwrap_or(config.output.top);
+        let mut writers = Writers::default();
+        writers.add(args.format, Output::open(path.as_deref())?)?;
+        let digest = pass(jobs.as_ref(), top, &mut writers).await?;
+        writers
+            .finish(&digest, &dir, &config, top)
+            .with_context(|| format!("writing the {:?} report", args.format))?;
+        if let Some(p) = path {
+            eprintln!(
+                "framebreak: wrote {} ({} jobs, {} videos analysed)",
+                p.display(),
+                digest.rows(),
+                digest.summary().analysed
+            );
         }
-    };
-    let mut out = Output::open(path.as_deref())?;
-    render(
-        args.format,
-        &dir,
-        &config,
-        &rows,
-        args.top.unwrap_or(config.output.top),
-        out.writer(),
-    )?;
-    out.finish()?;
-    if let Some(p) = path {
-        let analysed = rows.iter().filter(|r| r.analysis.is_some()).count();
-        eprintln!(
-            "framebreak: wrote {} ({} jobs, {analysed} videos analysed)",
-            p.display(),
-            rows.len()
-        );
-    }
-    Ok(())
+        Ok(())
+    })
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use framebreak::campaign::{Campaign, Threshold};
+use framebreak::report::{Digest, Summary};
 use framebreak::scheduler::{FailureCategory, RunOutcome};
 use tokio_util::sync::CancellationToken;
 
@@ -314,13 +315,19 @@ pub(crate) fn drive(
                 ExitCode::from(INTERRUPTED)
             });
         }
-        let rows = campaign.rows().await?;
-        if !flags.no_report {
-            let written = report::write_all(&campaign, &rows, c.total())?;
+        // One pass over the store: the reports (unless --no-report) and
+        // the figures the closing lines and --fail-on need, never every row
+        // at once.
+        let digest = if flags.no_report {
+            report::digest(&campaign).await?
+        } else {
+            let (digest, written) = report::write_all(&campaign, c.done, c.total()).await?;
             for path in written {
                 say(format!("framebreak: wrote {}", path.display()));
             }
-        }
+            digest
+        };
+        let figures = digest.summary();
         say(format!(
             "framebreak: {} done, {} failed, {} cancelled, {} unfinished",
             c.done,
@@ -331,7 +338,7 @@ pub(crate) fn drive(
         if c.failed > 0 && c.done == 0 {
             // Said even when quiet: nothing came of the run, and why is the
             // first thing to know.
-            eprintln!("{}", failure_reasons(&rows, c.failed));
+            eprintln!("{}", failure_reasons(&digest, &figures, c.failed));
         }
         let cancelled = campaign.cancelled_at_provider();
         if cancelled > 0 {
@@ -340,14 +347,11 @@ pub(crate) fn drive(
                  cancelled at the provider"
             ));
         }
-        let unknown = rows
-            .iter()
-            .filter(|r| {
-                r.failure
-                    .as_ref()
-                    .is_some_and(|f| f.category == FailureCategory::UnknownSubmission)
-            })
-            .count();
+        let unknown = figures
+            .failures
+            .get(FailureCategory::UnknownSubmission.as_str())
+            .copied()
+            .unwrap_or(0);
         if unknown > 0 {
             // Said even when quiet: it is about money.
             eprintln!(
@@ -373,7 +377,7 @@ pub(crate) fn drive(
         }
         let mut crossed = false;
         for t in thresholds {
-            if let Some(v) = t.crossed(&rows) {
+            if let Some(v) = t.crossed(&figures) {
                 eprintln!("framebreak: --fail-on {t}: the run measured {v:.3}");
                 crossed = true;
             }
@@ -407,17 +411,12 @@ fn run_arg(campaign: &Campaign) -> String {
 
 /// The main reasons jobs failed: the most frequent categories, each with
 /// its count and one message.
-fn failure_reasons(rows: &[framebreak::ResultRow], failed: u64) -> String {
-    let mut by_category: Vec<(FailureCategory, usize, &str)> = Vec::new();
-    for failure in rows.iter().filter_map(|r| r.failure.as_ref()) {
-        match by_category
-            .iter_mut()
-            .find(|(c, ..)| *c == failure.category)
-        {
-            Some((_, n, _)) => *n += 1,
-            None => by_category.push((failure.category, 1, &failure.message)),
-        }
-    }
+fn failure_reasons(digest: &Digest, figures: &Summary, failed: u64) -> String {
+    let mut by_category: Vec<(&str, u64, &str)> = figures
+        .failures
+        .iter()
+        .filter_map(|(category, n)| Some((category.as_str(), *n, digest.example(category)?)))
+        .collect();
     by_category.sort_by_key(|c| std::cmp::Reverse(c.1));
     let mut text = format!("framebreak: every job failed ({failed}); the main reasons:");
     for (category, n, example) in by_category.iter().take(3) {
