@@ -8,8 +8,8 @@ use framebreak_defects::VideoReport;
 use framebreak_defects::eval::Evaluation;
 use framebreak_variants::{DefectKind, Family};
 
-use super::summary::{GroupRate, Histogram, Rate, Summary, TrapEffect, truth_in_analysed_frames};
 use super::stats::newcombe;
+use super::summary::{GroupRate, Histogram, Rate, Summary, TrapEffect, truth_in_analysed_frames};
 use crate::{ResultRow, RowStatus};
 
 /// The analysed videos of one group, tallied.
@@ -42,7 +42,12 @@ impl GroupTally {
             broken: Rate::new(self.broken, videos),
             by_kind: DefectKind::ALL
                 .into_iter()
-                .map(|k| (k, Rate::new(self.kinds.get(&k).copied().unwrap_or(0), videos)))
+                .map(|k| {
+                    (
+                        k,
+                        Rate::new(self.kinds.get(&k).copied().unwrap_or(0), videos),
+                    )
+                })
                 .collect(),
             physics_mean: mean(self.physics),
             realism_mean: mean(self.realism),
@@ -145,7 +150,9 @@ impl Digest {
                     self.examples.insert(category.to_owned(), f.message.clone());
                 }
             }
-            (None, RowStatus::Cancelled) => *self.failures.entry("cancelled".into()).or_insert(0) += 1,
+            (None, RowStatus::Cancelled) => {
+                *self.failures.entry("cancelled".into()).or_insert(0) += 1
+            }
             (None, _) => {}
         }
         let Some(a) = &row.analysis else { return };

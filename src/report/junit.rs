@@ -112,7 +112,10 @@ impl JunitWriter {
             row.traps.join("+")
         };
         let next = self.suites.len();
-        let (file, counts) = self.suites.entry(name.clone()).or_insert((next, Counts::default()));
+        let (file, counts) = self
+            .suites
+            .entry(name.clone())
+            .or_insert((next, Counts::default()));
         counts.add(row);
         let file = *file;
         self.totals.add(row);

@@ -38,8 +38,8 @@ mod tests;
 pub(crate) mod testutil;
 
 pub use digest::Digest;
-pub use error::Error;
 pub(crate) use digest::worst_rows;
+pub use error::Error;
 pub use html::{HtmlOptions, SECTIONS, html, html_from};
 pub use junit::{JunitWriter, junit};
 pub use sheet::{ContactSheet, SheetOptions, SheetTile, contact_sheet, kind_colour};

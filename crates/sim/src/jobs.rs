@@ -23,12 +23,20 @@ use crate::{Faults, Latency, Result, Simulator, Stats};
 /// Jobs kept before the oldest are forgotten, whatever their state.
 const MAX_JOBS: usize = 100_000;
 
-/// Settled jobs kept (a clip delivered whole, or a failure seen by a poll)
-/// before the longest settled is forgotten, as a provider lets finished
-/// generations expire: the table's memory is bounded by the jobs in flight
-/// and this, not by the jobs ever submitted. A forgotten job is not found,
-/// and its idempotency key makes a new job.
-pub const RETAINED_SETTLED_JOBS: usize = 4_096;
+/// Settled jobs the in-process simulator keeps (a clip delivered whole, or a
+/// failure seen by a poll) before the longest settled is forgotten, as a
+/// provider lets finished generations expire: its table's memory is bounded
+/// by the jobs in flight and this, not by the jobs ever submitted. A
+/// forgotten job is not found (a download of it fails), and its idempotency
+/// key makes a new job. A campaign reads a job's video and truth as it
+/// settles, and downloads it again only when the local file was damaged
+/// before its analysis. `framebreak sim serve`, which many workers share
+/// (one may fetch again a video another downloaded half a minute before),
+/// keeps up to 100,000.
+pub const RETAINED_SETTLED_JOBS: usize = 1_024;
+
+/// Settled jobs `framebreak sim serve` keeps (see [`RETAINED_SETTLED_JOBS`]).
+pub(crate) const SERVER_RETAINED_SETTLED_JOBS: usize = MAX_JOBS;
 
 /// A fault that hits a submission.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -98,6 +106,8 @@ struct Table {
     order: VecDeque<String>,
     /// Settled jobs, longest settled first (see [`RETAINED_SETTLED_JOBS`]).
     settled: VecDeque<String>,
+    /// How many settled jobs are kept.
+    retain_settled: usize,
     keys: HashMap<String, String>,
     next: u64,
     journal: Option<Journal>,
@@ -147,6 +157,7 @@ impl Jobs {
             jobs: HashMap::new(),
             order: VecDeque::new(),
             settled: VecDeque::new(),
+            retain_settled: RETAINED_SETTLED_JOBS,
             keys: HashMap::new(),
             next: 1,
             journal: None,
@@ -220,6 +231,11 @@ impl Jobs {
             bucket,
             table,
         }
+    }
+
+    /// Keeps up to `n` settled jobs (see [`RETAINED_SETTLED_JOBS`]).
+    pub(crate) fn retain_settled(&self, n: usize) {
+        self.lock().retain_settled = n.max(1);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -507,7 +523,7 @@ impl Table {
         }
         job.settled = true;
         self.settled.push_back(id.to_owned());
-        while self.settled.len() > RETAINED_SETTLED_JOBS {
+        while self.settled.len() > self.retain_settled {
             if let Some(old) = self.settled.pop_front() {
                 self.remove(&old);
             }

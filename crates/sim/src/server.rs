@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use self::content::content;
 use self::list::list;
 use self::submission::request_of;
-use crate::jobs::{JobView, Jobs, Phase, SubmitFault};
+use crate::jobs::{JobView, Jobs, Phase, SERVER_RETAINED_SETTLED_JOBS, SubmitFault};
 use crate::{Error, Faults, Latency, Result, Simulator, Stats};
 
 /// How the server behaves.
@@ -159,6 +159,9 @@ impl SimServer {
             Some(path) => Jobs::open(config.simulator, config.faults, config.latency, path)?,
             None => Jobs::new(config.simulator, config.faults, config.latency),
         });
+        // Many workers share the server: one may fetch again a video
+        // another downloaded long before.
+        jobs.retain_settled(SERVER_RETAINED_SETTLED_JOBS);
         let bind = |reason: String| Error::Bind {
             addr: addr.to_owned(),
             reason,
