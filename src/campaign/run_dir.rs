@@ -81,6 +81,11 @@ impl RunDir {
                 .collect();
             known.sort();
             let reason = match known.last() {
+                _ if path.is_dir() => format!(
+                    "its folder {} has no {CONFIG_FILE}, the run's configuration: without it \
+                     the run cannot be resumed or reported; put it back (from a backup)",
+                    path.display()
+                ),
                 Some(last) => format!(
                     "no {CONFIG_FILE} there; {} runs are known, the latest is {last}",
                     known.len()

@@ -459,3 +459,60 @@ fn a_store_that_lost_its_newest_writes_is_refused() {
     ));
     assert_eq!(done_rows(&run_dir), 6);
 }
+
+/// The run folder's bookkeeping damaged: a missing or unreadable
+/// `campaign.toml` is refused as a usage error naming it, the reports kept;
+/// a missing `enqueued` is written again by `resume` from the configuration,
+/// which makes exactly the same variants, so no job is added or run twice.
+#[test]
+fn a_damaged_configuration_is_refused_and_a_lost_enqueued_count_rebuilt() {
+    let runs = tempfile::tempdir().unwrap();
+    let run_dir = runs.path().join("b1");
+    ok(&framebreak()
+        .args(run_args(runs.path(), "b1", 6))
+        .output()
+        .unwrap());
+    let before = reports(&run_dir);
+    let config = std::fs::read(run_dir.join("campaign.toml")).unwrap();
+    let damages: [(&str, &dyn Fn()); 2] = [
+        ("deleted", &|| {
+            std::fs::remove_file(run_dir.join("campaign.toml")).unwrap();
+        }),
+        ("overwritten", &|| {
+            std::fs::write(run_dir.join("campaign.toml"), b"[scheduler\nconcurrency = ").unwrap();
+        }),
+    ];
+    for (damage, apply) in damages {
+        apply();
+        for command in [
+            &["resume", "b1", "--progress", "quiet"][..],
+            &["report", "b1"][..],
+        ] {
+            let out = on_run(runs.path(), command);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{damage}, {command:?}: {err}");
+            assert!(
+                err.contains("campaign.toml"),
+                "{damage}, {command:?}: {err}"
+            );
+            assert_eq!(reports(&run_dir), before, "{damage}, {command:?}");
+        }
+        std::fs::write(run_dir.join("campaign.toml"), &config).unwrap();
+    }
+    std::fs::remove_file(run_dir.join("enqueued")).unwrap();
+    ok(&on_run(
+        runs.path(),
+        &["resume", "b1", "--progress", "quiet"],
+    ));
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("enqueued"))
+            .unwrap()
+            .trim(),
+        "6"
+    );
+    let rows = std::fs::read_to_string(run_dir.join("results.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 6, "{rows}");
+    assert_eq!(done_rows(&run_dir), 6);
+    let journal = std::fs::read_to_string(run_dir.join("sim-journal.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 6, "one submission per job");
+}
