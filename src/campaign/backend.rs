@@ -148,6 +148,13 @@ pub(crate) struct Built {
     pub(crate) sim: Option<SimBackend>,
 }
 
+/// Clips the in-process simulator keeps after rendering: each variant is
+/// its own clip, read once by its job (which holds it until then), so a
+/// cache only serves a download made again, which renders the same bytes
+/// anyway. Its 256 clips were what a long run held more than a short one
+/// (`docs/memory-per-job-2026-12-06.md`).
+const IN_PROCESS_CACHE_CLIPS: usize = 8;
+
 /// Builds the backend of `config`; the in-process simulator journals its
 /// submissions in `run_dir` so a resumed run finds the jobs it submitted.
 pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Error> {
@@ -194,7 +201,7 @@ pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Err
                     })?,
                 None => Faults::none(),
             };
-            let simulator = Simulator::new(profile)?;
+            let simulator = Simulator::new(profile)?.cache_clips(IN_PROCESS_CACHE_CLIPS);
             let sim = SimBackend::new(simulator)
                 .with_faults(faults)
                 .with_journal(run_dir.join(SIM_JOURNAL))?;

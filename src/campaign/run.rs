@@ -843,7 +843,9 @@ const ENQUEUE_BATCH: usize = 1_000;
 
 /// How often a SQLite run's folder records its store's done count.
 const DONE_MARK_EVERY: Duration = Duration::from_secs(2);
-const ROWS_PAGE: usize = 1_000;
+/// Finished jobs read from the store at a time for reports: each is a few
+/// kilobytes of JSON (its analysis), so a page stays well under a megabyte.
+const ROWS_PAGE: usize = 100;
 
 /// The job store of a run, without its backend: what reports and status
 /// read (they need no API key), also while the run goes on elsewhere.

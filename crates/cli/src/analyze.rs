@@ -8,7 +8,7 @@ use framebreak::ResultRow;
 use framebreak::defects::{Analyzer, Compute, DecisionModel};
 use framebreak::gpu::{DeviceId, candle_device};
 use framebreak::media::{ReadOptions, Resize, Sampling};
-use framebreak::report::{self, HtmlOptions};
+use framebreak::report::{self, Digest, HtmlOptions};
 
 use crate::exit::Usage;
 
@@ -106,12 +106,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<bool> {
     }
     let stdout = std::io::stdout();
     let mut failed = false;
-    let mut rows = Vec::new();
+    let options = HtmlOptions::new(".");
+    // The HTML report's figures and worst videos, gathered as files pass.
+    let mut digest = args.html.as_ref().map(|_| Digest::new(options.top_n));
     for file in &args.files {
         match analyzer.analyze_file(file) {
             Ok(report) => {
-                if args.html.is_some() {
-                    rows.push(ResultRow::from_analysis(
+                if let Some(digest) = &mut digest {
+                    digest.add(&ResultRow::from_analysis(
                         &file.display().to_string(),
                         report.clone(),
                     ));
@@ -138,10 +140,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<bool> {
             }
         }
     }
-    if let Some(path) = &args.html {
-        let options =
-            HtmlOptions::new(".").title(format!("framebreak analyze: {} videos", rows.len()));
-        let page = report::html(&rows, &options).context("writing the HTML report")?;
+    if let (Some(path), Some(digest)) = (&args.html, &digest) {
+        let options = options.title(format!("framebreak analyze: {} videos", digest.rows()));
+        let page = report::html_from(digest, &options).context("writing the HTML report")?;
         let mut out = crate::output::Output::open(Some(path))?;
         out.writer()
             .write_all(page.as_bytes())

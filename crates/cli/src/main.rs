@@ -67,28 +67,33 @@ enum Command {
     Sim(sim::Args),
 }
 
-/// glibc's malloc makes an arena per thread that contends (up to eight per
-/// core) and gives little of them back: tokio's workers, its blocking pool
-/// and the analysis threads each kept their own, and a run's resident memory
-/// grew with its jobs. One arena per core bounds it by the cores, as every
-/// other CPU resource is (`scripts/bench-memory`,
-/// `docs/memory-per-job-2026-12-06.md`). Called before any thread starts.
+/// glibc's malloc, left to itself, keeps a run's freed memory: it makes an
+/// arena per thread that contends (up to eight per core: tokio's workers,
+/// its blocking pool, the analysis threads) and, once a large block was
+/// freed, serves later large blocks (frames, the H.264 coder's buffers) from
+/// the arenas instead of mapping them, where fragments of them stay
+/// resident. One arena per core and a fixed 256 KiB mapping threshold make
+/// resident memory follow live memory (measured, each alone, in
+/// `docs/memory-per-job-2026-12-06.md`; `scripts/bench-memory`). Called
+/// before any thread starts.
 #[allow(unsafe_code)]
-fn arenas_per_core() {
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let cores = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
-        // SAFETY: mallopt only sets a tuning parameter of glibc's allocator;
-        // M_ARENA_MAX takes any positive count, and no other thread runs yet.
+        // SAFETY: mallopt only sets tuning parameters of glibc's allocator,
+        // each to a value it accepts (a positive arena count; a threshold
+        // under its 32 MiB maximum), and no other thread runs yet.
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, cores);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
         }
     }
 }
 
 fn main() -> ExitCode {
-    arenas_per_core();
+    tune_malloc();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // Help and --version exit 0; usage errors exit 2.
