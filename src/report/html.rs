@@ -365,7 +365,7 @@ fn worst(page: &mut String, worst: &[ResultRow], options: &HtmlOptions) {
          detector's box; warp, melt and teleport frames show the optical flow to the next \
          frame, less the camera's pan (bright: motion the camera does not explain).</p>",
     );
-    for row in worst.into_iter().take(options.top_n) {
+    for row in worst.iter().take(options.top_n) {
         video_figure(page, row, &options.run_dir, &options.sheet);
     }
     page.push_str("</section>");

@@ -59,6 +59,30 @@ fn reports(run_dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// `resume` and `report` of `run` both exit 2 with a message holding every
+/// one of `needles`, and leave the reports as they were (`before`).
+fn refused_by_resume_and_report(
+    runs: &Path,
+    run: &str,
+    damage: &str,
+    before: &[(String, Vec<u8>)],
+    needles: &[&str],
+) {
+    for command in [
+        &["resume", run, "--progress", "quiet"][..],
+        &["report", run][..],
+    ] {
+        let out = on_run(runs, command);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{damage}, {command:?}: {err}");
+        assert!(
+            needles.iter().all(|n| err.contains(n)),
+            "{damage}, {command:?}: {err}"
+        );
+        assert_eq!(reports(&runs.join(run)), before, "{damage}, {command:?}");
+    }
+}
+
 fn done_rows(run_dir: &Path) -> usize {
     std::fs::read_to_string(run_dir.join("results.jsonl"))
         .unwrap()
@@ -103,19 +127,13 @@ fn a_missing_or_emptied_store_is_refused_and_the_reports_are_kept() {
     ];
     for (damage, apply) in damages {
         apply();
-        for command in [
-            &["resume", "s1", "--progress", "quiet"][..],
-            &["report", "s1"][..],
-        ] {
-            let out = on_run(runs.path(), command);
-            let err = stderr(&out);
-            assert_eq!(out.status.code(), Some(2), "{damage}, {command:?}: {err}");
-            assert!(
-                err.contains("jobs.sqlite") && err.contains("6") && err.contains("backup"),
-                "{damage}, {command:?}: {err}"
-            );
-            assert_eq!(reports(&run_dir), before, "{damage}, {command:?}");
-        }
+        refused_by_resume_and_report(
+            runs.path(),
+            "s1",
+            damage,
+            &before,
+            &["jobs.sqlite", "6", "backup"],
+        );
         // Nothing was created in its place.
         let left: Vec<_> = store_files(&run_dir)
             .iter()
@@ -484,19 +502,7 @@ fn a_damaged_configuration_is_refused_and_a_lost_enqueued_count_rebuilt() {
     ];
     for (damage, apply) in damages {
         apply();
-        for command in [
-            &["resume", "b1", "--progress", "quiet"][..],
-            &["report", "b1"][..],
-        ] {
-            let out = on_run(runs.path(), command);
-            let err = stderr(&out);
-            assert_eq!(out.status.code(), Some(2), "{damage}, {command:?}: {err}");
-            assert!(
-                err.contains("campaign.toml"),
-                "{damage}, {command:?}: {err}"
-            );
-            assert_eq!(reports(&run_dir), before, "{damage}, {command:?}");
-        }
+        refused_by_resume_and_report(runs.path(), "b1", damage, &before, &["campaign.toml"]);
         std::fs::write(run_dir.join("campaign.toml"), &config).unwrap();
     }
     std::fs::remove_file(run_dir.join("enqueued")).unwrap();

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use framebreak_client::{Error as ClientError, JobState, VideoBackend, VideoRequest};
+use framebreak_client::{
+    Asset, Error as ClientError, JobState, RemoteJob, VideoBackend, VideoRequest,
+};
 use framebreak_sim::{
     Latency, Profile, RETAINED_SETTLED_JOBS, SimBackend, Simulator, render_peak, render_slots,
 };
@@ -47,6 +49,17 @@ async fn a_burst_of_jobs_renders_at_most_one_clip_per_core_at_a_time() {
     );
 }
 
+/// The video of `job`, once the simulator has finished it.
+async fn finished(sim: &SimBackend, job: &RemoteJob) -> Asset {
+    loop {
+        match sim.status(job).await.unwrap().state {
+            JobState::Succeeded { assets } => return assets.into_iter().next().unwrap(),
+            JobState::Failed { error } => panic!("{error}"),
+            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
+
 /// A delivered job lets its clip go but keeps its truth, and a later
 /// download renders the same bytes again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,13 +71,7 @@ async fn a_delivered_clip_is_let_go_and_made_again_byte_for_byte() {
         .submit(&small("a red ball falls onto a table"))
         .await
         .unwrap();
-    let asset = loop {
-        match sim.status(&job).await.unwrap().state {
-            JobState::Succeeded { assets } => break assets.into_iter().next().unwrap(),
-            JobState::Failed { error } => panic!("{error}"),
-            _ => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
-    };
+    let asset = finished(&sim, &job).await;
     let mut first = Vec::new();
     sim.download(&asset, &mut first, &|_| {}).await.unwrap();
     let truth = sim.truth(&job).expect("the truth outlives the clip");
@@ -101,13 +108,7 @@ async fn settled_jobs_beyond_the_retention_are_forgotten_oldest_first() {
     let mut jobs = Vec::new();
     for _ in 0..=RETAINED_SETTLED_JOBS {
         let job = sim.submit(&request).await.unwrap();
-        let asset = loop {
-            match sim.status(&job).await.unwrap().state {
-                JobState::Succeeded { assets } => break assets.into_iter().next().unwrap(),
-                JobState::Failed { error } => panic!("{error}"),
-                _ => tokio::time::sleep(Duration::from_millis(5)).await,
-            }
-        };
+        let asset = finished(&sim, &job).await;
         let mut clip = Vec::new();
         sim.download(&asset, &mut clip, &|_| {}).await.unwrap();
         assert!(!clip.is_empty());
