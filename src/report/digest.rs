@@ -201,6 +201,12 @@ impl Digest {
         self.rows
     }
 
+    /// Rows with an analysis.
+    #[must_use]
+    pub fn analysed(&self) -> u64 {
+        self.all.videos
+    }
+
     /// Whether some row names a video file.
     #[must_use]
     pub fn any_video(&self) -> bool {

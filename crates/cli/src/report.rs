@@ -259,7 +259,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 "framebreak: wrote {} ({} jobs, {} videos analysed)",
                 p.display(),
                 digest.rows(),
-                digest.summary().analysed
+                digest.analysed()
             );
         }
         Ok(())
