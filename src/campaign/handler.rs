@@ -142,10 +142,16 @@ impl Analysis {
         path: PathBuf,
         name: String,
     ) -> Result<framebreak_defects::VideoReport, Failure> {
-        let _permit =
-            self.permits.acquire().await.map_err(|_| {
-                Failure::new(FailureCategory::Cancelled, "analysis is shutting down")
-            })?;
+        let shutting_down =
+            |_| Failure::new(FailureCategory::Cancelled, "analysis is shutting down");
+        let _permit = self.permits.acquire().await.map_err(shutting_down)?;
+        // Decoding and analysis hold the frames and the decoder's buffers:
+        // they share the process's CPU permits with the in-process
+        // simulator's renders, so the two together never exceed the cores.
+        let _cpu = framebreak_media::cpu_gate()
+            .acquire()
+            .await
+            .map_err(shutting_down)?;
         let (device, lease) = match &self.devices {
             Devices::Fixed(d) => (d.clone(), None),
             Devices::Chosen(manager, selector) => {

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use framebreak_client::VideoRequest;
@@ -672,16 +672,18 @@ fn start_render(sim: &Simulator, plan: &Plan) -> Slot {
 static RENDERING: AtomicUsize = AtomicUsize::new(0);
 static RENDER_PEAK: AtomicUsize = AtomicUsize::new(0);
 
-/// One render per core at a time, process-wide.
+/// One render per core at a time, process-wide, out of the same permits as
+/// every other CPU-heavy frame task in the process (a campaign's analyses).
 fn render_gate() -> &'static Arc<tokio::sync::Semaphore> {
-    static GATE: OnceLock<Arc<tokio::sync::Semaphore>> = OnceLock::new();
-    GATE.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(render_slots())))
+    framebreak_media::cpu_gate()
 }
 
-/// How many renders of submitted jobs may run at once: the cores.
+/// How many renders of submitted jobs may run at once: the cores, shared
+/// with the process's other CPU-heavy frame work
+/// ([`framebreak_media::cpu_gate`]).
 #[must_use]
 pub fn render_slots() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    framebreak_media::cpu_slots()
 }
 
 /// The most renders of submitted jobs that ran at once in this process
