@@ -223,6 +223,10 @@ pub struct SchedulerConfig {
     /// How long a worker's lease on a job lasts without a heartbeat: a
     /// killed worker's jobs go back to the others after this, seconds.
     pub lease_ttl_secs: u64,
+    /// How long a PostgreSQL store may stay unreachable (restarting, a
+    /// connection cut) before the run gives up, seconds; meanwhile every
+    /// store call is tried again with backoff. 0: give up at once.
+    pub store_outage_secs: u64,
 }
 
 impl Default for SchedulerConfig {
@@ -234,6 +238,7 @@ impl Default for SchedulerConfig {
             max_attempts: 5,
             store: "sqlite".into(),
             lease_ttl_secs: 30,
+            store_outage_secs: 120,
         }
     }
 }
@@ -506,6 +511,15 @@ impl CampaignConfig {
                 format!(
                     "{} is not within 1..={MAX_LEASE_TTL_SECS} (a week)",
                     self.scheduler.lease_ttl_secs
+                ),
+            );
+        }
+        if self.scheduler.store_outage_secs > MAX_LEASE_TTL_SECS {
+            return bad(
+                "scheduler.store_outage_secs",
+                format!(
+                    "{} is over {MAX_LEASE_TTL_SECS} (a week)",
+                    self.scheduler.store_outage_secs
                 ),
             );
         }

@@ -36,6 +36,28 @@ pub enum Error {
         /// What is wrong with it.
         problem: StoreProblem,
     },
+    /// A shared store's run whose submit has not finished: it is still
+    /// enqueueing, or it was interrupted. Working on it would finish the
+    /// jobs that got in and report the run complete.
+    #[error(
+        "run {run_id}: its submit has not finished (it is enqueueing now, or it was \
+         interrupted): wait for it, run the same `framebreak submit --run-id {run_id} …` \
+         again to finish it, or remove the run with `framebreak db drop-run {run_id}`"
+    )]
+    SubmitUnfinished {
+        /// The run.
+        run_id: String,
+    },
+    /// A run id a new submit cannot have: another submit of it is running,
+    /// or the store holds it already (submitted, or interrupted with
+    /// another configuration).
+    #[error("run id {run_id:?}: {reason}")]
+    RunIdTaken {
+        /// The id asked for.
+        run_id: String,
+        /// Why it cannot be used, and what to do.
+        reason: String,
+    },
     /// A file of the run folder cannot be read or written.
     #[error("{}: {source}", path.display())]
     Io {

@@ -41,7 +41,7 @@ pub use run::{
     unknown_submissions,
 };
 pub use run_dir::{CONFIG_FILE, RunDir, STORE_FILE, new_run_id};
-pub use store::{DATABASE_URL, RunStore, is_postgres};
+pub use store::{DATABASE_URL, RunStore, drop_run, is_postgres, migrate_store};
 pub use threshold::{Measure, Threshold};
 
 use framebreak_scheduler::RateLimit;

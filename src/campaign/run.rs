@@ -63,6 +63,9 @@ pub struct Campaign {
     cancelled_at_provider: Arc<std::sync::atomic::AtomicU64>,
     /// The run folder's lock, held while this campaign lives (SQLite runs).
     _lock: Option<std::fs::File>,
+    /// A new run's claim on its id in a shared store, held until every
+    /// variant is enqueued.
+    submit_hold: std::sync::Mutex<Option<crate::campaign::store::SubmitHold>>,
 }
 
 impl std::fmt::Debug for Campaign {
@@ -96,11 +99,15 @@ impl Campaign {
         // made: a run that cannot enqueue would be one `resume` never ends.
         check_variants(&config)?;
         let runs_dir = config.output.runs_dir.clone();
-        if runs_dir
+        let exists = runs_dir
             .join(id)
             .join(crate::campaign::CONFIG_FILE)
-            .exists()
-        {
+            .exists();
+        // A shared store's run is the store's: an interrupted submit is
+        // finished by submitting again, from this machine or any other, and
+        // the store (not this folder) says whether the id is free.
+        let shared = crate::campaign::is_postgres(&config.scheduler.store);
+        if exists && !shared {
             return Err(Error::Config {
                 source_name: format!("run id {id:?}"),
                 reason: format!(
@@ -109,26 +116,30 @@ impl Campaign {
                 ),
             });
         }
-        let run = RunDir::create(&runs_dir, id)?;
+        let run = if exists {
+            RunDir::open(&runs_dir, id)?
+        } else {
+            RunDir::create(&runs_dir, id)?
+        };
         run.save_config(&config)?;
         let made = async {
             let campaign = Self::assemble(config, run.clone(), Opening::New).await?;
-            if campaign.run_store.load_config().await?.is_some() {
-                return Err(Error::Config {
-                    source_name: format!("run id {id:?}"),
-                    reason: "the store already holds a run with this id".into(),
-                });
-            }
-            campaign
+            let hold = campaign
                 .run_store
-                .save_config(&campaign.config.to_toml_redacted())
+                .claim_submit(id, &campaign.config)
                 .await?;
+            *campaign
+                .submit_hold
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hold);
             Ok(campaign)
         };
         made.await.inspect_err(|_| {
             // Nothing ran: a folder that cannot be resumed would only
             // mislead `framebreak resume`.
-            let _ = std::fs::remove_dir_all(run.path());
+            if !exists {
+                let _ = std::fs::remove_dir_all(run.path());
+            }
         })
     }
 
@@ -230,6 +241,7 @@ impl Campaign {
             cancelled_at_provider: Arc::default(),
             shutdown,
             _lock: lock,
+            submit_hold: std::sync::Mutex::default(),
         })
     }
 
@@ -326,6 +338,14 @@ impl Campaign {
         }
         self.run.mark_enqueued(count)?;
         self.run_store.mark_enqueued(count).await?;
+        // Every variant is in: the run is sealed, other submits of its id
+        // are refused by the mark, not by the lock.
+        drop(
+            self.submit_hold
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
         Ok(EnqueueStats {
             variants: count,
             controls,
@@ -415,6 +435,7 @@ impl Campaign {
         let mut builder = Scheduler::builder(self.store(), handler)
             .concurrency(s.concurrency)
             .lease_ttl(Duration::from_secs(s.lease_ttl_secs))
+            .store_outage(Duration::from_secs(s.store_outage_secs))
             .retry(RetryPolicy::uniform(rule))
             .shutdown(self.shutdown.clone())
             .backend(
@@ -781,7 +802,7 @@ pub async fn local_copy(
 ) -> Result<(CampaignConfig, RunDir), Error> {
     let mut probe = CampaignConfig::default();
     probe.scheduler.store = store.to_owned();
-    let shared = RunStore::open(&probe, run_id, Path::new(".")).await?;
+    let shared = RunStore::attach(&probe, run_id).await?;
     let text = shared
         .load_config()
         .await?
@@ -791,6 +812,11 @@ pub async fn local_copy(
             reason: "the store holds no run with this id (submit it with `framebreak submit`)"
                 .into(),
         })?;
+    if shared.enqueued().await?.is_none() {
+        return Err(Error::SubmitUnfinished {
+            run_id: run_id.to_owned(),
+        });
+    }
     let mut config = ConfigLoader::new()
         .toml(
             &text,

@@ -48,6 +48,124 @@ pub fn is_postgres(store: &str) -> bool {
     store == "postgres" || store.starts_with("postgres://") || store.starts_with("postgresql://")
 }
 
+/// Removes run `run_id` from the shared store `store` (`postgres://…`, or
+/// `postgres` with `DATABASE_URL`): its jobs, its stored configuration and
+/// its rate buckets, in one transaction; returns how many jobs it held.
+/// What to do with an interrupted submit that will not be finished, or a
+/// run no longer wanted. Other runs are untouched; run folders on the
+/// machines that worked on it are not (delete them there).
+///
+/// # Errors
+///
+/// [`Error::Config`] when `store` is not a PostgreSQL store;
+/// [`Error::RunNotFound`] when the store holds no such run;
+/// [`Error::RunIdTaken`] while a submit of it is enqueueing;
+/// [`Error::Scheduler`] when the database refuses.
+pub async fn drop_run(store: &str, run_id: &str) -> Result<u64, Error> {
+    let mut config = CampaignConfig::default();
+    config.scheduler.store = store.to_owned();
+    let attached = RunStore::attach(&config, run_id).await?;
+    #[cfg(feature = "postgres")]
+    if let RunStore::Postgres(pg) = &attached {
+        let counts = pg.counts().await?;
+        if counts.total() == 0 && attached.load_config().await?.is_none() {
+            return Err(Error::RunNotFound {
+                run_id: run_id.to_owned(),
+                runs_dir: redact_url(store).into(),
+                reason: "the store holds no run with this id".into(),
+            });
+        }
+        let Some(_lock) = pg.try_lock_queue().await? else {
+            return Err(Error::RunIdTaken {
+                run_id: run_id.to_owned(),
+                reason: "a `framebreak submit` of this run is enqueueing it now; stop it first"
+                    .into(),
+            });
+        };
+        return Ok(pg.drop_queue().await?);
+    }
+    drop(attached);
+    Err(Error::Config {
+        source_name: "scheduler.store".into(),
+        reason: "only a PostgreSQL store holds runs to drop".into(),
+    })
+}
+
+/// A submit's hold on its run id in a shared store (see
+/// [`RunStore::claim_submit`]), released when dropped.
+#[derive(Debug, Default)]
+pub(crate) struct SubmitHold {
+    #[cfg(feature = "postgres")]
+    _lock: Option<framebreak_scheduler::QueueLock>,
+}
+
+/// Whether the stored configuration `stored` (redacted TOML) describes the
+/// same campaign as `config`: equal but for where the submitting machine
+/// keeps its run folders and how it names the store.
+#[cfg(feature = "postgres")]
+fn same_campaign(stored: &str, config: &CampaignConfig) -> bool {
+    let Ok(mut theirs) = crate::campaign::ConfigLoader::new()
+        .toml(stored, "the stored configuration")
+        .and_then(crate::campaign::ConfigLoader::build)
+    else {
+        return false;
+    };
+    theirs.output.runs_dir.clone_from(&config.output.runs_dir);
+    theirs.scheduler.store.clone_from(&config.scheduler.store);
+    theirs.to_toml_redacted() == config.to_toml_redacted()
+}
+
+/// The connection string `store` stands for: itself, or `DATABASE_URL`'s
+/// value for `postgres`.
+#[cfg(feature = "postgres")]
+fn postgres_url(store: &str) -> Result<String, Error> {
+    if store == "postgres" {
+        std::env::var(DATABASE_URL).map_err(|_| Error::Config {
+            source_name: "scheduler.store".into(),
+            reason: format!(
+                "`postgres` reads the connection string from {DATABASE_URL}, which is not set"
+            ),
+        })
+    } else {
+        Ok(store.to_owned())
+    }
+}
+
+/// Creates or upgrades the framebreak schema of the PostgreSQL store
+/// `store` (`postgres://…`, or `postgres` with `DATABASE_URL`); returns the
+/// migrations it applied (none when it was current). The role must be
+/// allowed to create tables; workers, `status` and `report` then need only
+/// read and write rights.
+///
+/// # Errors
+///
+/// [`Error::Config`] when `store` is not a PostgreSQL store (or this build
+/// has none); [`Error::Scheduler`] when the database refuses.
+pub async fn migrate_store(store: &str) -> Result<Vec<i32>, Error> {
+    if !is_postgres(store) {
+        return Err(Error::Config {
+            source_name: "scheduler.store".into(),
+            reason: format!(
+                "{:?}: only a PostgreSQL store (postgres://…, or `postgres` with {DATABASE_URL}) \
+                 has a schema to migrate; a run folder's SQLite store makes its own",
+                redact_url(store)
+            ),
+        });
+    }
+    #[cfg(feature = "postgres")]
+    {
+        Ok(framebreak_scheduler::PgStore::migrate(&postgres_url(store)?).await?)
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        Err(Error::Config {
+            source_name: "scheduler.store".into(),
+            reason: "this build has no PostgreSQL support (build with the `postgres` feature)"
+                .into(),
+        })
+    }
+}
+
 impl RunStore {
     /// Opens the store `config.scheduler.store` names for run `run_id`,
     /// whose folder on this machine is `run_dir`.
@@ -56,10 +174,47 @@ impl RunStore {
     ///
     /// [`Error`] when it cannot be opened (the message never holds a
     /// password).
+    /// A PostgreSQL database's schema is created or upgraded here (the
+    /// role must be allowed to): this is how a new run opens its store.
     pub async fn open(
         config: &CampaignConfig,
         run_id: &str,
         run_dir: &std::path::Path,
+    ) -> Result<Self, Error> {
+        Self::open_as(config, run_id, run_dir, true).await
+    }
+
+    /// Opens the shared store `config.scheduler.store` names, scoped to run
+    /// `run_id`, to work on or read a run submitted before: the database's
+    /// schema is only checked, never created or changed (a worker's role
+    /// needs no right to create tables, and a wrong database is refused
+    /// untouched).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the store is not a PostgreSQL one;
+    /// [`Error::Scheduler`] when it cannot be opened or its schema is not
+    /// this build's ([`framebreak_scheduler::Error::StoreSchema`]).
+    pub async fn attach(config: &CampaignConfig, run_id: &str) -> Result<Self, Error> {
+        let store = config.scheduler.store.as_str();
+        if !is_postgres(store) {
+            return Err(Error::Config {
+                source_name: "scheduler.store".into(),
+                reason: format!(
+                    "{:?}: only a shared store (postgres://…, or `postgres` with {DATABASE_URL}) \
+                     holds runs by id",
+                    redact_url(store)
+                ),
+            });
+        }
+        Self::postgres(store, run_id, false).await
+    }
+
+    async fn open_as(
+        config: &CampaignConfig,
+        run_id: &str,
+        run_dir: &std::path::Path,
+        migrate: bool,
     ) -> Result<Self, Error> {
         let store = config.scheduler.store.as_str();
         if store == "sqlite" {
@@ -68,7 +223,7 @@ impl RunStore {
             )?)));
         }
         if is_postgres(store) {
-            return Self::postgres(store, run_id).await;
+            return Self::postgres(store, run_id, migrate).await;
         }
         Err(Error::Config {
             source_name: "scheduler.store".into(),
@@ -108,7 +263,7 @@ impl RunStore {
                 _ => {}
             }
         }
-        let store = Self::open(config, run.id(), run.path()).await?;
+        let store = Self::open_as(config, run.id(), run.path(), false).await?;
         let Self::Sqlite(sqlite) = &store else {
             return Ok(store);
         };
@@ -145,24 +300,20 @@ impl RunStore {
     }
 
     #[cfg(feature = "postgres")]
-    async fn postgres(store: &str, run_id: &str) -> Result<Self, Error> {
-        let url = if store == "postgres" {
-            std::env::var(DATABASE_URL).map_err(|_| Error::Config {
-                source_name: "scheduler.store".into(),
-                reason: format!(
-                    "`postgres` reads the connection string from {DATABASE_URL}, which is not set"
-                ),
-            })?
-        } else {
-            store.to_owned()
+    async fn postgres(store: &str, run_id: &str, migrate: bool) -> Result<Self, Error> {
+        let url = postgres_url(store)?;
+        let options = framebreak_scheduler::PgOptions {
+            queue: run_id.to_owned(),
+            migrate,
+            ..framebreak_scheduler::PgOptions::default()
         };
         Ok(Self::Postgres(
-            framebreak_scheduler::PgStore::connect(&url, run_id).await?,
+            framebreak_scheduler::PgStore::connect_with(&url, options).await?,
         ))
     }
 
     #[cfg(not(feature = "postgres"))]
-    async fn postgres(_store: &str, _run_id: &str) -> Result<Self, Error> {
+    async fn postgres(_store: &str, _run_id: &str, _migrate: bool) -> Result<Self, Error> {
         Err(Error::Config {
             source_name: "scheduler.store".into(),
             reason: "this build has no PostgreSQL support (build with the `postgres` feature)"
@@ -220,6 +371,63 @@ impl RunStore {
             Self::Sqlite(s) => Ok(s.put_meta(key, value).await?),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => Ok(p.put_meta(key, value).await?),
+        }
+    }
+
+    /// Claims run `run_id` in the store for a new run (or submit) of
+    /// `config`, and keeps the configuration there. A SQLite store is the
+    /// run folder's own, just made. In a shared store the claim is atomic:
+    /// of two submits of one id at once, one gets it; it holds the run's
+    /// lock until the returned [`SubmitHold`] is dropped (the database
+    /// drops it if the process dies), so that a submit interrupted part-way
+    /// can be finished by the same submit run again, from any machine.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RunIdTaken`] when another submit of the id is running, the
+    /// store holds it submitted already, or holds an unfinished submit of
+    /// it with another configuration.
+    pub(crate) async fn claim_submit(
+        &self,
+        run_id: &str,
+        config: &CampaignConfig,
+    ) -> Result<SubmitHold, Error> {
+        let text = config.to_toml_redacted();
+        match self {
+            Self::Sqlite(_) => {
+                self.save_config(&text).await?;
+                Ok(SubmitHold::default())
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(pg) => {
+                let taken = |reason: &str| Error::RunIdTaken {
+                    run_id: run_id.to_owned(),
+                    reason: reason.to_owned(),
+                };
+                let Some(lock) = pg.try_lock_queue().await? else {
+                    return Err(taken(
+                        "another `framebreak submit` of this run id is enqueueing it now",
+                    ));
+                };
+                if !pg.put_meta_new(CONFIG_KEY, &text).await? {
+                    if self.enqueued().await?.is_some() {
+                        return Err(taken(
+                            "the store already holds a submitted run with this id; choose \
+                             another --run-id, or start workers on it",
+                        ));
+                    }
+                    let stored = self.load_config().await?.unwrap_or_default();
+                    if !same_campaign(&stored, config) {
+                        return Err(taken(&format!(
+                            "the store holds an unfinished submit of this run id with another \
+                             configuration; submit it again with the same settings to finish \
+                             it, or remove it with `framebreak db drop-run {run_id}`"
+                        )));
+                    }
+                    tracing::info!(run_id, "finishing an interrupted submit");
+                }
+                Ok(SubmitHold { _lock: Some(lock) })
+            }
         }
     }
 

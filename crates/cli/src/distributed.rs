@@ -51,12 +51,49 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_name = "N")]
     analysis_workers: Option<usize>,
 
+    /// Seconds this worker waits out an unreachable database (a restart, a
+    /// cut connection) before it gives up (else
+    /// FRAMEBREAK_SCHEDULER__STORE_OUTAGE_SECS, else the run's; default 120).
+    #[arg(long, value_name = "SECS")]
+    store_outage: Option<u64>,
+
     /// Where this machine keeps its copy of the run (its videos).
     #[arg(long, value_name = "DIR", default_value = "runs")]
     runs_dir: PathBuf,
 
     #[command(flatten)]
     flags: RunFlags,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DbArgs {
+    #[command(subcommand)]
+    command: DbCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum DbCommand {
+    /// Create or upgrade framebreak's tables in a PostgreSQL database, as a
+    /// role that may create them. `submit` does the same; workers, `status`
+    /// and `report` never create or change a table, they only check that
+    /// the schema is this build's.
+    Migrate {
+        /// The database: `postgres://…`, or `postgres` with DATABASE_URL.
+        #[arg(long, value_name = "STORE", default_value = "postgres")]
+        store: String,
+    },
+    /// Remove a run from the shared store: its jobs, its configuration and
+    /// its rate buckets (an interrupted submit that will not be finished,
+    /// or a run no longer wanted). Run folders on the machines that worked
+    /// on it stay; delete them there.
+    DropRun {
+        /// The run id.
+        #[arg(value_name = "RUN")]
+        run: String,
+        /// The database: `postgres://…`, or `postgres` with DATABASE_URL.
+        #[arg(long, value_name = "STORE", default_value = "postgres")]
+        store: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,10 +152,16 @@ pub(crate) fn submit(args: SubmitArgs) -> anyhow::Result<()> {
 /// a worker honours these (when their flag is absent) and no other
 /// `FRAMEBREAK_SECTION__KEY`, since it runs the configuration its run was
 /// submitted with.
-const WORKER_VARS: [&str; 3] = [DEVICE_VAR, CONCURRENCY_VAR, ANALYSIS_WORKERS_VAR];
+const WORKER_VARS: [&str; 4] = [
+    DEVICE_VAR,
+    CONCURRENCY_VAR,
+    ANALYSIS_WORKERS_VAR,
+    STORE_OUTAGE_VAR,
+];
 const DEVICE_VAR: &str = "FRAMEBREAK_ANALYSIS__DEVICE";
 const CONCURRENCY_VAR: &str = "FRAMEBREAK_SCHEDULER__CONCURRENCY";
 const ANALYSIS_WORKERS_VAR: &str = "FRAMEBREAK_ANALYSIS__WORKERS";
+const STORE_OUTAGE_VAR: &str = "FRAMEBREAK_SCHEDULER__STORE_OUTAGE_SECS";
 
 /// A whole number from variable `name`, if it is set.
 fn env_count(name: &str) -> Result<Option<usize>, Usage> {
@@ -152,6 +195,10 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         Some(n) => Some(n),
         None => env_count(ANALYSIS_WORKERS_VAR)?,
     };
+    let store_outage = match args.store_outage {
+        Some(n) => Some(n),
+        None => env_count(STORE_OUTAGE_VAR)?.map(|n| n as u64),
+    };
     for (name, _) in std::env::vars() {
         if name.starts_with("FRAMEBREAK_")
             && name.contains("__")
@@ -176,10 +223,52 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             if analysis_workers.is_some() {
                 c.analysis.workers = analysis_workers;
             }
+            if let Some(secs) = store_outage {
+                c.scheduler.store_outage_secs = secs;
+            }
         })
         .await?)
     };
     run::drive(make, &args.flags, &[], Role::Worker)
+}
+
+pub(crate) fn db(args: DbArgs) -> anyhow::Result<()> {
+    let store = match &args.command {
+        DbCommand::Migrate { store } | DbCommand::DropRun { store, .. } => store,
+    };
+    if !is_postgres(store) {
+        return Err(Usage(format!(
+            "--store {:?}: only a PostgreSQL store (postgres://… or `postgres` with \
+             DATABASE_URL) has a schema and runs by id",
+            redact_url(store)
+        ))
+        .into());
+    }
+    match args.command {
+        DbCommand::DropRun { run, store } => {
+            let jobs = runtime()?.block_on(framebreak::campaign::drop_run(&store, &run))?;
+            eprintln!(
+                "framebreak: removed run {run} ({jobs} jobs) from {}",
+                redact_url(&store)
+            );
+            Ok(())
+        }
+        DbCommand::Migrate { store } => {
+            let applied = runtime()?.block_on(framebreak::campaign::migrate_store(&store))?;
+            let shown = redact_url(&store);
+            let version = framebreak::scheduler::PgStore::schema_version();
+            if applied.is_empty() {
+                eprintln!("framebreak: {shown} is at schema version {version}: nothing to do");
+            } else {
+                let list: Vec<String> = applied.iter().map(i32::to_string).collect();
+                eprintln!(
+                    "framebreak: {shown}: applied migration(s) {}; schema version {version}",
+                    list.join(", ")
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 #[allow(clippy::print_stdout)]
@@ -192,7 +281,7 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                 let mut config = framebreak::campaign::CampaignConfig::default();
                 config.scheduler.store = store.clone();
                 let this = run.as_deref().unwrap_or("default");
-                let shared = RunStore::open(&config, this, &args.runs_dir).await?;
+                let shared = RunStore::attach(&config, this).await?;
                 let unknown = match run {
                     Some(_) => Some(unknown_submissions(shared.jobs().as_ref()).await?),
                     None => None,

@@ -46,6 +46,8 @@ enum Command {
     Worker(distributed::WorkerArgs),
     /// Jobs per state of a run, or of every run of a store.
     Status(distributed::StatusArgs),
+    /// The shared store's schema (`framebreak db migrate`).
+    Db(distributed::DbArgs),
     /// Write a run's report (HTML, JSONL, CSV or JUnit) from its store.
     Report(report::Args),
     /// Compose posts about a run's worst videos (a dry run unless --publish).
@@ -106,6 +108,7 @@ fn main() -> ExitCode {
         Command::Submit(args) => distributed::submit(args),
         Command::Worker(args) => return exit_code(distributed::worker(args)),
         Command::Status(args) => distributed::status(args),
+        Command::Db(args) => distributed::db(args),
         Command::Roast(args) => roast::run(args),
         Command::Config(args) => campaign_args::print_config(args),
         Command::Variants(args) => variants::run(args),

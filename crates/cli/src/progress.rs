@@ -40,6 +40,12 @@ pub(crate) fn status_line(s: &Snapshot, devices: Option<&DeviceManager>) -> Stri
     if s.retries > 0 {
         line += &format!(" · {} retries", s.retries);
     }
+    if let Some(outage) = s.store_outage {
+        line += &format!(
+            " · job store unreachable for {}, retrying",
+            humantime::format_duration(Duration::from_secs(outage.as_secs()))
+        );
+    }
     for b in &s.backends {
         line += &format!(" · {}: {:?}/{:?}", b.name, b.health, b.breaker).to_lowercase();
     }
@@ -121,4 +127,48 @@ async fn json(scheduler: &Scheduler, devices: Option<&DeviceManager>, stop: Canc
         }
     }
     emit(serde_json::json!({ "snapshot": scheduler.snapshot() }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            counts: framebreak::scheduler::Counts {
+                done: 3,
+                pending: 7,
+                ..Default::default()
+            },
+            in_flight: 0,
+            steps: 0,
+            finished: 3,
+            retries: 0,
+            failures: Vec::new(),
+            rate: 1.5,
+            eta: None,
+            elapsed: Duration::from_secs(2),
+            backends: Vec::new(),
+            lanes: Vec::new(),
+            store_outage: None,
+            store_outages: 0,
+        }
+    }
+
+    #[test]
+    fn the_line_says_while_the_store_is_unreachable() {
+        let line = status_line(&snapshot(), None);
+        assert!(line.starts_with("done 3 · failed 0"), "{line}");
+        assert!(!line.contains("unreachable"), "{line}");
+        let away = Snapshot {
+            store_outage: Some(Duration::from_millis(12_400)),
+            store_outages: 1,
+            ..snapshot()
+        };
+        let line = status_line(&away, None);
+        assert!(
+            line.ends_with("job store unreachable for 12s, retrying"),
+            "{line}"
+        );
+    }
 }

@@ -385,3 +385,364 @@ fn submit_worker_and_status_refuse_bad_input_by_name() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("framebreak submit"), "{err}");
 }
+
+/// A PostgreSQL server of this test's own (`scripts/pg/start`), stopped and
+/// deleted when the test ends: one the test may restart without disturbing
+/// the others.
+struct OwnServer {
+    url: String,
+    dir: String,
+}
+
+impl OwnServer {
+    fn start() -> Self {
+        let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg");
+        let out = Command::new(scripts.join("start")).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "scripts/pg/start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let var = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("no {name} in {text:?}"))
+                .to_owned()
+        };
+        Self {
+            url: var("FRAMEBREAK_TEST_DATABASE_URL"),
+            dir: var("FRAMEBREAK_PG_DIR"),
+        }
+    }
+
+    /// Stops the server, waits `down`, starts it again.
+    fn restart(&self, down: Duration) {
+        let status =
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg/restart"))
+                .arg(&self.dir)
+                .arg(down.as_secs().to_string())
+                .status()
+                .unwrap();
+        assert!(status.success(), "scripts/pg/restart failed");
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg/stop"))
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+#[test]
+fn four_workers_ride_out_a_database_restart_and_do_every_job_once() {
+    const JOBS: usize = 1_000;
+    let server = OwnServer::start();
+    let url = server.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, addr) = sim(dir.path());
+    let run = fresh_run("restart");
+    submit(
+        &url,
+        &addr,
+        &run,
+        dir.path(),
+        &["--limit", &JOBS.to_string(), "-n", "100"],
+    );
+    let workers: Vec<Proc> = (0..4).map(|n| worker(&url, &run, dir.path(), n)).collect();
+    let start = Instant::now();
+    while stats(&addr)["submissions"].as_u64().unwrap() < (JOBS / 4) as u64 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the run never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // PostgreSQL goes down for 3 s in the middle of the run.
+    let before = stats(&addr)["submissions"].as_u64().unwrap();
+    server.restart(Duration::from_secs(3));
+    let mut workers = workers;
+    for w in &mut workers {
+        assert!(
+            w.0.try_wait().unwrap().is_none(),
+            "a worker exited while the database restarted"
+        );
+    }
+    for w in workers {
+        finish(w);
+    }
+    assert!(
+        before < JOBS as u64,
+        "the restart came after the last submission: the test proved nothing"
+    );
+
+    let rows = rows(&url, &run, dir.path());
+    assert_eq!(rows.len(), JOBS, "every job has its one row");
+    let jobs: HashSet<&str> = rows.iter().map(|r| r["job"].as_str().unwrap()).collect();
+    assert_eq!(jobs.len(), JOBS, "no job twice");
+    let not_done: Vec<_> = rows.iter().filter(|r| r["status"] != "done").collect();
+    assert!(not_done.is_empty(), "{not_done:?}");
+    let s = stats(&addr);
+    assert_eq!(s["submissions"], JOBS, "one generation per job: {s}");
+    eprintln!(
+        "{JOBS} jobs by 4 workers through a 3 s PostgreSQL restart at {before} submissions, in {:.1} s; \
+         the sim answered {} repeated submissions by key",
+        start.elapsed().as_secs_f64(),
+        s["duplicate_submissions"]
+    );
+}
+
+#[test]
+fn only_submit_and_db_migrate_create_the_schema_and_the_rest_say_to_run_it() {
+    let server = OwnServer::start();
+    let url = server.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = framebreak()
+            .args(args)
+            .arg("--runs-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let migrate = |url: &str| {
+        let out = framebreak()
+            .args(["db", "migrate", "--store", url])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A database without framebreak's tables (a fresh server's `postgres`,
+    // as a wrong database would be): refused by name, twice, so the first
+    // refusal created nothing.
+    for _ in 0..2 {
+        for args in [
+            vec!["status", "--store", &url],
+            vec![
+                "report", "some-run", "--store", &url, "--format", "jsonl", "-o", "-",
+            ],
+            vec!["worker", "--run", "some-run", "--store", &url],
+        ] {
+            let (code, err) = run(&args);
+            assert_eq!(code, Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains("no framebreak schema") && err.contains("framebreak db migrate"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    let (code, err) = migrate(&url);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("applied migration(s) 1, 2, 3"), "{err}");
+    let (code, err) = migrate(&url);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("nothing to do"), "{err}");
+    let (code, err) = run(&["status", "--store", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    // Not a PostgreSQL store: a usage error.
+    let (code, err) = migrate("sqlite");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("only a PostgreSQL store"), "{err}");
+}
+
+/// `framebreak submit` as a child process, not waited for.
+fn submit_process(url: &str, run: &str, dir: &Path, limit: usize) -> Child {
+    framebreak()
+        .args([
+            "submit",
+            "--store",
+            url,
+            "--run-id",
+            run,
+            "--backend",
+            "sim-http",
+        ])
+        .args([
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--size",
+            "64x48",
+            "--duration",
+            "1",
+        ])
+        .args([
+            "--limit",
+            &limit.to_string(),
+            "-n",
+            &(limit / 20 + 20).to_string(),
+        ])
+        .arg("--runs-dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A run's jobs in the store (`status --json` of every run), 0 when it
+/// lists none.
+fn jobs_in_store(url: &str, run: &str, dir: &Path) -> u64 {
+    let out = framebreak()
+        .args(["status", "--store", url, "--json", "--runs-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["run"] == run)
+        .map(|v| {
+            let c = &v["counts"];
+            ["pending", "leased", "done", "failed", "cancelled"]
+                .iter()
+                .map(|k| c[k].as_u64().unwrap())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+#[test]
+fn two_submits_of_one_run_id_at_once_never_merge() {
+    let url = database_url();
+    let dir = tempfile::tempdir().unwrap();
+    for attempt in 0..3 {
+        let run = fresh_run(&format!("race{attempt}"));
+        let a = submit_process(&url, &run, &dir.path().join("a"), 300);
+        let b = submit_process(&url, &run, &dir.path().join("b"), 400);
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let won: Vec<usize> = [(&a, 300), (&b, 400)]
+            .iter()
+            .filter(|(o, _)| o.status.success())
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "exactly one submit of {run} wins: a {} {}, b {} {}",
+            a.status,
+            String::from_utf8_lossy(&a.stderr),
+            b.status,
+            String::from_utf8_lossy(&b.stderr)
+        );
+        let lost = if a.status.success() { &b } else { &a };
+        let err = String::from_utf8_lossy(&lost.stderr);
+        assert_eq!(lost.status.code(), Some(1), "{err}");
+        assert!(err.contains(&format!("run id {run:?}")), "{err}");
+        assert_eq!(
+            jobs_in_store(&url, &run, dir.path()),
+            won[0] as u64,
+            "the run holds the winner's jobs, and only them"
+        );
+    }
+}
+
+#[test]
+fn an_interrupted_submit_is_refused_by_workers_then_finished_or_dropped() {
+    const JOBS: usize = 100_000;
+    let url = database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let run = fresh_run("cut-submit");
+    let mut submit = submit_process(&url, &run, &dir.path().join("s"), JOBS);
+    // Killed once its first jobs are in.
+    let start = Instant::now();
+    while jobs_in_store(&url, &run, dir.path()) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no job got in");
+        assert!(
+            submit.try_wait().unwrap().is_none(),
+            "the submit ended before it was killed"
+        );
+    }
+    submit.kill().unwrap();
+    submit.wait().unwrap();
+    let got_in = jobs_in_store(&url, &run, dir.path());
+    assert!(
+        got_in < JOBS as u64,
+        "all {JOBS} jobs got in before the kill: the test proved nothing"
+    );
+
+    // A worker refuses it (it would finish the jobs that got in and call
+    // the run complete).
+    let out = framebreak()
+        .args([
+            "worker",
+            "--run",
+            &run,
+            "--store",
+            &url,
+            "--progress",
+            "quiet",
+        ])
+        .arg("--runs-dir")
+        .arg(dir.path().join("w"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("submit has not finished") && err.contains("db drop-run"),
+        "{err}"
+    );
+
+    // Another configuration under the same id is refused.
+    let other = submit_process(&url, &run, &dir.path().join("o"), 10)
+        .wait_with_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(1), "{err}");
+    assert!(err.contains("another configuration"), "{err}");
+
+    // The same submit again, from another folder (another machine),
+    // finishes it; a third is refused.
+    let again = submit_process(&url, &run, &dir.path().join("s2"), JOBS)
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(jobs_in_store(&url, &run, dir.path()), JOBS as u64);
+    let third = submit_process(&url, &run, &dir.path().join("s3"), JOBS)
+        .wait_with_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(third.status.code(), Some(1), "{err}");
+    assert!(err.contains("already holds a submitted run"), "{err}");
+
+    // Dropped, it is gone; dropping it again says there is no such run.
+    let drop_run = || {
+        framebreak()
+            .args(["db", "drop-run", &run, "--store", &url])
+            .output()
+            .unwrap()
+    };
+    let out = drop_run();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("removed run {run} ({JOBS} jobs)")),
+        "{err}"
+    );
+    assert_eq!(jobs_in_store(&url, &run, dir.path()), 0);
+    let out = drop_run();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no run with this id"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

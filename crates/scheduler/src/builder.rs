@@ -18,7 +18,7 @@ use crate::retry::{RetryBudget, RetryPolicy};
 use crate::shared::Shared;
 use crate::shared_limit::SharedRateLimiter;
 use crate::shutdown::Shutdown;
-use crate::store::JobStore;
+use crate::store::{JobStore, Outage, Patient};
 
 /// Builds a [`Scheduler`].
 #[must_use]
@@ -98,6 +98,13 @@ impl SchedulerBuilder {
         self
     }
 
+    /// How long an unreachable store is waited out before the run gives up
+    /// (see [`Config::store_outage`]).
+    pub fn store_outage(mut self, limit: Duration) -> Self {
+        self.config.store_outage = limit;
+        self
+    }
+
     /// Retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.config.retry = policy;
@@ -137,8 +144,14 @@ impl SchedulerBuilder {
             }
             None => (None, None),
         };
+        let outage = Arc::new(Outage::default());
         let shared = Shared {
-            store: self.store,
+            store: Arc::new(Patient::new(
+                self.store,
+                config.store_outage,
+                Arc::clone(&outage),
+            )),
+            outage,
             handler: self.handler,
             limiters: RateLimiters::new(config.rate_limits.clone(), config.default_rate_limit)
                 .with_shared(self.shared_limiter),

@@ -101,6 +101,13 @@ pub struct Config {
     /// Capacity of the event channel; slow subscribers miss events beyond it
     /// (default 4,096).
     pub event_capacity: usize,
+    /// How long the store may stay unreachable before the run gives up
+    /// (default 2 minutes; zero: at once). Meanwhile every store call that
+    /// failed with [`Error::StoreUnavailable`] is tried again with backoff,
+    /// the outage is logged once when it begins and once when it ends, and
+    /// [`Snapshot::store_outage`](crate::Snapshot::store_outage) says how
+    /// long it has lasted.
+    pub store_outage: Duration,
 }
 
 impl Default for Config {
@@ -120,6 +127,7 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             retry_budget: (0.2, 10.0, 100.0),
             event_capacity: 4096,
+            store_outage: Duration::from_secs(120),
         }
     }
 }

@@ -40,6 +40,34 @@ pub enum Error {
         /// What the database said.
         reason: String,
     },
+    /// The store's server could not be reached, or dropped the connection
+    /// while the operation ran: the kind of failure that passes once the
+    /// server is back (a restart, a network cut). A write answered this way
+    /// may or may not have been committed; the scheduler retries it for up
+    /// to its `store_outage` setting (every write is fenced or idempotent,
+    /// so a second try of a committed write changes nothing) and returns
+    /// this error only once the store has stayed away that long.
+    #[error("job store operation `{operation}` failed: the store is unreachable: {reason}")]
+    StoreUnavailable {
+        /// The operation (`enqueue`, `lease`, `apply`, …).
+        operation: &'static str,
+        /// What the database or the network said.
+        reason: String,
+    },
+    /// The database's framebreak schema is not the version this build
+    /// works with: absent or older (`found` < `expected`: migrate it, with
+    /// [`PgStore::migrate`](crate::PgStore::migrate) or `framebreak db
+    /// migrate`), or newer (upgrade this build). A store that only checks
+    /// the schema never creates or changes a table.
+    #[error("{}", schema_message(target, *found, *expected))]
+    StoreSchema {
+        /// Where the store was looked for, without the password.
+        target: String,
+        /// The newest migration the database records (0: none, no schema).
+        found: i32,
+        /// The newest this build knows.
+        expected: i32,
+    },
     /// The store's worker is gone (its thread panicked or the store was dropped).
     #[error("job store `{store}` is closed")]
     StoreClosed {
@@ -81,10 +109,40 @@ pub enum Error {
     },
 }
 
+fn schema_message(target: &str, found: i32, expected: i32) -> String {
+    if found > expected {
+        format!(
+            "the job store at {target} has schema version {found}, newer than this build \
+             knows ({expected}); upgrade framebreak on this machine"
+        )
+    } else if found == 0 {
+        format!(
+            "the job store at {target} has no framebreak schema (this build needs version \
+             {expected}); create it with `framebreak db migrate --store …` (or \
+             PgStore::migrate), as a role that may create tables; is this the right database?"
+        )
+    } else {
+        format!(
+            "the job store at {target} has schema version {found}, this build needs \
+             {expected}; upgrade it with `framebreak db migrate --store …` (or \
+             PgStore::migrate), as a role that may alter tables"
+        )
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether the failure may pass by itself (the store is unreachable for
+    /// now, [`Error::StoreUnavailable`]) so that trying again later makes
+    /// sense. Every other error is permanent: trying again gives the same
+    /// answer.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::StoreUnavailable { .. })
+    }
+
     pub(crate) fn store(operation: &'static str, err: impl std::fmt::Display) -> Self {
         Self::Store {
             operation,

@@ -117,4 +117,4 @@ pub use shared_limit::SharedRateLimiter;
 pub use shutdown::Shutdown;
 pub use store::{JobStore, JobStoreExt, MemoryStore, SqliteOptions, SqliteStore, Synchronous};
 #[cfg(feature = "postgres")]
-pub use store::{PgOptions, PgRateLimiter, PgStore, QueueCounts};
+pub use store::{PgOptions, PgRateLimiter, PgStore, QueueCounts, QueueLock};

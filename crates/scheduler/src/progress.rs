@@ -152,6 +152,11 @@ pub struct Snapshot {
     pub backends: Vec<BackendStatus>,
     /// Every lane.
     pub lanes: Vec<LaneStatus>,
+    /// How long the store has been unreachable, while it is (the run waits
+    /// it out for up to [`Config::store_outage`](crate::Config::store_outage)).
+    pub store_outage: Option<Duration>,
+    /// Outages of the store this run has waited out or is waiting out.
+    pub store_outages: u64,
 }
 
 /// Counters updated by a run, read by snapshots.
@@ -236,6 +241,8 @@ impl Counters {
             elapsed,
             backends,
             lanes,
+            store_outage: None,
+            store_outages: 0,
         }
     }
 }

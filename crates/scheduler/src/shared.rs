@@ -22,6 +22,8 @@ use crate::store::JobStore;
 /// State shared by the dispatcher and every job task.
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn JobStore>,
+    /// Whether `store` is unreachable now (every call to it waits it out).
+    pub(crate) outage: Arc<crate::store::Outage>,
     pub(crate) handler: Arc<dyn Handler>,
     pub(crate) config: Config,
     pub(crate) limiters: RateLimiters,
@@ -164,6 +166,9 @@ impl Shared {
                 }
             })
             .collect();
-        self.counters.snapshot(backends, lanes)
+        let mut snapshot = self.counters.snapshot(backends, lanes);
+        snapshot.store_outage = self.outage.lasting();
+        snapshot.store_outages = self.outage.count();
+        snapshot
     }
 }

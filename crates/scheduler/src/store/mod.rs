@@ -1,6 +1,7 @@
 //! The `JobStore` trait: where jobs live between steps and across runs.
 
 mod memory;
+mod patient;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
@@ -15,8 +16,9 @@ use crate::error::Result;
 use crate::job::{Applied, Counts, JobId, JobRecord, Lease, LeaseRequest, NewJob, Page, Update};
 
 pub use memory::MemoryStore;
+pub(crate) use patient::{Outage, Patient};
 #[cfg(feature = "postgres")]
-pub use postgres::{PgOptions, PgRateLimiter, PgStore, QueueCounts};
+pub use postgres::{PgOptions, PgRateLimiter, PgStore, QueueCounts, QueueLock};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 /// Durable home of jobs: intake, leases, step progress and results.

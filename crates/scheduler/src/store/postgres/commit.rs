@@ -189,6 +189,10 @@ fn copy(error: &Error) -> Error {
             operation,
             reason: reason.clone(),
         },
+        Error::StoreUnavailable { operation, reason } => Error::StoreUnavailable {
+            operation,
+            reason: reason.clone(),
+        },
         other => Error::store("apply", other),
     }
 }

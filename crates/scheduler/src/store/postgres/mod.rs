@@ -25,6 +25,22 @@ mod target;
 
 pub use rate::PgRateLimiter;
 
+/// First key of the queue locks' advisory-lock pairs ("fbqu"), the
+/// second being the hash of the queue's name.
+const QUEUE_LOCK_CLASS: i32 = 0x6662_7175;
+
+/// A queue's exclusive lock, held until dropped (see
+/// [`PgStore::try_lock_queue`]).
+pub struct QueueLock {
+    _client: deadpool_postgres::ClientWrapper,
+}
+
+impl fmt::Debug for QueueLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("QueueLock")
+    }
+}
+
 /// Longest queue name accepted, in bytes.
 const MAX_QUEUE_LEN: usize = 200;
 
@@ -44,6 +60,13 @@ pub struct PgOptions {
     /// (default 0): how a test plays a machine whose clock is off. Leave it
     /// at 0 otherwise; the store already works on the database's clock.
     pub clock_offset_ms: i64,
+    /// Whether connecting creates and upgrades the schema (default true;
+    /// needs a role that may create tables). When false, the store only
+    /// checks that the database's schema is the version this build works
+    /// with and answers [`Error::StoreSchema`] otherwise, never creating or
+    /// changing a table: what workers and readers should do, with the
+    /// schema made once by [`PgStore::migrate`].
+    pub migrate: bool,
 }
 
 impl Default for PgOptions {
@@ -53,6 +76,7 @@ impl Default for PgOptions {
             pool_size: 8,
             connect_timeout: Duration::from_secs(10),
             clock_offset_ms: 0,
+            migrate: true,
         }
     }
 }
@@ -86,7 +110,7 @@ pub struct QueueCounts {
 /// machines, may connect to the same queue: leases are exclusive and fenced
 /// exactly as in [`SqliteStore`](crate::SqliteStore), and a dead worker's
 /// jobs return when their leases expire. The schema is created and migrated
-/// on first connect. TLS is not supported yet: connect over a trusted
+/// on connect, or only checked when [`PgOptions::migrate`] is false. TLS is not supported yet: connect over a trusted
 /// network or a tunnel.
 ///
 /// Updates that arrive while others are being written are committed
@@ -157,6 +181,43 @@ impl PgStore {
 
     /// Connects with `options`; see [`connect`](Self::connect).
     pub async fn connect_with(url: &str, options: PgOptions) -> Result<Self> {
+        let migrate = options.migrate;
+        let (store, mut client) = Self::open(url, options).await?;
+        if migrate {
+            schema::migrate(&mut client, &store.target).await?;
+        } else {
+            schema::check(&client, &store.target).await?;
+        }
+        store.measure_skew(&client).await?;
+        Ok(store)
+    }
+
+    /// Creates or upgrades the schema of the database at `url` to the
+    /// newest version this build knows, as the role the URL names (it must
+    /// be allowed to create tables); returns the versions it applied (none
+    /// when the schema was current). Safe to run from several processes at
+    /// once: they take turns and the later ones find the work done.
+    pub async fn migrate(url: &str) -> Result<Vec<i32>> {
+        let (store, mut client) = Self::open(
+            url,
+            PgOptions {
+                pool_size: 1,
+                ..PgOptions::default()
+            },
+        )
+        .await?;
+        schema::migrate(&mut client, &store.target).await
+    }
+
+    /// The newest schema version this build knows (what
+    /// [`migrate`](Self::migrate) brings a database to).
+    #[must_use]
+    pub fn schema_version() -> i32 {
+        schema::newest()
+    }
+
+    /// The pool and its first connection, the schema not yet looked at.
+    async fn open(url: &str, options: PgOptions) -> Result<(Self, Object)> {
         check_queue(&options.queue)?;
         if options.pool_size == 0 {
             return Err(Error::config("pg.pool_size", "must be at least 1"));
@@ -190,10 +251,16 @@ impl PgStore {
             clock_offset_ms: options.clock_offset_ms,
             skew: Arc::default(),
         };
-        let mut client = store.client().await?;
-        schema::migrate(&mut client, &store.target).await?;
-        store.measure_skew(&client).await?;
-        Ok(store)
+        // At first connect an unreachable server is a failure to connect,
+        // not an outage to ride out.
+        let client = store.client().await.map_err(|e| match e {
+            Error::StoreUnavailable { reason, .. } => Error::StoreConnect {
+                target: store.target(),
+                reason,
+            },
+            other => other,
+        })?;
+        Ok((store, client))
     }
 
     /// This machine's clock, as the scheduler reads it (ms since the epoch).
@@ -323,6 +390,70 @@ impl PgStore {
             .await
             .map_err(|err| self.target.store_error("put_meta", &err))?;
         Ok(())
+    }
+
+    /// Stores `value` under `key` for this store's queue unless a value is
+    /// there already; returns whether it stored it. Of any number of
+    /// callers at once, exactly one gets `true`.
+    pub async fn put_meta_new(&self, key: &str, value: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let added = client
+            .execute(
+                "INSERT INTO framebreak_queue_meta (queue, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (queue, key) DO NOTHING",
+                &[&&*self.queue, &key, &value],
+            )
+            .await
+            .map_err(|err| self.target.store_error("put_meta_new", &err))?;
+        Ok(added == 1)
+    }
+
+    /// Takes this queue's exclusive lock, if no other session holds it:
+    /// what makes a process the only one filling a queue (a submit) while
+    /// others may still work on it. The lock is the database's (a
+    /// session-level advisory lock, on a connection taken out of the pool
+    /// for it): it is released when the [`QueueLock`] is dropped, and by
+    /// the server when the process dies or its connection breaks, so a
+    /// killed holder never leaves it taken. `None` when another session
+    /// holds it.
+    pub async fn try_lock_queue(&self) -> Result<Option<QueueLock>> {
+        let client = Object::take(self.client().await?);
+        let taken: bool = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&QUEUE_LOCK_CLASS, &&*self.queue],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(|err| self.target.store_error("lock_queue", &err))?;
+        Ok(taken.then(|| QueueLock { _client: client }))
+    }
+
+    /// Deletes this store's queue: its jobs, its metadata and its rate
+    /// buckets, in one transaction; returns how many jobs it held. Other
+    /// queues are untouched. Workers still on the queue find nothing left
+    /// to do (and their updates are answered stale).
+    pub async fn drop_queue(&self) -> Result<u64> {
+        let e = |err: tokio_postgres::Error| self.target.store_error("drop_queue", &err);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(e)?;
+        let jobs = tx
+            .execute(
+                "DELETE FROM framebreak_jobs WHERE queue = $1",
+                &[&&*self.queue],
+            )
+            .await
+            .map_err(e)?;
+        for table in ["framebreak_queue_meta", "framebreak_rate_buckets"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE queue = $1"),
+                &[&&*self.queue],
+            )
+            .await
+            .map_err(e)?;
+        }
+        tx.commit().await.map_err(e)?;
+        Ok(jobs)
     }
 
     /// The value stored under `key` for this store's queue, if any.

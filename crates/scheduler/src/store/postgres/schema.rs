@@ -1,7 +1,8 @@
-//! Versioned schema migrations, run when a store connects.
+//! Versioned schema migrations, run when asked for ([`migrate`]), and the
+//! check a store that may not change the schema makes instead ([`check`]).
 //!
 //! Each migration runs once per database, in order, and is recorded in
-//! `framebreak_schema_migrations`. Workers that connect at the same moment
+//! `framebreak_schema_migrations`. Processes that migrate at the same moment
 //! serialise on a transaction-scoped advisory lock, so exactly one of them
 //! migrates and the others find the work done.
 
@@ -84,8 +85,53 @@ pub(super) const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
 ];
 
-/// Brings the database's schema up to the newest version this build knows.
-pub(super) async fn migrate(client: &mut Object, target: &Target) -> Result<()> {
+/// The newest migration this build knows.
+pub(super) fn newest() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// Checks, without changing anything, that the database's schema is the
+/// one this build works with; returns its version.
+pub(super) async fn check(client: &Object, target: &Target) -> Result<i32> {
+    let e = |err: tokio_postgres::Error| target.store_error("check schema", &err);
+    // to_regclass: NULL when the table does not exist, no error to catch.
+    let exists: bool = client
+        .query_one(
+            &format!("SELECT to_regclass('{MIGRATIONS_TABLE}') IS NOT NULL"),
+            &[],
+        )
+        .await
+        .map_err(e)?
+        .try_get(0)
+        .map_err(e)?;
+    let found: i32 = if exists {
+        client
+            .query_one(
+                &format!("SELECT COALESCE(max(version), 0) FROM {MIGRATIONS_TABLE}"),
+                &[],
+            )
+            .await
+            .map_err(e)?
+            .try_get(0)
+            .map_err(e)?
+    } else {
+        0
+    };
+    let expected = newest();
+    if found == expected {
+        Ok(found)
+    } else {
+        Err(Error::StoreSchema {
+            target: target.to_string(),
+            found,
+            expected,
+        })
+    }
+}
+
+/// Brings the database's schema up to the newest version this build knows;
+/// returns the versions it applied.
+pub(super) async fn migrate(client: &mut Object, target: &Target) -> Result<Vec<i32>> {
     let e = |err: tokio_postgres::Error| target.store_error("migrate", &err);
     let tx = client.transaction().await.map_err(e)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
@@ -108,16 +154,15 @@ pub(super) async fn migrate(client: &mut Object, target: &Target) -> Result<()> 
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()
         .map_err(e)?;
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    let known = newest();
     if let Some(newer) = applied.iter().copied().filter(|v| *v > known).max() {
-        return Err(Error::Store {
-            operation: "migrate",
-            reason: format!(
-                "the database's schema is at version {newer}, newer than this build knows \
-                 ({known}); upgrade framebreak on this machine"
-            ),
+        return Err(Error::StoreSchema {
+            target: target.to_string(),
+            found: newer,
+            expected: known,
         });
     }
+    let mut done = Vec::new();
     for (version, name, sql) in MIGRATIONS {
         if applied.contains(version) {
             continue;
@@ -136,6 +181,8 @@ pub(super) async fn migrate(client: &mut Object, target: &Target) -> Result<()> 
         .await
         .map_err(e)?;
         tracing::info!(version, name, "applied a job store migration");
+        done.push(*version);
     }
-    tx.commit().await.map_err(e)
+    tx.commit().await.map_err(e)?;
+    Ok(done)
 }

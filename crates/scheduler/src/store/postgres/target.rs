@@ -96,28 +96,74 @@ impl Target {
         }
     }
 
-    /// A failed statement.
+    /// A failed statement: [`Error::StoreUnavailable`] when the server
+    /// could not be reached or dropped the connection, [`Error::Store`]
+    /// otherwise.
     pub(super) fn store_error(
         &self,
         operation: &'static str,
         err: &(dyn StdError + 'static),
     ) -> Error {
-        Error::Store {
-            operation,
-            reason: self.redact(&describe(err)),
+        let reason = self.redact(&describe(err));
+        if unreachable(err) {
+            Error::StoreUnavailable { operation, reason }
+        } else {
+            Error::Store { operation, reason }
         }
     }
 
-    /// A pool failure: the server could not be reached in time.
+    /// A pool failure during an operation: the server could not be reached
+    /// in time ([`Error::StoreUnavailable`]) or refused the login
+    /// ([`Error::StoreConnect`]).
     pub(super) fn pool_error(&self, err: &deadpool_postgres::PoolError) -> Error {
+        use deadpool_postgres::PoolError;
+        let passes = match err {
+            PoolError::Timeout(_) => true,
+            PoolError::Backend(e) => unreachable(e),
+            _ => false,
+        };
         match err {
-            deadpool_postgres::PoolError::Backend(e) => self.connect_error(e),
+            _ if passes => Error::StoreUnavailable {
+                operation: "connect",
+                reason: format!("{}: {}", self.shown, self.redact(&describe(err))),
+            },
+            PoolError::Backend(e) => self.connect_error(e),
             other => Error::StoreConnect {
                 target: self.shown.clone(),
                 reason: self.redact(&describe(other)),
             },
         }
     }
+}
+
+/// Whether `err` says the server is unreachable for now rather than that
+/// the request is wrong: the connection is closed or broke (an I/O error
+/// anywhere in its causes), the server is shutting down or starting up
+/// (SQLSTATE class 08, 57P01–57P03), it has no connection slot free
+/// (53300), or the transaction lost a race it may win next time (40001,
+/// 40P01). A refused login (class 28) or a missing database (3D000) is not.
+pub(super) fn unreachable(err: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<std::io::Error>() {
+            return true;
+        }
+        if let Some(pg) = e.downcast_ref::<tokio_postgres::Error>() {
+            if pg.is_closed() {
+                return true;
+            }
+            if let Some(code) = pg.code() {
+                let code = code.code();
+                return code.starts_with("08")
+                    || matches!(
+                        code,
+                        "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+                    );
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// The error and its causes on one line (`tokio_postgres` puts the useful

@@ -8,6 +8,7 @@ use framebreak_scheduler::{
 use serde_json::json;
 
 use super::{admin, database_url, fresh_queue};
+use crate::util::jobs;
 
 fn request(max: usize, now_ms: u64) -> LeaseRequest {
     LeaseRequest {
@@ -219,6 +220,177 @@ async fn concurrent_first_connects_migrate_once_and_newer_schemas_are_refused() 
         .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
         .await
         .unwrap();
+}
+
+/// The framebreak tables a database holds.
+async fn framebreak_tables(client: &tokio_postgres::Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE tablename LIKE 'framebreak%' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn check_only(queue: &str) -> PgOptions {
+    PgOptions {
+        queue: queue.to_owned(),
+        migrate: false,
+        ..PgOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_only_checks_refuses_a_database_without_the_schema_and_creates_nothing() {
+    let url = database_url();
+    let name = fresh_queue("check").replace('-', "_");
+    let db = fresh_database(&url, &name).await;
+    let client = admin(&db).await;
+
+    // A wrong (empty) database: refused, and left as it was.
+    let err = PgStore::connect_with(&db, check_only("q"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            framebreak_scheduler::Error::StoreSchema {
+                found: 0,
+                expected: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("no framebreak schema")
+            && text.contains("framebreak db migrate")
+            && text.contains(&format!("/{name}")),
+        "{text}"
+    );
+    assert!(
+        framebreak_tables(&client).await.is_empty(),
+        "a check created tables"
+    );
+
+    // Migrating is explicit, once; a second time does nothing.
+    assert_eq!(PgStore::migrate(&db).await.unwrap(), [1, 2, 3]);
+    assert_eq!(PgStore::migrate(&db).await.unwrap(), Vec::<i32>::new());
+    assert_eq!(PgStore::schema_version(), 3);
+    let store = PgStore::connect_with(&db, check_only("q")).await.unwrap();
+    store.enqueue(jobs("j", 2, "api")).await.unwrap();
+    assert_eq!(store.counts().await.unwrap().pending, 2);
+
+    // An older schema is named with what to run.
+    client
+        .batch_execute("DELETE FROM framebreak_schema_migrations WHERE version = 3")
+        .await
+        .unwrap();
+    let err = PgStore::connect_with(&db, check_only("q"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            framebreak_scheduler::Error::StoreSchema {
+                found: 2,
+                expected: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("upgrade it with `framebreak db migrate"),
+        "{err}"
+    );
+    drop((client, store));
+    admin(&url)
+        .await
+        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_role_without_create_runs_a_worker_on_a_migrated_database() {
+    let url = database_url();
+    let name = fresh_queue("rw").replace('-', "_");
+    let db = fresh_database(&url, &name).await;
+    PgStore::migrate(&db).await.unwrap();
+    // A role that may read and write framebreak's rows and nothing more.
+    let role = format!("{name}_worker");
+    admin(&db)
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; \
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             GRANT USAGE ON SCHEMA public TO \"{role}\"; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""
+        ))
+        .await
+        .unwrap();
+    let as_worker = db.replace(" user=postgres", &format!(" user={role}"));
+    assert_ne!(as_worker, db, "the test URL names its user");
+
+    let store = PgStore::connect_with(&as_worker, check_only("q"))
+        .await
+        .unwrap();
+    store.enqueue(jobs("j", 3, "api")).await.unwrap();
+    let leases = store
+        .lease(&LeaseRequest {
+            max: 3,
+            ttl: Duration::from_secs(30),
+            now_ms: framebreak_scheduler::now_ms(),
+            exclude_backends: vec![],
+        })
+        .await
+        .unwrap();
+    let done = store
+        .apply(
+            leases
+                .iter()
+                .map(|l| Update::Complete {
+                    lease: l.token.clone(),
+                    result: json!("ok"),
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 3);
+    assert_eq!(store.counts().await.unwrap().done, 3);
+    // The same role cannot make the schema: migrating needs CREATE.
+    let other = fresh_queue("rw2").replace('-', "_");
+    let empty = fresh_database(&url, &other).await;
+    admin(&empty)
+        .await
+        .batch_execute(&format!(
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO \"{role}\""
+        ))
+        .await
+        .unwrap();
+    let err = PgStore::migrate(&empty.replace(" user=postgres", &format!(" user={role}")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    drop(store);
+    let admin_client = admin(&url).await;
+    // One statement each: DROP DATABASE cannot run in a transaction block.
+    for statement in [
+        format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
+        format!("DROP DATABASE \"{other}\" WITH (FORCE)"),
+        format!("DROP ROLE \"{role}\""),
+    ] {
+        admin_client.batch_execute(&statement).await.unwrap();
+    }
 }
 
 /// A port on 127.0.0.1 that nothing listens on.

@@ -227,3 +227,207 @@ impl Handler for Stuck {
         std::future::pending().await
     }
 }
+
+/// Cuts every connection of the workers (those with `application_name`)
+/// now and then while they run: the server's answer is "terminating
+/// connection due to administrator command" in the middle of whatever
+/// statement each was running, as in a restart or a failover.
+async fn cut_connections(
+    url: &str,
+    application_name: &str,
+    every: Duration,
+    until: Instant,
+) -> u64 {
+    let admin = super::admin(url).await;
+    let mut cut = 0;
+    while Instant::now() < until {
+        tokio::time::sleep(every).await;
+        let row = admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = $1",
+                &[&application_name],
+            )
+            .await
+            .unwrap();
+        cut += u64::try_from(row.get::<_, i64>(0)).unwrap();
+    }
+    cut
+}
+
+#[tokio::test]
+async fn workers_ride_out_connections_cut_under_them() {
+    let url = database_url();
+    let queue = fresh_queue("cut");
+    let app = format!("fb-cut-{}", std::process::id());
+    let worker_url = format!("{url}?application_name={app}");
+    let n = 400;
+    worker_store(&url, &queue)
+        .await
+        .enqueue(jobs("j", n, "api"))
+        .await
+        .unwrap();
+    let tally = Arc::new(Tally::default());
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let store = worker_store(&worker_url, &queue).await;
+        let scheduler = Scheduler::builder(store, Arc::clone(&tally))
+            .config(Config {
+                concurrency: 8,
+                lease_batch: 4,
+                poll_interval: Duration::from_millis(10),
+                lease_ttl: Duration::from_secs(2),
+                store_outage: Duration::from_secs(60),
+                ..Config::default()
+            })
+            .build()
+            .unwrap();
+        let scheduler = Arc::new(scheduler);
+        runs.push(tokio::spawn({
+            let s = Arc::clone(&scheduler);
+            async move { (s.run().await, s.snapshot()) }
+        }));
+    }
+    // 400 jobs of a few milliseconds each take about a second without
+    // cuts: cut every connection every 150 ms for the first 1.5 s.
+    let cut = cut_connections(
+        &url,
+        &app,
+        Duration::from_millis(150),
+        Instant::now() + Duration::from_millis(1500),
+    )
+    .await;
+    assert!(cut > 0, "no connection was cut: the test proved nothing");
+    let mut outages = 0;
+    for run in runs {
+        let (summary, snapshot) = run.await.unwrap();
+        let summary = summary.expect("a worker gave up on a store that came back");
+        assert_eq!(summary.outcome, RunOutcome::Drained);
+        assert_eq!(snapshot.store_outage, None, "the outage is over");
+        outages += snapshot.store_outages;
+    }
+    assert!(
+        outages > 0,
+        "{cut} connections cut but no worker saw an outage"
+    );
+    let counts = worker_store(&url, &queue).await.counts().await.unwrap();
+    assert_eq!((counts.done, counts.total()), (n as u64, n as u64));
+    let calls = tally.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), n, "every job ran");
+    eprintln!(
+        "{cut} connections cut; {outages} outages ridden out; {} steps for {n} jobs",
+        calls.values().sum::<u32>()
+    );
+}
+
+/// A TCP relay to the test server that can be shut for good: the
+/// listener closes and every relayed connection drops, so the store meets
+/// "connection refused", a server that went away and stays away.
+struct Relay {
+    addr: std::net::SocketAddr,
+    _tasks: tokio::task::JoinSet<()>,
+}
+
+impl Relay {
+    async fn to(url: &str) -> (Self, tokio::sync::oneshot::Sender<()>) {
+        let upstream = url
+            .split('@')
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .expect("host:port in the test URL")
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shut, shut_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            tokio::pin!(shut_rx);
+            loop {
+                tokio::select! {
+                    _ = &mut shut_rx => break,
+                    Ok((mut down, _)) = listener.accept() => {
+                        let upstream = upstream.clone();
+                        conns.spawn(async move {
+                            if let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await {
+                                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                            }
+                        });
+                    }
+                }
+            }
+            conns.abort_all();
+        });
+        (
+            Self {
+                addr,
+                _tasks: tasks,
+            },
+            shut,
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_worker_gives_up_once_the_store_stays_away_past_its_bound() {
+    let url = database_url();
+    let queue = fresh_queue("gone");
+    worker_store(&url, &queue)
+        .await
+        .enqueue(jobs("j", 200, "api"))
+        .await
+        .unwrap();
+    let (relay, shut) = Relay::to(&url).await;
+    let relayed = url.replacen(
+        url.split('@')
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap(),
+        &relay.addr.to_string(),
+        1,
+    );
+    let store = worker_store(&relayed, &queue).await;
+    let tally = Arc::new(Tally::default());
+    let scheduler = Scheduler::builder(store, Arc::clone(&tally))
+        .config(Config {
+            concurrency: 2,
+            poll_interval: Duration::from_millis(10),
+            store_outage: Duration::from_secs(1),
+            ..Config::default()
+        })
+        .build()
+        .unwrap();
+    let run = tokio::spawn(async move { scheduler.run().await });
+    while tally.calls.lock().unwrap().len() < 5 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The server goes away for good, as far as the worker can tell.
+    let gone = Instant::now();
+    shut.send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the worker must give up within its bound, not hang")
+        .unwrap();
+    drop(relay);
+    let err = result.expect_err("the worker must give up");
+    assert!(
+        matches!(err, framebreak_scheduler::Error::StoreUnavailable { .. }),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    let text = err.to_string();
+    assert!(
+        text.contains("store_outage") && text.contains("unreachable"),
+        "{text}"
+    );
+    let waited = gone.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1),
+        "gave up after {waited:?}, before its 1 s bound"
+    );
+    let counts = worker_store(&url, &queue).await.counts().await.unwrap();
+    assert!(
+        counts.unfinished() > 0,
+        "the store was gone: jobs remain for another worker"
+    );
+}
