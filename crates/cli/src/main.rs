@@ -75,9 +75,10 @@ enum Command {
 /// freed, serves later large blocks (frames, the H.264 coder's buffers) from
 /// the arenas instead of mapping them, where fragments of them stay
 /// resident. One arena per core and a fixed 256 KiB mapping threshold make
-/// resident memory follow live memory (measured, each alone, in
-/// `docs/memory-per-job-2026-12-06.md`; `scripts/bench-memory`). Called
-/// before any thread starts.
+/// resident memory follow live memory, and a thread calling `malloc_trim`
+/// every 2 s returns the free pages inside the arenas (measured, each
+/// alone, in `docs/memory-per-job-2026-12-06.md`; `scripts/bench-memory`).
+/// Called before any other thread starts.
 #[allow(unsafe_code)]
 fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -91,6 +92,22 @@ fn tune_malloc() {
             libc::mallopt(libc::M_ARENA_MAX, cores);
             libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
         }
+        // Free pages inside the arenas (not only at their tops) go back to
+        // the kernel every 2 s, so what a burst of work freed does not stay
+        // resident under the next burst.
+        let trimmer = std::thread::Builder::new()
+            .name("framebreak-malloc-trim".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                    // SAFETY: malloc_trim only hands free memory back to the
+                    // kernel; it is thread-safe and takes the arenas' locks.
+                    unsafe {
+                        libc::malloc_trim(0);
+                    }
+                }
+            });
+        drop(trimmer);
     }
 }
 

@@ -210,8 +210,16 @@ fn writer(mut conn: Connection, rx: &mpsc::Receiver<Request>, max_batch: usize) 
                 }
             }
             Err(e) => {
+                // On some errors (a full disk, an I/O error) SQLite rolls the
+                // whole transaction back by itself, and the commit then
+                // only says there is no transaction: the failed statement's
+                // error says why.
+                let reason = match answers.iter().find_map(|a| a.as_ref().err()) {
+                    Some(cause) => format!("{e} (rolled back after: {cause})"),
+                    None => e.to_string(),
+                };
                 for request in batch {
-                    let _ = request.reply.send(Err(Error::store("commit", &e)));
+                    let _ = request.reply.send(Err(Error::store("commit", &reason)));
                 }
             }
         }
