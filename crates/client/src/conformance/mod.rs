@@ -263,13 +263,25 @@ pub struct SuiteReport {
 }
 
 impl SuiteReport {
-    /// Panics, listing every failure, unless all checks held.
+    /// Panics, listing every failure, unless all checks held and at least
+    /// one ran: a suite whose every scenario was unsupported proved
+    /// nothing, and fails too.
     ///
     /// # Panics
     ///
-    /// When any check failed.
+    /// When any check failed, or none passed.
     #[track_caller]
     pub fn assert_passed(&self) {
+        assert!(
+            !self.passed.is_empty() || !self.failed.is_empty(),
+            "no conformance check ran: the harness staged none of the {} scenarios ({})",
+            self.unsupported.len(),
+            self.unsupported
+                .iter()
+                .map(|(s, why)| format!("{s:?}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
         assert!(
             self.failed.is_empty(),
             "{} of {} conformance checks failed:\n{}",

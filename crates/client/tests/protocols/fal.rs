@@ -22,15 +22,12 @@ fn backend(base: &str) -> FalBackend {
 /// The submit answer: note that the URLs drop the model's `/fast` subpath.
 const SUBMITTED: &str = r#"{"request_id":"764cabcf-b745-4b3e-ae38-1200304cf45b","response_url":"{base}/fal-ai/veo3.1/requests/764cabcf-b745-4b3e-ae38-1200304cf45b","status_url":"{base}/fal-ai/veo3.1/requests/764cabcf-b745-4b3e-ae38-1200304cf45b/status","cancel_url":"{base}/fal-ai/veo3.1/requests/764cabcf-b745-4b3e-ae38-1200304cf45b/cancel","queue_position":0}"#;
 const STATUS: &str = "/fal-ai/veo3.1/requests/764cabcf-b745-4b3e-ae38-1200304cf45b/status";
-#[cfg(feature = "conformance")]
 const RESULT: &str = "/fal-ai/veo3.1/requests/764cabcf-b745-4b3e-ae38-1200304cf45b";
 
-#[cfg(feature = "conformance")]
 fn fal_error(message: &str) -> String {
     serde_json::json!({"detail": message}).to_string()
 }
 
-#[cfg(feature = "conformance")]
 #[tokio::test]
 async fn passes_the_conformance_suite() {
     use crate::harness::{PolicyAt, Spec, assert_conformance, step};

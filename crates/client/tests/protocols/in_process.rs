@@ -189,3 +189,26 @@ async fn a_misclassifying_backend_fails_with_a_readable_report() {
         "{rate}"
     );
 }
+
+/// A harness that stages nothing proves nothing: the suite fails rather
+/// than pass with zero checks run.
+#[tokio::test]
+async fn a_suite_where_nothing_ran_fails() {
+    struct Nothing;
+    #[async_trait]
+    impl Harness for Nothing {
+        async fn arrange(&self, _: Scenario) -> Arrangement {
+            Arrangement::Unsupported("cannot stage anything".into())
+        }
+    }
+    let report = run_suite(&Nothing).await;
+    assert!(report.passed.is_empty() && report.failed.is_empty());
+    let panic = std::panic::catch_unwind(|| report.assert_passed())
+        .expect_err("a suite with no check run must fail");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.starts_with("no conformance check ran")
+            && message.contains("cannot stage anything"),
+        "{message}"
+    );
+}

@@ -24,7 +24,6 @@ fn generation(state: &str, video: &str, failure: &str) -> String {
     )
 }
 
-#[cfg(feature = "conformance")]
 #[tokio::test]
 async fn passes_the_conformance_suite() {
     use crate::harness::{PolicyAt, Spec, assert_conformance, bearer, step};

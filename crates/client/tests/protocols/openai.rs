@@ -19,7 +19,6 @@ fn backend(base: &str) -> OpenAiBackend {
         .with_http(HttpConfig::new().unwrap().timeout(Duration::from_secs(10)))
 }
 
-#[cfg(feature = "conformance")]
 fn error_body(message: &str) -> String {
     serde_json::json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}}).to_string()
 }
@@ -31,7 +30,6 @@ fn video(status: &str, extra: &str) -> String {
     )
 }
 
-#[cfg(feature = "conformance")]
 #[tokio::test]
 async fn passes_the_conformance_suite() {
     use crate::harness::{PolicyAt, Spec, assert_conformance, bearer, step};

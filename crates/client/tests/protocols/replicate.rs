@@ -25,12 +25,10 @@ fn prediction(status: &str, output: &str, error: &str) -> String {
     )
 }
 
-#[cfg(feature = "conformance")]
 fn problem(detail: &str) -> String {
     serde_json::json!({"title": "Request failed", "detail": detail, "status": 400}).to_string()
 }
 
-#[cfg(feature = "conformance")]
 #[tokio::test]
 async fn passes_the_conformance_suite() {
     use crate::harness::{PolicyAt, Spec, assert_conformance, bearer, step};

@@ -25,7 +25,6 @@ fn task(status: &str, extra: &str) -> String {
     )
 }
 
-#[cfg(feature = "conformance")]
 #[tokio::test]
 async fn passes_the_conformance_suite() {
     use crate::harness::{PolicyAt, Spec, assert_conformance, bearer, step};

@@ -33,7 +33,6 @@ fn google_error(message: &str) -> String {
         .to_string()
 }
 
-#[cfg(feature = "conformance")]
 #[tokio::test]
 async fn passes_the_conformance_suite() {
     use crate::harness::{PolicyAt, Spec, assert_conformance, step};
