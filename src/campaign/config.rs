@@ -731,6 +731,32 @@ mod tests {
         assert!(e.contains("midjourney") && e.contains("replicate"), "{e}");
     }
 
+    /// A key this build does not know (written by a newer version, say)
+    /// is blamed on the layer that wrote it, whole table or single key,
+    /// never on the built-in defaults.
+    #[test]
+    fn an_unknown_key_names_the_layer_that_wrote_it() {
+        let stored = "the configuration of run r1 in the store";
+        for (text, key) in [
+            (
+                "[pricing]\nusd_per_second = 0.05\n",
+                "pricing: unknown field `pricing`",
+            ),
+            (
+                "[scheduler]\nbudget = 5\n",
+                "scheduler.budget: unknown field `budget`",
+            ),
+        ] {
+            let e = ConfigLoader::new()
+                .toml(text, stored)
+                .unwrap()
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(&format!("{stored}: {key}")), "{e}");
+        }
+    }
+
     /// A value of the wrong type names its key and the layer it came from,
     /// not just "invalid value: integer -3, expected usize".
     #[test]

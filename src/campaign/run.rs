@@ -822,7 +822,23 @@ pub async fn local_copy(
             &text,
             &format!("the configuration of run {run_id} in the store"),
         )?
-        .build()?;
+        .build()
+        .map_err(|e| match e {
+            // Submitted by a newer framebreak, most likely.
+            Error::Config {
+                source_name,
+                reason,
+            } if reason.contains("unknown field") || reason.contains("unknown variant") => {
+                Error::Config {
+                    source_name,
+                    reason: format!(
+                        "{reason} (was the run submitted by a newer framebreak? run this \
+                         worker with the same version)"
+                    ),
+                }
+            }
+            other => other,
+        })?;
     config.scheduler.store = store.to_owned();
     adjust(&mut config);
     let runs_dir = config.output.runs_dir.clone();

@@ -2,11 +2,12 @@
 //! for scripts, or nothing.
 
 use std::io::Write;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use framebreak::gpu::DeviceManager;
-use framebreak::scheduler::{Scheduler, Snapshot};
+use framebreak::scheduler::{Counts, JobStore, Scheduler, Snapshot};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -59,18 +60,83 @@ pub(crate) fn status_line(s: &Snapshot, devices: Option<&DeviceManager>) -> Stri
     line
 }
 
-/// Shows progress of `scheduler` until `stop` is cancelled.
+/// How often a worker reads the whole run's counts from the shared store.
+const RUN_COUNTS_EVERY: Duration = Duration::from_secs(2);
+
+/// The whole run as the shared store counts it, for a worker whose own
+/// snapshot sees only its share: its counts, refreshed every
+/// [`RUN_COUNTS_EVERY`], and the run's pace since this worker started.
+pub(crate) struct RunWide {
+    store: Arc<dyn JobStore>,
+    counts: Option<Counts>,
+    read_at: Option<Instant>,
+    first: Option<(Instant, u64)>,
+}
+
+impl RunWide {
+    pub(crate) fn new(store: Arc<dyn JobStore>) -> Self {
+        Self {
+            store,
+            counts: None,
+            read_at: None,
+            first: None,
+        }
+    }
+
+    /// Reads the counts again when they are older than
+    /// [`RUN_COUNTS_EVERY`] (or `now`); a failed read keeps the last ones
+    /// (the store may be riding out an outage).
+    async fn refresh(&mut self, now: bool) {
+        if !now && self.read_at.is_some_and(|t| t.elapsed() < RUN_COUNTS_EVERY) {
+            return;
+        }
+        self.read_at = Some(Instant::now());
+        if let Ok(c) = self.store.counts().await {
+            self.first.get_or_insert((Instant::now(), c.finished()));
+            self.counts = Some(c);
+        }
+    }
+
+    /// Time until the run is finished at the pace it has had since this
+    /// worker started, once there is a pace.
+    fn eta(&self) -> Option<Duration> {
+        let (c, (since, first)) = (self.counts?, self.first?);
+        let rate = c.finished().saturating_sub(first) as f64 / since.elapsed().as_secs_f64();
+        (rate > 0.0).then(|| Duration::from_secs_f64(c.unfinished() as f64 / rate))
+    }
+
+    /// `run: done … · failed … · running … · waiting … · ETA …`.
+    fn line(&self) -> Option<String> {
+        let c = self.counts?;
+        let mut line = format!(
+            "run: done {} · failed {} · running {} · waiting {}",
+            c.done, c.failed, c.leased, c.pending
+        );
+        if let Some(eta) = self.eta() {
+            line += &format!(
+                " · ETA {}",
+                humantime::format_duration(Duration::from_secs(eta.as_secs()))
+            );
+        }
+        Some(line)
+    }
+}
+
+/// Shows progress of `scheduler` until `stop` is cancelled; with `run`
+/// (a worker of a shared run), the whole run's counts beside this
+/// process's share.
 pub(crate) async fn show(
     mode: ProgressMode,
     scheduler: &Scheduler,
     devices: Option<&DeviceManager>,
     total: u64,
+    run: Option<RunWide>,
     stop: CancellationToken,
 ) {
     match mode {
         ProgressMode::Quiet => stop.cancelled().await,
-        ProgressMode::Bar => bar(scheduler, devices, total, stop).await,
-        ProgressMode::Json => json(scheduler, devices, stop).await,
+        ProgressMode::Bar => bar(scheduler, devices, total, run, stop).await,
+        ProgressMode::Json => json(scheduler, devices, run, stop).await,
     }
 }
 
@@ -78,6 +144,7 @@ async fn bar(
     scheduler: &Scheduler,
     devices: Option<&DeviceManager>,
     total: u64,
+    mut run: Option<RunWide>,
     stop: CancellationToken,
 ) {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
@@ -91,8 +158,24 @@ async fn bar(
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         let s = scheduler.snapshot();
-        bar.set_position(s.counts.finished());
-        bar.set_message(status_line(&s, devices));
+        match &mut run {
+            Some(run) => {
+                run.refresh(false).await;
+                if let Some(c) = run.counts {
+                    bar.set_length(c.total());
+                    bar.set_position(c.finished());
+                }
+                let mine = format!("this worker: {}", status_line(&s, devices));
+                bar.set_message(match run.line() {
+                    Some(line) => format!("{line} | {mine}"),
+                    None => mine,
+                });
+            }
+            None => {
+                bar.set_position(s.counts.finished());
+                bar.set_message(status_line(&s, devices));
+            }
+        }
         tokio::select! {
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
@@ -102,7 +185,12 @@ async fn bar(
 }
 
 #[allow(clippy::print_stdout)]
-async fn json(scheduler: &Scheduler, devices: Option<&DeviceManager>, stop: CancellationToken) {
+async fn json(
+    scheduler: &Scheduler,
+    devices: Option<&DeviceManager>,
+    mut run: Option<RunWide>,
+    stop: CancellationToken,
+) {
     let mut events = scheduler.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let emit = |value: serde_json::Value| {
@@ -122,11 +210,32 @@ async fn json(scheduler: &Scheduler, devices: Option<&DeviceManager>, stop: Canc
                 let devices = devices.and_then(|d| d.snapshot().ok()).map(|states| {
                     states.iter().map(|d| serde_json::json!({"device": d.id.to_string(), "in_flight": d.in_flight})).collect::<Vec<_>>()
                 });
-                emit(serde_json::json!({ "snapshot": scheduler.snapshot(), "devices": devices }));
+                let mut line = serde_json::json!({ "snapshot": scheduler.snapshot(), "devices": devices });
+                if let Some(run) = &mut run {
+                    run.refresh(false).await;
+                    line["run"] = run_json(run);
+                }
+                emit(line);
             }
         }
     }
-    emit(serde_json::json!({ "snapshot": scheduler.snapshot() }));
+    let mut last = serde_json::json!({ "snapshot": scheduler.snapshot() });
+    if let Some(run) = &mut run {
+        run.refresh(true).await;
+        last["run"] = run_json(run);
+    }
+    emit(last);
+}
+
+/// The whole run's counts and ETA as JSON (`null` before the first read).
+fn run_json(run: &RunWide) -> serde_json::Value {
+    match run.counts {
+        Some(c) => serde_json::json!({
+            "counts": c,
+            "eta_secs": run.eta().map(|d| d.as_secs()),
+        }),
+        None => serde_json::Value::Null,
+    }
 }
 
 #[cfg(test)]

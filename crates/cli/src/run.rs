@@ -294,7 +294,14 @@ pub(crate) fn drive(
                 stop.cancel();
                 s
             },
-            progress::show(mode, &scheduler, campaign.devices(), total, stop.clone())
+            progress::show(
+                mode,
+                &scheduler,
+                campaign.devices(),
+                total,
+                (role == Role::Worker).then(|| progress::RunWide::new(campaign.store())),
+                stop.clone()
+            )
         );
         signals.abort();
         if let Some(t) = telemetry {

@@ -130,6 +130,18 @@ fn submit(url: &str, sim: &str, run: &str, dir: &Path, extra: &[&str]) {
 }
 
 fn worker(url: &str, run: &str, dir: &Path, n: usize) -> Proc {
+    worker_showing(url, run, dir, n, "quiet", Stdio::null())
+}
+
+/// A worker with `--progress progress`, its standard output to `stdout`.
+fn worker_showing(
+    url: &str,
+    run: &str,
+    dir: &Path,
+    n: usize,
+    progress: &str,
+    stdout: Stdio,
+) -> Proc {
     Proc(
         framebreak()
             .args([
@@ -139,13 +151,13 @@ fn worker(url: &str, run: &str, dir: &Path, n: usize) -> Proc {
                 "--store",
                 url,
                 "--progress",
-                "quiet",
+                progress,
                 "-c",
                 "16",
             ])
             .arg("--runs-dir")
             .arg(dir.join(format!("w{n}")))
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -745,4 +757,104 @@ fn an_interrupted_submit_is_refused_by_workers_then_finished_or_dropped() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_workers_progress_counts_the_whole_run_beside_its_own_share() {
+    const JOBS: u64 = 300;
+    let url = database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, addr) = sim(dir.path());
+    let run = fresh_run("progress");
+    submit(
+        &url,
+        &addr,
+        &run,
+        dir.path(),
+        &["--limit", &JOBS.to_string(), "-n", "20"],
+    );
+    let workers: Vec<Proc> = (0..2)
+        .map(|n| worker_showing(&url, &run, dir.path(), n, "json", Stdio::piped()))
+        .collect();
+    let mut own = Vec::new();
+    for mut w in workers {
+        let mut out = String::new();
+        w.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        finish(w);
+        let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        let run_counts = &last["run"]["counts"];
+        assert_eq!(
+            run_counts["done"].as_u64().unwrap() + run_counts["failed"].as_u64().unwrap(),
+            JOBS,
+            "the whole run, as the store counts it: {last}"
+        );
+        assert_eq!(run_counts["pending"], 0, "{last}");
+        own.push(last["snapshot"]["finished"].as_u64().unwrap());
+    }
+    assert_eq!(
+        own.iter().sum::<u64>(),
+        JOBS,
+        "each worker's own share: {own:?}"
+    );
+}
+
+/// `psql` of the installed PostgreSQL (`scripts/pg/start` installs it), or
+/// the one on PATH.
+fn psql() -> Command {
+    let found = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|v| v.path().join("bin/psql"))
+        .find(|p| p.exists());
+    Command::new(found.unwrap_or_else(|| "psql".into()))
+}
+
+#[test]
+fn a_stored_configuration_this_build_cannot_read_is_named_as_the_culprit() {
+    let url = database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let run = fresh_run("newer");
+    submit(
+        &url,
+        "127.0.0.1:9",
+        &run,
+        dir.path(),
+        &["--limit", "5", "-n", "5"],
+    );
+    // As a newer framebreak would have written it: a section this one
+    // does not know.
+    let status = psql()
+        .arg(&url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!(
+            "UPDATE framebreak_queue_meta SET value = value || E'\\n[pricing]\\nusd = 1\\n' \
+             WHERE queue = '{run}' AND key = 'campaign.toml'"
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success(), "psql failed");
+    let out = framebreak()
+        .args([
+            "worker",
+            "--run",
+            &run,
+            "--store",
+            &url,
+            "--progress",
+            "quiet",
+        ])
+        .arg("--runs-dir")
+        .arg(dir.path().join("w"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!(
+            "the configuration of run {run} in the store: pricing"
+        )) && err.contains("newer framebreak"),
+        "{err}"
+    );
+    assert!(!err.contains("built-in defaults"), "{err}");
 }
