@@ -67,12 +67,13 @@ fn size(text: &str) -> anyhow::Result<Resize> {
             "--size {text:?}: expected a longest side (`320`) or `WxH` (`320x240`)"
         ))
     };
-    let resize = match text.split_once(['x', 'X']) {
-        Some((w, h)) => Resize::Exact {
-            width: w.parse().map_err(|_| bad())?,
-            height: h.parse().map_err(|_| bad())?,
+    let resize = match text.parse::<framebreak::client::Size>() {
+        Ok(size) => Resize::Exact {
+            width: size.width,
+            height: size.height,
         },
-        None => Resize::MaxSide(text.parse().map_err(|_| bad())?),
+        Err(_) if text.contains(['x', 'X']) => return Err(bad().into()),
+        Err(_) => Resize::MaxSide(text.parse().map_err(|_| bad())?),
     };
     Ok(resize)
 }

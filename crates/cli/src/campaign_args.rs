@@ -142,13 +142,9 @@ impl CampaignArgs {
             .map_err(|e| Usage(e.to_string()))?;
         let size = match &self.size {
             Some(text) => {
-                let (w, h) = text
-                    .split_once(['x', 'X'])
-                    .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
-                    .ok_or_else(|| {
-                        Usage(format!("--size {text:?}: expected WxH, as in 320x240"))
-                    })?;
-                Some((w, h))
+                let size: framebreak::client::Size =
+                    text.parse().map_err(|e| Usage(format!("--size: {e}")))?;
+                Some((size.width, size.height))
             }
             None => None,
         };

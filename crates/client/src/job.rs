@@ -124,6 +124,40 @@ impl Size {
     }
 }
 
+/// Why text is not a [`Size`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a size like `1280x720` (WIDTHxHEIGHT, whole pixels)")]
+pub struct ParseSizeError {
+    /// The text as given.
+    pub text: String,
+}
+
+/// `WIDTHxHEIGHT` (`1280x720`, `x` or `X`, spaces around the numbers
+/// allowed): the one parser of sizes written as text, in configuration,
+/// flags and request bodies alike.
+///
+/// ```
+/// use framebreak_client::Size;
+/// let size: Size = "1280x720".parse()?;
+/// assert_eq!((size.width, size.height), (1280, 720));
+/// assert!("1280".parse::<Size>().is_err());
+/// # Ok::<(), framebreak_client::ParseSizeError>(())
+/// ```
+impl std::str::FromStr for Size {
+    type Err = ParseSizeError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || ParseSizeError {
+            text: text.to_owned(),
+        };
+        let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+        Ok(Self {
+            width: w.trim().parse().map_err(|_| bad())?,
+            height: h.trim().parse().map_err(|_| bad())?,
+        })
+    }
+}
+
 impl std::fmt::Display for Size {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}x{}", self.width, self.height)

@@ -72,7 +72,9 @@ pub use conform::{Adjustment, Conformed};
 pub use download::{Downloaded, ProgressFn, VideoBackendExt, no_progress};
 pub use error::{Error, FailureCategory, Result, SubmitEffect};
 pub use http::{DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_TIMEOUT, HttpConfig};
-pub use job::{Asset, DownloadProgress, JobState, JobStatus, RemoteJob, Size, VideoRequest};
+pub use job::{
+    Asset, DownloadProgress, JobState, JobStatus, ParseSizeError, RemoteJob, Size, VideoRequest,
+};
 pub use providers::fal::FalBackend;
 pub use providers::limits::{Durations, ModelLimits};
 pub use providers::luma::LumaBackend;

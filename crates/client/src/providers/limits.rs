@@ -408,14 +408,14 @@ mod wxh {
 
     use crate::Size;
 
+    /// `1280x720`, or `1280:720` as Runway writes sizes.
     pub(crate) fn parse(text: &str) -> Result<Size, String> {
-        let (w, h) = text
-            .split_once(['x', 'X', ':'])
-            .ok_or_else(|| format!("`{text}` is not a size like `1280x720`"))?;
-        match (w.trim().parse(), h.trim().parse()) {
-            (Ok(width), Ok(height)) => Ok(Size { width, height }),
-            _ => Err(format!("`{text}` is not a size like `1280x720`")),
-        }
+        text.replace(':', "x").parse().map_err(|_| {
+            crate::ParseSizeError {
+                text: text.to_owned(),
+            }
+            .to_string()
+        })
     }
 
     pub(super) mod one {

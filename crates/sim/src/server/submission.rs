@@ -63,16 +63,13 @@ pub(super) fn request_of(
         })?);
     }
     if let Some(size) = b.size {
-        let parsed = size
-            .split_once('x')
-            .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
-        let (w, h) = parsed.ok_or_else(|| {
+        let parsed: framebreak_client::Size = size.parse().map_err(|_| {
             Box::new(bad_param(
                 "size",
                 &format!("`size` = {size:?} is not WIDTHxHEIGHT"),
             ))
         })?;
-        r = r.size(w, h);
+        r = r.size(parsed.width, parsed.height);
     }
     Ok(r)
 }
