@@ -97,8 +97,11 @@ fn stats(addr: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-fn submit(url: &str, sim: &str, run: &str, dir: &Path, extra: &[&str]) {
-    let out = framebreak()
+/// `framebreak submit` of run `run` against the simulator at `sim`, with
+/// its run folders under `runs_dir`.
+fn submit_command(url: &str, sim: &str, run: &str, runs_dir: &Path, extra: &[&str]) -> Command {
+    let mut command = framebreak();
+    command
         .args([
             "submit",
             "--store",
@@ -108,17 +111,16 @@ fn submit(url: &str, sim: &str, run: &str, dir: &Path, extra: &[&str]) {
             "--backend",
             "sim-http",
         ])
-        .args([
-            "--base-url",
-            &format!("http://{sim}"),
-            "--size",
-            "64x48",
-            "--duration",
-            "1",
-        ])
+        .args(["--base-url", &format!("http://{sim}")])
+        .args(["--size", "64x48", "--duration", "1"])
         .args(extra)
         .arg("--runs-dir")
-        .arg(dir.join("submitter"))
+        .arg(runs_dir);
+    command
+}
+
+fn submit(url: &str, sim: &str, run: &str, dir: &Path, extra: &[&str]) {
+    let out = submit_command(url, sim, run, &dir.join("submitter"), extra)
         .output()
         .unwrap();
     assert!(
@@ -129,8 +131,39 @@ fn submit(url: &str, sim: &str, run: &str, dir: &Path, extra: &[&str]) {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), run);
 }
 
+/// A fresh folder, a simulator, and a run named after `name` submitted
+/// to it in `url` with `extra` flags: `(folder, simulator, its address,
+/// run id)`.
+fn submitted(url: &str, name: &str, extra: &[&str]) -> (tempfile::TempDir, Proc, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, addr) = sim(dir.path());
+    let run = fresh_run(name);
+    submit(url, &addr, &run, dir.path(), extra);
+    (dir, sim, addr, run)
+}
+
 fn worker(url: &str, run: &str, dir: &Path, n: usize) -> Proc {
     worker_showing(url, run, dir, n, "quiet", Stdio::null())
+}
+
+/// `framebreak worker` on `run` with `--progress progress`, its run folders
+/// under `runs_dir`.
+fn worker_command(url: &str, run: &str, runs_dir: &Path, progress: &str) -> Command {
+    let mut command = framebreak();
+    command
+        .args([
+            "worker",
+            "--run",
+            run,
+            "--store",
+            url,
+            "--progress",
+            progress,
+        ])
+        .args(["-c", "16"])
+        .arg("--runs-dir")
+        .arg(runs_dir);
+    command
 }
 
 /// A worker with `--progress progress`, its standard output to `stdout`.
@@ -143,25 +176,27 @@ fn worker_showing(
     stdout: Stdio,
 ) -> Proc {
     Proc(
-        framebreak()
-            .args([
-                "worker",
-                "--run",
-                run,
-                "--store",
-                url,
-                "--progress",
-                progress,
-                "-c",
-                "16",
-            ])
-            .arg("--runs-dir")
-            .arg(dir.join(format!("w{n}")))
+        worker_command(url, run, &dir.join(format!("w{n}")), progress)
             .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     )
+}
+
+/// `command` run to its end: its exit code and standard error.
+fn outcome(command: &mut Command) -> (Option<i32>, String) {
+    let out = command.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A worker run to its end in folder `dir/w`: its exit code and standard
+/// error.
+fn worker_output(url: &str, run: &str, dir: &Path) -> (Option<i32>, String) {
+    outcome(&mut worker_command(url, run, &dir.join("w"), "quiet"))
 }
 
 fn finish(mut w: Proc) -> std::process::ExitStatus {
@@ -209,16 +244,8 @@ fn rows(url: &str, run: &str, dir: &Path) -> Vec<serde_json::Value> {
 fn four_workers_one_killed_do_every_job_once_and_the_sim_sees_each_submitted_once() {
     const JOBS: usize = 5_000;
     let url = database_url();
-    let dir = tempfile::tempdir().unwrap();
-    let (_sim, addr) = sim(dir.path());
-    let run = fresh_run("kill");
-    submit(
-        &url,
-        &addr,
-        &run,
-        dir.path(),
-        &["--limit", &JOBS.to_string(), "-n", "100"],
-    );
+    let (dir, _sim, addr, run) =
+        submitted(&url, "kill", &["--limit", &JOBS.to_string(), "-n", "100"]);
 
     let mut workers: Vec<Proc> = (0..4).map(|n| worker(&url, &run, dir.path(), n)).collect();
     // Kill one worker with SIGKILL in the middle of the run.
@@ -275,14 +302,9 @@ fn a_rate_limit_holds_for_the_whole_campaign_not_per_worker() {
     const RATE: u64 = 20;
     const JOBS: u64 = 200;
     let url = database_url();
-    let dir = tempfile::tempdir().unwrap();
-    let (_sim, addr) = sim(dir.path());
-    let run = fresh_run("rate");
-    submit(
+    let (dir, _sim, addr, run) = submitted(
         &url,
-        &addr,
-        &run,
-        dir.path(),
+        "rate",
         &["--limit", &JOBS.to_string(), "--rate", &format!("{RATE}/s")],
     );
 
@@ -453,14 +475,9 @@ fn four_workers_ride_out_a_database_restart_and_do_every_job_once() {
     const JOBS: usize = 1_000;
     let server = OwnServer::start();
     let url = server.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let (_sim, addr) = sim(dir.path());
-    let run = fresh_run("restart");
-    submit(
+    let (dir, _sim, addr, run) = submitted(
         &url,
-        &addr,
-        &run,
-        dir.path(),
+        "restart",
         &["--limit", &JOBS.to_string(), "-n", "100"],
     );
     let workers: Vec<Proc> = (0..4).map(|n| worker(&url, &run, dir.path(), n)).collect();
@@ -511,28 +528,8 @@ fn only_submit_and_db_migrate_create_the_schema_and_the_rest_say_to_run_it() {
     let server = OwnServer::start();
     let url = server.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = framebreak()
-            .args(args)
-            .arg("--runs-dir")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let migrate = |url: &str| {
-        let out = framebreak()
-            .args(["db", "migrate", "--store", url])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| outcome(framebreak().args(args).arg("--runs-dir").arg(dir.path()));
+    let migrate = |url: &str| outcome(framebreak().args(["db", "migrate", "--store", url]));
     // A database without framebreak's tables (a fresh server's `postgres`,
     // as a wrong database would be): refused by name, twice, so the first
     // refusal created nothing.
@@ -566,38 +563,20 @@ fn only_submit_and_db_migrate_create_the_schema_and_the_rest_say_to_run_it() {
     assert!(err.contains("only a PostgreSQL store"), "{err}");
 }
 
-/// `framebreak submit` as a child process, not waited for.
+/// `framebreak submit` of `limit` jobs as a child process, not waited for.
 fn submit_process(url: &str, run: &str, dir: &Path, limit: usize) -> Child {
-    framebreak()
-        .args([
-            "submit",
-            "--store",
-            url,
-            "--run-id",
-            run,
-            "--backend",
-            "sim-http",
-        ])
-        .args([
-            "--base-url",
-            "http://127.0.0.1:9",
-            "--size",
-            "64x48",
-            "--duration",
-            "1",
-        ])
-        .args([
-            "--limit",
-            &limit.to_string(),
-            "-n",
-            &(limit / 20 + 20).to_string(),
-        ])
-        .arg("--runs-dir")
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    let (limit, per_prompt) = (limit.to_string(), (limit / 20 + 20).to_string());
+    submit_command(
+        url,
+        "127.0.0.1:9",
+        run,
+        dir,
+        &["--limit", &limit, "-n", &per_prompt],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
 }
 
 /// A run's jobs in the store (`status --json` of every run), 0 when it
@@ -688,22 +667,8 @@ fn an_interrupted_submit_is_refused_by_workers_then_finished_or_dropped() {
 
     // A worker refuses it (it would finish the jobs that got in and call
     // the run complete).
-    let out = framebreak()
-        .args([
-            "worker",
-            "--run",
-            &run,
-            "--store",
-            &url,
-            "--progress",
-            "quiet",
-        ])
-        .arg("--runs-dir")
-        .arg(dir.path().join("w"))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, err) = worker_output(&url, &run, dir.path());
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("submit has not finished") && err.contains("db drop-run"),
         "{err}"
@@ -763,14 +728,9 @@ fn an_interrupted_submit_is_refused_by_workers_then_finished_or_dropped() {
 fn a_workers_progress_counts_the_whole_run_beside_its_own_share() {
     const JOBS: u64 = 300;
     let url = database_url();
-    let dir = tempfile::tempdir().unwrap();
-    let (_sim, addr) = sim(dir.path());
-    let run = fresh_run("progress");
-    submit(
+    let (dir, _sim, _addr, run) = submitted(
         &url,
-        &addr,
-        &run,
-        dir.path(),
+        "progress",
         &["--limit", &JOBS.to_string(), "-n", "20"],
     );
     let workers: Vec<Proc> = (0..2)
@@ -834,22 +794,8 @@ fn a_stored_configuration_this_build_cannot_read_is_named_as_the_culprit() {
         .status()
         .unwrap();
     assert!(status.success(), "psql failed");
-    let out = framebreak()
-        .args([
-            "worker",
-            "--run",
-            &run,
-            "--store",
-            &url,
-            "--progress",
-            "quiet",
-        ])
-        .arg("--runs-dir")
-        .arg(dir.path().join("w"))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let (code, err) = worker_output(&url, &run, dir.path());
+    assert_ne!(code, Some(0), "{err}");
     assert!(
         err.contains(&format!(
             "the configuration of run {run} in the store: pricing"
