@@ -100,14 +100,23 @@ fn tune_malloc() {
             .spawn(|| {
                 loop {
                     std::thread::sleep(std::time::Duration::from_secs(2));
-                    // SAFETY: malloc_trim only hands free memory back to the
-                    // kernel; it is thread-safe and takes the arenas' locks.
-                    unsafe {
-                        libc::malloc_trim(0);
-                    }
+                    trim_malloc();
                 }
             });
         drop(trimmer);
+    }
+}
+
+/// Hands the free pages of malloc's arenas back to the kernel now: between
+/// two phases (enqueueing, then running) what the first freed does not
+/// stay resident under the second's first burst.
+#[allow(unsafe_code)]
+pub(crate) fn trim_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only hands free memory back to the kernel; it is
+    // thread-safe and takes the arenas' locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -265,6 +265,9 @@ pub(crate) fn drive(
                 ));
             }
         }
+        // Enqueueing is done: what it freed goes back before the first
+        // wave of jobs allocates.
+        crate::trim_malloc();
         let total = campaign.store().counts().await?.total();
         let scheduler = campaign.scheduler()?;
         let shutdown = campaign.shutdown();
