@@ -228,31 +228,19 @@ impl Handler for Stuck {
     }
 }
 
-/// Cuts every connection of the workers (those with `application_name`)
-/// now and then while they run: the server's answer is "terminating
-/// connection due to administrator command" in the middle of whatever
-/// statement each was running, as in a restart or a failover.
-async fn cut_connections(
-    url: &str,
-    application_name: &str,
-    every: Duration,
-    until: Instant,
-) -> u64 {
-    let admin = super::admin(url).await;
-    let mut cut = 0;
-    while Instant::now() < until {
-        tokio::time::sleep(every).await;
-        let row = admin
-            .query_one(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE application_name = $1",
-                &[&application_name],
-            )
-            .await
-            .unwrap();
-        cut += u64::try_from(row.get::<_, i64>(0)).unwrap();
-    }
-    cut
+/// Terminates every session named `application_name` on the server (as
+/// a restart or a failover does, mid-statement): how many it ended.
+async fn terminate(url: &str, application_name: &str) -> u64 {
+    let row = super::admin(url)
+        .await
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1",
+            &[&application_name],
+        )
+        .await
+        .unwrap();
+    u64::try_from(row.get::<_, i64>(0)).unwrap()
 }
 
 #[tokio::test]
@@ -260,7 +248,8 @@ async fn workers_ride_out_connections_cut_under_them() {
     let url = database_url();
     let queue = fresh_queue("cut");
     let app = format!("fb-cut-{}", std::process::id());
-    let worker_url = format!("{url}?application_name={app}");
+    let (relay, control) = Relay::to(&url).await;
+    let worker_url = format!("{}?application_name={app}", relay.url(&url));
     let n = 400;
     worker_store(&url, &queue)
         .await
@@ -288,16 +277,14 @@ async fn workers_ride_out_connections_cut_under_them() {
             async move { (s.run().await, s.snapshot()) }
         }));
     }
-    // 400 jobs of a few milliseconds each take about a second without
-    // cuts: cut every connection every 150 ms for the first 1.5 s.
-    let cut = cut_connections(
-        &url,
-        &app,
-        Duration::from_millis(150),
-        Instant::now() + Duration::from_millis(1500),
-    )
-    .await;
-    assert!(cut > 0, "no connection was cut: the test proved nothing");
+    // Once the run is going: every session is terminated by the server,
+    // then the server cannot be reached for 1 s (connections dropped,
+    // new ones refused), as in a restart.
+    while tally.calls.lock().unwrap().len() < 40 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let cut = terminate(&url, &app).await;
+    control.send(Some(Duration::from_secs(1))).unwrap();
     let mut outages = 0;
     for run in runs {
         let (summary, snapshot) = run.await.unwrap();
@@ -307,15 +294,20 @@ async fn workers_ride_out_connections_cut_under_them() {
         outages += snapshot.store_outages;
     }
     assert!(
+        tally.calls.lock().unwrap().len() < n || outages > 0,
+        "the run ended before the outage: the test proved nothing"
+    );
+    assert!(
         outages > 0,
-        "{cut} connections cut but no worker saw an outage"
+        "{cut} sessions cut but no worker saw an outage"
     );
     let counts = worker_store(&url, &queue).await.counts().await.unwrap();
     assert_eq!((counts.done, counts.total()), (n as u64, n as u64));
     let calls = tally.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), n, "every job ran");
+    drop(relay);
     eprintln!(
-        "{cut} connections cut; {outages} outages ridden out; {} steps for {n} jobs",
+        "{cut} sessions terminated, then 1 s unreachable; {outages} outages ridden out; {} steps for {n} jobs",
         calls.values().sum::<u32>()
     );
 }
@@ -328,8 +320,12 @@ struct Relay {
     _tasks: tokio::task::JoinSet<()>,
 }
 
+/// What a relay is told: `Some(d)`: drop every relayed connection and
+/// refuse new ones for `d` (a server restarting); `None`: shut for good.
+type RelayControl = tokio::sync::mpsc::UnboundedSender<Option<Duration>>;
+
 impl Relay {
-    async fn to(url: &str) -> (Self, tokio::sync::oneshot::Sender<()>) {
+    async fn to(url: &str) -> (Self, RelayControl) {
         let upstream = url
             .split('@')
             .nth(1)
@@ -338,15 +334,25 @@ impl Relay {
             .to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (shut, shut_rx) = tokio::sync::oneshot::channel::<()>();
+        let (control, mut commands) = tokio::sync::mpsc::unbounded_channel::<Option<Duration>>();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
-            tokio::pin!(shut_rx);
+            let mut down_until = Instant::now();
             loop {
                 tokio::select! {
-                    _ = &mut shut_rx => break,
+                    command = commands.recv() => match command {
+                        Some(Some(down)) => {
+                            conns.abort_all();
+                            down_until = Instant::now() + down;
+                        }
+                        _ => break,
+                    },
                     Ok((mut down, _)) = listener.accept() => {
+                        if Instant::now() < down_until {
+                            drop(down);
+                            continue;
+                        }
                         let upstream = upstream.clone();
                         conns.spawn(async move {
                             if let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await {
@@ -363,7 +369,19 @@ impl Relay {
                 addr,
                 _tasks: tasks,
             },
-            shut,
+            control,
+        )
+    }
+
+    /// `url` with its host and port replaced by the relay's.
+    fn url(&self, url: &str) -> String {
+        url.replacen(
+            url.split('@')
+                .nth(1)
+                .and_then(|r| r.split('/').next())
+                .unwrap(),
+            &self.addr.to_string(),
+            1,
         )
     }
 }
@@ -378,14 +396,7 @@ async fn a_worker_gives_up_once_the_store_stays_away_past_its_bound() {
         .await
         .unwrap();
     let (relay, shut) = Relay::to(&url).await;
-    let relayed = url.replacen(
-        url.split('@')
-            .nth(1)
-            .and_then(|r| r.split('/').next())
-            .unwrap(),
-        &relay.addr.to_string(),
-        1,
-    );
+    let relayed = relay.url(&url);
     let store = worker_store(&relayed, &queue).await;
     let tally = Arc::new(Tally::default());
     let scheduler = Scheduler::builder(store, Arc::clone(&tally))
@@ -403,7 +414,7 @@ async fn a_worker_gives_up_once_the_store_stays_away_past_its_bound() {
     }
     // The server goes away for good, as far as the worker can tell.
     let gone = Instant::now();
-    shut.send(()).unwrap();
+    shut.send(None).unwrap();
     let result = tokio::time::timeout(Duration::from_secs(60), run)
         .await
         .expect("the worker must give up within its bound, not hang")
