@@ -20,9 +20,10 @@ pub const DEFAULT_CONFIG_FILE: &str = "framebreak.toml";
 /// joined by a double underscore, lower-cased).
 pub const ENV_PREFIX: &str = "FRAMEBREAK_";
 
-/// The longest lease a worker may take on a job, seconds (a week): longer
-/// ones would overflow the store's millisecond clock.
-const MAX_LEASE_TTL_SECS: u64 = 7 * 24 * 3600;
+/// The longest a lease or a store outage allowance may be, seconds (a
+/// week): longer leases would overflow the store's millisecond clock, and
+/// no worker should sit out a longer outage.
+const MAX_WAIT_SECS: u64 = 7 * 24 * 3600;
 
 /// Everything a campaign needs to know, as `framebreak config` prints it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -505,20 +506,20 @@ impl CampaignConfig {
                 ),
             );
         }
-        if !(1..=MAX_LEASE_TTL_SECS).contains(&self.scheduler.lease_ttl_secs) {
+        if !(1..=MAX_WAIT_SECS).contains(&self.scheduler.lease_ttl_secs) {
             return bad(
                 "scheduler.lease_ttl_secs",
                 format!(
-                    "{} is not within 1..={MAX_LEASE_TTL_SECS} (a week)",
+                    "{} is not within 1..={MAX_WAIT_SECS} (a week)",
                     self.scheduler.lease_ttl_secs
                 ),
             );
         }
-        if self.scheduler.store_outage_secs > MAX_LEASE_TTL_SECS {
+        if self.scheduler.store_outage_secs > MAX_WAIT_SECS {
             return bad(
                 "scheduler.store_outage_secs",
                 format!(
-                    "{} is over {MAX_LEASE_TTL_SECS} (a week)",
+                    "{} is over {MAX_WAIT_SECS} (a week)",
                     self.scheduler.store_outage_secs
                 ),
             );

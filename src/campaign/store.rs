@@ -100,10 +100,11 @@ pub(crate) struct SubmitHold {
 }
 
 /// Whether the stored configuration `stored` (redacted TOML) describes the
-/// same campaign as `config`: equal but for where the submitting machine
-/// keeps its run folders and how it names the store.
+/// same campaign as `config`, whose redacted TOML is `text`: equal but for
+/// where the submitting machine keeps its run folders and how it names the
+/// store.
 #[cfg(feature = "postgres")]
-fn same_campaign(stored: &str, config: &CampaignConfig) -> bool {
+fn same_campaign(stored: &str, config: &CampaignConfig, text: &str) -> bool {
     let Ok(mut theirs) = crate::campaign::ConfigLoader::new()
         .toml(stored, "the stored configuration")
         .and_then(crate::campaign::ConfigLoader::build)
@@ -112,7 +113,22 @@ fn same_campaign(stored: &str, config: &CampaignConfig) -> bool {
     };
     theirs.output.runs_dir.clone_from(&config.output.runs_dir);
     theirs.scheduler.store.clone_from(&config.scheduler.store);
-    theirs.to_toml_redacted() == config.to_toml_redacted()
+    theirs.to_toml_redacted() == text
+}
+
+/// [`Error::Config`] unless `store` names a PostgreSQL store: only such a
+/// store `does` what the caller needs.
+fn require_postgres(store: &str, does: &str) -> Result<(), Error> {
+    if is_postgres(store) {
+        return Ok(());
+    }
+    Err(Error::Config {
+        source_name: "scheduler.store".into(),
+        reason: format!(
+            "{:?}: only a PostgreSQL store (postgres://…, or `postgres` with {DATABASE_URL}) {does}",
+            redact_url(store)
+        ),
+    })
 }
 
 /// The connection string `store` stands for: itself, or `DATABASE_URL`'s
@@ -142,16 +158,10 @@ fn postgres_url(store: &str) -> Result<String, Error> {
 /// [`Error::Config`] when `store` is not a PostgreSQL store (or this build
 /// has none); [`Error::Scheduler`] when the database refuses.
 pub async fn migrate_store(store: &str) -> Result<Vec<i32>, Error> {
-    if !is_postgres(store) {
-        return Err(Error::Config {
-            source_name: "scheduler.store".into(),
-            reason: format!(
-                "{:?}: only a PostgreSQL store (postgres://…, or `postgres` with {DATABASE_URL}) \
-                 has a schema to migrate; a run folder's SQLite store makes its own",
-                redact_url(store)
-            ),
-        });
-    }
+    require_postgres(
+        store,
+        "has a schema to migrate; a run folder's SQLite store makes its own",
+    )?;
     #[cfg(feature = "postgres")]
     {
         Ok(framebreak_scheduler::PgStore::migrate(&postgres_url(store)?).await?)
@@ -168,14 +178,14 @@ pub async fn migrate_store(store: &str) -> Result<Vec<i32>, Error> {
 
 impl RunStore {
     /// Opens the store `config.scheduler.store` names for run `run_id`,
-    /// whose folder on this machine is `run_dir`.
+    /// whose folder on this machine is `run_dir`. A PostgreSQL database's
+    /// schema is created or upgraded here (the role must be allowed to):
+    /// this is how a new run opens its store.
     ///
     /// # Errors
     ///
     /// [`Error`] when it cannot be opened (the message never holds a
     /// password).
-    /// A PostgreSQL database's schema is created or upgraded here (the
-    /// role must be allowed to): this is how a new run opens its store.
     pub async fn open(
         config: &CampaignConfig,
         run_id: &str,
@@ -197,16 +207,7 @@ impl RunStore {
     /// this build's ([`framebreak_scheduler::Error::StoreSchema`]).
     pub async fn attach(config: &CampaignConfig, run_id: &str) -> Result<Self, Error> {
         let store = config.scheduler.store.as_str();
-        if !is_postgres(store) {
-            return Err(Error::Config {
-                source_name: "scheduler.store".into(),
-                reason: format!(
-                    "{:?}: only a shared store (postgres://…, or `postgres` with {DATABASE_URL}) \
-                     holds runs by id",
-                    redact_url(store)
-                ),
-            });
-        }
+        require_postgres(store, "holds runs by id")?;
         Self::postgres(store, run_id, false).await
     }
 
@@ -417,7 +418,7 @@ impl RunStore {
                         ));
                     }
                     let stored = self.load_config().await?.unwrap_or_default();
-                    if !same_campaign(&stored, config) {
+                    if !same_campaign(&stored, config, &text) {
                         return Err(taken(&format!(
                             "the store holds an unfinished submit of this run id with another \
                              configuration; submit it again with the same settings to finish \

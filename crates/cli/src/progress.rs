@@ -33,10 +33,7 @@ pub(crate) fn status_line(s: &Snapshot, devices: Option<&DeviceManager>) -> Stri
         c.done, c.failed, c.leased, c.pending, s.rate
     );
     if let Some(eta) = s.eta {
-        line += &format!(
-            " · ETA {}",
-            humantime::format_duration(Duration::from_secs(eta.as_secs()))
-        );
+        line += &format!(" · ETA {}", whole_seconds(eta));
     }
     if s.retries > 0 {
         line += &format!(" · {} retries", s.retries);
@@ -44,7 +41,7 @@ pub(crate) fn status_line(s: &Snapshot, devices: Option<&DeviceManager>) -> Stri
     if let Some(outage) = s.store_outage {
         line += &format!(
             " · job store unreachable for {}, retrying",
-            humantime::format_duration(Duration::from_secs(outage.as_secs()))
+            whole_seconds(outage)
         );
     }
     for b in &s.backends {
@@ -58,6 +55,11 @@ pub(crate) fn status_line(s: &Snapshot, devices: Option<&DeviceManager>) -> Stri
         }
     }
     line
+}
+
+/// `d` to the second, as people read it (`1h 2m 3s`).
+fn whole_seconds(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_secs(d.as_secs()))
 }
 
 /// How often a worker reads the whole run's counts from the shared store.
@@ -113,10 +115,7 @@ impl RunWide {
             c.done, c.failed, c.leased, c.pending
         );
         if let Some(eta) = self.eta() {
-            line += &format!(
-                " · ETA {}",
-                humantime::format_duration(Duration::from_secs(eta.as_secs()))
-            );
+            line += &format!(" · ETA {}", whole_seconds(eta));
         }
         Some(line)
     }
@@ -211,31 +210,28 @@ async fn json(
                     states.iter().map(|d| serde_json::json!({"device": d.id.to_string(), "in_flight": d.in_flight})).collect::<Vec<_>>()
                 });
                 let mut line = serde_json::json!({ "snapshot": scheduler.snapshot(), "devices": devices });
-                if let Some(run) = &mut run {
-                    run.refresh(false).await;
-                    line["run"] = run_json(run);
-                }
+                with_run(&mut line, run.as_mut(), false).await;
                 emit(line);
             }
         }
     }
     let mut last = serde_json::json!({ "snapshot": scheduler.snapshot() });
-    if let Some(run) = &mut run {
-        run.refresh(true).await;
-        last["run"] = run_json(run);
-    }
+    with_run(&mut last, run.as_mut(), true).await;
     emit(last);
 }
 
-/// The whole run's counts and ETA as JSON (`null` before the first read).
-fn run_json(run: &RunWide) -> serde_json::Value {
-    match run.counts {
+/// Adds the whole run's counts and ETA to `line` as `run` (`null` before
+/// the first read), when there is a run to count; `now` reads them afresh.
+async fn with_run(line: &mut serde_json::Value, run: Option<&mut RunWide>, now: bool) {
+    let Some(run) = run else { return };
+    run.refresh(now).await;
+    line["run"] = match run.counts {
         Some(c) => serde_json::json!({
             "counts": c,
             "eta_secs": run.eta().map(|d| d.as_secs()),
         }),
         None => serde_json::Value::Null,
-    }
+    };
 }
 
 #[cfg(test)]

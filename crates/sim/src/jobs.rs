@@ -644,9 +644,10 @@ fn start_render(sim: &Simulator, plan: &Plan) -> Slot {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 // Rendering is CPU-bound and holds the clip's frames: it is
-                // admitted by the cores, not by the jobs in flight, so a job
-                // waiting its turn holds only its plan.
-                let gate = Arc::clone(render_gate());
+                // admitted by the cores (the process-wide gate it shares
+                // with a campaign's analyses), not by the jobs in flight, so
+                // a job waiting its turn holds only its plan.
+                let gate = Arc::clone(framebreak_media::cpu_gate());
                 drop(rt.spawn(async move {
                     let Ok(permit) = gate.acquire_owned().await else {
                         return;
@@ -671,12 +672,6 @@ fn start_render(sim: &Simulator, plan: &Plan) -> Slot {
 /// once in this process.
 static RENDERING: AtomicUsize = AtomicUsize::new(0);
 static RENDER_PEAK: AtomicUsize = AtomicUsize::new(0);
-
-/// One render per core at a time, process-wide, out of the same permits as
-/// every other CPU-heavy frame task in the process (a campaign's analyses).
-fn render_gate() -> &'static Arc<tokio::sync::Semaphore> {
-    framebreak_media::cpu_gate()
-}
 
 /// How many renders of submitted jobs may run at once: the cores, shared
 /// with the process's other CPU-heavy frame work

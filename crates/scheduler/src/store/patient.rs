@@ -9,8 +9,9 @@
 //! write that was committed before its answer was lost either sets the same
 //! values again (heartbeat, begin, advance) or is answered
 //! [`Applied::Stale`](crate::Applied::Stale) (complete, fail, retry,
-//! release: the lease is gone); a `lease` whose answer was lost leaves its jobs leased to nobody
-//! until the lease runs out, when they return. Reads change nothing.
+//! release: the lease is gone); a `lease` whose answer was lost leaves its
+//! jobs leased to nobody until the lease runs out, when they return. Reads
+//! change nothing.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -110,9 +111,7 @@ impl<S: JobStore> Patient<S> {
                 }
                 Err(error) if error.is_transient() => {
                     let began = self.outage.failed(operation, &error, self.limit);
-                    let Some(left) = self.limit.checked_sub(began.elapsed()) else {
-                        return Err(gave_up(error, began.elapsed(), self.limit));
-                    };
+                    let left = self.limit.saturating_sub(began.elapsed());
                     if left.is_zero() {
                         return Err(gave_up(error, began.elapsed(), self.limit));
                     }

@@ -112,21 +112,22 @@ impl Target {
         }
     }
 
+    /// No connection to be had now (the server is down or restarting).
+    fn unavailable(&self, err: &deadpool_postgres::PoolError) -> Error {
+        Error::StoreUnavailable {
+            operation: "connect",
+            reason: format!("{}: {}", self.shown, self.redact(&describe(err))),
+        }
+    }
+
     /// A pool failure during an operation: the server could not be reached
     /// in time ([`Error::StoreUnavailable`]) or refused the login
     /// ([`Error::StoreConnect`]).
     pub(super) fn pool_error(&self, err: &deadpool_postgres::PoolError) -> Error {
         use deadpool_postgres::PoolError;
-        let passes = match err {
-            PoolError::Timeout(_) => true,
-            PoolError::Backend(e) => unreachable(e),
-            _ => false,
-        };
         match err {
-            _ if passes => Error::StoreUnavailable {
-                operation: "connect",
-                reason: format!("{}: {}", self.shown, self.redact(&describe(err))),
-            },
+            PoolError::Timeout(_) => self.unavailable(err),
+            PoolError::Backend(e) if unreachable(e) => self.unavailable(err),
             PoolError::Backend(e) => self.connect_error(e),
             other => Error::StoreConnect {
                 target: self.shown.clone(),

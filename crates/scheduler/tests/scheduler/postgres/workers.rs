@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use framebreak_scheduler::{
     Config, Failure, Handler, JobStore, PgOptions, PgStore, RateLimit, RunOutcome, Scheduler,
-    SharedRateLimiter, Step, StepContext,
+    SharedRateLimiter, Snapshot, Step, StepContext, Summary,
 };
 use serde_json::json;
 
@@ -79,28 +79,45 @@ fn small_batches() -> Config {
     }
 }
 
+/// Enqueues `n` jobs in `queue` (through `url`) and starts four
+/// schedulers on it, each with its own store connected to `worker_url`:
+/// each ends with its run's result and last snapshot.
+async fn start_workers(
+    url: &str,
+    worker_url: &str,
+    queue: &str,
+    n: usize,
+    tally: &Arc<Tally>,
+    config: &Config,
+) -> Vec<tokio::task::JoinHandle<(framebreak_scheduler::Result<Summary>, Snapshot)>> {
+    worker_store(url, queue)
+        .await
+        .enqueue(jobs("j", n, "api"))
+        .await
+        .unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let store = worker_store(worker_url, queue).await;
+        let scheduler = Scheduler::builder(store, Arc::clone(tally))
+            .config(config.clone())
+            .build()
+            .unwrap();
+        runs.push(tokio::spawn(async move {
+            (scheduler.run().await, scheduler.snapshot())
+        }));
+    }
+    runs
+}
+
 #[tokio::test]
 async fn four_workers_run_every_job_exactly_once() {
     let url = database_url();
     let queue = fresh_queue("four-workers");
     let n = 600;
-    worker_store(&url, &queue)
-        .await
-        .enqueue(jobs("j", n, "api"))
-        .await
-        .unwrap();
     let tally = Arc::new(Tally::default());
-    let mut runs = Vec::new();
-    for _ in 0..4 {
-        let store = worker_store(&url, &queue).await;
-        let scheduler = Scheduler::builder(store, Arc::clone(&tally))
-            .config(small_batches())
-            .build()
-            .unwrap();
-        runs.push(tokio::spawn(async move { scheduler.run().await }));
-    }
+    let runs = start_workers(&url, &url, &queue, n, &tally, &small_batches()).await;
     for run in runs {
-        assert_eq!(run.await.unwrap().unwrap().outcome, RunOutcome::Drained);
+        assert_eq!(run.await.unwrap().0.unwrap().outcome, RunOutcome::Drained);
     }
     let calls = tally.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), n, "every job ran");
@@ -251,32 +268,16 @@ async fn workers_ride_out_connections_cut_under_them() {
     let (relay, control) = Relay::to(&url).await;
     let worker_url = format!("{}?application_name={app}", relay.url(&url));
     let n = 400;
-    worker_store(&url, &queue)
-        .await
-        .enqueue(jobs("j", n, "api"))
-        .await
-        .unwrap();
     let tally = Arc::new(Tally::default());
-    let mut runs = Vec::new();
-    for _ in 0..4 {
-        let store = worker_store(&worker_url, &queue).await;
-        let scheduler = Scheduler::builder(store, Arc::clone(&tally))
-            .config(Config {
-                concurrency: 8,
-                lease_batch: 4,
-                poll_interval: Duration::from_millis(10),
-                lease_ttl: Duration::from_secs(2),
-                store_outage: Duration::from_secs(60),
-                ..Config::default()
-            })
-            .build()
-            .unwrap();
-        let scheduler = Arc::new(scheduler);
-        runs.push(tokio::spawn({
-            let s = Arc::clone(&scheduler);
-            async move { (s.run().await, s.snapshot()) }
-        }));
-    }
+    let config = Config {
+        concurrency: 8,
+        lease_batch: 4,
+        poll_interval: Duration::from_millis(10),
+        lease_ttl: Duration::from_secs(2),
+        store_outage: Duration::from_secs(60),
+        ..Config::default()
+    };
+    let runs = start_workers(&url, &worker_url, &queue, n, &tally, &config).await;
     // Once the run is going: every session is terminated by the server,
     // then the server cannot be reached for 1 s (connections dropped,
     // new ones refused), as in a restart.
