@@ -240,6 +240,16 @@ fn rows(url: &str, run: &str, dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The run's report has one row per job, `jobs` of them, every one done.
+fn every_job_done_once(url: &str, run: &str, dir: &Path, jobs: usize) {
+    let rows = rows(url, run, dir);
+    assert_eq!(rows.len(), jobs, "every job has its one row");
+    let ids: HashSet<&str> = rows.iter().map(|r| r["job"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), jobs, "no job twice");
+    let not_done: Vec<_> = rows.iter().filter(|r| r["status"] != "done").collect();
+    assert!(not_done.is_empty(), "{not_done:?}");
+}
+
 #[test]
 fn four_workers_one_killed_do_every_job_once_and_the_sim_sees_each_submitted_once() {
     const JOBS: usize = 5_000;
@@ -268,12 +278,7 @@ fn four_workers_one_killed_do_every_job_once_and_the_sim_sees_each_submitted_onc
         finish(w);
     }
 
-    let rows = rows(&url, &run, dir.path());
-    assert_eq!(rows.len(), JOBS, "every job has its one row");
-    let jobs: HashSet<&str> = rows.iter().map(|r| r["job"].as_str().unwrap()).collect();
-    assert_eq!(jobs.len(), JOBS, "no job twice");
-    let not_done: Vec<_> = rows.iter().filter(|r| r["status"] != "done").collect();
-    assert!(not_done.is_empty(), "{not_done:?}");
+    every_job_done_once(&url, &run, dir.path(), JOBS);
 
     // The simulator made one generation per job: repeats after the kill
     // carried the job's idempotency key and were answered with its job.
@@ -507,12 +512,7 @@ fn four_workers_ride_out_a_database_restart_and_do_every_job_once() {
         "the restart came after the last submission: the test proved nothing"
     );
 
-    let rows = rows(&url, &run, dir.path());
-    assert_eq!(rows.len(), JOBS, "every job has its one row");
-    let jobs: HashSet<&str> = rows.iter().map(|r| r["job"].as_str().unwrap()).collect();
-    assert_eq!(jobs.len(), JOBS, "no job twice");
-    let not_done: Vec<_> = rows.iter().filter(|r| r["status"] != "done").collect();
-    assert!(not_done.is_empty(), "{not_done:?}");
+    every_job_done_once(&url, &run, dir.path(), JOBS);
     let s = stats(&addr);
     assert_eq!(s["submissions"], JOBS, "one generation per job: {s}");
     eprintln!(
