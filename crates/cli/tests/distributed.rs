@@ -240,6 +240,16 @@ fn rows(url: &str, run: &str, dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Waits until the simulator at `addr` has taken `n` submissions, for at
+/// most `limit`.
+fn wait_for_submissions(addr: &str, n: u64, limit: Duration) {
+    let start = Instant::now();
+    while stats(addr)["submissions"].as_u64().unwrap() < n {
+        assert!(start.elapsed() < limit, "the run never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The run's report has one row per job, `jobs` of them, every one done.
 fn every_job_done_once(url: &str, run: &str, dir: &Path, jobs: usize) {
     let rows = rows(url, run, dir);
@@ -260,13 +270,7 @@ fn four_workers_one_killed_do_every_job_once_and_the_sim_sees_each_submitted_onc
     let mut workers: Vec<Proc> = (0..4).map(|n| worker(&url, &run, dir.path(), n)).collect();
     // Kill one worker with SIGKILL in the middle of the run.
     let start = Instant::now();
-    while stats(&addr)["submissions"].as_u64().unwrap() < (JOBS / 4) as u64 {
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "the run never got going"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_submissions(&addr, (JOBS / 4) as u64, Duration::from_secs(600));
     let victim = workers.remove(0);
     let status = Command::new("kill")
         .args(["-KILL", &victim.0.id().to_string()])
@@ -487,13 +491,7 @@ fn four_workers_ride_out_a_database_restart_and_do_every_job_once() {
     );
     let workers: Vec<Proc> = (0..4).map(|n| worker(&url, &run, dir.path(), n)).collect();
     let start = Instant::now();
-    while stats(&addr)["submissions"].as_u64().unwrap() < (JOBS / 4) as u64 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "the run never got going"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_submissions(&addr, (JOBS / 4) as u64, Duration::from_secs(300));
     // PostgreSQL goes down for 3 s in the middle of the run.
     let before = stats(&addr)["submissions"].as_u64().unwrap();
     server.restart(Duration::from_secs(3));
