@@ -145,6 +145,68 @@ async fn bad_configuration_is_refused_before_anything_is_written() {
     );
     let e = Campaign::open(dir.path(), "missing").await.unwrap_err();
     assert!(matches!(e, campaign::Error::RunNotFound { .. }), "{e}");
+    // A video store that is not one is named by its key; one that cannot
+    // be written (a file where its folder should be) stops the run before
+    // it starts, its folder removed.
+    let e = small(dir.path(), 1)
+        .set("output.videos", "ftp://host/videos")
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("output.videos"), "{e}");
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"").unwrap();
+    let url = format!("file://{}", blocker.display());
+    let config = small(dir.path(), 1)
+        .set("output.videos", url.as_str())
+        .build()
+        .unwrap();
+    let e = Campaign::create_with_id(config, "bad-videos")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, campaign::Error::Videos { .. }), "{e:?}");
+    assert!(e.to_string().contains(&url), "{e}");
+    assert!(!dir.path().join("bad-videos").exists());
+}
+
+/// With a shared video store, every video goes there as it is downloaded;
+/// a run folder that does not keep videos holds none at the end, and the
+/// report's worst videos come back from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn videos_go_to_the_shared_store_and_the_report_reads_them_from_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", shared.path().display());
+    let config = small(dir.path(), 6)
+        .set("output.videos", url.as_str())
+        .set("output.keep_videos", false)
+        .build()
+        .unwrap();
+    let campaign = Campaign::create_with_id(config, "shared").await.unwrap();
+    campaign.enqueue().await.unwrap();
+    let summary = campaign.run().await.unwrap();
+    assert_eq!(summary.counts.done, 6, "{:?}", summary.counts);
+    let rows = campaign.rows().await.unwrap();
+    let run = campaign.run_dir().path();
+    for row in &rows {
+        let video = row.video.as_deref().unwrap();
+        assert!(!run.join(video).exists(), "{video} was kept");
+        let stored = std::fs::read(shared.path().join("shared").join(video)).unwrap();
+        assert!(stored.len() > 1000, "{video}: {} bytes", stored.len());
+    }
+
+    let mut digest = framebreak::report::Digest::new(3);
+    for row in &rows {
+        digest.add(row);
+    }
+    let options = framebreak::report::HtmlOptions::new(run).top_n(3);
+    let page = framebreak::report::html_from(&digest, &options).unwrap();
+    assert!(page.contains("3 of these 3 videos are not available here"));
+    let names = digest.worst().iter().filter_map(|r| r.video.as_deref());
+    let missing = campaign.videos().unwrap().fetch_missing(names, run).await;
+    assert!(missing.is_empty(), "{missing:?}");
+    let page = framebreak::report::html_from(&digest, &options).unwrap();
+    assert_eq!(page.matches("alt=\"contact sheet of").count(), 3);
+    assert!(!page.contains("not available here"));
 }
 
 /// A wrong key stops the campaign within a handful of submissions instead of

@@ -277,6 +277,11 @@ pub struct OutputConfig {
     pub runs_dir: PathBuf,
     /// Keep the downloaded videos (the report's contact sheets need them).
     pub keep_videos: bool,
+    /// A store every machine of the run can read its videos from:
+    /// `s3://BUCKET/PREFIX` (S3 settings from the `AWS_*` variables) or
+    /// `file:///shared/folder`. None: each video stays in the run folder
+    /// of the machine that downloaded it.
+    pub videos: Option<String>,
     /// The worst videos shown in the report.
     pub top: usize,
 }
@@ -286,6 +291,7 @@ impl Default for OutputConfig {
         Self {
             runs_dir: PathBuf::from("runs"),
             keep_videos: true,
+            videos: None,
             top: 12,
         }
     }
@@ -601,6 +607,9 @@ impl CampaignConfig {
                 "analysis.size",
                 format!("{} px is too small", self.analysis.size),
             );
+        }
+        if let Some(url) = &self.output.videos {
+            crate::campaign::videos::check_url(url)?;
         }
         if self.analysis.workers == Some(0) {
             return bad("analysis.workers", "must be at least 1".into());

@@ -67,6 +67,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The run's shared video store ([`crate::campaign::VideoStore`]) cannot
+    /// be reached, written or read.
+    #[error("video store {url}: {reason}")]
+    Videos {
+        /// The store's URL, as configured (it holds no credential).
+        url: String,
+        /// What failed.
+        reason: String,
+    },
     /// The prompts or the trap catalogue.
     #[error(transparent)]
     Variants(#[from] framebreak_variants::Error),

@@ -33,7 +33,7 @@ use tokio::sync::Semaphore;
 
 use crate::campaign::backend::Truth;
 use crate::campaign::guard::SubmitGuard;
-use crate::campaign::{AnalysisConfig, Error};
+use crate::campaign::{AnalysisConfig, Error, VideoStore};
 use crate::job::{JobPayload, JobResult};
 
 /// Steps of a campaign job.
@@ -248,6 +248,12 @@ pub(crate) struct VideoHandler {
     pub(crate) pacer: Option<Arc<Pacer>>,
     /// Counts the generations cancelled at the provider.
     pub(crate) cancelled_at_provider: Arc<std::sync::atomic::AtomicU64>,
+    /// The run's shared video store (`output.videos`), when it has one:
+    /// every downloaded video goes there too.
+    pub(crate) videos: Option<Arc<VideoStore>>,
+    /// Whether the run folder keeps a video once it is analysed
+    /// (`output.keep_videos`).
+    pub(crate) keep_videos: bool,
 }
 
 impl std::fmt::Debug for VideoHandler {
@@ -257,6 +263,7 @@ impl std::fmt::Debug for VideoHandler {
             .field("truth", &self.truth)
             .field("analysis", &self.analysis)
             .field("polling", &self.polling)
+            .field("videos", &self.videos)
             .finish_non_exhaustive()
     }
 }
@@ -486,6 +493,13 @@ impl VideoHandler {
         let name = format!("{VIDEOS_DIR}/{}.mp4", file_stem(ctx.job.as_str()));
         let path = self.run_dir.join(&name);
         let done = self.fetch(asset, &path).await?;
+        if let Some(videos) = &self.videos {
+            // Retried like a download that failed: fetched again, put again.
+            videos
+                .put_file(&name, &path)
+                .await
+                .map_err(|e| Failure::new(FailureCategory::Download, e.to_string()))?;
+        }
         let truth = self.truth.of(&generated.remote).await;
         Ok(Step::Next(json!(Fetched {
             remote: generated.remote,
@@ -508,24 +522,12 @@ impl VideoHandler {
             tracing::info!(job = %ctx.job, video = %fetched.video, %why, "fetching the video again");
             self.fetch_again(&fetched, &path).await?;
         }
-        let report = match self
-            .analysis
-            .analyze(path.clone(), fetched.video.clone())
-            .await
-        {
-            Ok(report) => report,
-            // Changed on disk while it was read: fetched again on the retry.
-            Err(f) if f.category == FailureCategory::Decode => {
-                if let Err(why) = intact(&path, &fetched).await {
-                    return Err(Failure::new(
-                        FailureCategory::Download,
-                        format!("{} changed while it was analysed ({why})", fetched.video),
-                    ));
-                }
-                return Err(f);
-            }
-            Err(f) => return Err(f),
-        };
+        let analysed = self.analyze_here(&fetched, &path).await;
+        if !self.keep_videos {
+            // Its copy in the shared store (if any) is what reports read.
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        let report = analysed?;
         let result = JobResult {
             remote_id: fetched.remote.id,
             video: Some(fetched.video),
@@ -537,6 +539,30 @@ impl VideoHandler {
         serde_json::to_value(&result)
             .map(Step::Done)
             .map_err(|e| Failure::new(FailureCategory::Analysis, e.to_string()))
+    }
+
+    /// Analyses the intact video at `path`.
+    async fn analyze_here(
+        &self,
+        fetched: &Fetched,
+        path: &std::path::Path,
+    ) -> Result<framebreak_defects::VideoReport, Failure> {
+        match self
+            .analysis
+            .analyze(path.to_owned(), fetched.video.clone())
+            .await
+        {
+            Ok(report) => Ok(report),
+            // Changed on disk while it was read: fetched again on the retry.
+            Err(f) if f.category == FailureCategory::Decode => match intact(path, fetched).await {
+                Err(why) => Err(Failure::new(
+                    FailureCategory::Download,
+                    format!("{} changed while it was analysed ({why})", fetched.video),
+                )),
+                Ok(()) => Err(f),
+            },
+            Err(f) => Err(f),
+        }
     }
 
     /// Downloads `asset` to `path` (atomically, capped, hashed).
@@ -552,11 +578,27 @@ impl VideoHandler {
             .map_err(|e| failure(&e))
     }
 
-    /// Downloads a video again that is missing or damaged here (another
+    /// Fetches a video again that is missing or damaged here (another
     /// worker downloaded it into its own run folder, maybe on another
-    /// machine, or the file was cut short or removed): it must be the same
-    /// bytes.
+    /// machine, or the file was cut short or removed), from the shared
+    /// store when the run has one and it holds the video, else from the
+    /// provider: it must be the same bytes.
     async fn fetch_again(&self, fetched: &Fetched, path: &std::path::Path) -> Result<(), Failure> {
+        // The shared store first: the provider's links expire, and asking
+        // it again costs a request.
+        if let Some(videos) = &self.videos {
+            match videos.get_file(&fetched.video, path).await {
+                Ok(true) => match intact(path, fetched).await {
+                    Ok(()) => return Ok(()),
+                    Err(why) => tracing::warn!(
+                        video = %fetched.video, store = videos.url(), %why,
+                        "the shared store's copy is not the video downloaded; asking the provider"
+                    ),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "asking the provider for the video instead"),
+            }
+        }
         let asset = fetched.asset.as_ref().ok_or_else(|| {
             Failure::new(
                 FailureCategory::Download,
@@ -723,7 +765,11 @@ mod tests {
             _: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
             _: framebreak_client::ProgressFn<'_>,
         ) -> framebreak_client::Result<u64> {
-            unreachable!("not downloaded in these tests")
+            self.0.lock().unwrap().push("download".into());
+            Err(framebreak_client::Error::Download {
+                url: "https://provider.invalid/video".into(),
+                reason: "this backend downloads nothing".into(),
+            })
         }
         async fn cancel(&self, job: &RemoteJob) -> framebreak_client::Result<()> {
             self.0.lock().unwrap().push(job.id.clone());
@@ -771,6 +817,8 @@ mod tests {
             guard: Arc::new(SubmitGuard::new(Shutdown::new(), None)),
             pacer: None,
             cancelled_at_provider: Arc::default(),
+            videos: None,
+            keep_videos: true,
         }
     }
 
@@ -821,9 +869,11 @@ mod tests {
         assert_eq!(backend.0.lock().unwrap().len(), 1);
     }
 
-    #[tokio::test]
-    async fn a_missing_or_damaged_video_is_fetched_again_before_analysis() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A video the simulator made, downloaded to `dir/videos/j.mp4`: the
+    /// simulator, the analysis step's state and the file's path.
+    async fn downloaded(
+        dir: &std::path::Path,
+    ) -> (framebreak_sim::SimBackend, serde_json::Value, PathBuf) {
         let profile = framebreak_sim::Profile::named_or_file("weak").unwrap();
         let sim = framebreak_sim::SimBackend::new(framebreak_sim::Simulator::new(profile).unwrap());
         let request = VideoRequest::new("a red ball rolls across a wooden table")
@@ -838,7 +888,7 @@ mod tests {
             }
         };
         let video = format!("{VIDEOS_DIR}/j.mp4");
-        let path = dir.path().join(&video);
+        let path = dir.join(&video);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let first = sim
             .download_to_file(&assets[0], &path, DEFAULT_MAX_DOWNLOAD_BYTES, &|_| {})
@@ -852,9 +902,34 @@ mod tests {
             sha256: first.sha256.clone(),
             truth: None,
         });
-        let h = test_handler(Arc::new(sim), dir.path());
+        (sim, state, path)
+    }
+
+    /// Runs the analysis step of job `j` on `state`.
+    async fn analyze_step(h: &VideoHandler, state: &serde_json::Value) -> Result<Step, Failure> {
         let job = JobId::new("j").unwrap();
         let shutdown = Shutdown::new();
+        h.step(StepContext {
+            job: &job,
+            backend: "sim",
+            payload: &json!(null),
+            step: ANALYZE,
+            state,
+            attempt: 0,
+            idempotency_key: "j:3",
+            possibly_executed: false,
+            first_attempt_ms: None,
+            lane: 0,
+            cancel: shutdown.aborting(),
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_damaged_video_is_fetched_again_before_analysis() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sim, state, path) = downloaded(dir.path()).await;
+        let h = test_handler(Arc::new(sim), dir.path());
         let original = std::fs::read(&path).unwrap();
         let half = &original[..original.len() / 2];
         let mut flipped = original.clone();
@@ -869,24 +944,54 @@ mod tests {
                 Some(b) => std::fs::write(&path, b).unwrap(),
                 None => std::fs::remove_file(&path).unwrap(),
             }
-            let step = h
-                .step(StepContext {
-                    job: &job,
-                    backend: "sim",
-                    payload: &json!(null),
-                    step: ANALYZE,
-                    state: &state,
-                    attempt: 0,
-                    idempotency_key: "j:3",
-                    possibly_executed: false,
-                    first_attempt_ms: None,
-                    lane: 0,
-                    cancel: shutdown.aborting(),
-                })
-                .await;
+            let step = analyze_step(&h, &state).await;
             assert!(matches!(step, Ok(Step::Done(_))), "{damage}: {step:?}");
             assert_eq!(std::fs::read(&path).unwrap(), original, "{damage}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_video_missing_here_comes_from_the_shared_store_not_the_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, state, path) = downloaded(dir.path()).await;
+        let original = std::fs::read(&path).unwrap();
+        let shared = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(shared.path())
+            .unwrap()
+            .to_string();
+        let store = VideoStore::open(&url, "test-run").unwrap();
+        store.put_file("videos/j.mp4", &path).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        // A backend that cannot download: the video must come from the store.
+        let backend = Arc::new(Cancels::default());
+        let mut h = test_handler(backend.clone(), dir.path());
+        h.videos = Some(Arc::new(store));
+        let step = analyze_step(&h, &state).await;
+        assert!(matches!(step, Ok(Step::Done(_))), "{step:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), original);
+        // Not kept once analysed, when the run says so; the store keeps it.
+        h.keep_videos = false;
+        let step = analyze_step(&h, &state).await;
+        assert!(matches!(step, Ok(Step::Done(_))), "{step:?}");
+        assert!(!path.exists());
+        assert_eq!(
+            std::fs::read(shared.path().join("test-run/videos/j.mp4")).unwrap(),
+            original
+        );
+        // A copy in the store that is not the video downloaded is not
+        // analysed: the provider is asked (here it cannot answer, so the
+        // step fails as a download, to be retried).
+        assert!(
+            backend.0.lock().unwrap().is_empty(),
+            "the provider was asked"
+        );
+        std::fs::write(shared.path().join("test-run/videos/j.mp4"), b"other bytes").unwrap();
+        let step = analyze_step(&h, &state).await;
+        assert!(
+            matches!(&step, Err(f) if f.category == FailureCategory::Download),
+            "{step:?}"
+        );
+        assert_eq!(*backend.0.lock().unwrap(), ["download"]);
     }
 
     /// Answers each poll from `states` (the last repeats), with a hint of

@@ -28,6 +28,7 @@ mod run;
 mod run_dir;
 mod store;
 mod threshold;
+mod videos;
 
 pub use backend::{BackendKind, SIM_JOURNAL};
 pub use config::{
@@ -43,6 +44,7 @@ pub use run::{
 pub use run_dir::{CONFIG_FILE, RunDir, STORE_FILE, new_run_id};
 pub use store::{DATABASE_URL, RunStore, drop_run, is_postgres, migrate_store};
 pub use threshold::{Measure, Threshold};
+pub use videos::{NOT_IN_STORE, VIDEOS_KEY, VideoStore};
 
 use framebreak_scheduler::RateLimit;
 

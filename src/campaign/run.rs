@@ -21,6 +21,7 @@ use crate::campaign::backend::{self, BackendKind, Built};
 use crate::campaign::guard::SubmitGuard;
 use crate::campaign::handler::{Analysis, Polling, VideoHandler};
 use crate::campaign::store::RunStore;
+use crate::campaign::videos::VideoStore;
 use crate::campaign::{
     CampaignConfig, ConfigLoader, Error, RunDir, VariantsConfig, new_run_id, parse_rate,
 };
@@ -63,6 +64,8 @@ pub struct Campaign {
     cancelled_at_provider: Arc<std::sync::atomic::AtomicU64>,
     /// The run folder's lock, held while this campaign lives (SQLite runs).
     _lock: Option<std::fs::File>,
+    /// The run's shared video store (`output.videos`), checked writable.
+    videos: Option<Arc<VideoStore>>,
     /// A new run's claim on its id in a shared store, held until every
     /// variant is enqueued.
     submit_hold: std::sync::Mutex<Option<crate::campaign::store::SubmitHold>>,
@@ -229,6 +232,14 @@ impl Campaign {
         conform(built.backend.as_ref(), &probe_request(&config))?;
         check_model_offered(built.backend.as_ref(), &config).await?;
         let analysis = Arc::new(Analysis::new(&config.analysis)?);
+        // A store that cannot be written is found before any job runs.
+        let videos = match VideoStore::of_run(&config, run.id())? {
+            Some(videos) => {
+                videos.check().await?;
+                Some(Arc::new(videos))
+            }
+            None => None,
+        };
         let shutdown = Shutdown::new();
         let key_var = BackendKind::parse(&config.backend.kind).and_then(BackendKind::key_var);
         Ok(Self {
@@ -241,8 +252,15 @@ impl Campaign {
             cancelled_at_provider: Arc::default(),
             shutdown,
             _lock: lock,
+            videos,
             submit_hold: std::sync::Mutex::default(),
         })
+    }
+
+    /// The run's shared video store, when its configuration names one.
+    #[must_use]
+    pub fn videos(&self) -> Option<&VideoStore> {
+        self.videos.as_deref()
     }
 
     /// The configuration it runs with.
@@ -406,6 +424,8 @@ impl Campaign {
             analysis: self.analysis.clone(),
             guard: self.guard.clone(),
             cancelled_at_provider: self.cancelled_at_provider.clone(),
+            videos: self.videos.clone(),
+            keep_videos: self.config.output.keep_videos,
             pacer: match &s.poll_rate {
                 Some(rate) => Some(Arc::new(parse_rate(rate)?.pacer())),
                 None => None,

@@ -3,7 +3,7 @@
 //! with no network.
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use framebreak_scheduler::FailureCategory;
 use framebreak_variants::DefectKind;
@@ -61,6 +61,10 @@ pub struct HtmlOptions {
     pub generated_at: Option<String>,
     /// How contact sheets are drawn.
     pub sheet: SheetOptions,
+    /// Why a video that is not in `run_dir` is not there (where else it
+    /// was looked for), shown in its place (default: "it is not in the run
+    /// folder").
+    pub missing_video: Option<String>,
 }
 
 impl Default for HtmlOptions {
@@ -72,6 +76,7 @@ impl Default for HtmlOptions {
             run_id: None,
             generated_at: None,
             sheet: SheetOptions::default(),
+            missing_video: None,
         }
     }
 }
@@ -118,6 +123,13 @@ impl HtmlOptions {
     #[must_use]
     pub fn sheet(mut self, sheet: SheetOptions) -> Self {
         self.sheet = sheet;
+        self
+    }
+
+    /// Sets why a video missing from the run folder is missing.
+    #[must_use]
+    pub fn missing_video(mut self, why: impl Into<String>) -> Self {
+        self.missing_video = Some(why.into());
         self
     }
 }
@@ -365,20 +377,57 @@ fn worst(page: &mut String, worst: &[ResultRow], options: &HtmlOptions) {
          detector's box; warp, melt and teleport frames show the optical flow to the next \
          frame, less the camera's pan (bright: motion the camera does not explain).</p>",
     );
-    for row in worst.iter().take(options.top_n) {
-        video_figure(page, row, &options.run_dir, &options.sheet);
+    let shown = &worst[..worst.len().min(options.top_n)];
+    let missing = shown
+        .iter()
+        .filter(|r| {
+            r.video
+                .as_deref()
+                .is_some_and(|v| !options.run_dir.join(v).is_file())
+        })
+        .count();
+    if missing > 0 {
+        let _ = write!(
+            page,
+            "<p class=\"unavailable\"><strong>{missing} of these {} videos {} not available \
+             here</strong>: {}.</p>",
+            shown.len(),
+            if missing == 1 { "is" } else { "are" },
+            escape(missing_why(options))
+        );
+    }
+    for row in shown {
+        video_figure(page, row, options);
     }
     page.push_str("</section>");
 }
 
-fn video_figure(page: &mut String, row: &ResultRow, run_dir: &Path, sheet: &SheetOptions) {
+/// Why a video is not in the run folder.
+fn missing_why(options: &HtmlOptions) -> &str {
+    options
+        .missing_video
+        .as_deref()
+        .unwrap_or("it is not in the run folder")
+}
+
+fn video_figure(page: &mut String, row: &ResultRow, options: &HtmlOptions) {
     let Some(a) = &row.analysis else { return };
     page.push_str("<figure>");
-    match &row.video {
+    let video = row.video.as_deref();
+    let path = video.map(|v| options.run_dir.join(v));
+    match video.zip(path) {
         None => {
             page.push_str("<div class=\"unavailable\">No video file recorded for this job.</div>")
         }
-        Some(video) => match contact_sheet(&run_dir.join(video), a, sheet) {
+        Some((video, path)) if !path.is_file() => {
+            let _ = write!(
+                page,
+                "<div class=\"unavailable\">Video <code>{}</code> is not available here: {}.</div>",
+                escape(video),
+                escape(missing_why(options))
+            );
+        }
+        Some((video, path)) => match contact_sheet(&path, a, &options.sheet) {
             Ok(s) => {
                 let _ = write!(
                     page,

@@ -133,9 +133,23 @@ fn a_video_that_is_gone_or_broken_gets_a_note() {
     rows[1].video = Some("broken.mp4".into());
     rows[2].video = Some("gone.mp4".into());
     let page = html(&rows, &HtmlOptions::new(dir.path())).unwrap();
-    assert_eq!(page.matches("class=\"unavailable\"").count(), 7);
+    // A note in place of each of the seven videos (five have no file
+    // recorded), and one above them that counts the missing one.
+    assert_eq!(page.matches("class=\"unavailable\"").count(), 8);
     assert!(page.contains("Video <code>broken.mp4</code> cannot be shown"));
-    assert!(page.contains("Video <code>gone.mp4</code> cannot be shown"));
+    assert!(page.contains(
+        "Video <code>gone.mp4</code> is not available here: it is not in the run folder."
+    ));
+    let shown = rows.iter().filter(|r| r.analysis.is_some()).count();
+    assert!(page.contains(&format!(
+        "<strong>1 of these {shown} videos is not available here</strong>"
+    )));
+    // Where else the report looked, when it is told.
+    let told = HtmlOptions::new(dir.path()).missing_video("nor in the shared store s3://b/p");
+    let page = html(&rows, &told).unwrap();
+    assert!(page.contains(
+        "<code>gone.mp4</code> is not available here: nor in the shared store s3://b/p."
+    ));
     assert!(matches!(
         html(&rows, &HtmlOptions::new(dir.path().join("nowhere"))),
         Err(Error::RunDir { .. })

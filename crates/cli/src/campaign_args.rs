@@ -115,6 +115,13 @@ pub(crate) struct CampaignArgs {
     #[arg(long, value_name = "STORE")]
     store: Option<String>,
 
+    /// A store every machine of the run reads its videos from:
+    /// s3://BUCKET/PREFIX (credentials, region and endpoint from AWS_*
+    /// variables) or file:///SHARED/FOLDER (default: none; each video
+    /// stays in the run folder of the machine that downloaded it).
+    #[arg(long, value_name = "URL")]
+    videos: Option<String>,
+
     /// Analysis device: auto, cpu or cuda:N.
     #[arg(long, value_name = "DEVICE")]
     device: Option<String>,
@@ -173,7 +180,8 @@ impl CampaignArgs {
             .set_opt("scheduler.store", self.store.clone())
             .set_opt("analysis.device", self.device.clone())
             .set_opt("analysis.workers", self.analysis_workers)
-            .set_opt("output.runs_dir", self.runs_dir.clone());
+            .set_opt("output.runs_dir", self.runs_dir.clone())
+            .set_opt("output.videos", self.videos.clone());
         let config = loader.build().map_err(|e| Usage(e.to_string()))?;
         Ok(config)
     }

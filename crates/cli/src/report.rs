@@ -9,7 +9,8 @@ use anyhow::Context;
 use clap::ValueEnum;
 use framebreak::ResultRow;
 use framebreak::campaign::{
-    Campaign, CampaignConfig, RunDir, local_copy, open_store, row_stream, rows,
+    Campaign, CampaignConfig, NOT_IN_STORE, RunDir, VideoStore, local_copy, open_store, row_stream,
+    rows,
 };
 use framebreak::report::{self, CsvWriter, Digest, HtmlOptions, JsonlWriter, JunitWriter};
 use framebreak::scheduler::JobStore;
@@ -153,9 +154,10 @@ impl Writers {
         Ok(())
     }
 
-    /// Finishes every report (the HTML page from `digest`) and puts each
-    /// file in place.
-    fn finish(
+    /// Finishes every report (the HTML page from `digest`, its videos
+    /// fetched from the run's shared store where this folder lacks them)
+    /// and puts each file in place.
+    async fn finish(
         self,
         digest: &Digest,
         dir: &RunDir,
@@ -173,7 +175,9 @@ impl Writers {
             out.finish()?;
         }
         if let Some(mut out) = self.html {
+            let missing_video = gather_videos(digest, dir, config, top).await?;
             let options = HtmlOptions::new(dir.path())
+                .missing_video(missing_video)
                 .title(format!(
                     "framebreak run {} ({})",
                     dir.id(),
@@ -190,6 +194,59 @@ impl Writers {
         }
         Ok(())
     }
+}
+
+/// Puts the `top` worst videos of `digest` into the run folder, from the
+/// run's shared video store where the folder lacks them, and says on
+/// standard error which are still missing. Returns why a missing video is
+/// missing, for the page.
+async fn gather_videos(
+    digest: &Digest,
+    dir: &RunDir,
+    config: &CampaignConfig,
+    top: usize,
+) -> anyhow::Result<String> {
+    let names: Vec<&str> = digest
+        .worst()
+        .iter()
+        .take(top)
+        .filter_map(|r| r.video.as_deref())
+        .collect();
+    let (missing, why) = match VideoStore::of_run(config, dir.id())? {
+        Some(store) => {
+            let missing = store.fetch_missing(names.iter().copied(), dir.path()).await;
+            let mut why = format!(
+                "it is neither in this run folder nor in the run's shared video store {}",
+                store.url()
+            );
+            // A store that failed (not one that lacks the video) says how.
+            if let Some((_, e)) = missing.iter().find(|(_, e)| e != NOT_IN_STORE) {
+                why.push_str(&format!(" (e.g. {e})"));
+            }
+            (missing.len(), why)
+        }
+        None => {
+            let missing = names
+                .iter()
+                .filter(|n| !dir.path().join(n).is_file())
+                .count();
+            let why = if config.output.keep_videos {
+                "it is not in this run folder, and the run has no shared video store \
+                 (--videos, output.videos): it stayed on the machine that downloaded it"
+            } else {
+                "the run does not keep videos (output.keep_videos = false) and has no shared \
+                 video store (--videos, output.videos)"
+            };
+            (missing, why.to_owned())
+        }
+    };
+    if missing > 0 {
+        eprintln!(
+            "framebreak: {missing} of the report's {} worst videos are not available here: {why}",
+            names.len()
+        );
+    }
+    Ok(why)
 }
 
 /// Reads every finished job of `store` once, a page at a time, into
@@ -230,7 +287,7 @@ pub(crate) async fn write_all(
         written.push(path);
     }
     let digest = pass(campaign.store().as_ref(), top, &mut writers).await?;
-    writers.finish(&digest, dir, campaign.config(), top)?;
+    writers.finish(&digest, dir, campaign.config(), top).await?;
     Ok((digest, written))
 }
 
@@ -253,6 +310,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let digest = pass(jobs.as_ref(), top, &mut writers).await?;
         writers
             .finish(&digest, &dir, &config, top)
+            .await
             .with_context(|| format!("writing the {:?} report", args.format))?;
         if let Some(p) = path {
             eprintln!(

@@ -802,3 +802,119 @@ fn a_stored_configuration_this_build_cannot_read_is_named_as_the_culprit() {
     );
     assert!(!err.contains("built-in defaults"), "{err}");
 }
+
+/// The S3 server of the tests (`scripts/s3/start`, which `scripts/test`
+/// runs); these tests fail, never skip, without it.
+fn s3_endpoint() -> String {
+    std::env::var("FRAMEBREAK_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "FRAMEBREAK_TEST_S3_ENDPOINT is not set: this test needs an S3-compatible server. \
+             Run scripts/test, or `eval \"$(scripts/s3/start)\"` first."
+        )
+    })
+}
+
+const S3_SECRET: &str = "s3-secret-never-shown";
+
+/// `command` with the test server's S3 settings, as an operator sets them.
+fn with_s3(command: &mut Command) -> &mut Command {
+    command
+        .env("AWS_ENDPOINT_URL", s3_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "framebreak-test")
+        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+}
+
+/// A new bucket on the test server (S3's CreateBucket: `PUT /NAME`).
+fn s3_bucket(name: &str) -> String {
+    let endpoint = s3_endpoint();
+    let addr = endpoint.trim_start_matches("http://");
+    let bucket = fresh_run(name).to_lowercase();
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    bucket
+}
+
+/// Two workers, each in its own folder (as on two machines), finish `run`;
+/// then `framebreak report` writes its HTML page in a third folder: the
+/// page and the report's standard error.
+fn report_from_elsewhere(url: &str, run: &str, dir: &Path) -> (String, String) {
+    let workers: Vec<Proc> = (0..2)
+        .map(|n| {
+            let mut command = worker_command(url, run, &dir.join(format!("w{n}")), "quiet");
+            Proc(
+                with_s3(&mut command)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    for w in workers {
+        finish(w);
+    }
+    let elsewhere = dir.join("elsewhere");
+    let mut report = framebreak();
+    report
+        .args(["report", run, "--store", url, "--runs-dir"])
+        .arg(&elsewhere);
+    let (code, err) = outcome(with_s3(&mut report));
+    assert_eq!(code, Some(0), "{err}");
+    let page = std::fs::read_to_string(elsewhere.join(run).join("report.html")).unwrap();
+    (page, err)
+}
+
+#[test]
+fn a_distributed_runs_report_shows_its_worst_videos_from_any_machine_through_the_shared_store() {
+    const JOBS: &str = "30";
+    let url = database_url();
+    let bucket = s3_bucket("fb-shared");
+    let videos = format!("s3://{bucket}/campaigns");
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, addr) = sim(dir.path());
+    let run = fresh_run("shared-videos");
+    let mut command = submit_command(
+        &url,
+        &addr,
+        &run,
+        &dir.path().join("submitter"),
+        &["--limit", JOBS, "-n", "10", "--videos", &videos],
+    );
+    let (code, err) = outcome(with_s3(&mut command));
+    assert_eq!(code, Some(0), "{err}");
+    let (page, err) = report_from_elsewhere(&url, &run, dir.path());
+    assert_eq!(page.matches("alt=\"contact sheet of").count(), 12, "{err}");
+    assert!(!page.contains("not available here"));
+    assert!(!err.contains("not available here"), "{err}");
+    assert!(!err.contains(S3_SECRET) && !page.contains(S3_SECRET));
+
+    // The same run with no shared store: the report on a third machine
+    // has none of the videos, and says so on the page and in the terminal.
+    let run = fresh_run("local-videos");
+    submit(
+        &url,
+        &addr,
+        &run,
+        dir.path(),
+        &["--limit", JOBS, "-n", "10"],
+    );
+    let (page, err) = report_from_elsewhere(&url, &run, dir.path());
+    assert_eq!(page.matches("alt=\"contact sheet of").count(), 0);
+    assert!(
+        page.contains("<strong>12 of these 12 videos are not available here</strong>"),
+        "{page}"
+    );
+    assert!(
+        err.contains("12 of the report's 12 worst videos are not available here")
+            && err.contains("no shared video store (--videos, output.videos)"),
+        "{err}"
+    );
+}
