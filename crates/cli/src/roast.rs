@@ -45,9 +45,18 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let (dir, _config, rows) =
+    let (dir, config, rows) =
         crate::report::load(&args.runs_dir, &args.run, args.store.as_deref())?;
     let roasts = roast::compose(&rows, args.top);
+    let runtime = crate::runtime()?;
+    // The videos posted are fetched from the run's shared store where this
+    // folder lacks them (a run whose workers ran on other machines).
+    if let Some(store) = framebreak::campaign::VideoStore::of_run(&config, dir.id())? {
+        let names = roasts.iter().filter_map(|r| r.video.as_deref());
+        for (name, why) in runtime.block_on(store.fetch_missing(names, dir.path())) {
+            eprintln!("framebreak: video {name} is not available here ({why})");
+        }
+    }
     if roasts.is_empty() {
         eprintln!(
             "framebreak: run {} has no analysed video to roast yet",
@@ -67,8 +76,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             Box::new(x)
         }
     };
-    let published =
-        crate::runtime()?.block_on(roast::publish(&roasts, publisher.as_ref(), dir.path()))?;
+    let published = runtime.block_on(roast::publish(&roasts, publisher.as_ref(), dir.path()))?;
     let mut out = std::io::stdout().lock();
     for (roast, done) in roasts.iter().zip(&published) {
         writeln!(

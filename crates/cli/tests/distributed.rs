@@ -895,6 +895,29 @@ fn a_distributed_runs_report_shows_its_worst_videos_from_any_machine_through_the
     assert!(!page.contains("not available here"));
     assert!(!err.contains("not available here"), "{err}");
     assert!(!err.contains(S3_SECRET) && !page.contains(S3_SECRET));
+    // Posts about the worst videos, from a fourth folder: the videos to
+    // attach come from the store too.
+    let roaster = dir.path().join("roaster");
+    let mut roast = framebreak();
+    roast
+        .args(["roast", &run, "--store", &url, "--top", "3", "--runs-dir"])
+        .arg(&roaster);
+    let out = with_s3(&mut roast).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let posts = String::from_utf8(out.stdout).unwrap();
+    let attached: Vec<&str> = posts
+        .lines()
+        .filter_map(|l| l.split("· video ").nth(1))
+        .map(|v| v.trim_end_matches(']'))
+        .collect();
+    assert_eq!(attached.len(), 3, "{posts}");
+    for video in attached {
+        assert!(roaster.join(&run).join(video).is_file(), "{video}");
+    }
 
     // The same run with no shared store: the report on a third machine
     // has none of the videos, and says so on the page and in the terminal.
