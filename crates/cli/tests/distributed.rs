@@ -549,7 +549,7 @@ fn only_submit_and_db_migrate_create_the_schema_and_the_rest_say_to_run_it() {
     }
     let (code, err) = migrate(&url);
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("applied migration(s) 1, 2, 3"), "{err}");
+    assert!(err.contains("applied migration(s) 1, 2, 3, 4"), "{err}");
     let (code, err) = migrate(&url);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("nothing to do"), "{err}");

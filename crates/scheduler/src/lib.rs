@@ -96,6 +96,7 @@ mod retry;
 mod shared;
 mod shared_limit;
 mod shutdown;
+mod spend;
 mod store;
 mod worker;
 
@@ -115,6 +116,7 @@ pub use rate::{Pacer, RateLimit};
 pub use retry::{Backoff, GiveUp, RetryBudget, RetryPolicy, RetryRule};
 pub use shared_limit::SharedRateLimiter;
 pub use shutdown::Shutdown;
+pub use spend::{Hold, MemoryLedger, SpendLedger};
 pub use store::{JobStore, JobStoreExt, MemoryStore, SqliteOptions, SqliteStore, Synchronous};
 #[cfg(feature = "postgres")]
-pub use store::{PgOptions, PgRateLimiter, PgStore, QueueCounts, QueueLock};
+pub use store::{PgOptions, PgRateLimiter, PgSpendLedger, PgStore, QueueCounts, QueueLock};

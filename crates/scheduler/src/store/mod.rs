@@ -18,7 +18,7 @@ use crate::job::{Applied, Counts, JobId, JobRecord, Lease, LeaseRequest, NewJob,
 pub use memory::MemoryStore;
 pub(crate) use patient::{Outage, Patient};
 #[cfg(feature = "postgres")]
-pub use postgres::{PgOptions, PgRateLimiter, PgStore, QueueCounts, QueueLock};
+pub use postgres::{PgOptions, PgRateLimiter, PgSpendLedger, PgStore, QueueCounts, QueueLock};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 /// Durable home of jobs: intake, leases, step progress and results.

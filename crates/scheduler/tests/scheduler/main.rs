@@ -21,4 +21,5 @@ mod faults;
 mod postgres;
 mod properties;
 mod shared_limit;
+mod spend;
 mod util;

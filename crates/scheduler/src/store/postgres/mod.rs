@@ -21,9 +21,11 @@ mod commit;
 mod ops;
 mod rate;
 mod schema;
+mod spend;
 mod target;
 
 pub use rate::PgRateLimiter;
+pub use spend::PgSpendLedger;
 
 /// First key of the queue locks' advisory-lock pairs ("fbqu"), the
 /// second being the hash of the queue's name.
@@ -429,8 +431,8 @@ impl PgStore {
         Ok(taken.then(|| QueueLock { _client: client }))
     }
 
-    /// Deletes this store's queue: its jobs, its metadata and its rate
-    /// buckets, in one transaction; returns how many jobs it held. Other
+    /// Deletes this store's queue: its jobs, its metadata, its rate
+    /// buckets and its spend ledger, in one transaction; returns how many jobs it held. Other
     /// queues are untouched. Workers still on the queue find nothing left
     /// to do (and their updates are answered stale).
     pub async fn drop_queue(&self) -> Result<u64> {
@@ -444,7 +446,12 @@ impl PgStore {
             )
             .await
             .map_err(e)?;
-        for table in ["framebreak_queue_meta", "framebreak_rate_buckets"] {
+        for table in [
+            "framebreak_queue_meta",
+            "framebreak_rate_buckets",
+            "framebreak_spend",
+            "framebreak_spend_totals",
+        ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE queue = $1"),
                 &[&&*self.queue],
@@ -482,6 +489,18 @@ impl PgStore {
             Arc::clone(&self.queue),
             Arc::clone(&self.target),
         )
+    }
+
+    /// This queue's spend ledger (see [`SpendLedger`](crate::SpendLedger)),
+    /// in the database beside the jobs: every worker of the run holds from
+    /// the same total.
+    #[must_use]
+    pub fn spend_ledger(&self) -> PgSpendLedger {
+        PgSpendLedger {
+            pool: self.pool.clone(),
+            queue: Arc::clone(&self.queue),
+            target: Arc::clone(&self.target),
+        }
     }
 
     async fn client(&self) -> Result<Object> {

@@ -83,6 +83,20 @@ pub(super) const MIGRATIONS: &[(i32, &str, &str)] = &[
             PRIMARY KEY (queue, key)
         );",
     ),
+    (
+        4,
+        "spend ledger",
+        "CREATE TABLE framebreak_spend (
+            queue TEXT NOT NULL,
+            job TEXT NOT NULL,
+            amount BIGINT NOT NULL,
+            PRIMARY KEY (queue, job)
+        );
+        CREATE TABLE framebreak_spend_totals (
+            queue TEXT PRIMARY KEY,
+            committed BIGINT NOT NULL
+        );",
+    ),
 ];
 
 /// The newest migration this build knows.

@@ -73,6 +73,9 @@ pub(super) enum Op {
     ReleaseLeases,
     Meta(String),
     PutMeta(String, String),
+    Hold(String, u64, u64),
+    ReleaseHold(String),
+    Committed,
 }
 
 pub(super) enum Answer {
@@ -82,6 +85,7 @@ pub(super) enum Answer {
     Counts(Counts),
     Page(Page),
     Meta(Option<String>),
+    Held(crate::spend::Hold),
 }
 
 struct Request {
@@ -114,6 +118,14 @@ CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_expires) WHERE state = 1;
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spend (
+    job TEXT PRIMARY KEY,
+    amount INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS spend_total (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    committed INTEGER NOT NULL
 );
 ";
 
@@ -256,6 +268,9 @@ pub(super) fn op_name(op: &Op) -> &'static str {
         Op::ReleaseLeases => "release_leases",
         Op::Meta(_) => "meta",
         Op::PutMeta(..) => "put_meta",
+        Op::Hold(..) => "spend_hold",
+        Op::ReleaseHold(_) => "spend_release",
+        Op::Committed => "spend_committed",
     }
 }
 
@@ -302,6 +317,33 @@ impl SqliteStore {
         match self.call(Op::Meta(key.to_owned())).await? {
             Answer::Meta(value) => Ok(value),
             _ => Err(Error::store("meta", "mismatched answer")),
+        }
+    }
+}
+
+/// The file's spend ledger: one hold per job, in the same database file as
+/// the jobs, written by the same thread (so every hold is atomic among the
+/// process's callers) in a write transaction (so among processes).
+#[async_trait]
+impl crate::spend::SpendLedger for SqliteStore {
+    async fn hold(&self, job: &str, amount: u64, limit: u64) -> Result<crate::spend::Hold> {
+        match self.call(Op::Hold(job.to_owned(), amount, limit)).await? {
+            Answer::Held(hold) => Ok(hold),
+            _ => Err(Error::store("spend_hold", "mismatched answer")),
+        }
+    }
+
+    async fn release(&self, job: &str) -> Result<()> {
+        match self.call(Op::ReleaseHold(job.to_owned())).await? {
+            Answer::Added(_) => Ok(()),
+            _ => Err(Error::store("spend_release", "mismatched answer")),
+        }
+    }
+
+    async fn committed(&self) -> Result<u64> {
+        match self.call(Op::Committed).await? {
+            Answer::Added(n) => Ok(n),
+            _ => Err(Error::store("spend_committed", "mismatched answer")),
         }
     }
 }

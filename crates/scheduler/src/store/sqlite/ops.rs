@@ -73,6 +73,26 @@ pub(super) fn run(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
             )
             .map(|_| Answer::Meta(None))
             .map_err(e),
+        Op::Hold(job, amount, limit) => hold(tx, job, *amount, *limit).map(Answer::Held).map_err(e),
+        Op::ReleaseHold(job) => {
+            let amount: Option<i64> = tx
+                .query_row(
+                    "DELETE FROM spend WHERE job = ?1 RETURNING amount",
+                    [job],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(e)?;
+            if let Some(amount) = amount {
+                tx.execute(
+                    "UPDATE spend_total SET committed = committed - ?1 WHERE one = 1",
+                    [amount],
+                )
+                .map_err(e)?;
+            }
+            Ok(Answer::Added(u64::from(amount.is_some())))
+        }
+        Op::Committed => committed(tx).map(Answer::Added).map_err(e),
         Op::Lease(request) => lease(tx, request).map(Answer::Leases),
         Op::Apply(updates) => updates
             .iter()
@@ -308,4 +328,50 @@ fn record(r: &Row<'_>) -> Result<(JobRecord, u64)> {
         failure,
     };
     Ok((record, need(int(14)?, "fence")? as u64))
+}
+
+/// The committed total of the ledger.
+fn committed(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
+    let total: Option<i64> = tx
+        .query_row("SELECT committed FROM spend_total WHERE one = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(total.map_or(0, |t| u64::try_from(t).unwrap_or(0)))
+}
+
+/// Holds `amount` for `job` within `limit` (see `SpendLedger::hold`).
+fn hold(
+    tx: &Transaction<'_>,
+    job: &str,
+    amount: u64,
+    limit: u64,
+) -> rusqlite::Result<crate::spend::Hold> {
+    use crate::spend::Hold;
+    let held: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM spend WHERE job = ?1)",
+        [job],
+        |r| r.get(0),
+    )?;
+    if held {
+        return Ok(Hold::AlreadyHeld);
+    }
+    let committed = committed(tx)?;
+    // SQLite integers are i64: amounts past it are refused, not wrapped.
+    let fits = committed
+        .checked_add(amount)
+        .filter(|total| *total <= limit && i64::try_from(*total).is_ok());
+    let Some(total) = fits else {
+        return Ok(Hold::Refused { committed });
+    };
+    tx.execute(
+        "INSERT INTO spend (job, amount) VALUES (?1, ?2)",
+        params![job, amount as i64],
+    )?;
+    tx.execute(
+        "INSERT INTO spend_total (one, committed) VALUES (1, ?1) \
+         ON CONFLICT (one) DO UPDATE SET committed = excluded.committed",
+        [total as i64],
+    )?;
+    Ok(Hold::Granted)
 }

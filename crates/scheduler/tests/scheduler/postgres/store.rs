@@ -190,7 +190,7 @@ async fn concurrent_first_connects_migrate_once_and_newer_schemas_are_refused() 
         .collect();
     assert_eq!(
         versions,
-        [(1, 1), (2, 1), (3, 1)],
+        [(1, 1), (2, 1), (3, 1), (4, 1)],
         "each migration ran exactly once"
     );
     // Connecting again changes nothing.
@@ -200,7 +200,7 @@ async fn concurrent_first_connects_migrate_once_and_newer_schemas_are_refused() 
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 3);
+    assert_eq!(n, i64::from(PgStore::schema_version()));
     // A database migrated by a newer build is refused, not misread.
     client
         .execute(
@@ -245,13 +245,14 @@ fn check_only(queue: &str) -> PgOptions {
 }
 
 /// A check-only store on `db` is refused as holding schema version `found`
-/// of this build's 3; the error's text.
+/// of this build's newest; the error's text.
 async fn refused_schema(db: &str, found: i32) -> String {
     let err = PgStore::connect_with(db, check_only("q"))
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::StoreSchema { found: f, expected: 3, .. } if f == found),
+        matches!(err, Error::StoreSchema { found: f, expected, .. }
+            if f == found && expected == PgStore::schema_version()),
         "{err:?}"
     );
     err.to_string()
@@ -278,19 +279,19 @@ async fn a_store_that_only_checks_refuses_a_database_without_the_schema_and_crea
     );
 
     // Migrating is explicit, once; a second time does nothing.
-    assert_eq!(PgStore::migrate(&db).await.unwrap(), [1, 2, 3]);
+    assert_eq!(PgStore::migrate(&db).await.unwrap(), [1, 2, 3, 4]);
     assert_eq!(PgStore::migrate(&db).await.unwrap(), Vec::<i32>::new());
-    assert_eq!(PgStore::schema_version(), 3);
+    assert_eq!(PgStore::schema_version(), 4);
     let store = PgStore::connect_with(&db, check_only("q")).await.unwrap();
     store.enqueue(jobs("j", 2, "api")).await.unwrap();
     assert_eq!(store.counts().await.unwrap().pending, 2);
 
     // An older schema is named with what to run.
     client
-        .batch_execute("DELETE FROM framebreak_schema_migrations WHERE version = 3")
+        .batch_execute("DELETE FROM framebreak_schema_migrations WHERE version = 4")
         .await
         .unwrap();
-    let text = refused_schema(&db, 2).await;
+    let text = refused_schema(&db, 3).await;
     assert!(
         text.contains("upgrade it with `framebreak db migrate"),
         "{text}"
@@ -738,4 +739,44 @@ async fn leases_run_out_by_the_databases_clock_not_a_workers() {
     let later = right.lease(&request(2, now() + 15_000)).await.unwrap();
     assert_eq!(later.len(), 1, "{later:?}");
     assert_eq!(later[0].record.job.id, got[0].record.job.id);
+}
+
+/// Four stores of one queue (four workers' connections) hold from one
+/// total: the ledger's contract, with the same random tries as the
+/// in-memory and SQLite ledgers; another queue's ledger is its own, and
+/// dropping the queue drops its ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_of_one_queue_hold_from_one_total_and_never_pass_the_limit() {
+    use framebreak_scheduler::{Hold, SpendLedger};
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    use std::sync::Arc;
+
+    let url = database_url();
+    let mut runner = TestRunner::deterministic();
+    for round in 0..4 {
+        let queue = fresh_queue("spend");
+        let mut ledgers: Vec<Arc<dyn SpendLedger>> = Vec::new();
+        for _ in 0..4 {
+            let store = PgStore::connect(&url, &queue).await.unwrap();
+            ledgers.push(Arc::new(store.spend_ledger()));
+        }
+        let tries = crate::spend::tries()
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let limit = 10_000_000 + round * 7_000_000;
+        crate::spend::check_ledger(&ledgers, tries, limit, 16).await;
+    }
+    let queue = fresh_queue("spend-own");
+    let store = PgStore::connect(&url, &queue).await.unwrap();
+    let ledger = store.spend_ledger();
+    assert_eq!(ledger.hold("a", 5, 10).await.unwrap(), Hold::Granted);
+    let other = PgStore::connect(&url, &fresh_queue("spend-other"))
+        .await
+        .unwrap();
+    assert_eq!(other.spend_ledger().committed().await.unwrap(), 0);
+    store.drop_queue().await.unwrap();
+    assert_eq!(ledger.committed().await.unwrap(), 0);
+    assert_eq!(ledger.hold("a", 10, 10).await.unwrap(), Hold::Granted);
 }
