@@ -63,6 +63,7 @@ fn generate(
             video: Some(file),
             analysis: Some(analysis),
             truth: Some(video.truth.clone()),
+            cost: None,
             ..base
         },
         Err(e) => failed(base, FailureCategory::Decode, e.to_string()),

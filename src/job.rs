@@ -20,6 +20,9 @@ pub struct JobPayload {
     /// duration or size it does not offer, a seed it does not take).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adjustments: Vec<Adjustment>,
+    /// What the request is expected to cost, when the model has a price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::Estimate>,
 }
 
 /// A done job's result.

@@ -39,6 +39,7 @@ pub use framebreak_telemetry as telemetry;
 pub use framebreak_variants as variants;
 
 pub mod campaign;
+pub mod cost;
 mod job;
 pub mod report;
 pub mod roast;

@@ -80,6 +80,10 @@ pub struct ResultRow {
     pub analysis: Option<VideoReport>,
     /// What the simulator says it put in the video (simulated runs only).
     pub truth: Option<GroundTruth>,
+    /// What the job is estimated to have cost, once submitted (from the
+    /// model's price; providers do not report what they bill per job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::Estimate>,
 }
 
 impl ResultRow {
@@ -126,6 +130,8 @@ impl ResultRow {
         row.video = video;
         row.analysis = analysis;
         row.truth = truth;
+        // Only a submitted job can have been billed.
+        row.cost = payload.cost.filter(|_| row.remote_id.is_some());
         Some(row)
     }
 
@@ -157,6 +163,7 @@ impl ResultRow {
             video: None,
             analysis: None,
             truth: None,
+            cost: None,
         }
     }
 
@@ -181,6 +188,7 @@ impl ResultRow {
             video: Some(video.to_owned()),
             analysis: Some(analysis),
             truth: None,
+            cost: None,
         }
     }
 

@@ -41,6 +41,22 @@ pub struct CampaignConfig {
     pub analysis: AnalysisConfig,
     /// Where runs and reports go.
     pub output: OutputConfig,
+    /// What the run may spend.
+    pub cost: CostConfig,
+    /// Prices over the built-in table, keyed `backend:model`
+    /// (`[pricing."luma:ray-2"] per_second = "0.08usd"`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pricing: std::collections::BTreeMap<String, crate::cost::PriceConfig>,
+}
+
+/// What a run may spend.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostConfig {
+    /// The most the run may commit to (`25usd`): each submission holds its
+    /// highest price first, and none is sent that would pass it. Needs a
+    /// price for the model.
+    pub budget: Option<crate::cost::Usd>,
 }
 
 /// Which prompts, how many variants of each, which traps.
@@ -611,10 +627,49 @@ impl CampaignConfig {
         if let Some(url) = &self.output.videos {
             crate::campaign::videos::check_url(url)?;
         }
+        let price = self.price()?;
+        if self.cost.budget.is_some() && price.is_none() {
+            let (kind, model) = self.priced_model();
+            return bad(
+                "cost.budget",
+                format!(
+                    "framebreak has no price for {kind}:{model}, so it cannot keep the run within \
+                     a budget: set one in framebreak.toml ([pricing.\"{kind}:{model}\"] \
+                     per_second = \"0.10usd\" or per_clip = …)"
+                ),
+            );
+        }
         if self.analysis.workers == Some(0) {
             return bad("analysis.workers", "must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// The backend and model prices are looked up by: the configured model,
+    /// else the backend's default.
+    #[must_use]
+    pub fn priced_model(&self) -> (&str, String) {
+        let model = self.backend.model.clone().unwrap_or_else(|| {
+            crate::campaign::BackendKind::parse(&self.backend.kind)
+                .map_or_else(String::new, |k| k.default_model().to_owned())
+        });
+        (self.backend.kind.as_str(), model)
+    }
+
+    /// The price of one request of the run's model (configured, else
+    /// built in), if framebreak has one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming a `pricing` key that is wrong.
+    pub fn price(&self) -> Result<Option<crate::cost::Price>, Error> {
+        let list = crate::cost::PriceList::new(&self.pricing, &crate::campaign::BackendKind::NAMES)
+            .map_err(|(source_name, reason)| Error::Config {
+                source_name,
+                reason,
+            })?;
+        let (kind, model) = self.priced_model();
+        Ok(list.get(kind, &model))
     }
 
     /// The configuration as TOML, with every credential in a URL replaced by

@@ -28,6 +28,8 @@ pub(crate) struct SubmitGuard {
     refusals: AtomicU32,
     accepted: AtomicBool,
     stopped: Mutex<Option<String>>,
+    /// Whether the stop is the budget's.
+    budget: AtomicBool,
 }
 
 impl SubmitGuard {
@@ -38,6 +40,7 @@ impl SubmitGuard {
             refusals: AtomicU32::new(0),
             accepted: AtomicBool::new(false),
             stopped: Mutex::new(None),
+            budget: AtomicBool::new(false),
         }
     }
 
@@ -81,6 +84,27 @@ impl SubmitGuard {
         ));
         tracing::warn!(%category, refusals = n, "stopping the campaign: the provider refuses every submission");
         self.shutdown.trigger();
+    }
+
+    /// The budget would be passed by the next submission: records why
+    /// (once). The campaign drains once the jobs holding money are done
+    /// (see `Campaign::run_with`); until then no submission is sent.
+    pub(crate) fn budget_reached(&self, why: String) {
+        let mut stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if stopped.is_some() {
+            return;
+        }
+        tracing::warn!(%why, "stopping the campaign: its budget is reached");
+        *stopped = Some(why);
+        self.budget.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the campaign stopped at its budget.
+    pub(crate) fn stopped_at_budget(&self) -> bool {
+        self.budget.load(Ordering::Relaxed)
     }
 
     /// Why the campaign was stopped, if it was.

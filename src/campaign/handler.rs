@@ -25,7 +25,7 @@ use framebreak_gpu::{
 };
 use framebreak_media::{ReadOptions, Resize, Sampling};
 use framebreak_scheduler::{
-    Abandoned, Failure, FailureCategory, Handler, Pacer, Step, StepContext,
+    Abandoned, Failure, FailureCategory, Handler, Hold, Pacer, SpendLedger, Step, StepContext,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -34,6 +34,7 @@ use tokio::sync::Semaphore;
 use crate::campaign::backend::Truth;
 use crate::campaign::guard::SubmitGuard;
 use crate::campaign::{AnalysisConfig, Error, VideoStore};
+use crate::cost::Usd;
 use crate::job::{JobPayload, JobResult};
 
 /// Steps of a campaign job.
@@ -254,6 +255,54 @@ pub(crate) struct VideoHandler {
     /// Whether the run folder keeps a video once it is analysed
     /// (`output.keep_videos`).
     pub(crate) keep_videos: bool,
+    /// The run's budget, when it has one.
+    pub(crate) spend: Option<Arc<Spend>>,
+}
+
+/// A budget the run never passes: each submission first holds its job's
+/// highest cost in the run's ledger; a hold that would pass the budget
+/// stops the campaign instead.
+#[derive(Debug)]
+pub(crate) struct Spend {
+    pub(crate) ledger: Arc<dyn SpendLedger>,
+    pub(crate) budget: Usd,
+    /// A job's highest cost when its payload carries none (enqueued by a
+    /// build that did not price jobs).
+    pub(crate) fallback: Usd,
+    /// The jobs of this process that hold money and are being worked on
+    /// (from their granted hold to the end of their last step): what a run
+    /// stopped at its budget finishes before it drains.
+    working: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Spend {
+    pub(crate) fn new(ledger: Arc<dyn SpendLedger>, budget: Usd, fallback: Usd) -> Self {
+        Self {
+            ledger,
+            budget,
+            fallback,
+            working: std::sync::Mutex::default(),
+        }
+    }
+
+    fn working(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.working
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn enter(&self, job: &str) {
+        self.working().insert(job.to_owned());
+    }
+
+    fn leave(&self, job: &str) {
+        self.working().remove(job);
+    }
+
+    /// Whether no job holding money is being worked on here.
+    pub(crate) fn idle(&self) -> bool {
+        self.working().is_empty()
+    }
 }
 
 impl std::fmt::Debug for VideoHandler {
@@ -329,6 +378,7 @@ fn corrupt(step: u32, e: &serde_json::Error) -> Failure {
 impl VideoHandler {
     async fn submit(&self, ctx: &StepContext<'_>, payload: JobPayload) -> Result<Step, Failure> {
         let key = submission_key(&self.run_id, ctx.idempotency_key, &payload.request);
+        let cost = payload.cost;
         let request = payload.request.idempotency_key(key);
         // An earlier attempt may have created the job (its answer was lost,
         // or the process died mid-call): find it before sending anything.
@@ -341,14 +391,26 @@ impl VideoHandler {
                 }
             }
         }
+        if let Some(spend) = &self.spend {
+            self.hold(spend, ctx, cost.map_or(spend.fallback, |c| c.high))
+                .await?;
+        }
         match self.backend.submit(&request).await {
             Ok(remote) => {
                 self.guard.accepted();
                 Ok(Self::submitted(remote, false))
             }
             Err(e) => match e.submit_effect() {
-                // Nothing was created: a retry may send it again.
+                // Nothing was created: a retry may send it again, and the
+                // money it held is free again.
                 SubmitEffect::NotCreated => {
+                    if let Some(spend) = &self.spend {
+                        spend.leave(ctx.job.as_str());
+                        if let Err(error) = spend.ledger.release(ctx.job.as_str()).await {
+                            // Kept held: the budget is stricter, never passed.
+                            tracing::warn!(job = %ctx.job, %error, "could not give back a refused submission's hold");
+                        }
+                    }
                     let f = failure(&e).no_effect();
                     self.guard.refused(f.category, &f.message);
                     Err(f)
@@ -371,6 +433,70 @@ impl VideoHandler {
                     Err(f.retry_after(wait))
                 }
             },
+        }
+    }
+
+    /// Runs the step `ctx` names.
+    async fn run_step(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
+        match ctx.step {
+            SUBMIT => {
+                let payload: JobPayload =
+                    serde_json::from_value(ctx.payload.clone()).map_err(|e| {
+                        Failure::new(
+                            FailureCategory::BadRequest,
+                            format!("not a campaign job: {e}"),
+                        )
+                    })?;
+                self.submit(ctx, payload).await
+            }
+            POLL => self.poll(ctx).await,
+            DOWNLOAD => self.download(ctx).await,
+            ANALYZE => self.analyze(ctx).await,
+            n => Err(Failure::new(
+                FailureCategory::BadRequest,
+                format!("a campaign job has no step {n}"),
+            )),
+        }
+    }
+
+    /// Holds `amount` for the job before it is submitted; at the budget,
+    /// stops the campaign and leaves the job for a later run (the failure
+    /// does not count as an attempt).
+    async fn hold(&self, spend: &Spend, ctx: &StepContext<'_>, amount: Usd) -> Result<(), Failure> {
+        let held = spend
+            .ledger
+            .hold(ctx.job.as_str(), amount.micros(), spend.budget.micros())
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    FailureCategory::Connection,
+                    format!("the run's spend ledger cannot be reached: {e}"),
+                )
+                .no_effect()
+            })?;
+        match held {
+            Hold::Granted | Hold::AlreadyHeld => {
+                spend.enter(ctx.job.as_str());
+                Ok(())
+            }
+            Hold::Refused { committed } => {
+                let why = format!(
+                    "its budget of {} is reached: {} is committed (spent or in flight) and the \
+                     next job may cost up to {amount}; the jobs in flight were finished, the \
+                     rest wait: `framebreak resume RUN --budget AMOUNT` goes on with a larger \
+                     budget",
+                    spend.budget,
+                    Usd::from_micros(committed)
+                );
+                self.guard.budget_reached(why);
+                // Not sent, not an attempt: the job waits for a larger budget.
+                Err(Failure::new(
+                    FailureCategory::RateLimited,
+                    format!("not submitted: the budget of {} is reached", spend.budget),
+                )
+                .no_effect()
+                .retry_after(Duration::from_secs(1)))
+            }
         }
     }
 
@@ -677,25 +803,20 @@ fn file_stem(job: &str) -> String {
 #[async_trait]
 impl Handler for VideoHandler {
     async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
-        match ctx.step {
-            SUBMIT => {
-                let payload: JobPayload =
-                    serde_json::from_value(ctx.payload.clone()).map_err(|e| {
-                        Failure::new(
-                            FailureCategory::BadRequest,
-                            format!("not a campaign job: {e}"),
-                        )
-                    })?;
-                self.submit(&ctx, payload).await
-            }
-            POLL => self.poll(&ctx).await,
-            DOWNLOAD => self.download(&ctx).await,
-            ANALYZE => self.analyze(&ctx).await,
-            n => Err(Failure::new(
-                FailureCategory::BadRequest,
-                format!("a campaign job has no step {n}"),
-            )),
+        let Some(spend) = &self.spend else {
+            return self.run_step(&ctx).await;
+        };
+        // A job past its submission holds money: it counts as worked on
+        // until its last step ends (or a step fails), so a run stopped at
+        // its budget finishes it before draining.
+        if ctx.step != SUBMIT {
+            spend.enter(ctx.job.as_str());
         }
+        let outcome = self.run_step(&ctx).await;
+        if !matches!(outcome, Ok(Step::Next(_))) {
+            spend.leave(ctx.job.as_str());
+        }
+        outcome
     }
 
     /// A job that ends failed or cancelled after its submission would leave
@@ -819,6 +940,7 @@ mod tests {
             cancelled_at_provider: Arc::default(),
             videos: None,
             keep_videos: true,
+            spend: None,
         }
     }
 

@@ -24,6 +24,7 @@ mod config;
 mod error;
 mod guard;
 mod handler;
+mod plan;
 mod run;
 mod run_dir;
 mod store;
@@ -37,6 +38,7 @@ pub use config::{
 };
 pub use error::{Error, StoreProblem};
 pub use handler::VIDEOS_DIR;
+pub use plan::{Plan, plan};
 pub use run::{
     Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, row_stream, rows,
     unknown_submissions,

@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::campaign::backend::{self, BackendKind, Built};
 use crate::campaign::guard::SubmitGuard;
-use crate::campaign::handler::{Analysis, Polling, VideoHandler};
+use crate::campaign::handler::{Analysis, Polling, Spend, VideoHandler};
 use crate::campaign::store::RunStore;
 use crate::campaign::videos::VideoStore;
 use crate::campaign::{
@@ -66,6 +66,10 @@ pub struct Campaign {
     _lock: Option<std::fs::File>,
     /// The run's shared video store (`output.videos`), checked writable.
     videos: Option<Arc<VideoStore>>,
+    /// The price of one request of the run's model, when known.
+    price: Option<crate::cost::Price>,
+    /// The run's budget and its ledger, when it has one.
+    spend: Option<Arc<Spend>>,
     /// A new run's claim on its id in a shared store, held until every
     /// variant is enqueued.
     submit_hold: std::sync::Mutex<Option<crate::campaign::store::SubmitHold>>,
@@ -178,6 +182,31 @@ impl Campaign {
         Self::assemble(config, run, Opening::Existing).await
     }
 
+    /// [`Campaign::open_with_store`] with `adjust` applied to the saved
+    /// configuration first (a larger budget), which is saved so: the run
+    /// goes on with it from now on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Campaign::open`]; [`Error::Config`] when the adjusted
+    /// configuration is not valid.
+    pub async fn open_adjusted(
+        runs_dir: &Path,
+        run: &str,
+        store: Option<&str>,
+        adjust: impl FnOnce(&mut CampaignConfig),
+    ) -> Result<Self, Error> {
+        let run = RunDir::open(runs_dir, run)?;
+        let mut config = run.load_config()?;
+        adjust(&mut config);
+        config.validate()?;
+        run.save_config(&config)?;
+        if let Some(store) = store {
+            config.scheduler.store = store.to_owned();
+        }
+        Self::assemble(config, run, Opening::Existing).await
+    }
+
     /// Joins run `run_id` of a shared (PostgreSQL) store as one more
     /// worker: the run's configuration comes from the store, as it was
     /// submitted; `adjust` then sets what is this machine's to choose (its
@@ -240,6 +269,13 @@ impl Campaign {
             }
             None => None,
         };
+        let price = config.price()?;
+        let spend = config.cost.budget.map(|budget| {
+            let fallback = price.as_ref().map_or(crate::cost::Usd::ZERO, |p| {
+                p.of(config.request.duration_secs).1
+            });
+            Arc::new(Spend::new(run_store.ledger(), budget, fallback))
+        });
         let shutdown = Shutdown::new();
         let key_var = BackendKind::parse(&config.backend.kind).and_then(BackendKind::key_var);
         Ok(Self {
@@ -253,6 +289,8 @@ impl Campaign {
             shutdown,
             _lock: lock,
             videos,
+            price,
+            spend,
             submit_hold: std::sync::Mutex::default(),
         })
     }
@@ -383,10 +421,14 @@ impl Campaign {
             request = request.model(model.clone());
         }
         let fitted = conform(self.built.backend.as_ref(), &request)?;
+        let cost = self.price.as_ref().map(|price| {
+            crate::cost::Estimate::of(price, fitted.request.duration_secs.unwrap_or(r.duration_secs))
+        });
         serde_json::to_value(JobPayload {
             variant,
             request: fitted.request,
             adjustments: fitted.adjustments,
+            cost,
         })
         .map_err(|e| Error::Config {
             source_name: "a variant".into(),
@@ -398,14 +440,8 @@ impl Campaign {
         generator(&self.config.variants)
     }
 
-    fn prompts(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = framebreak_variants::Result<BasePrompt>> + Send>, Error>
-    {
-        Ok(match &self.config.variants.input {
-            None => Box::new(builtin_scenes().into_iter().map(Ok)),
-            Some(path) => Box::new(PromptReader::open(path)?),
-        })
+    fn prompts(&self) -> Result<Prompts, Error> {
+        prompts(&self.config)
     }
 
     /// The scheduler that runs the jobs: subscribe to it for progress, then
@@ -426,6 +462,7 @@ impl Campaign {
             cancelled_at_provider: self.cancelled_at_provider.clone(),
             videos: self.videos.clone(),
             keep_videos: self.config.output.keep_videos,
+            spend: self.spend.clone(),
             pacer: match &s.poll_rate {
                 Some(rate) => Some(Arc::new(parse_rate(rate)?.pacer())),
                 None => None,
@@ -511,9 +548,32 @@ impl Campaign {
                 }
             })
         });
+        // A run stopped at its budget finishes the jobs that hold money
+        // (submitted, generating, downloading, analysing), then drains.
+        let budget_watch = self.spend.clone().map(|spend| {
+            let (guard, shutdown) = (self.guard.clone(), self.shutdown.clone());
+            tokio::spawn(async move {
+                let mut idle_twice = false;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if !guard.stopped_at_budget() {
+                        continue;
+                    }
+                    let idle = spend.idle();
+                    if idle && idle_twice {
+                        shutdown.trigger();
+                        return;
+                    }
+                    idle_twice = idle;
+                }
+            })
+        });
         let summary = scheduler.run().await;
         if let Some(m) = marker {
             m.abort();
+        }
+        if let Some(w) = budget_watch {
+            w.abort();
         }
         let summary = summary?;
         let counts = self.store().counts().await?;
@@ -547,9 +607,35 @@ impl Campaign {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Whether the campaign stopped because its budget was reached.
+    #[must_use]
+    pub fn stopped_at_budget(&self) -> bool {
+        self.guard.stopped_at_budget()
+    }
+
+    /// What the run has committed to so far (spent, or held by jobs in
+    /// flight), from its ledger.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] when the store fails.
+    pub async fn committed(&self) -> Result<crate::cost::Usd, Error> {
+        Ok(crate::cost::Usd::from_micros(
+            self.run_store.ledger().committed().await?,
+        ))
+    }
+
+    /// The price of one request of the run's model, when framebreak has
+    /// one.
+    #[must_use]
+    pub fn price(&self) -> Option<&crate::cost::Price> {
+        self.price.as_ref()
+    }
+
     /// Why the campaign stopped itself, if it did: the provider refused a
     /// burst of submissions for a reason no retry fixes (a wrong key, a
-    /// request it never accepts). The message names what to check.
+    /// request it never accepts), or its budget was reached. The message
+    /// names what to do.
     #[must_use]
     pub fn stopped_because(&self) -> Option<String> {
         self.guard.stopped()
@@ -606,8 +692,19 @@ impl Campaign {
     }
 }
 
+/// The base prompts a campaign reads.
+pub(crate) type Prompts = Box<dyn Iterator<Item = framebreak_variants::Result<BasePrompt>> + Send>;
+
+/// The base prompts of `config`: its input file, else the built-in scenes.
+pub(crate) fn prompts(config: &CampaignConfig) -> Result<Prompts, Error> {
+    Ok(match &config.variants.input {
+        None => Box::new(builtin_scenes().into_iter().map(Ok)),
+        Some(path) => Box::new(PromptReader::open(path)?),
+    })
+}
+
 /// The generator of `v`'s variants.
-fn generator(v: &VariantsConfig) -> Result<Generator, Error> {
+pub(crate) fn generator(v: &VariantsConfig) -> Result<Generator, Error> {
     let catalogue = match &v.traps {
         Some(spec) => Catalogue::builtin().select(&TrapFilter::parse(spec)?)?,
         None => Catalogue::builtin(),
@@ -635,7 +732,7 @@ fn generator(v: &VariantsConfig) -> Result<Generator, Error> {
 /// Checks what a new run will read before its folder is made: the
 /// generator's settings, the traps, the simulator's profile, and the prompts file (readable, every
 /// prompt well-formed, at least one). A failure is a usage error.
-fn check_variants(config: &CampaignConfig) -> Result<(), Error> {
+pub(crate) fn check_variants(config: &CampaignConfig) -> Result<(), Error> {
     let usage = |key: &str, e: Error| match e {
         Error::Config { .. } => e,
         other => Error::Config {
@@ -796,7 +893,7 @@ async fn check_model_offered(
 
 /// Fits `request` to the backend's model; a request that cannot fit is a
 /// configuration error naming the valid values.
-fn conform(
+pub(crate) fn conform(
     backend: &dyn framebreak_client::VideoBackend,
     request: &VideoRequest,
 ) -> Result<framebreak_client::Conformed, Error> {

@@ -332,6 +332,17 @@ impl RunStore {
         }
     }
 
+    /// The run's spend ledger, beside its jobs (every worker of a shared
+    /// store holds from the same total).
+    #[must_use]
+    pub fn ledger(&self) -> Arc<dyn framebreak_scheduler::SpendLedger> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => Arc::new(p.spend_ledger()),
+        }
+    }
+
     /// Every run the store holds with its jobs per state: all the queues of
     /// a PostgreSQL database, or the one run of a SQLite file.
     ///

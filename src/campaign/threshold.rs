@@ -19,14 +19,18 @@ pub enum Measure {
     DefectRate,
     /// Share of jobs that failed, 0–1.
     FailedRate,
+    /// Estimated spend of the submitted jobs, in dollars (the highest
+    /// estimate).
+    Cost,
 }
 
 impl Measure {
-    const NAMES: [(&'static str, Self); 4] = [
+    const NAMES: [(&'static str, Self); 5] = [
         ("physics", Self::Physics),
         ("realism", Self::Realism),
         ("defect_rate", Self::DefectRate),
         ("failed_rate", Self::FailedRate),
+        ("cost", Self::Cost),
     ];
 
     fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Measure {
                     .unwrap_or(0) as f64
                     / summary.rows as f64
             }),
+            Self::Cost => summary.spend.map(|(_, spend)| spend.high.dollars()),
         }
     }
 }
@@ -119,12 +124,20 @@ impl FromStr for Threshold {
                 let names: Vec<_> = Measure::NAMES.iter().map(|(n, _)| *n).collect();
                 bad(format!("{name:?} is not one of {}", names.join(", ")))
             })?;
-        let bound: f64 = text[i + 1..]
-            .trim()
-            .parse()
-            .ok()
-            .filter(|b: &f64| b.is_finite())
-            .ok_or_else(|| bad(format!("{:?} is not a number", text[i + 1..].trim())))?;
+        let written = text[i + 1..].trim();
+        let bound: f64 = if measure == Measure::Cost {
+            // Dollars, written as budgets are (`cost>25usd`, `cost>25`).
+            written
+                .parse::<crate::cost::Usd>()
+                .map(crate::cost::Usd::dollars)
+                .map_err(|e| bad(e.to_string()))?
+        } else {
+            written
+                .parse()
+                .ok()
+                .filter(|b: &f64| b.is_finite())
+                .ok_or_else(|| bad(format!("{written:?} is not a number")))?
+        };
         Ok(Self {
             measure,
             below,
@@ -145,7 +158,10 @@ mod tests {
         let t: Threshold = "defect_rate > 0.25".parse().unwrap();
         assert_eq!(t.measure, Measure::DefectRate);
         assert!(!t.below);
+        let t: Threshold = "cost>25usd".parse().unwrap();
+        assert_eq!((t.measure, t.bound), (Measure::Cost, 25.0));
         for bad in [
+            "cost>5eur",
             "physics",
             "physics<>3",
             "speed<3",

@@ -9,7 +9,10 @@ use framebreak_defects::eval::Evaluation;
 use framebreak_variants::{DefectKind, Family};
 
 use super::stats::newcombe;
-use super::summary::{GroupRate, Histogram, Rate, Summary, TrapEffect, truth_in_analysed_frames};
+use super::summary::{
+    CostLine, GroupRate, Histogram, Rate, Summary, TrapEffect, truth_in_analysed_frames,
+};
+use crate::cost::Estimate;
 use crate::{ResultRow, RowStatus};
 
 /// The analysed videos of one group, tallied.
@@ -92,8 +95,21 @@ pub struct Digest {
     /// Per base prompt, its analysed controls: (videos, broken).
     control_bases: HashMap<String, (u64, u64)>,
     detection: Option<Evaluation>,
+    /// The estimated spend over all rows, and per trap (`control` for the
+    /// controls): (submitted jobs, spend).
+    spend: Option<(u64, Estimate)>,
+    trap_spend: BTreeMap<String, (u64, Estimate)>,
     /// The worst rows so far, worst first, at most `top_n`.
     worst: Vec<ResultRow>,
+}
+
+/// Adds one submitted job's cost to a tally.
+fn add_cost(tally: &mut (u64, Estimate), cost: Estimate) {
+    tally.0 += 1;
+    tally.1 = Estimate {
+        low: tally.1.low.plus(cost.low),
+        high: tally.1.high.plus(cost.high),
+    };
 }
 
 impl Digest {
@@ -118,6 +134,8 @@ impl Digest {
             trap_bases: BTreeMap::new(),
             control_bases: HashMap::new(),
             detection: None,
+            spend: None,
+            trap_spend: BTreeMap::new(),
             worst: Vec::new(),
         }
     }
@@ -154,6 +172,17 @@ impl Digest {
                 *self.failures.entry("cancelled".into()).or_insert(0) += 1
             }
             (None, _) => {}
+        }
+        if let Some(cost) = row.cost {
+            add_cost(self.spend.get_or_insert_default(), cost);
+            let groups = if row.control {
+                vec!["control".to_owned()]
+            } else {
+                row.traps.clone()
+            };
+            for group in groups {
+                add_cost(self.trap_spend.entry(group).or_default(), cost);
+            }
         }
         let Some(a) = &row.analysis else { return };
         self.physics.add(a.scores.physics);
@@ -253,6 +282,24 @@ impl Digest {
             realism: self.realism,
             failures: self.failures.clone(),
             detection: self.detection.clone(),
+            spend: self.spend,
+            costs: self
+                .trap_spend
+                .iter()
+                .map(|(name, &(submitted, spend))| {
+                    let broken = if name == "control" {
+                        self.controls.broken
+                    } else {
+                        self.traps.get(name).map_or(0, |t| t.broken)
+                    };
+                    CostLine {
+                        name: name.clone(),
+                        submitted,
+                        spend,
+                        broken,
+                    }
+                })
+                .collect(),
         }
     }
 

@@ -219,6 +219,36 @@ fn overview(page: &mut String, s: &Summary, options: &HtmlOptions) {
         "{} finished jobs, {} videos analysed.</p>",
         s.rows, s.analysed
     );
+    if let Some((submitted, spend)) = s.spend {
+        let amount = if spend.low == spend.high {
+            spend.high.to_string()
+        } else {
+            format!("{}–{}", spend.low, spend.high)
+        };
+        let _ = write!(
+            page,
+            "<p>Estimated spend <strong>{}</strong> for {submitted} submitted jobs (from the \
+             model's price; providers do not report what they bill per job).</p>",
+            escape(&amount)
+        );
+        page.push_str(
+            "<table><tr><th>trap</th><th>submitted</th><th>estimated spend</th>\
+             <th>videos with a defect</th><th>per video with a defect</th></tr>",
+        );
+        for c in &s.costs {
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                escape(&c.name),
+                c.submitted,
+                c.spend.high,
+                c.broken,
+                c.per_defect().map_or_else(|| "–".to_owned(), |u| u.to_string())
+            );
+        }
+        page.push_str("</table>");
+    }
     if s.rows == 0 {
         note(
             page,

@@ -44,5 +44,5 @@ pub use html::{HtmlOptions, SECTIONS, html, html_from};
 pub use junit::{JunitWriter, junit};
 pub use sheet::{ContactSheet, SheetOptions, SheetTile, contact_sheet, kind_colour};
 pub use stats::{Interval, Z95, newcombe, wilson, wilson_z};
-pub use summary::{GroupRate, Histogram, Rate, Summary, TrapEffect};
+pub use summary::{CostLine, GroupRate, Histogram, Rate, Summary, TrapEffect};
 pub use table::{CSV_HEADER, CsvWriter, JsonlWriter, csv, jsonl};

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::Digest;
 use super::stats::{Interval, wilson};
+use crate::cost::{Estimate, Usd};
 use crate::{ResultRow, RowStatus};
 
 /// Videos showing something, out of videos analysed, with Wilson's 95 %
@@ -135,6 +136,33 @@ pub struct Summary {
     /// The detectors against the simulator's ground truth, over analysed
     /// rows that carry it; `None` when no row does.
     pub detection: Option<Evaluation>,
+    /// Submitted jobs with a price and their estimated spend; `None` when
+    /// no row carries a cost.
+    pub spend: Option<(u64, Estimate)>,
+    /// The spend per trap (and `control`), with the videos it broke.
+    pub costs: Vec<CostLine>,
+}
+
+/// What one trap cost, and what it found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostLine {
+    /// The trap id, or `control`.
+    pub name: String,
+    /// Its submitted jobs.
+    pub submitted: u64,
+    /// Their estimated spend.
+    pub spend: Estimate,
+    /// Its analysed videos with at least one defect.
+    pub broken: u64,
+}
+
+impl CostLine {
+    /// The estimated spend per video with a defect found (the highest
+    /// estimate), when it found any.
+    #[must_use]
+    pub fn per_defect(&self) -> Option<Usd> {
+        (self.broken > 0).then(|| Usd::from_micros(self.spend.high.micros() / self.broken))
+    }
 }
 
 impl Summary {

@@ -24,7 +24,8 @@ use crate::ResultRow;
 /// | `n_defects` | how many |
 /// | `psnr_mean`, `ssim_mean`, `warp_error`, `flicker_index` | the metrics summary |
 /// | `prompt` | the prompt sent |
-pub const CSV_HEADER: [&str; 22] = [
+/// | `cost_low_usd`, `cost_high_usd` | the job's estimated cost in dollars, once submitted (empty without a price) |
+pub const CSV_HEADER: [&str; 24] = [
     "job",
     "base_id",
     "control",
@@ -47,6 +48,8 @@ pub const CSV_HEADER: [&str; 22] = [
     "warp_error",
     "flicker_index",
     "prompt",
+    "cost_low_usd",
+    "cost_high_usd",
 ];
 
 /// Writes one JSON object per row and line: the [`ResultRow`] as stored,
@@ -152,7 +155,7 @@ impl<W: Write> CsvWriter<W> {
     }
 }
 
-fn record(row: &ResultRow) -> [String; 22] {
+fn record(row: &ResultRow) -> [String; 24] {
     let a = row.analysis.as_ref();
     let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     let defects = a.map_or_else(String::new, |a| {
@@ -195,5 +198,7 @@ fn record(row: &ResultRow) -> [String; 22] {
         num(a.map(|a| a.metrics.warp_error)),
         num(a.map(|a| a.metrics.flicker_index)),
         row.prompt.clone(),
+        num(row.cost.map(|c| c.low.dollars())),
+        num(row.cost.map(|c| c.high.dollars())),
     ]
 }

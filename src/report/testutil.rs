@@ -65,6 +65,7 @@ pub(crate) fn row(
             scores: Scores { physics, realism },
         }),
         truth: None,
+        cost: None,
     }
 }
 
@@ -106,6 +107,7 @@ pub(crate) fn sim_row(
         video: Some(file),
         analysis: Some(analysis),
         truth: Some(video.truth.clone()),
+        cost: None,
         ..row(job, base, traps, &[], 0.0, 0.0)
     }
 }

@@ -115,6 +115,13 @@ pub(crate) struct CampaignArgs {
     #[arg(long, value_name = "STORE")]
     store: Option<String>,
 
+    /// The most the run may commit to, in US dollars (25usd, $25): each
+    /// submission first holds its highest price, none is sent that would
+    /// pass it, and the run stops there (exit code 4). Needs a price for
+    /// the model (built in, or [pricing."backend:model"] in framebreak.toml).
+    #[arg(long, value_name = "AMOUNT")]
+    budget: Option<String>,
+
     /// A store every machine of the run reads its videos from:
     /// s3://BUCKET/PREFIX (credentials, region and endpoint from AWS_*
     /// variables) or file:///SHARED/FOLDER (default: none; each video
@@ -181,7 +188,8 @@ impl CampaignArgs {
             .set_opt("analysis.device", self.device.clone())
             .set_opt("analysis.workers", self.analysis_workers)
             .set_opt("output.runs_dir", self.runs_dir.clone())
-            .set_opt("output.videos", self.videos.clone());
+            .set_opt("output.videos", self.videos.clone())
+            .set_opt("cost.budget", self.budget.clone());
         let config = loader.build().map_err(|e| Usage(e.to_string()))?;
         Ok(config)
     }

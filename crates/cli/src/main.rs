@@ -9,6 +9,7 @@ mod distributed;
 mod exit;
 mod interrupt;
 mod output;
+mod plan;
 mod progress;
 mod report;
 mod roast;

@@ -29,7 +29,8 @@ pub(crate) struct RunFlags {
     quiet: bool,
 
     /// Exit with code 3 when this holds at the end: physics<X, realism<X,
-    /// defect_rate>X or failed_rate>X (repeatable).
+    /// defect_rate>X, failed_rate>X or cost>AMOUNT (estimated spend, e.g.
+    /// cost>25usd) (repeatable).
     #[arg(long, value_name = "COND")]
     fail_on: Vec<String>,
 
@@ -63,6 +64,11 @@ pub(crate) struct RunArgs {
     /// Resume this run instead of starting one (same as `framebreak resume`).
     #[arg(long, value_name = "RUN")]
     resume: Option<String>,
+
+    /// Print the plan (jobs, the request each gets, the estimated cost, the
+    /// least wall time the rate limit allows) and submit nothing.
+    #[arg(long, conflicts_with = "resume")]
+    dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,18 +99,29 @@ pub(crate) struct ResumeArgs {
     #[arg(long)]
     resubmit_unknown: bool,
 
+    /// A new budget for the run, in US dollars (a run stopped at its
+    /// budget goes on with a larger one); kept in the run's configuration.
+    #[arg(long, value_name = "AMOUNT")]
+    budget: Option<String>,
+
     #[command(flatten)]
     flags: RunFlags,
 }
 
 /// Exit code when a `--fail-on` condition holds.
 pub(crate) const THRESHOLD: u8 = 3;
+/// Exit code when the run stopped at its budget.
+pub(crate) const BUDGET: u8 = 4;
 /// Exit code when the run was interrupted (128 + SIGINT).
 pub(crate) const INTERRUPTED: u8 = 130;
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let thresholds = thresholds(&args.flags.fail_on)?;
     let config = args.campaign.load()?;
+    if args.dry_run {
+        crate::plan::print(&config)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let make = async {
         Ok(match &args.resume {
             Some(run) => {
@@ -124,9 +141,25 @@ pub(crate) fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
     let thresholds = thresholds(&args.flags.fail_on)?;
     let retry = retry_selection(args.retry_failed.as_deref(), args.resubmit_unknown)?;
     let quiet = args.flags.quiet || args.flags.progress != ProgressMode::Bar;
+    let budget = match &args.budget {
+        Some(text) => Some(
+            text.parse::<framebreak::cost::Usd>()
+                .map_err(|e| Usage(format!("--budget: {e}")))?,
+        ),
+        None => None,
+    };
     let make = async {
-        let campaign =
-            Campaign::open_with_store(&args.runs_dir, &args.run, args.store.as_deref()).await?;
+        let campaign = match budget {
+            Some(budget) => {
+                Campaign::open_adjusted(&args.runs_dir, &args.run, args.store.as_deref(), |c| {
+                    c.cost.budget = Some(budget);
+                })
+                .await?
+            }
+            None => {
+                Campaign::open_with_store(&args.runs_dir, &args.run, args.store.as_deref()).await?
+            }
+        };
         if let Some(select) = &retry {
             let n = campaign.requeue_failed(|c| select.contains(&c)).await?;
             if !quiet {
@@ -319,6 +352,11 @@ pub(crate) fn drive(
                 c.failed,
                 c.unfinished()
             ));
+            if campaign.stopped_at_budget() {
+                let why = campaign.stopped_because().unwrap_or_default();
+                eprintln!("framebreak: run {id} stopped: {}", why.replace("RUN", &id));
+                return Ok(ExitCode::from(BUDGET));
+            }
             return Ok(if summary.outcome == RunOutcome::Drained && !interrupted.is_cancelled() {
                 ExitCode::SUCCESS
             } else {
@@ -371,12 +409,32 @@ pub(crate) fn drive(
                 resume_command(&campaign)
             );
         }
+        if campaign.config().cost.budget.is_some() || campaign.price().is_some() {
+            let committed = campaign.committed().await?;
+            let budget = campaign
+                .config()
+                .cost
+                .budget
+                .map_or_else(String::new, |b| format!(" of its {b} budget"));
+            say(format!(
+                "framebreak: spend: {committed} committed{budget}, each submission counted at \
+                 its highest price ({})",
+                campaign
+                    .price()
+                    .map_or_else(|| "no price".into(), framebreak::cost::Price::rate)
+            ));
+        }
         if let Some(why) = campaign.stopped_because() {
             eprintln!(
                 "framebreak: run {id} stopped: {}",
                 why.replace("RUN", &run_arg(&campaign))
             );
-            return Ok(ExitCode::from(exit::FAILURE));
+            let code = if campaign.stopped_at_budget() {
+                BUDGET
+            } else {
+                exit::FAILURE
+            };
+            return Ok(ExitCode::from(code));
         }
         if summary.outcome != RunOutcome::Drained || interrupted.is_cancelled() {
             eprintln!(
