@@ -310,3 +310,118 @@ async fn a_model_the_gateway_does_not_offer_is_refused_before_any_submission() {
     models.assert_async().await;
     submits.assert_async().await;
 }
+
+/// A budget is never passed: the run stops submitting at it, finishes every
+/// job it paid for, and goes on with a larger one; the plan's estimate is
+/// the spend of a run that finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_stops_the_run_at_it_and_a_larger_one_goes_on() {
+    use framebreak::cost::Usd;
+    let dir = tempfile::tempdir().unwrap();
+    // 1 s clips at the simulator's nominal $0.05 per second: $0.05 a job,
+    // so $0.42 admits 8 of 24.
+    let config = small(dir.path(), 24)
+        .set("request.duration_secs", 1)
+        .set("cost.budget", "0.42usd")
+        .build()
+        .unwrap();
+    let plan = campaign::plan(&config).unwrap();
+    assert_eq!(plan.jobs, 24);
+    assert_eq!(plan.per_job.unwrap().high, "0.05usd".parse().unwrap());
+    assert_eq!(plan.within_budget, Some(8));
+    assert!(
+        !dir.path().join("budget").exists(),
+        "a plan makes no folder"
+    );
+
+    let campaign = Campaign::create_with_id(config, "budget").await.unwrap();
+    campaign.enqueue().await.unwrap();
+    let summary = campaign.run().await.unwrap();
+    assert!(campaign.stopped_at_budget());
+    let why = campaign.stopped_because().unwrap();
+    assert!(why.contains("$0.42") && why.contains("--budget"), "{why}");
+    let submitted = campaign.simulator().unwrap().stats().submissions;
+    assert_eq!(submitted, 8, "every job the budget admits, no more");
+    // Every job that was paid for was finished before the run drained.
+    assert_eq!(summary.counts.done, 8, "{:?}", summary.counts);
+    assert_eq!(
+        campaign.committed().await.unwrap(),
+        "0.40usd".parse::<Usd>().unwrap()
+    );
+    let rows = campaign.rows().await.unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.cost.unwrap().high == "0.05usd".parse().unwrap())
+    );
+    drop(campaign);
+
+    // A larger budget, kept in the run's configuration, goes on.
+    let again = Campaign::open_adjusted(dir.path(), "budget", None, |c| {
+        c.cost.budget = Some("2usd".parse().unwrap());
+    })
+    .await
+    .unwrap();
+    let summary = again.run().await.unwrap();
+    assert!(!again.stopped_at_budget());
+    assert_eq!(summary.counts.done, 24, "{:?}", summary.counts);
+    let spent = again.committed().await.unwrap();
+    assert_eq!(spent, "1.20usd".parse::<Usd>().unwrap());
+    // The plan of the finished run's configuration said what it cost.
+    let estimate = plan.total.unwrap();
+    assert_eq!((estimate.low, estimate.high), (spent, spent));
+    drop(again);
+    let reopened = Campaign::open(dir.path(), "budget").await.unwrap();
+    assert_eq!(reopened.config().cost.budget, Some("2usd".parse().unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_and_budgets_are_checked_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value, says) in [
+        ("cost.budget", "5eur", "not USD"),
+        ("cost.budget", "-5usd", "negative"),
+    ] {
+        let e = small(dir.path(), 1)
+            .set(key, value)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key) && e.contains(says), "{e}");
+    }
+    // A budget needs a price: none for a model the table does not know.
+    let e = small(dir.path(), 1)
+        .set("backend.kind", "replicate")
+        .set("backend.model", "someone/new-model")
+        .set("cost.budget", "5usd")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no price for replicate:someone/new-model"),
+        "{e}"
+    );
+    let e = small(dir.path(), 1)
+        .set(
+            "pricing",
+            serde_json::json!({"replicate-ish:x": {"per_second": "1usd"}}),
+        )
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pricing.\"replicate-ish:x\"") && e.contains("no backend"),
+        "{e}"
+    );
+    // A configured price fills the gap.
+    let config = small(dir.path(), 1)
+        .set(
+            "pricing",
+            serde_json::json!({"sim:framebreak-sim": {"per_clip": "0.25usd"}}),
+        )
+        .set("cost.budget", "5usd")
+        .build()
+        .unwrap();
+    let plan = campaign::plan(&config).unwrap();
+    assert_eq!(plan.per_job.unwrap().high, "0.25usd".parse().unwrap());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -422,7 +422,10 @@ impl Campaign {
         }
         let fitted = conform(self.built.backend.as_ref(), &request)?;
         let cost = self.price.as_ref().map(|price| {
-            crate::cost::Estimate::of(price, fitted.request.duration_secs.unwrap_or(r.duration_secs))
+            crate::cost::Estimate::of(
+                price,
+                fitted.request.duration_secs.unwrap_or(r.duration_secs),
+            )
         });
         serde_json::to_value(JobPayload {
             variant,

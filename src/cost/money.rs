@@ -93,7 +93,9 @@ impl FromStr for Usd {
             return Err(bad("no number"));
         }
         if number.chars().any(|c| c.is_ascii_alphabetic()) {
-            return Err(bad("the currency is not USD (prices and budgets are in US dollars)"));
+            return Err(bad(
+                "the currency is not USD (prices and budgets are in US dollars)",
+            ));
         }
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
         if whole.is_empty() && fraction.is_empty() {
@@ -104,14 +106,18 @@ impl FromStr for Usd {
             return Err(bad("not a number"));
         }
         if fraction.len() > 6 {
-            return Err(bad("more than six decimals (a millionth of a dollar is the smallest amount)"));
+            return Err(bad(
+                "more than six decimals (a millionth of a dollar is the smallest amount)",
+            ));
         }
         let whole: u64 = if whole.is_empty() {
             0
         } else {
             whole.parse().map_err(|_| bad("too large"))?
         };
-        let fraction: u64 = format!("{fraction:0<6}").parse().map_err(|_| bad("not a number"))?;
+        let fraction: u64 = format!("{fraction:0<6}")
+            .parse()
+            .map_err(|_| bad("not a number"))?;
         whole
             .checked_mul(MICROS)
             .and_then(|m| m.checked_add(fraction))
@@ -187,7 +193,9 @@ mod tests {
         }
         assert_eq!(Usd::from_micros(52_500).to_string(), "$0.0525");
         assert_eq!(Usd::from_micros(25_000_000).to_string(), "$25.00");
-        let back: Usd = serde_json::from_value(serde_json::to_value(Usd::from_micros(52_500)).unwrap()).unwrap();
+        let back: Usd =
+            serde_json::from_value(serde_json::to_value(Usd::from_micros(52_500)).unwrap())
+                .unwrap();
         assert_eq!(back, Usd::from_micros(52_500));
     }
 
@@ -203,7 +211,10 @@ mod tests {
             ("99999999999999999999", "too large"),
         ] {
             let e = text.parse::<Usd>().unwrap_err().to_string();
-            assert!(e.contains(says) && e.contains(&format!("{text:?}")), "{text}: {e}");
+            assert!(
+                e.contains(says) && e.contains(&format!("{text:?}")),
+                "{text}: {e}"
+            );
         }
     }
 }

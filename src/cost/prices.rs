@@ -111,7 +111,10 @@ impl PriceConfig {
             unit,
             low,
             high,
-            source: self.source.clone().unwrap_or_else(|| "framebreak.toml".into()),
+            source: self
+                .source
+                .clone()
+                .unwrap_or_else(|| "framebreak.toml".into()),
             checked: "configured".into(),
         })
     }
@@ -219,16 +222,15 @@ const TABLE: &[(&str, &str, Unit, Usd, Usd, &str, &str)] = &[
 /// The built-in price of `model` on `backend`, if the table has one.
 #[must_use]
 pub fn builtin(backend: &str, model: &str) -> Option<Price> {
-    TABLE
-        .iter()
-        .find(|e| e.0 == backend && e.1 == model)
-        .map(|&(_, _, unit, low, high, source, checked)| Price {
+    TABLE.iter().find(|e| e.0 == backend && e.1 == model).map(
+        |&(_, _, unit, low, high, source, checked)| Price {
             unit,
             low,
             high,
             source: source.to_owned(),
             checked: checked.to_owned(),
-        })
+        },
+    )
 }
 
 /// Prices: the configured ones over the built-in table.
@@ -297,11 +299,24 @@ mod tests {
         )
         .unwrap();
         let sim = list.get("sim", "framebreak-sim").unwrap();
-        assert_eq!(sim.of(4), (Usd::from_micros(400_000), Usd::from_micros(400_000)));
+        assert_eq!(
+            sim.of(4),
+            (Usd::from_micros(400_000), Usd::from_micros(400_000))
+        );
         let ray = list.get("luma", "ray-2").unwrap();
-        assert_eq!(ray.of(9), (Usd::from_micros(500_000), Usd::from_micros(900_000)));
-        assert!(ray.describe().contains("our contract"), "{}", ray.describe());
-        assert_eq!(list.get("fal", "fal-ai/veo3.1").unwrap().of(8).1, "4.80usd".parse().unwrap());
+        assert_eq!(
+            ray.of(9),
+            (Usd::from_micros(500_000), Usd::from_micros(900_000))
+        );
+        assert!(
+            ray.describe().contains("our contract"),
+            "{}",
+            ray.describe()
+        );
+        assert_eq!(
+            list.get("fal", "fal-ai/veo3.1").unwrap().of(8).1,
+            "4.80usd".parse().unwrap()
+        );
         assert!(list.get("luma", "ray-9").is_none());
     }
 
@@ -311,15 +326,31 @@ mod tests {
             ("[\"ray-2\"]\nper_second = 1", "BACKEND:MODEL"),
             ("[\"lumen:ray-2\"]\nper_second = 1", "no backend \"lumen\""),
             ("[\"luma:\"]\nper_second = 1", "no model"),
-            ("[\"luma:ray-2\"]\nsource = \"x\"", "set per_second or per_clip"),
+            (
+                "[\"luma:ray-2\"]\nsource = \"x\"",
+                "set per_second or per_clip",
+            ),
             ("[\"luma:ray-2\"]\nper_second = 1\nper_clip = 1", "not both"),
-            ("[\"luma:ray-2\"]\nper_second = 1\nup_to = 0.5", "below the rate"),
+            (
+                "[\"luma:ray-2\"]\nper_second = 1\nup_to = 0.5",
+                "below the rate",
+            ),
         ] {
             let (key, reason) = PriceList::new(&config(toml), KINDS).unwrap_err();
-            assert!(key.starts_with("pricing.") && reason.contains(says), "{toml}: {key}: {reason}");
+            assert!(
+                key.starts_with("pricing.") && reason.contains(says),
+                "{toml}: {key}: {reason}"
+            );
         }
-        for toml in ["[\"luma:ray-2\"]\nper_second = \"-1usd\"", "[\"luma:ray-2\"]\nper_second = \"1eur\"", "[\"luma:ray-2\"]\nper_hour = 1"] {
-            assert!(toml::from_str::<BTreeMap<String, PriceConfig>>(toml).is_err(), "{toml}");
+        for toml in [
+            "[\"luma:ray-2\"]\nper_second = \"-1usd\"",
+            "[\"luma:ray-2\"]\nper_second = \"1eur\"",
+            "[\"luma:ray-2\"]\nper_hour = 1",
+        ] {
+            assert!(
+                toml::from_str::<BTreeMap<String, PriceConfig>>(toml).is_err(),
+                "{toml}"
+            );
         }
     }
 

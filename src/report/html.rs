@@ -244,7 +244,8 @@ fn overview(page: &mut String, s: &Summary, options: &HtmlOptions) {
                 c.submitted,
                 c.spend.high,
                 c.broken,
-                c.per_defect().map_or_else(|| "–".to_owned(), |u| u.to_string())
+                c.per_defect()
+                    .map_or_else(|| "–".to_owned(), |u| u.to_string())
             );
         }
         page.push_str("</table>");

@@ -941,3 +941,34 @@ fn a_distributed_runs_report_shows_its_worst_videos_from_any_machine_through_the
         "{err}"
     );
 }
+
+/// Four workers on one run with a budget hold from one ledger in the
+/// database: together they never pay for more than it, every job they paid
+/// for is finished, and each exits with the budget's code.
+#[test]
+fn four_workers_together_never_pass_the_runs_budget() {
+    let url = database_url();
+    // 1 s clips at the simulator's nominal $0.05 a second: $1 pays for 20
+    // of the 200 jobs.
+    let (dir, _sim, addr, run) = submitted(
+        &url,
+        "budget",
+        &["--limit", "200", "-n", "10", "--budget", "1usd"],
+    );
+    let workers: Vec<Proc> = (0..4).map(|n| worker(&url, &run, dir.path(), n)).collect();
+    for mut w in workers {
+        let status = w.0.wait().unwrap();
+        let mut err = String::new();
+        w.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert_eq!(status.code(), Some(4), "{err}");
+        assert!(err.contains("its budget of $1.00 is reached"), "{err}");
+    }
+    let s = stats(&addr);
+    assert_eq!(s["submissions"], 20, "{s}");
+    let rows = rows(&url, &run, dir.path());
+    assert_eq!(rows.len(), 20, "every paid job finished, no other");
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "done" && r["cost"]["high"] == "0.05usd")
+    );
+}

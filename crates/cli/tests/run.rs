@@ -474,3 +474,110 @@ fn a_second_run_of_the_same_prompts_gets_its_own_videos_from_a_server_that_honou
         assert_eq!(row["analysis"]["width"], 64, "{row}");
     }
 }
+
+/// `framebreak run --backend sim --budget …`: the run stops at the budget
+/// with exit code 4 and says so, the simulator made no more videos than the
+/// budget pays for, the report shows the spend; `--dry-run` says what it
+/// would cost (the run that finishes costs that) and makes nothing.
+#[test]
+fn a_budget_stops_the_run_with_its_own_exit_code_and_the_report_shows_the_spend() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let mut plan = framebreak();
+    plan.args(run_args(&runs, "b", 30))
+        .args(["--budget", "0.50usd", "--dry-run"]);
+    let out = plan.output().unwrap();
+    ok(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("jobs: 30"), "{text}");
+    assert!(
+        text.contains("estimated cost: $1.50 ($0.05 per job)"),
+        "{text}"
+    );
+    assert!(text.contains("it admits about 10 of the 30 jobs"), "{text}");
+    assert!(!runs.exists(), "a dry run makes no run folder");
+
+    let out = framebreak()
+        .args(run_args(&runs, "b", 30))
+        .args(["--budget", "0.50usd"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("its budget of $0.50 is reached") && err.contains("resume b"),
+        "{err}"
+    );
+    let journal = lines(&runs.join("b").join("sim-journal.jsonl"));
+    assert_eq!(journal.len(), 10, "submissions the budget pays for");
+    let rows = lines(&runs.join("b").join("results.jsonl"));
+    assert_eq!(rows.len(), 10, "every paid job finished");
+    let page = std::fs::read_to_string(runs.join("b").join("report.html")).unwrap();
+    assert!(page.contains("Estimated spend <strong>$0.50</strong> for 10 submitted jobs"));
+    let csv = std::fs::read_to_string(runs.join("b").join("results.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with("cost_low_usd,cost_high_usd")
+    );
+
+    // Resumed with a larger budget, the run finishes: 30 videos, $1.50, as
+    // the plan said; `--fail-on cost>1usd` then fails it (exit 3).
+    let out = framebreak()
+        .args([
+            "resume",
+            "b",
+            "--runs-dir",
+            runs.to_str().unwrap(),
+            "--budget",
+            "5usd",
+        ])
+        .args(["--fail-on", "cost>1usd"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("spend: $1.50 committed of its $5.00 budget"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--fail-on cost>1: the run measured 1.500"),
+        "{err}"
+    );
+    assert_eq!(lines(&runs.join("b").join("sim-journal.jsonl")).len(), 30);
+
+    // Bad amounts and unpriced models are usage errors naming the input.
+    for (flags, says) in [
+        (vec!["--budget", "5eur"], "not USD"),
+        (vec!["--budget=-1usd"], "negative"),
+        (
+            vec![
+                "--backend",
+                "replicate",
+                "--model",
+                "someone/new",
+                "--budget",
+                "5usd",
+            ],
+            "no price for replicate:someone/new",
+        ),
+    ] {
+        let out = framebreak()
+            .args(run_args(&runs, "bad", 3))
+            .args(&flags)
+            .env_remove("REPLICATE_API_TOKEN")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(says), "{flags:?}: {err}");
+    }
+    assert!(!runs.join("bad").exists());
+}
