@@ -81,7 +81,7 @@ pub struct ResultRow {
     /// What the simulator says it put in the video (simulated runs only).
     pub truth: Option<GroundTruth>,
     /// What the job is estimated to have cost, once submitted (from the
-    /// model's price; providers do not report what they bill per job).
+    /// model's price; framebreak does not read the provider's bill).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::cost::Estimate>,
 }

@@ -228,7 +228,7 @@ fn overview(page: &mut String, s: &Summary, options: &HtmlOptions) {
         let _ = write!(
             page,
             "<p>Estimated spend <strong>{}</strong> for {submitted} submitted jobs (from the \
-             model's price; providers do not report what they bill per job).</p>",
+             model's price, not from the provider's bill).</p>",
             escape(&amount)
         );
         page.push_str(

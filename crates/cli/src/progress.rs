@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
+use framebreak::cost::Usd;
 use framebreak::gpu::DeviceManager;
-use framebreak::scheduler::{Counts, JobStore, Scheduler, Snapshot};
+use framebreak::scheduler::{Counts, JobStore, Scheduler, Snapshot, SpendLedger};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -121,21 +122,88 @@ impl RunWide {
     }
 }
 
+/// What the run has committed to (from its ledger, every worker's
+/// together), refreshed every [`RUN_COUNTS_EVERY`], with its pace since
+/// this process started and the budget, if any.
+pub(crate) struct Spending {
+    ledger: Arc<dyn SpendLedger>,
+    budget: Option<Usd>,
+    committed: Option<Usd>,
+    read_at: Option<Instant>,
+    first: Option<(Instant, Usd)>,
+}
+
+impl Spending {
+    pub(crate) fn new(ledger: Arc<dyn SpendLedger>, budget: Option<Usd>) -> Self {
+        Self {
+            ledger,
+            budget,
+            committed: None,
+            read_at: None,
+            first: None,
+        }
+    }
+
+    async fn refresh(&mut self, now: bool) {
+        if !now && self.read_at.is_some_and(|t| t.elapsed() < RUN_COUNTS_EVERY) {
+            return;
+        }
+        self.read_at = Some(Instant::now());
+        if let Ok(micros) = self.ledger.committed().await {
+            let committed = Usd::from_micros(micros);
+            self.first.get_or_insert((Instant::now(), committed));
+            self.committed = Some(committed);
+        }
+    }
+
+    /// Dollars committed per minute since this process started.
+    fn per_minute(&self) -> Option<Usd> {
+        let (committed, (since, first)) = (self.committed?, self.first?);
+        let minutes = since.elapsed().as_secs_f64() / 60.0;
+        (minutes > 0.0).then(|| {
+            let micros = committed.micros().saturating_sub(first.micros()) as f64 / minutes;
+            Usd::from_micros(micros as u64)
+        })
+    }
+
+    /// `spent $1.20 of $5.00 · $0.40/min`.
+    fn line(&self) -> Option<String> {
+        let committed = self.committed?;
+        let mut line = format!("spent {committed}");
+        if let Some(budget) = self.budget {
+            line += &format!(" of {budget}");
+        }
+        if let Some(rate) = self.per_minute() {
+            line += &format!(" · {rate}/min");
+        }
+        Some(line)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "committed_usd": self.committed.map(Usd::dollars),
+            "budget_usd": self.budget.map(Usd::dollars),
+            "per_minute_usd": self.per_minute().map(Usd::dollars),
+        })
+    }
+}
+
 /// Shows progress of `scheduler` until `stop` is cancelled; with `run`
 /// (a worker of a shared run), the whole run's counts beside this
-/// process's share.
+/// process's share; with `spend`, what the run has committed to.
 pub(crate) async fn show(
     mode: ProgressMode,
     scheduler: &Scheduler,
     devices: Option<&DeviceManager>,
     total: u64,
     run: Option<RunWide>,
+    spend: Option<Spending>,
     stop: CancellationToken,
 ) {
     match mode {
         ProgressMode::Quiet => stop.cancelled().await,
-        ProgressMode::Bar => bar(scheduler, devices, total, run, stop).await,
-        ProgressMode::Json => json(scheduler, devices, run, stop).await,
+        ProgressMode::Bar => bar(scheduler, devices, total, run, spend, stop).await,
+        ProgressMode::Json => json(scheduler, devices, run, spend, stop).await,
     }
 }
 
@@ -144,6 +212,7 @@ async fn bar(
     devices: Option<&DeviceManager>,
     total: u64,
     mut run: Option<RunWide>,
+    mut spend: Option<Spending>,
     stop: CancellationToken,
 ) {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
@@ -157,6 +226,13 @@ async fn bar(
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         let s = scheduler.snapshot();
+        let spent = match &mut spend {
+            Some(spend) => {
+                spend.refresh(false).await;
+                spend.line().map(|l| format!(" · {l}")).unwrap_or_default()
+            }
+            None => String::new(),
+        };
         match &mut run {
             Some(run) => {
                 run.refresh(false).await;
@@ -166,13 +242,13 @@ async fn bar(
                 }
                 let mine = format!("this worker: {}", status_line(&s, devices));
                 bar.set_message(match run.line() {
-                    Some(line) => format!("{line} | {mine}"),
-                    None => mine,
+                    Some(line) => format!("{line}{spent} | {mine}"),
+                    None => format!("{mine}{spent}"),
                 });
             }
             None => {
                 bar.set_position(s.counts.finished());
-                bar.set_message(status_line(&s, devices));
+                bar.set_message(format!("{}{spent}", status_line(&s, devices)));
             }
         }
         tokio::select! {
@@ -188,6 +264,7 @@ async fn json(
     scheduler: &Scheduler,
     devices: Option<&DeviceManager>,
     mut run: Option<RunWide>,
+    mut spend: Option<Spending>,
     stop: CancellationToken,
 ) {
     let mut events = scheduler.subscribe();
@@ -211,13 +288,23 @@ async fn json(
                 });
                 let mut line = serde_json::json!({ "snapshot": scheduler.snapshot(), "devices": devices });
                 with_run(&mut line, run.as_mut(), false).await;
+                with_spend(&mut line, spend.as_mut(), false).await;
                 emit(line);
             }
         }
     }
     let mut last = serde_json::json!({ "snapshot": scheduler.snapshot() });
     with_run(&mut last, run.as_mut(), true).await;
+    with_spend(&mut last, spend.as_mut(), true).await;
     emit(last);
+}
+
+/// Adds what the run has committed to `line` as `spend`, when it is
+/// priced; `now` reads it afresh.
+async fn with_spend(line: &mut serde_json::Value, spend: Option<&mut Spending>, now: bool) {
+    let Some(spend) = spend else { return };
+    spend.refresh(now).await;
+    line["spend"] = spend.json();
 }
 
 /// Adds the whole run's counts and ETA to `line` as `run` (`null` before

@@ -336,6 +336,12 @@ pub(crate) fn drive(
                 campaign.devices(),
                 total,
                 (role == Role::Worker).then(|| progress::RunWide::new(campaign.store())),
+                (campaign.price().is_some() || campaign.config().cost.budget.is_some()).then(|| {
+                    progress::Spending::new(
+                        campaign.run_store().ledger(),
+                        campaign.config().cost.budget,
+                    )
+                }),
                 stop.clone()
             )
         );

@@ -497,9 +497,12 @@ fn a_budget_stops_the_run_with_its_own_exit_code_and_the_report_shows_the_spend(
     assert!(text.contains("it admits about 10 of the 30 jobs"), "{text}");
     assert!(!runs.exists(), "a dry run makes no run folder");
 
+    // Its progress (JSON lines) says what the run has committed to.
+    let mut args = run_args(&runs, "b", 30);
+    args.truncate(args.len() - 2);
     let out = framebreak()
-        .args(run_args(&runs, "b", 30))
-        .args(["--budget", "0.50usd"])
+        .args(args)
+        .args(["--budget", "0.50usd", "--progress", "json"])
         .output()
         .unwrap();
     assert_eq!(
@@ -508,6 +511,10 @@ fn a_budget_stops_the_run_with_its_own_exit_code_and_the_report_shows_the_spend(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(last["spend"]["committed_usd"], 0.5, "{last}");
+    assert_eq!(last["spend"]["budget_usd"], 0.5, "{last}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("its budget of $0.50 is reached") && err.contains("resume b"),
