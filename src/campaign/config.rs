@@ -804,8 +804,8 @@ mod tests {
         let stored = "the configuration of run r1 in the store";
         for (text, key) in [
             (
-                "[pricing]\nusd_per_second = 0.05\n",
-                "pricing: unknown field `pricing`",
+                "[webhooks]\nurl = \"https://example.com\"\n",
+                "webhooks: unknown field `webhooks`",
             ),
             (
                 "[scheduler]\nbudget = 5\n",

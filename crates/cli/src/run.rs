@@ -278,6 +278,15 @@ pub(crate) fn drive(
             campaign.config().backend.kind,
             framebreak::campaign::redact_url(&campaign.config().scheduler.store),
         ));
+        if campaign.price().is_none() {
+            let (kind, model) = campaign.config().priced_model();
+            // Said even when quiet: it is about money.
+            eprintln!(
+                "framebreak: warning: framebreak has no price for {kind}:{model}, so this run's \
+                 cost is not estimated (set one in framebreak.toml: [pricing.\"{kind}:{model}\"] \
+                 per_second = … or per_clip = …)"
+            );
+        }
         let adjusted = campaign.request_adjustments()?;
         if !adjusted.is_empty() {
             say(format!(

@@ -786,7 +786,7 @@ fn a_stored_configuration_this_build_cannot_read_is_named_as_the_culprit() {
         .arg(&url)
         .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
         .arg(format!(
-            "UPDATE framebreak_queue_meta SET value = value || E'\\n[pricing]\\nusd = 1\\n' \
+            "UPDATE framebreak_queue_meta SET value = value || E'\\n[webhooks]\\nurl = 1\\n' \
              WHERE queue = '{run}' AND key = 'campaign.toml'"
         ))
         .status()
@@ -796,7 +796,7 @@ fn a_stored_configuration_this_build_cannot_read_is_named_as_the_culprit() {
     assert_ne!(code, Some(0), "{err}");
     assert!(
         err.contains(&format!(
-            "the configuration of run {run} in the store: pricing"
+            "the configuration of run {run} in the store: webhooks"
         )) && err.contains("newer framebreak"),
         "{err}"
     );
