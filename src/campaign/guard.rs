@@ -63,10 +63,7 @@ impl SubmitGuard {
         if n < limit {
             return;
         }
-        let mut stopped = self
-            .stopped
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stopped = self.reason();
         if stopped.is_some() {
             return;
         }
@@ -90,10 +87,7 @@ impl SubmitGuard {
     /// (once). The campaign drains once the jobs holding money are done
     /// (see `Campaign::run_with`); until then no submission is sent.
     pub(crate) fn budget_reached(&self, why: String) {
-        let mut stopped = self
-            .stopped
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stopped = self.reason();
         if stopped.is_some() {
             return;
         }
@@ -105,6 +99,12 @@ impl SubmitGuard {
     /// Whether the campaign stopped at its budget.
     pub(crate) fn stopped_at_budget(&self) -> bool {
         self.budget.load(Ordering::Relaxed)
+    }
+
+    fn reason(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Why the campaign was stopped, if it was.

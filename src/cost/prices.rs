@@ -139,15 +139,6 @@ const TABLE: &[(&str, &str, Unit, Usd, Usd, &str, &str)] = &[
         "2026-12-07",
     ),
     (
-        "sim-http",
-        "framebreak-sim",
-        Unit::Second,
-        cents(5),
-        cents(5),
-        "framebreak's nominal price for its simulator, so plans and budgets can be tried offline",
-        "2026-12-07",
-    ),
-    (
         "fal",
         "fal-ai/veo3.1",
         Unit::Second,
@@ -222,6 +213,12 @@ const TABLE: &[(&str, &str, Unit, Usd, Usd, &str, &str)] = &[
 /// The built-in price of `model` on `backend`, if the table has one.
 #[must_use]
 pub fn builtin(backend: &str, model: &str) -> Option<Price> {
+    // The simulator over HTTP is the simulator.
+    let backend = if backend == "sim-http" {
+        "sim"
+    } else {
+        backend
+    };
     TABLE.iter().find(|e| e.0 == backend && e.1 == model).map(
         |&(_, _, unit, low, high, source, checked)| Price {
             unit,

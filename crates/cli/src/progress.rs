@@ -66,6 +66,16 @@ fn whole_seconds(d: Duration) -> humantime::FormattedDuration {
 /// How often a worker reads the whole run's counts from the shared store.
 const RUN_COUNTS_EVERY: Duration = Duration::from_secs(2);
 
+/// Whether a figure last read at `read_at` is to be read again (it is
+/// older than [`RUN_COUNTS_EVERY`], or `now`); if so, marks it read now.
+fn due(read_at: &mut Option<Instant>, now: bool) -> bool {
+    if !now && read_at.is_some_and(|t| t.elapsed() < RUN_COUNTS_EVERY) {
+        return false;
+    }
+    *read_at = Some(Instant::now());
+    true
+}
+
 /// The whole run as the shared store counts it, for a worker whose own
 /// snapshot sees only its share: its counts, refreshed every
 /// [`RUN_COUNTS_EVERY`], and the run's pace since this worker started.
@@ -90,10 +100,9 @@ impl RunWide {
     /// [`RUN_COUNTS_EVERY`] (or `now`); a failed read keeps the last ones
     /// (the store may be riding out an outage).
     async fn refresh(&mut self, now: bool) {
-        if !now && self.read_at.is_some_and(|t| t.elapsed() < RUN_COUNTS_EVERY) {
+        if !due(&mut self.read_at, now) {
             return;
         }
-        self.read_at = Some(Instant::now());
         if let Ok(c) = self.store.counts().await {
             self.first.get_or_insert((Instant::now(), c.finished()));
             self.counts = Some(c);
@@ -145,10 +154,9 @@ impl Spending {
     }
 
     async fn refresh(&mut self, now: bool) {
-        if !now && self.read_at.is_some_and(|t| t.elapsed() < RUN_COUNTS_EVERY) {
+        if !due(&mut self.read_at, now) {
             return;
         }
-        self.read_at = Some(Instant::now());
         if let Ok(micros) = self.ledger.committed().await {
             let committed = Usd::from_micros(micros);
             self.first.get_or_insert((Instant::now(), committed));

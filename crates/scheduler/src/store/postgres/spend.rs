@@ -33,6 +33,15 @@ impl fmt::Debug for PgSpendLedger {
     }
 }
 
+impl PgSpendLedger {
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|err| self.target.pool_error(&err))
+    }
+}
+
 /// Amounts are BIGINT: a total past it is refused, not wrapped.
 fn as_db(amount: u64) -> Option<i64> {
     i64::try_from(amount).ok()
@@ -42,11 +51,7 @@ fn as_db(amount: u64) -> Option<i64> {
 impl SpendLedger for PgSpendLedger {
     async fn hold(&self, job: &str, amount: u64, limit: u64) -> Result<Hold> {
         let e = |err: tokio_postgres::Error| self.target.store_error("spend_hold", &err);
-        let mut client = self
-            .pool
-            .get()
-            .await
-            .map_err(|err| self.target.pool_error(&err))?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(e)?;
         let queue: &str = &self.queue;
         tx.execute(
@@ -103,11 +108,7 @@ impl SpendLedger for PgSpendLedger {
 
     async fn release(&self, job: &str) -> Result<()> {
         let e = |err: tokio_postgres::Error| self.target.store_error("spend_release", &err);
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|err| self.target.pool_error(&err))?;
+        let client = self.client().await?;
         let queue: &str = &self.queue;
         // One statement: the hold's row and the total change together.
         client
@@ -125,11 +126,7 @@ impl SpendLedger for PgSpendLedger {
 
     async fn committed(&self) -> Result<u64> {
         let e = |err: tokio_postgres::Error| self.target.store_error("spend_committed", &err);
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|err| self.target.pool_error(&err))?;
+        let client = self.client().await?;
         let queue: &str = &self.queue;
         let row = client
             .query_opt(
