@@ -342,17 +342,27 @@ async fn a_budget_stops_the_run_at_it_and_a_larger_one_goes_on() {
     assert!(why.contains("$0.42") && why.contains("--budget"), "{why}");
     let submitted = campaign.simulator().unwrap().stats().submissions;
     assert_eq!(submitted, 8, "every job the budget admits, no more");
-    // Every job that was paid for was finished before the run drained.
+    // Every job that was paid for was finished; the rest ended unsubmitted.
     assert_eq!(summary.counts.done, 8, "{:?}", summary.counts);
+    assert_eq!(summary.counts.cancelled, 16, "{:?}", summary.counts);
     assert_eq!(
         campaign.committed().await.unwrap(),
         "0.40usd".parse::<Usd>().unwrap()
     );
     let rows = campaign.rows().await.unwrap();
-    assert!(
-        rows.iter()
-            .all(|r| r.cost.unwrap().high == "0.05usd".parse().unwrap())
-    );
+    for row in &rows {
+        match row.status {
+            RowStatus::Done => assert_eq!(row.cost.unwrap().high, "0.05usd".parse().unwrap()),
+            _ => {
+                assert!(row.cost.is_none(), "never submitted, never billed");
+                let f = row.failure.as_ref().unwrap();
+                assert!(
+                    f.message.contains("not submitted: the budget of $0.42"),
+                    "{f:?}"
+                );
+            }
+        }
+    }
     drop(campaign);
 
     // A larger budget, kept in the run's configuration, goes on.
@@ -361,6 +371,7 @@ async fn a_budget_stops_the_run_at_it_and_a_larger_one_goes_on() {
     })
     .await
     .unwrap();
+    assert_eq!(again.requeue_unsubmitted().await.unwrap(), 16);
     let summary = again.run().await.unwrap();
     assert!(!again.stopped_at_budget());
     assert_eq!(summary.counts.done, 24, "{:?}", summary.counts);

@@ -84,8 +84,8 @@ impl SubmitGuard {
     }
 
     /// The budget would be passed by the next submission: records why
-    /// (once). The campaign drains once the jobs holding money are done
-    /// (see `Campaign::run_with`); until then no submission is sent.
+    /// (once). No job is submitted past it (each ends cancelled), so the run
+    /// ends once the jobs it paid for are done.
     pub(crate) fn budget_reached(&self, why: String) {
         let mut stopped = self.reason();
         if stopped.is_some() {

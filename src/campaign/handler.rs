@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use framebreak_client::{
@@ -55,6 +55,16 @@ pub const VIDEOS_DIR: &str = "videos";
 struct Generated {
     remote: RemoteJob,
     assets: Vec<Asset>,
+}
+
+/// How long a job has been polled, kept in the poll step's state between
+/// polls.
+#[derive(Debug, Serialize, Deserialize)]
+struct Polled {
+    /// When polling began, ms since the epoch.
+    since_ms: u64,
+    /// The backoff while the job waits in the provider's queue, ms.
+    wait_ms: u64,
 }
 
 /// What the download step hands the analysis step.
@@ -269,10 +279,6 @@ pub(crate) struct Spend {
     /// A job's highest cost when its payload carries none (enqueued by a
     /// build that did not price jobs).
     pub(crate) fallback: Usd,
-    /// The jobs of this process that hold money and are being worked on
-    /// (from their granted hold to the end of their last step): what a run
-    /// stopped at its budget finishes before it drains.
-    working: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Spend {
@@ -281,29 +287,13 @@ impl Spend {
             ledger,
             budget,
             fallback,
-            working: std::sync::Mutex::default(),
         }
     }
-
-    fn working(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
-        self.working
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn enter(&self, job: &str) {
-        self.working().insert(job.to_owned());
-    }
-
-    fn leave(&self, job: &str) {
-        self.working().remove(job);
-    }
-
-    /// Whether no job holding money is being worked on here.
-    pub(crate) fn idle(&self) -> bool {
-        self.working().is_empty()
-    }
 }
+
+/// How the failure of a job left unsubmitted at the budget begins (it ends
+/// `cancelled`; `resume --budget` finds these by it).
+pub(crate) const NOT_SUBMITTED_FOR_BUDGET: &str = "not submitted: the budget of";
 
 impl std::fmt::Debug for VideoHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -313,6 +303,7 @@ impl std::fmt::Debug for VideoHandler {
             .field("analysis", &self.analysis)
             .field("polling", &self.polling)
             .field("videos", &self.videos)
+            .field("spend", &self.spend)
             .finish_non_exhaustive()
     }
 }
@@ -404,12 +395,11 @@ impl VideoHandler {
                 // Nothing was created: a retry may send it again, and the
                 // money it held is free again.
                 SubmitEffect::NotCreated => {
-                    if let Some(spend) = &self.spend {
-                        spend.leave(ctx.job.as_str());
-                        if let Err(error) = spend.ledger.release(ctx.job.as_str()).await {
-                            // Kept held: the budget is stricter, never passed.
-                            tracing::warn!(job = %ctx.job, %error, "could not give back a refused submission's hold");
-                        }
+                    if let Some(spend) = &self.spend
+                        && let Err(error) = spend.ledger.release(ctx.job.as_str()).await
+                    {
+                        // Kept held: the budget is stricter, never passed.
+                        tracing::warn!(job = %ctx.job, %error, "could not give back a refused submission's hold");
                     }
                     let f = failure(&e).no_effect();
                     self.guard.refused(f.category, &f.message);
@@ -436,29 +426,6 @@ impl VideoHandler {
         }
     }
 
-    /// Runs the step `ctx` names.
-    async fn run_step(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
-        match ctx.step {
-            SUBMIT => {
-                let payload: JobPayload =
-                    serde_json::from_value(ctx.payload.clone()).map_err(|e| {
-                        Failure::new(
-                            FailureCategory::BadRequest,
-                            format!("not a campaign job: {e}"),
-                        )
-                    })?;
-                self.submit(ctx, payload).await
-            }
-            POLL => self.poll(ctx).await,
-            DOWNLOAD => self.download(ctx).await,
-            ANALYZE => self.analyze(ctx).await,
-            n => Err(Failure::new(
-                FailureCategory::BadRequest,
-                format!("a campaign job has no step {n}"),
-            )),
-        }
-    }
-
     /// Holds `amount` for the job before it is submitted; at the budget,
     /// stops the campaign and leaves the job for a later run (the failure
     /// does not count as an attempt).
@@ -475,27 +442,24 @@ impl VideoHandler {
                 .no_effect()
             })?;
         match held {
-            Hold::Granted | Hold::AlreadyHeld => {
-                spend.enter(ctx.job.as_str());
-                Ok(())
-            }
+            Hold::Granted | Hold::AlreadyHeld => Ok(()),
             Hold::Refused { committed } => {
                 let why = format!(
                     "its budget of {} is reached: {} is committed (spent or in flight) and the \
-                     next job may cost up to {amount}; the jobs in flight were finished, the \
-                     rest wait: `framebreak resume RUN --budget AMOUNT` goes on with a larger \
-                     budget",
+                     next job may cost up to {amount}; every job it paid for was finished, the \
+                     rest were not submitted (cancelled): `framebreak resume RUN --budget \
+                     AMOUNT` submits them with a larger budget",
                     spend.budget,
                     Usd::from_micros(committed)
                 );
                 self.guard.budget_reached(why);
-                // Not sent, not an attempt: the job waits for a larger budget.
+                // Not sent: the job ends cancelled, so the run ends once the
+                // jobs it paid for are done; a larger budget re-queues it.
                 Err(Failure::new(
-                    FailureCategory::RateLimited,
-                    format!("not submitted: the budget of {} is reached", spend.budget),
+                    FailureCategory::Cancelled,
+                    format!("{NOT_SUBMITTED_FOR_BUDGET} {} was reached", spend.budget),
                 )
-                .no_effect()
-                .retry_after(Duration::from_secs(1)))
+                .no_effect())
             }
         }
     }
@@ -547,55 +511,69 @@ impl VideoHandler {
         }
     }
 
+    /// Asks the backend once how the generation stands: its assets when it
+    /// is done, its failure when it failed, else a [`Step::Wait`] that
+    /// persists when polling began and the current backoff, so the job
+    /// holds no slot while the provider works (and a resumed run goes on
+    /// counting from the first poll).
     async fn poll(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
         let remote: RemoteJob =
             serde_json::from_value(ctx.state["remote"].clone()).map_err(|e| corrupt(POLL, &e))?;
-        let started = Instant::now();
-        let mut wait = self.polling.min_interval.max(Duration::from_millis(50));
-        loop {
-            self.pace().await;
-            let status = self
-                .backend
-                .status(&remote)
-                .await
-                .map_err(|e| failure(&e))?;
-            match status.state {
-                RemoteState::Succeeded { assets } => {
-                    return Ok(Step::Next(json!(Generated { remote, assets })));
-                }
-                // The provider's own verdict on the generation: final, with
-                // its code and message, whatever the category would allow.
-                RemoteState::Failed { error } => return Err(failure(&error).permanent()),
-                _ => {}
+        let polled: Option<Polled> = ctx
+            .state
+            .get("poll")
+            .and_then(|p| serde_json::from_value(p.clone()).ok());
+        let now = framebreak_scheduler::now_ms();
+        let since_ms = polled.as_ref().map_or(now, |p| p.since_ms);
+        let wait = polled.as_ref().map_or_else(
+            || self.polling.min_interval.max(Duration::from_millis(50)),
+            |p| Duration::from_millis(p.wait_ms),
+        );
+        self.pace().await;
+        let status = self
+            .backend
+            .status(&remote)
+            .await
+            .map_err(|e| failure(&e))?;
+        match status.state {
+            RemoteState::Succeeded { assets } => {
+                return Ok(Step::Next(json!(Generated { remote, assets })));
             }
-            if started.elapsed() > self.polling.timeout {
-                return Err(Failure::new(
-                    FailureCategory::Timeout,
-                    format!(
-                        "job {} still not finished after {} s",
-                        remote.id,
-                        self.polling.timeout.as_secs()
-                    ),
-                ));
-            }
-            // The provider's hint, never faster than the floor, and backing
-            // off while the job waits in the queue.
-            let mut pause = status
-                .poll_after
-                .unwrap_or(wait)
-                .max(self.polling.min_interval);
-            if matches!(status.state, RemoteState::Queued { .. }) {
-                pause = pause.max(wait);
-            }
-            let pause = pause.min(self.polling.max_interval);
-            tokio::select! {
-                () = ctx.cancel.cancelled() => {
-                    return Err(Failure::new(FailureCategory::Cancelled, "stopped while waiting for the generation"));
-                }
-                () = tokio::time::sleep(pause) => {}
-            }
-            wait = (wait * 2).min(self.polling.max_interval);
+            // The provider's own verdict on the generation: final, with
+            // its code and message, whatever the category would allow.
+            RemoteState::Failed { error } => return Err(failure(&error).permanent()),
+            _ => {}
         }
+        let waited = Duration::from_millis(now.saturating_sub(since_ms));
+        if waited > self.polling.timeout {
+            return Err(Failure::new(
+                FailureCategory::Timeout,
+                format!(
+                    "job {} still not finished after {} s",
+                    remote.id,
+                    self.polling.timeout.as_secs()
+                ),
+            ));
+        }
+        // The provider's hint, never faster than the floor, and backing
+        // off while the job waits in the queue.
+        let mut pause = status
+            .poll_after
+            .unwrap_or(wait)
+            .max(self.polling.min_interval);
+        if matches!(status.state, RemoteState::Queued { .. }) {
+            pause = pause.max(wait);
+        }
+        let pause = pause.min(self.polling.max_interval);
+        let next = Polled {
+            since_ms,
+            wait_ms: u64::try_from((wait * 2).min(self.polling.max_interval).as_millis())
+                .unwrap_or(u64::MAX),
+        };
+        Ok(Step::Wait {
+            state: json!({ "remote": remote, "poll": next }),
+            after: pause,
+        })
     }
 
     async fn download(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
@@ -803,20 +781,25 @@ fn file_stem(job: &str) -> String {
 #[async_trait]
 impl Handler for VideoHandler {
     async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
-        let Some(spend) = &self.spend else {
-            return self.run_step(&ctx).await;
-        };
-        // A job past its submission holds money: it counts as worked on
-        // until its last step ends (or a step fails), so a run stopped at
-        // its budget finishes it before draining.
-        if ctx.step != SUBMIT {
-            spend.enter(ctx.job.as_str());
+        match ctx.step {
+            SUBMIT => {
+                let payload: JobPayload =
+                    serde_json::from_value(ctx.payload.clone()).map_err(|e| {
+                        Failure::new(
+                            FailureCategory::BadRequest,
+                            format!("not a campaign job: {e}"),
+                        )
+                    })?;
+                self.submit(&ctx, payload).await
+            }
+            POLL => self.poll(&ctx).await,
+            DOWNLOAD => self.download(&ctx).await,
+            ANALYZE => self.analyze(&ctx).await,
+            n => Err(Failure::new(
+                FailureCategory::BadRequest,
+                format!("a campaign job has no step {n}"),
+            )),
         }
-        let outcome = self.run_step(&ctx).await;
-        if !matches!(outcome, Ok(Step::Next(_))) {
-            spend.leave(ctx.job.as_str());
-        }
-        outcome
     }
 
     /// A job that ends failed or cancelled after its submission would leave
@@ -1162,23 +1145,34 @@ mod tests {
         h.polling.timeout = Duration::from_secs(60);
         let shutdown = Shutdown::new();
         let job = JobId::new("j").unwrap();
-        let state = json!({ "remote": RemoteJob::new("p", "gen_1") });
-        let step = h
-            .step(StepContext {
-                job: &job,
-                backend: "p",
-                payload: &json!(null),
-                step: POLL,
-                state: &state,
-                attempt: 0,
-                idempotency_key: "j:1",
-                possibly_executed: false,
-                first_attempt_ms: None,
-                lane: 0,
-                cancel: shutdown.aborting(),
-            })
-            .await;
-        assert!(matches!(step, Ok(Step::Next(_))), "{step:?}");
+        let mut state = json!({ "remote": RemoteJob::new("p", "gen_1") });
+        // As the scheduler runs it: each poll is one step; a `Wait` is
+        // persisted and the step runs again once its time has come.
+        loop {
+            let step = h
+                .step(StepContext {
+                    job: &job,
+                    backend: "p",
+                    payload: &json!(null),
+                    step: POLL,
+                    state: &state,
+                    attempt: 0,
+                    idempotency_key: "j:1",
+                    possibly_executed: false,
+                    first_attempt_ms: None,
+                    lane: 0,
+                    cancel: shutdown.aborting(),
+                })
+                .await;
+            match step {
+                Ok(Step::Wait { state: next, after }) => {
+                    state = next;
+                    tokio::time::sleep(after).await;
+                }
+                Ok(Step::Next(_)) => break,
+                other => panic!("{other:?}"),
+            }
+        }
         let at = backend.at.lock().unwrap().clone();
         at.windows(2).map(|w| w[1] - w[0]).collect()
     }

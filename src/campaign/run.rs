@@ -551,32 +551,9 @@ impl Campaign {
                 }
             })
         });
-        // A run stopped at its budget finishes the jobs that hold money
-        // (submitted, generating, downloading, analysing), then drains.
-        let budget_watch = self.spend.clone().map(|spend| {
-            let (guard, shutdown) = (self.guard.clone(), self.shutdown.clone());
-            tokio::spawn(async move {
-                let mut idle_twice = false;
-                loop {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    if !guard.stopped_at_budget() {
-                        continue;
-                    }
-                    let idle = spend.idle();
-                    if idle && idle_twice {
-                        shutdown.trigger();
-                        return;
-                    }
-                    idle_twice = idle;
-                }
-            })
-        });
         let summary = scheduler.run().await;
         if let Some(m) = marker {
             m.abort();
-        }
-        if let Some(w) = budget_watch {
-            w.abort();
         }
         let summary = summary?;
         let counts = self.store().counts().await?;
@@ -659,6 +636,37 @@ impl Campaign {
         &self,
         select: impl Fn(FailureCategory) -> bool,
     ) -> Result<u64, Error> {
+        self.requeue_where(|record| {
+            record.state == framebreak_scheduler::JobState::Failed
+                && record.failure.as_ref().is_some_and(|f| select(f.category))
+        })
+        .await
+    }
+
+    /// Puts back in the queue the jobs a budget left unsubmitted (they
+    /// ended `cancelled`): for a run resumed with a larger budget. Returns
+    /// how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] when the store fails.
+    pub async fn requeue_unsubmitted(&self) -> Result<u64, Error> {
+        self.requeue_where(|record| {
+            record.state == framebreak_scheduler::JobState::Cancelled
+                && record.failure.as_ref().is_some_and(|f| {
+                    f.message
+                        .starts_with(crate::campaign::handler::NOT_SUBMITTED_FOR_BUDGET)
+                })
+        })
+        .await
+    }
+
+    /// Re-queues the finished jobs `select` picks, reading them a page at a
+    /// time.
+    async fn requeue_where(
+        &self,
+        select: impl Fn(&framebreak_scheduler::JobRecord) -> bool,
+    ) -> Result<u64, Error> {
         const PAGE: usize = 500;
         let store = self.store();
         // Finished jobs are read by sequence number: those re-queued along
@@ -667,9 +675,7 @@ impl Campaign {
         let (mut picked, mut requeued) = (Vec::new(), 0);
         while let Some(record) = finished.next().await {
             let record = record?;
-            if record.state == framebreak_scheduler::JobState::Failed
-                && record.failure.as_ref().is_some_and(|f| select(f.category))
-            {
+            if select(&record) {
                 picked.push(record.job.id);
             }
             if picked.len() == PAGE {

@@ -151,10 +151,18 @@ pub(crate) fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
     let make = async {
         let campaign = match budget {
             Some(budget) => {
-                Campaign::open_adjusted(&args.runs_dir, &args.run, args.store.as_deref(), |c| {
-                    c.cost.budget = Some(budget);
-                })
-                .await?
+                let campaign = Campaign::open_adjusted(
+                    &args.runs_dir,
+                    &args.run,
+                    args.store.as_deref(),
+                    |c| c.cost.budget = Some(budget),
+                )
+                .await?;
+                let n = campaign.requeue_unsubmitted().await?;
+                if n > 0 && !quiet {
+                    eprintln!("framebreak: {n} jobs the budget left unsubmitted re-queued");
+                }
+                campaign
             }
             None => {
                 Campaign::open_with_store(&args.runs_dir, &args.run, args.store.as_deref()).await?

@@ -944,7 +944,8 @@ fn a_distributed_runs_report_shows_its_worst_videos_from_any_machine_through_the
 
 /// Four workers on one run with a budget hold from one ledger in the
 /// database: together they never pay for more than it, every job they paid
-/// for is finished, and each exits with the budget's code.
+/// for is finished, the rest end unsubmitted, and a worker that met the
+/// budget exits with its code.
 #[test]
 fn four_workers_together_never_pass_the_runs_budget() {
     let url = database_url();
@@ -956,19 +957,27 @@ fn four_workers_together_never_pass_the_runs_budget() {
         &["--limit", "200", "-n", "10", "--budget", "1usd"],
     );
     let workers: Vec<Proc> = (0..4).map(|n| worker(&url, &run, dir.path(), n)).collect();
+    let mut stopped = 0;
     for mut w in workers {
         let status = w.0.wait().unwrap();
         let mut err = String::new();
         w.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-        assert_eq!(status.code(), Some(4), "{err}");
-        assert!(err.contains("its budget of $1.00 is reached"), "{err}");
+        // A worker that met the budget says so with its code; one that
+        // never did ends as the drained run it worked on.
+        match status.code() {
+            Some(4) => {
+                assert!(err.contains("its budget of $1.00 is reached"), "{err}");
+                stopped += 1;
+            }
+            other => assert_eq!(other, Some(0), "{err}"),
+        }
     }
+    assert!(stopped >= 1);
     let s = stats(&addr);
     assert_eq!(s["submissions"], 20, "{s}");
     let rows = rows(&url, &run, dir.path());
-    assert_eq!(rows.len(), 20, "every paid job finished, no other");
-    assert!(
-        rows.iter()
-            .all(|r| r["status"] == "done" && r["cost"]["high"] == "0.05usd")
-    );
+    let done: Vec<_> = rows.iter().filter(|r| r["status"] == "done").collect();
+    assert_eq!(done.len(), 20, "every paid job finished, no other");
+    assert!(done.iter().all(|r| r["cost"]["high"] == "0.05usd"));
+    assert_eq!(rows.len(), 200, "the rest ended unsubmitted");
 }

@@ -523,7 +523,13 @@ fn a_budget_stops_the_run_with_its_own_exit_code_and_the_report_shows_the_spend(
     let journal = lines(&runs.join("b").join("sim-journal.jsonl"));
     assert_eq!(journal.len(), 10, "submissions the budget pays for");
     let rows = lines(&runs.join("b").join("results.jsonl"));
-    assert_eq!(rows.len(), 10, "every paid job finished");
+    let done = rows.iter().filter(|r| r["status"] == "done").count();
+    assert_eq!(done, 10, "every paid job finished");
+    assert_eq!(
+        rows.len(),
+        30,
+        "the rest are rows too, cancelled unsubmitted"
+    );
     let page = std::fs::read_to_string(runs.join("b").join("report.html")).unwrap();
     assert!(page.contains("Estimated spend <strong>$0.50</strong> for 10 submitted jobs"));
     let csv = std::fs::read_to_string(runs.join("b").join("results.csv")).unwrap();

@@ -282,6 +282,52 @@ pub async fn retry_waits_and_counts(store: &dyn JobStore) {
     assert!(again.record.intent);
 }
 
+/// A wait replaces the step's state, keeps the step, counts no attempt,
+/// clears the intent, gives the lease back and holds the job until
+/// `not_before`.
+pub async fn a_wait_keeps_the_step_and_waits(store: &dyn JobStore) {
+    store.enqueue(vec![job("w")]).await.unwrap();
+    let lease = lease_one(store, T0).await;
+    ok(
+        store,
+        Update::Advance {
+            lease: lease.token.clone(),
+            step: 1,
+            state: json!({"remote": "gen_1"}),
+        },
+    )
+    .await;
+    ok(
+        store,
+        Update::Begin {
+            lease: lease.token.clone(),
+            now_ms: T0,
+        },
+    )
+    .await;
+    let state = json!({"remote": "gen_1", "polls": 1});
+    ok(
+        store,
+        Update::Wait {
+            lease: lease.token.clone(),
+            state: state.clone(),
+            not_before_ms: T0 + 700,
+        },
+    )
+    .await;
+    assert_eq!(store.counts().await.unwrap().pending, 1, "not leased");
+    assert!(
+        store.lease(&request(1, T0 + 699)).await.unwrap().is_empty(),
+        "not before not_before"
+    );
+    let again = lease_one(store, T0 + 700).await;
+    assert_eq!(again.record.step, 1, "the same step");
+    assert_eq!(again.record.step_state, state);
+    assert_eq!(again.record.attempts, 0, "no attempt counted");
+    assert!(!again.record.intent, "the step's effect is done");
+    assert!(again.token.fence > lease.token.fence, "a new lease");
+}
+
 /// Complete and fail are terminal; `cancelled` failures end cancelled;
 /// counts and pages see them.
 pub async fn terminal_states_and_counts(store: &dyn JobStore) {
@@ -497,6 +543,7 @@ where
     leases_are_exclusive_and_fenced(&fresh().await).await;
     steps_and_intent_persist(&fresh().await).await;
     retry_waits_and_counts(&fresh().await).await;
+    a_wait_keeps_the_step_and_waits(&fresh().await).await;
     terminal_states_and_counts(&fresh().await).await;
     results_page_in_order(&fresh().await).await;
     retries_keep_intent_and_failed_jobs_requeue(&fresh().await).await;

@@ -64,12 +64,24 @@ pub struct Abandoned<'a> {
 
 /// What a successful step leads to.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Step {
     /// Run step `step + 1` next, with this state. The state is persisted
     /// before the next step runs, so a restart resumes there.
     Next(Value),
     /// The job is finished with this result.
     Done(Value),
+    /// Run this same step again, with `state`, no sooner than `after` from
+    /// now: the job is persisted as pending with that state and gives its
+    /// slot and lease back meanwhile (a generation still running at a
+    /// provider is polled this way, so thousands can wait while a few
+    /// slots work). Not a failure: no attempt is counted.
+    Wait {
+        /// The step's input next time.
+        state: Value,
+        /// How long to wait before running it again.
+        after: std::time::Duration,
+    },
 }
 
 /// Runs one step of one job.

@@ -287,6 +287,17 @@ pub enum Update {
         /// The failure.
         failure: Failure,
     },
+    /// The step asked to run again later ([`Step::Wait`](crate::Step::Wait)):
+    /// its state replaced, pending, not before `not_before_ms`, intent
+    /// cleared, attempts unchanged.
+    Wait {
+        /// The lease.
+        lease: LeaseToken,
+        /// The step's new input.
+        state: Value,
+        /// Earliest next lease.
+        not_before_ms: u64,
+    },
     /// Give the job back untouched (shutdown): pending, intent kept.
     Release {
         /// The lease.
@@ -312,6 +323,7 @@ impl Update {
             | Self::Advance { lease, .. }
             | Self::Complete { lease, .. }
             | Self::Retry { lease, .. }
+            | Self::Wait { lease, .. }
             | Self::Fail { lease, .. }
             | Self::Release { lease }
             | Self::Unbegin { lease } => lease,

@@ -47,6 +47,12 @@ pub enum JobEvent {
         /// The wait.
         delay: Duration,
     },
+    /// The step asked to run again after `after` (a remote result not
+    /// ready yet); the job waits in the store, holding no slot.
+    Waiting {
+        /// The wait.
+        after: Duration,
+    },
     /// Given back to the store untouched (shutdown or lost lease).
     Released,
     /// Finished: `done`, `failed` or `cancelled`.

@@ -22,6 +22,8 @@ pub(crate) enum Exit {
     Finished(JobState),
     /// Back in the store, to be retried later.
     Retrying,
+    /// Back in the store, its step to run again later (`Step::Wait`).
+    Waiting,
     /// Given back untouched (drain).
     Released,
     /// The lease was lost: nothing more was written.
@@ -77,7 +79,7 @@ pub(crate) async fn run_job(shared: Arc<Shared>, lease: Lease) -> Exit {
         Exit::Store(e) | Exit::Panicked(e) => {
             tracing::error!(job = %record.job.id, error = %e, "job stopped the run")
         }
-        Exit::Retrying | Exit::Dropped => {}
+        Exit::Retrying | Exit::Waiting | Exit::Dropped => {}
     }
     exit
 }
@@ -225,6 +227,20 @@ async fn drive(
                 record.result = Some(result);
                 record.intent = false;
                 return Exit::Finished(JobState::Done);
+            }
+            Step::Wait { state, after } => {
+                let update = Update::Wait {
+                    lease: token.clone(),
+                    state: state.clone(),
+                    not_before_ms: now_ms().saturating_add(crate::job::ms(after)),
+                };
+                if let Err(exit) = persist(shared, vec![update]).await {
+                    return exit;
+                }
+                record.step_state = state;
+                record.intent = false;
+                shared.job_event(record, JobEvent::Waiting { after });
+                return Exit::Waiting;
             }
             Step::Next(state) => {
                 let next = record.step + 1;

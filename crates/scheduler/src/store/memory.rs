@@ -142,6 +142,16 @@ impl Inner {
                 rec.failure = Some(failure);
                 Some(state)
             }
+            Update::Wait {
+                state,
+                not_before_ms,
+                ..
+            } => {
+                rec.step_state = state;
+                rec.intent = false;
+                row.not_before_ms = not_before_ms;
+                Some(JobState::Pending)
+            }
             Update::Release { .. } => Some(JobState::Pending),
             Update::Unbegin { .. } => {
                 rec.intent = false;
@@ -268,7 +278,7 @@ impl JobStore for MemoryStore {
                 continue;
             };
             let row = inner.rows.get_mut(&seq).expect("indexed rows exist");
-            if row.record.state != JobState::Failed {
+            if !matches!(row.record.state, JobState::Failed | JobState::Cancelled) {
                 continue;
             }
             row.record.attempts = 0;

@@ -87,7 +87,7 @@ pub trait JobStore: Send + Sync + fmt::Debug {
     /// One page of terminal jobs after cursor `after`.
     async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page>;
 
-    /// Puts the named jobs that are in the `failed` state back in the queue
+    /// Puts the named jobs that are `failed` or `cancelled` back in the queue
     /// as if never tried: pending, no attempts, no failure, and no intent,
     /// so their current step runs afresh (the caller has decided it must,
     /// e.g. a submission the user chose to send again). Jobs in any other

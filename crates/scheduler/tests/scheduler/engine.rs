@@ -727,3 +727,84 @@ async fn rate_limits_do_not_use_up_attempts() {
     assert_eq!(store.counts().await.unwrap().done, 1);
     assert_eq!(handler.0.load(Ordering::SeqCst), 6);
 }
+
+/// Submits on step 0, then polls a "remote generation" that takes
+/// `generation` from the job's submission, answering `Step::Wait` until it
+/// is done; counts the jobs submitted and not yet done.
+#[derive(Debug)]
+struct Remote {
+    generation: Duration,
+    submitted: Mutex<HashMap<String, std::time::Instant>>,
+    waiting_now: AtomicU32,
+    waiting_max: AtomicU32,
+    polls: AtomicU32,
+}
+
+#[async_trait]
+impl Handler for Remote {
+    async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+        let job = ctx.job.to_string();
+        if ctx.step == 0 {
+            self.submitted
+                .lock()
+                .unwrap()
+                .insert(job, std::time::Instant::now());
+            let now = self.waiting_now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.waiting_max.fetch_max(now, Ordering::SeqCst);
+            return Ok(Step::Next(json!({ "polls": 0 })));
+        }
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        let since = self.submitted.lock().unwrap()[&job];
+        let polls = ctx.state["polls"].as_u64().unwrap();
+        if since.elapsed() >= self.generation {
+            self.waiting_now.fetch_sub(1, Ordering::SeqCst);
+            return Ok(Step::Done(json!({ "polls": polls + 1 })));
+        }
+        Ok(Step::Wait {
+            state: json!({ "polls": polls + 1 }),
+            after: Duration::from_millis(100),
+        })
+    }
+}
+
+/// Jobs waiting on a remote result hold no slot: with a concurrency of 10,
+/// hundreds of the 1,000 jobs are submitted and waiting at once (held slots
+/// would cap that at 10),
+/// every job is polled more than once through the store (its poll count
+/// persisted in its state), and each finishes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_waiting_on_a_remote_result_hold_no_slot() {
+    for store in [
+        Arc::new(MemoryStore::new()) as Arc<dyn JobStore>,
+        Arc::new(SqliteStore::open(tempfile::tempdir().unwrap().keep().join("w.sqlite")).unwrap()),
+    ] {
+        store.enqueue(jobs("w", 1_000, "api")).await.unwrap();
+        let handler = Arc::new(Remote {
+            generation: Duration::from_millis(1_500),
+            submitted: Mutex::default(),
+            waiting_now: AtomicU32::new(0),
+            waiting_max: AtomicU32::new(0),
+            polls: AtomicU32::new(0),
+        });
+        let scheduler = Scheduler::builder(store.clone(), handler.clone())
+            .concurrency(10)
+            .build()
+            .unwrap();
+        let summary = scheduler.run().await.unwrap();
+        assert_eq!(summary.outcome, RunOutcome::Drained);
+        assert_eq!(store.counts().await.unwrap().done, 1_000);
+        // Held slots would cap it at 10.
+        let most = handler.waiting_max.load(Ordering::SeqCst);
+        assert!(
+            most >= 100,
+            "at most {most} jobs were waiting at once with 10 slots: slots were held"
+        );
+        let mut results = store.results(100);
+        while let Some(record) = results.next().await {
+            let record = record.unwrap();
+            assert!(record.result.unwrap()["polls"].as_u64().unwrap() >= 2);
+            assert_eq!(record.attempts, 0, "waiting is not failing");
+        }
+        assert!(handler.polls.load(Ordering::SeqCst) >= 2_000);
+    }
+}

@@ -323,6 +323,15 @@ impl PgStore {
                 failure,
                 not_before_ms: self.to_db(not_before_ms),
             },
+            Update::Wait {
+                lease,
+                state,
+                not_before_ms,
+            } => Update::Wait {
+                lease,
+                state,
+                not_before_ms: self.to_db(not_before_ms),
+            },
             other => other,
         }
     }
@@ -612,7 +621,7 @@ impl JobStore for PgStore {
             .execute(
                 "UPDATE framebreak_jobs SET state = 0, attempts = 0, failure = NULL, \
                  intent = FALSE, not_before = 0 \
-                 WHERE queue = $1 AND id = ANY($2) AND state = 3",
+                 WHERE queue = $1 AND id = ANY($2) AND state IN (3, 4)",
                 &[&&*self.queue, &ids],
             )
             .await

@@ -146,6 +146,7 @@ fn apply_sql(update: &Update) -> String {
              intent = CASE WHEN $7 THEN FALSE ELSE intent END"
         }
         Update::Fail { .. } => "state = $4, attempts = attempts + 1, failure = $5",
+        Update::Wait { .. } => "state = 0, step_state = $4, not_before = $5, intent = FALSE",
         Update::Release { .. } => "state = 0",
         Update::Unbegin { .. } => "state = 0, intent = FALSE",
     };
@@ -232,6 +233,24 @@ pub(super) async fn apply(
                 .execute(
                     &stmt,
                     &[&queue, &id, &fence, &state, &failure_json(failure)],
+                )
+                .await
+        }
+        Update::Wait {
+            state,
+            not_before_ms,
+            ..
+        } => {
+            client
+                .execute(
+                    &stmt,
+                    &[
+                        &queue,
+                        &id,
+                        &fence,
+                        &state.to_string(),
+                        &millis(*not_before_ms),
+                    ],
                 )
                 .await
         }

@@ -44,7 +44,7 @@ pub(super) fn run(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
             let mut stmt = tx
                 .prepare_cached(
                     "UPDATE jobs SET state = 0, attempts = 0, failure = NULL, intent = 0, \
-                     not_before = 0 WHERE id = ?1 AND state = 3",
+                     not_before = 0 WHERE id = ?1 AND state IN (3, 4)",
                 )
                 .map_err(e)?;
             let mut changed = 0;
@@ -253,6 +253,17 @@ fn apply(tx: &Transaction<'_>, update: &Update) -> Result<Applied> {
                     Update::terminal_state_of(failure) as i64,
                     failure_json(failure)
                 ])
+            }),
+        Update::Wait {
+            state,
+            not_before_ms,
+            ..
+        } => tx
+            .prepare_cached(&format!(
+                "UPDATE jobs SET state = 0, step_state = ?3, not_before = ?4, intent = 0 {FENCE}"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![id, fence, state.to_string(), *not_before_ms as i64])
             }),
         Update::Release { .. } => tx
             .prepare_cached(&format!("UPDATE jobs SET state = 0 {FENCE}"))
