@@ -156,3 +156,77 @@ async fn a_sqlite_ledger_survives_reopening() {
         Hold::Refused { .. }
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_memory_and_sqlite_ledgers_pass_the_conformance_suite() {
+    framebreak_scheduler::conformance::spend::run_all(|| async {
+        let one: Arc<dyn SpendLedger> = Arc::new(MemoryLedger::default());
+        vec![one]
+    })
+    .await;
+    let dirs = std::sync::Mutex::new(Vec::new());
+    framebreak_scheduler::conformance::spend::run_all(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.sqlite");
+        dirs.lock().unwrap().push(dir);
+        async move {
+            // Two handles of one file: two processes of one run.
+            let a: Arc<dyn SpendLedger> = Arc::new(SqliteStore::open(&path).unwrap());
+            let b: Arc<dyn SpendLedger> = Arc::new(SqliteStore::open(&path).unwrap());
+            vec![a, b]
+        }
+    })
+    .await;
+}
+
+/// Checks the total, then holds: two holds can both pass the check.
+#[derive(Debug, Default)]
+struct CheckThenHold(std::sync::Mutex<HashMap<String, u64>>);
+
+#[async_trait::async_trait]
+impl SpendLedger for CheckThenHold {
+    async fn hold(&self, job: &str, amount: u64, limit: u64) -> framebreak_scheduler::Result<Hold> {
+        let committed = self.committed().await?;
+        tokio::task::yield_now().await;
+        let mut holds = self.0.lock().unwrap();
+        if holds.contains_key(job) {
+            return Ok(Hold::AlreadyHeld);
+        }
+        if committed + amount > limit {
+            return Ok(Hold::Refused { committed });
+        }
+        holds.insert(job.to_owned(), amount);
+        Ok(Hold::Granted)
+    }
+
+    async fn release(&self, job: &str) -> framebreak_scheduler::Result<()> {
+        self.0.lock().unwrap().remove(job);
+        Ok(())
+    }
+
+    async fn committed(&self) -> framebreak_scheduler::Result<u64> {
+        Ok(self.0.lock().unwrap().values().sum())
+    }
+}
+
+/// The suite catches a ledger whose holds are not atomic.
+#[tokio::test(flavor = "current_thread")]
+async fn a_ledger_that_checks_then_holds_fails_the_suite() {
+    let racy: Arc<dyn SpendLedger> = Arc::new(CheckThenHold::default());
+    // It keeps the rules one call at a time…
+    framebreak_scheduler::conformance::spend::holds_are_kept_once_and_refused_past_the_limit(
+        racy.as_ref(),
+    )
+    .await;
+    // …and passes the limit when workers hold at once.
+    let racy: Arc<dyn SpendLedger> = Arc::new(CheckThenHold::default());
+    let outcome = tokio::spawn(async move {
+        framebreak_scheduler::conformance::spend::concurrent_holds_never_pass_the_limit(&[racy], 1)
+            .await;
+    })
+    .await;
+    assert!(
+        outcome.is_err_and(|e| e.is_panic()),
+        "the suite passed a racy ledger"
+    );
+}

@@ -768,6 +768,21 @@ async fn workers_of_one_queue_hold_from_one_total_and_never_pass_the_limit() {
         let limit = 10_000_000 + round * 7_000_000;
         crate::spend::check_ledger(&ledgers, tries, limit, 16).await;
     }
+    // The conformance suite, each check on a fresh queue seen by four
+    // connections.
+    framebreak_scheduler::conformance::spend::run_all(|| {
+        let url = url.clone();
+        async move {
+            let queue = fresh_queue("spend-suite");
+            let mut ledgers: Vec<Arc<dyn SpendLedger>> = Vec::new();
+            for _ in 0..4 {
+                let store = PgStore::connect(&url, &queue).await.unwrap();
+                ledgers.push(Arc::new(store.spend_ledger()));
+            }
+            ledgers
+        }
+    })
+    .await;
     let queue = fresh_queue("spend-own");
     let store = PgStore::connect(&url, &queue).await.unwrap();
     let ledger = store.spend_ledger();

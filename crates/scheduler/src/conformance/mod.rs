@@ -12,8 +12,10 @@
 //! ```
 //!
 //! `PgStore` (feature `postgres`) runs the same functions, each on a fresh
-//! queue of a real server.
+//! queue of a real server. [`spend`] is the suite of spend ledgers.
 #![allow(clippy::missing_panics_doc)]
+
+pub mod spend;
 
 use std::future::Future;
 use std::time::Duration;
