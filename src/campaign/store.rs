@@ -343,6 +343,34 @@ impl RunStore {
         }
     }
 
+    /// What each run of the store has committed in its spend ledger: all
+    /// the queues of a PostgreSQL database, or the one run of a SQLite
+    /// file (runs that never held anything are absent).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Scheduler`] when the store fails.
+    pub async fn spend_by_run(
+        &self,
+        this_run: &str,
+    ) -> Result<std::collections::BTreeMap<String, crate::cost::Usd>, Error> {
+        let totals = match self {
+            Self::Sqlite(s) => {
+                use framebreak_scheduler::SpendLedger;
+                let committed = s.committed().await?;
+                std::iter::once((this_run.to_owned(), committed))
+                    .filter(|(_, c)| *c > 0)
+                    .collect()
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(p) => p.spend_totals().await?,
+        };
+        Ok(totals
+            .into_iter()
+            .map(|(run, micros)| (run, crate::cost::Usd::from_micros(micros)))
+            .collect())
+    }
+
     /// Every run the store holds with its jobs per state: all the queues of
     /// a PostgreSQL database, or the one run of a SQLite file.
     ///

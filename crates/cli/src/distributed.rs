@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use framebreak::campaign::{
-    Campaign, RunDir, RunStore, is_postgres, open_store, redact_url, unknown_submissions,
+    Campaign, RunDir, RunStore, is_postgres, redact_url, unknown_submissions,
 };
+use framebreak::cost::Usd;
 use framebreak::scheduler::Counts;
 
 use crate::campaign_args::CampaignArgs;
@@ -271,12 +272,31 @@ pub(crate) fn db(args: DbArgs) -> anyhow::Result<()> {
     }
 }
 
+/// One local run's row of `status`: its counts, its unknown submissions,
+/// what it has committed.
+async fn one_run(
+    config: &framebreak::campaign::CampaignConfig,
+    dir: &RunDir,
+) -> anyhow::Result<(String, Counts, Option<u64>, Option<Usd>)> {
+    let store = RunStore::open_existing(config, dir).await?;
+    let jobs = store.jobs();
+    let unknown = unknown_submissions(jobs.as_ref()).await?;
+    let spent = store.spend_by_run(dir.id()).await?.remove(dir.id());
+    Ok((
+        dir.id().to_owned(),
+        jobs.counts().await?,
+        Some(unknown),
+        spent,
+    ))
+}
+
 #[allow(clippy::print_stdout)]
 pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        // Per run: its counts and, where its jobs are read, how many ended
-        // unknown_submission (possibly billed, not looked up).
-        let runs: Vec<(String, Counts, Option<u64>)> = match (&args.store, &args.run) {
+        // Per run: its counts, where its jobs are read how many ended
+        // unknown_submission (possibly billed, not looked up), and what it
+        // has committed in its spend ledger.
+        let runs: Vec<(String, Counts, Option<u64>, Option<Usd>)> = match (&args.store, &args.run) {
             (Some(store), run) if is_postgres(store) => {
                 let mut config = framebreak::campaign::CampaignConfig::default();
                 config.scheduler.store = store.clone();
@@ -286,12 +306,16 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                     Some(_) => Some(unknown_submissions(shared.jobs().as_ref()).await?),
                     None => None,
                 };
+                let spend = shared.spend_by_run(this).await?;
                 shared
                     .runs(this)
                     .await?
                     .into_iter()
                     .filter(|(queue, _)| run.as_ref().is_none_or(|r| r == queue))
-                    .map(|(queue, counts)| (queue, counts, unknown))
+                    .map(|(queue, counts)| {
+                        let spent = spend.get(&queue).copied();
+                        (queue, counts, unknown, spent)
+                    })
                     .collect()
             }
             (_, Some(run)) => {
@@ -300,9 +324,7 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                 if let Some(store) = &args.store {
                     config.scheduler.store = store.clone();
                 }
-                let jobs = open_store(&config, &dir).await?;
-                let unknown = unknown_submissions(jobs.as_ref()).await?;
-                vec![(dir.id().to_owned(), jobs.counts().await?, Some(unknown))]
+                vec![one_run(&config, &dir).await?]
             }
             (_, None) => {
                 let mut out = Vec::new();
@@ -323,9 +345,7 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                     if config.scheduler.store != "sqlite" {
                         continue;
                     }
-                    let jobs = open_store(&config, &dir).await?;
-                    let unknown = unknown_submissions(jobs.as_ref()).await?;
-                    out.push((name, jobs.counts().await?, Some(unknown)));
+                    out.push(one_run(&config, &dir).await?);
                 }
                 out
             }
@@ -337,23 +357,36 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
         }
         let mut out = std::io::stdout().lock();
         if args.json {
-            for (run, c, unknown) in &runs {
+            for (run, c, unknown, spent) in &runs {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::json!({ "run": run, "counts": c, "unknown_submission": unknown })
+                    serde_json::json!({
+                        "run": run,
+                        "counts": c,
+                        "unknown_submission": unknown,
+                        "spent_usd": spent.map(Usd::dollars),
+                    })
                 )?;
             }
         } else {
             writeln!(
                 out,
-                "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-                "run", "total", "pending", "running", "done", "failed", "cancel", "unknown"
+                "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
+                "run",
+                "total",
+                "pending",
+                "running",
+                "done",
+                "failed",
+                "cancel",
+                "unknown",
+                "spent"
             )?;
-            for (run, c, unknown) in &runs {
+            for (run, c, unknown, spent) in &runs {
                 writeln!(
                     out,
-                    "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                    "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
                     run,
                     c.total(),
                     c.pending,
@@ -361,7 +394,8 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                     c.done,
                     c.failed,
                     c.cancelled,
-                    unknown.map_or_else(|| "-".to_owned(), |n| n.to_string())
+                    unknown.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                    spent.map_or_else(|| "-".to_owned(), |u| u.to_string())
                 )?;
             }
             let unknown: u64 = runs.iter().filter_map(|r| r.2).sum();

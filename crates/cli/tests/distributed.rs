@@ -980,4 +980,16 @@ fn four_workers_together_never_pass_the_runs_budget() {
     assert_eq!(done.len(), 20, "every paid job finished, no other");
     assert!(done.iter().all(|r| r["cost"]["high"] == "0.05usd"));
     assert_eq!(rows.len(), 200, "the rest ended unsubmitted");
+    let out = framebreak()
+        .args(["status", &run, "--store", &url, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(status["spent_usd"], 1.0, "{status}");
 }

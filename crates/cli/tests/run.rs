@@ -565,6 +565,15 @@ fn a_budget_stops_the_run_with_its_own_exit_code_and_the_report_shows_the_spend(
         "{err}"
     );
     assert_eq!(lines(&runs.join("b").join("sim-journal.jsonl")).len(), 30);
+    // `status` says what each run committed.
+    let out = framebreak()
+        .args(["status", "--runs-dir", runs.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    ok(&out);
+    let status: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(status["spent_usd"], 1.5, "{status}");
 
     // Bad amounts and unpriced models are usage errors naming the input.
     for (flags, says) in [

@@ -386,6 +386,26 @@ impl PgStore {
         Ok(out)
     }
 
+    /// What every queue of the database has committed in its spend ledger
+    /// (queues that never held anything are absent).
+    pub async fn spend_totals(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let e = |err: tokio_postgres::Error| self.target.store_error("spend_totals", &err);
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT queue, committed FROM framebreak_spend_totals", &[])
+            .await
+            .map_err(e)?;
+        rows.iter()
+            .map(|r| {
+                let committed: i64 = r.try_get(1).map_err(e)?;
+                Ok((
+                    r.try_get(0).map_err(e)?,
+                    u64::try_from(committed).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
     /// Stores `value` under `key` for this store's queue, replacing what was
     /// there: what an application keeps beside its jobs (a campaign keeps
     /// its configuration here, so workers on other machines run it as it
