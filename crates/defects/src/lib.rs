@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 mod analyze;
+pub mod conformance;
 mod detect;
 mod device;
 mod error;
