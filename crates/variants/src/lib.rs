@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 mod catalogue;
+pub mod conformance;
 mod defect;
 mod error;
 mod filter;
