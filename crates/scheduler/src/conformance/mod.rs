@@ -12,9 +12,11 @@
 //! ```
 //!
 //! `PgStore` (feature `postgres`) runs the same functions, each on a fresh
-//! queue of a real server. [`spend`] is the suite of spend ledgers.
+//! queue of a real server. [`spend`] is the suite of spend ledgers,
+//! [`rate`] that of shared rate limiters.
 #![allow(clippy::missing_panics_doc)]
 
+pub mod rate;
 pub mod spend;
 
 use std::future::Future;

@@ -92,3 +92,53 @@ async fn keys_without_a_limit_never_ask_the_shared_limiter() {
     assert_eq!(store.counts().await.unwrap().done, 5);
     assert_eq!(limiter.calls.load(Ordering::SeqCst), 0);
 }
+
+/// A token bucket per key in this process's memory (the trait's example).
+#[derive(Debug, Default)]
+struct InProcess(std::sync::Mutex<std::collections::HashMap<String, (f64, Instant)>>);
+
+#[async_trait]
+impl SharedRateLimiter for InProcess {
+    async fn try_acquire(&self, key: &str, limit: &RateLimit) -> Result<Duration> {
+        let (rate, burst) = (limit.per_second_rate(), f64::from(limit.burst_size()));
+        let mut buckets = self.0.lock().unwrap();
+        let (tokens, at) = buckets
+            .entry(key.to_owned())
+            .or_insert((burst, Instant::now()));
+        *tokens = (*tokens + at.elapsed().as_secs_f64() * rate).min(burst);
+        *at = Instant::now();
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(Duration::ZERO)
+        } else {
+            Ok(Duration::from_secs_f64((1.0 - *tokens) / rate))
+        }
+    }
+}
+
+/// Grants every token: no limit at all.
+#[derive(Debug)]
+struct Generous;
+
+#[async_trait]
+impl SharedRateLimiter for Generous {
+    async fn try_acquire(&self, _: &str, _: &RateLimit) -> Result<Duration> {
+        Ok(Duration::ZERO)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_bucket_passes_the_suite_and_one_that_never_refuses_fails_it() {
+    let limiter: Arc<dyn SharedRateLimiter> = Arc::new(InProcess::default());
+    framebreak_scheduler::conformance::rate::run_all(vec![limiter.clone(), limiter], "mem").await;
+    let broken: Arc<dyn SharedRateLimiter> = Arc::new(Generous);
+    let outcome = tokio::spawn(framebreak_scheduler::conformance::rate::run_all(
+        vec![broken],
+        "broken",
+    ))
+    .await;
+    assert!(
+        outcome.is_err_and(|e| e.is_panic()),
+        "a limiter that never refuses passed"
+    );
+}

@@ -795,3 +795,20 @@ async fn workers_of_one_queue_hold_from_one_total_and_never_pass_the_limit() {
     assert_eq!(ledger.committed().await.unwrap(), 0);
     assert_eq!(ledger.hold("a", 10, 10).await.unwrap(), Hold::Granted);
 }
+
+/// PostgreSQL's shared rate limiter passes the limiter conformance suite,
+/// four connections to one queue asking at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pg_rate_limiter_passes_the_conformance_suite() {
+    use framebreak_scheduler::SharedRateLimiter;
+    use std::sync::Arc;
+
+    let url = database_url();
+    let queue = fresh_queue("rate-suite");
+    let mut limiters: Vec<Arc<dyn SharedRateLimiter>> = Vec::new();
+    for _ in 0..4 {
+        let store = PgStore::connect(&url, &queue).await.unwrap();
+        limiters.push(Arc::new(store.rate_limiter()));
+    }
+    framebreak_scheduler::conformance::rate::run_all(limiters, "pg").await;
+}
