@@ -37,6 +37,7 @@ use async_trait::async_trait;
 use crate::{FailureCategory, JobState, VideoBackend, VideoRequest};
 
 mod checks;
+pub mod publisher;
 
 pub use checks::{
     content_policy, failed_job, happy_path, malformed_json, queued_running_done, rate_limited,

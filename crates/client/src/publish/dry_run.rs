@@ -39,6 +39,12 @@ impl DryRunPublisher {
 impl Publisher for DryRunPublisher {
     async fn publish(&self, post: &Post) -> Result<Published> {
         post.check_len()?;
+        // The post a real publisher would make: its video must be there.
+        if let Some(video) = &post.video {
+            tokio::fs::File::open(video)
+                .await
+                .map_err(|e| Error::io(video, &e))?;
+        }
         let mut line = serde_json::to_vec(post).map_err(|e| Error::Io {
             path: self.path.display().to_string(),
             reason: e.to_string(),
@@ -75,10 +81,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let publisher = DryRunPublisher::new(dir.path().join("posts.jsonl"));
         publisher.publish(&Post::new("first")).await.unwrap();
+        let video = dir.path().join("a.mp4");
+        std::fs::write(&video, b"a video").unwrap();
         publisher
-            .publish(&Post::new("second").with_video("a.mp4"))
+            .publish(&Post::new("second").with_video(&video))
             .await
             .unwrap();
+        // A video that is not there is not posted about.
+        let gone = publisher
+            .publish(&Post::new("third").with_video(dir.path().join("gone.mp4")))
+            .await
+            .unwrap_err();
+        assert!(gone.to_string().contains("gone.mp4"), "{gone}");
         let err = publisher
             .publish(&Post::new("x".repeat(281)))
             .await
@@ -91,7 +105,7 @@ mod tests {
             .collect();
         assert_eq!(
             posts,
-            [Post::new("first"), Post::new("second").with_video("a.mp4")]
+            [Post::new("first"), Post::new("second").with_video(&video)]
         );
     }
 }

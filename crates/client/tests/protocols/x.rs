@@ -190,3 +190,58 @@ async fn failed_media_processing_is_reported() {
         .unwrap_err();
     assert!(err.to_string().contains("Unsupported media"), "{err}");
 }
+
+/// `POST /2/tweets` answered as X does, the id made from the text.
+async fn tweets_server() -> mockito::ServerGuard {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", "/2/tweets")
+        .with_status(201)
+        .with_body_from_request(|request| {
+            let body: serde_json::Value = serde_json::from_slice(request.body().unwrap()).unwrap();
+            let text = body["text"].as_str().unwrap().to_owned();
+            let id = text.bytes().fold(1_445_880_548_472_328_192u64, |h, b| {
+                h.wrapping_mul(31).wrapping_add(u64::from(b))
+            });
+            serde_json::json!({"data": {"id": id.to_string(), "text": text}})
+                .to_string()
+                .into_bytes()
+        })
+        .create_async()
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn the_x_and_dry_run_publishers_pass_the_publisher_suite() {
+    let server = tweets_server().await;
+    framebreak_client::conformance::publisher::run_all(&publisher(&server.url())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dry = framebreak_client::DryRunPublisher::new(dir.path().join("posts.jsonl"));
+    framebreak_client::conformance::publisher::run_all(&dry).await;
+}
+
+/// Answers every post with one id, and sends posts of any length.
+struct Careless;
+
+#[async_trait::async_trait]
+impl Publisher for Careless {
+    async fn publish(
+        &self,
+        post: &Post,
+    ) -> framebreak_client::Result<framebreak_client::Published> {
+        Ok(framebreak_client::Published {
+            id: "1".into(),
+            text: post.text.clone(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_publisher_that_reuses_ids_and_skips_checks_fails_the_suite() {
+    let outcome = tokio::spawn(async {
+        framebreak_client::conformance::publisher::run_all(&Careless).await;
+    })
+    .await;
+    assert!(outcome.is_err_and(|e| e.is_panic()));
+}
