@@ -53,6 +53,12 @@ async fn an_in_process_campaign_analyses_every_variant_and_submits_each_once() {
     let stats = campaign.simulator().unwrap().stats();
     assert_eq!(stats.submissions, 12, "{stats:?}");
     assert_eq!(stats.duplicate_submissions, 0);
+    // Priced (the simulator's nominal $0.05 a second), with no budget: the
+    // ledger still says what the run committed to, 12 one-second clips.
+    assert_eq!(
+        campaign.committed().await.unwrap(),
+        "0.60usd".parse::<framebreak::cost::Usd>().unwrap()
+    );
 
     // A second enqueue (a resume) adds nothing. The journal is the
     // simulator's, locked while one is open.

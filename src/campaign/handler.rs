@@ -269,20 +269,21 @@ pub(crate) struct VideoHandler {
     pub(crate) spend: Option<Arc<Spend>>,
 }
 
-/// A budget the run never passes: each submission first holds its job's
-/// highest cost in the run's ledger; a hold that would pass the budget
-/// stops the campaign instead.
+/// What a priced run spends: each submission first holds its job's highest
+/// cost in the run's ledger (so the ledger says what the run has committed
+/// to), and with a budget, a hold that would pass it stops the campaign
+/// instead.
 #[derive(Debug)]
 pub(crate) struct Spend {
     pub(crate) ledger: Arc<dyn SpendLedger>,
-    pub(crate) budget: Usd,
+    pub(crate) budget: Option<Usd>,
     /// A job's highest cost when its payload carries none (enqueued by a
     /// build that did not price jobs).
     pub(crate) fallback: Usd,
 }
 
 impl Spend {
-    pub(crate) fn new(ledger: Arc<dyn SpendLedger>, budget: Usd, fallback: Usd) -> Self {
+    pub(crate) fn new(ledger: Arc<dyn SpendLedger>, budget: Option<Usd>, fallback: Usd) -> Self {
         Self {
             ledger,
             budget,
@@ -432,7 +433,11 @@ impl VideoHandler {
     async fn hold(&self, spend: &Spend, ctx: &StepContext<'_>, amount: Usd) -> Result<(), Failure> {
         let held = spend
             .ledger
-            .hold(ctx.job.as_str(), amount.micros(), spend.budget.micros())
+            .hold(
+                ctx.job.as_str(),
+                amount.micros(),
+                spend.budget.map_or(u64::MAX, Usd::micros),
+            )
             .await
             .map_err(|e| {
                 Failure::new(
@@ -444,12 +449,14 @@ impl VideoHandler {
         match held {
             Hold::Granted | Hold::AlreadyHeld => Ok(()),
             Hold::Refused { committed } => {
+                // Only a budget refuses (without one the limit is unbounded).
+                let budget = spend.budget.unwrap_or_default();
                 let why = format!(
                     "its budget of {} is reached: {} is committed (spent or in flight) and the \
                      next job may cost up to {amount}; every job it paid for was finished, the \
                      rest were not submitted (cancelled): `framebreak resume RUN --budget \
                      AMOUNT` submits them with a larger budget",
-                    spend.budget,
+                    budget,
                     Usd::from_micros(committed)
                 );
                 self.guard.budget_reached(why);
@@ -457,7 +464,7 @@ impl VideoHandler {
                 // jobs it paid for are done; a larger budget re-queues it.
                 Err(Failure::new(
                     FailureCategory::Cancelled,
-                    format!("{NOT_SUBMITTED_FOR_BUDGET} {} was reached", spend.budget),
+                    format!("{NOT_SUBMITTED_FOR_BUDGET} {budget} was reached"),
                 )
                 .no_effect())
             }

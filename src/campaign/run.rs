@@ -68,7 +68,7 @@ pub struct Campaign {
     videos: Option<Arc<VideoStore>>,
     /// The price of one request of the run's model, when known.
     price: Option<crate::cost::Price>,
-    /// The run's budget and its ledger, when it has one.
+    /// The run's ledger and budget, when it is priced.
     spend: Option<Arc<Spend>>,
     /// A new run's claim on its id in a shared store, held until every
     /// variant is enqueued.
@@ -270,11 +270,13 @@ impl Campaign {
             None => None,
         };
         let price = config.price()?;
-        let spend = config.cost.budget.map(|budget| {
+        // A priced run (or one with a budget, which needs a price) keeps its
+        // commitments in its ledger.
+        let spend = (price.is_some() || config.cost.budget.is_some()).then(|| {
             let fallback = price.as_ref().map_or(crate::cost::Usd::ZERO, |p| {
                 p.of(config.request.duration_secs).1
             });
-            Arc::new(Spend::new(run_store.ledger(), budget, fallback))
+            Arc::new(Spend::new(run_store.ledger(), config.cost.budget, fallback))
         });
         let shutdown = Shutdown::new();
         let key_var = BackendKind::parse(&config.backend.kind).and_then(BackendKind::key_var);

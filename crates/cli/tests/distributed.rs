@@ -82,17 +82,23 @@ fn sim(dir: &Path) -> (Proc, String) {
     (proc, addr)
 }
 
-/// The simulator's counts (`GET /v1/stats`).
-fn stats(addr: &str) -> serde_json::Value {
+/// One HTTP/1.1 request with no body (`"GET /v1/stats"`) to `addr`, with
+/// `headers` lines: the whole response.
+fn http(addr: &str, request: &str, headers: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET /v1/stats HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n"
+        "{request} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw);
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// The simulator's counts (`GET /v1/stats`).
+fn stats(addr: &str) -> serde_json::Value {
+    let text = http(addr, "GET /v1/stats", "Authorization: Bearer t\r\n");
     let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
@@ -830,14 +836,7 @@ fn s3_bucket(name: &str) -> String {
     let endpoint = s3_endpoint();
     let addr = endpoint.trim_start_matches("http://");
     let bucket = fresh_run(name).to_lowercase();
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
+    let raw = http(addr, &format!("PUT /{bucket}"), "Content-Length: 0\r\n");
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     bucket
 }
