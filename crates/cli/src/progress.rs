@@ -1,7 +1,6 @@
 //! What a running campaign shows: a progress bar on a terminal, JSON lines
 //! for scripts, or nothing.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -267,7 +266,6 @@ async fn bar(
     bar.finish_and_clear();
 }
 
-#[allow(clippy::print_stdout)]
 async fn json(
     scheduler: &Scheduler,
     devices: Option<&DeviceManager>,
@@ -277,18 +275,20 @@ async fn json(
 ) {
     let mut events = scheduler.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let emit = |value: serde_json::Value| {
-        let mut out = std::io::stdout().lock();
-        // A reader that left is not our failure; the run goes on.
-        let _ = writeln!(out, "{value}").and_then(|()| out.flush());
-    };
+    // Tokio's stdout writes on the blocking pool: a reader that is slow (or
+    // a full pipe) delays these lines, never the runtime's threads, which
+    // may be in the middle of a store transaction.
+    let mut out = tokio::io::stdout();
     loop {
-        tokio::select! {
+        let line = tokio::select! {
             () = stop.cancelled() => break,
             event = events.recv() => match event {
-                Ok(e) => emit(serde_json::json!({ "event": e })),
-                Err(RecvError::Lagged(n)) => emit(serde_json::json!({ "lagged": n })),
-                Err(RecvError::Closed) => stop.cancelled().await,
+                Ok(e) => serde_json::json!({ "event": e }),
+                Err(RecvError::Lagged(n)) => serde_json::json!({ "lagged": n }),
+                Err(RecvError::Closed) => {
+                    stop.cancelled().await;
+                    break;
+                }
             },
             _ = tick.tick() => {
                 let devices = devices.and_then(|d| d.snapshot().ok()).map(|states| {
@@ -297,14 +297,26 @@ async fn json(
                 let mut line = serde_json::json!({ "snapshot": scheduler.snapshot(), "devices": devices });
                 with_run(&mut line, run.as_mut(), false).await;
                 with_spend(&mut line, spend.as_mut(), false).await;
-                emit(line);
+                line
             }
-        }
+        };
+        emit(&mut out, &line).await;
     }
     let mut last = serde_json::json!({ "snapshot": scheduler.snapshot() });
     with_run(&mut last, run.as_mut(), true).await;
     with_spend(&mut last, spend.as_mut(), true).await;
-    emit(last);
+    emit(&mut out, &last).await;
+}
+
+/// Writes `value` as one line. A reader that left is not our failure; the
+/// run goes on.
+async fn emit(out: &mut tokio::io::Stdout, value: &serde_json::Value) {
+    use tokio::io::AsyncWriteExt;
+    let mut line = value.to_string();
+    line.push('\n');
+    if out.write_all(line.as_bytes()).await.is_ok() {
+        let _ = out.flush().await;
+    }
 }
 
 /// Adds what the run has committed to `line` as `spend`, when it is

@@ -737,13 +737,24 @@ fn a_workers_progress_counts_the_whole_run_beside_its_own_share() {
         "progress",
         &["--limit", &JOBS.to_string(), "-n", "20"],
     );
-    let workers: Vec<Proc> = (0..2)
+    let mut workers: Vec<Proc> = (0..2)
         .map(|n| worker_showing(&url, &run, dir.path(), n, "json", Stdio::piped()))
         .collect();
+    // Both outputs read at once: a pipe left unread would stall its worker.
+    let readers: Vec<_> = workers
+        .iter_mut()
+        .map(|w| {
+            let mut stdout = w.0.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                let mut out = String::new();
+                stdout.read_to_string(&mut out).unwrap();
+                out
+            })
+        })
+        .collect();
     let mut own = Vec::new();
-    for mut w in workers {
-        let mut out = String::new();
-        w.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    for (w, reader) in workers.into_iter().zip(readers) {
+        let out = reader.join().unwrap();
         finish(w);
         let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
         let run_counts = &last["run"]["counts"];
