@@ -10,9 +10,10 @@
 //! adopted when found, sent when certainly absent, and otherwise ends the job
 //! as `unknown_submission` for the user to decide.
 
+use framebreak_vocab::metrics as names;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use framebreak_client::{
@@ -193,6 +194,12 @@ impl Analysis {
             }
         };
         let read = self.read.clone();
+        let label = match device.location() {
+            candle_core::DeviceLocation::Cpu => "cpu".to_owned(),
+            candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+            candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+        };
+        let started = Instant::now();
         let (done, report) = tokio::sync::oneshot::channel();
         self.threads.spawn(move || {
             let analysed = std::panic::catch_unwind(move || {
@@ -231,6 +238,10 @@ impl Analysis {
             Failure::new(category, e.to_string())
         })?;
         report.file = name;
+        if report.frames > 0 {
+            metrics::histogram!(names::FRAME_ANALYSIS_SECONDS, "device" => label)
+                .record(started.elapsed().as_secs_f64() / report.frames as f64);
+        }
         Ok(report)
     }
 }
@@ -310,24 +321,18 @@ impl std::fmt::Debug for VideoHandler {
 }
 
 /// The scheduler's category of a client error.
+/// Records one request to a video API (`backend`, sent at `sent`) in the
+/// request-duration histogram, with `ok` or the error's category.
+fn request_time(backend: &str, sent: Instant, error: Option<&framebreak_client::Error>) {
+    let outcome = error.map_or("ok", |e| e.category().as_str());
+    metrics::histogram!(names::REQUEST_DURATION_SECONDS, "backend" => backend.to_owned(), "outcome" => outcome)
+        .record(sent.elapsed().as_secs_f64());
+}
+
 pub(crate) fn failure(e: &framebreak_client::Error) -> Failure {
-    use framebreak_client::FailureCategory as C;
-    let category = match e.category() {
-        C::Connection => FailureCategory::Connection,
-        C::Timeout => FailureCategory::Timeout,
-        C::RateLimited => FailureCategory::RateLimited,
-        C::Server => FailureCategory::Server,
-        C::BadRequest => FailureCategory::BadRequest,
-        C::Auth => FailureCategory::Auth,
-        C::ContentPolicy => FailureCategory::ContentPolicy,
-        C::Download => FailureCategory::Download,
-        C::Decode => FailureCategory::Decode,
-        C::Analysis => FailureCategory::Analysis,
-        C::Cancelled => FailureCategory::Cancelled,
-        // A category added to the client later: not retried until mapped.
-        _ => FailureCategory::BadRequest,
-    };
-    let mut f = Failure::new(category, e.to_string());
+    // One vocabulary (framebreak-vocab): the client's category is the
+    // scheduler's.
+    let mut f = Failure::new(e.category(), e.to_string());
     if let Some(after) = e.retry_after() {
         f = f.retry_after(after);
     }
@@ -387,7 +392,10 @@ impl VideoHandler {
             self.hold(spend, ctx, cost.map_or(spend.fallback, |c| c.high))
                 .await?;
         }
-        match self.backend.submit(&request).await {
+        let sent = Instant::now();
+        let answer = self.backend.submit(&request).await;
+        request_time(ctx.backend, sent, answer.as_ref().err());
+        match answer {
             Ok(remote) => {
                 self.guard.accepted();
                 Ok(Self::submitted(remote, false))
@@ -478,10 +486,33 @@ impl VideoHandler {
         }
     }
 
+    /// Every step but its metric: the stage the job is at.
+    async fn run_step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
+        match ctx.step {
+            SUBMIT => {
+                let payload: JobPayload =
+                    serde_json::from_value(ctx.payload.clone()).map_err(|e| {
+                        Failure::new(
+                            FailureCategory::BadRequest,
+                            format!("not a campaign job: {e}"),
+                        )
+                    })?;
+                self.submit(&ctx, payload).await
+            }
+            POLL => self.poll(&ctx).await,
+            DOWNLOAD => self.download(&ctx).await,
+            ANALYZE => self.analyze(&ctx).await,
+            n => Err(Failure::new(
+                FailureCategory::BadRequest,
+                format!("a campaign job has no step {n}"),
+            )),
+        }
+    }
+
     fn submitted(remote: RemoteJob, adopted: bool) -> Step {
-        metrics::counter!("framebreak_campaign_submitted_total").increment(u64::from(!adopted));
+        metrics::counter!(names::SUBMITTED_TOTAL).increment(u64::from(!adopted));
         if adopted {
-            metrics::counter!("framebreak_campaign_adopted_total").increment(1);
+            metrics::counter!(names::ADOPTED_TOTAL).increment(1);
             tracing::info!(remote = %remote.id, "adopted the job a lost submission created");
         }
         Step::Next(json!({ "remote": remote }))
@@ -537,11 +568,10 @@ impl VideoHandler {
             |p| Duration::from_millis(p.wait_ms),
         );
         self.pace().await;
-        let status = self
-            .backend
-            .status(&remote)
-            .await
-            .map_err(|e| failure(&e))?;
+        let sent = Instant::now();
+        let status = self.backend.status(&remote).await;
+        request_time(ctx.backend, sent, status.as_ref().err());
+        let status = status.map_err(|e| failure(&e))?;
         match status.state {
             RemoteState::Succeeded { assets } => {
                 return Ok(Step::Next(json!(Generated { remote, assets })));
@@ -788,25 +818,19 @@ fn file_stem(job: &str) -> String {
 #[async_trait]
 impl Handler for VideoHandler {
     async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
-        match ctx.step {
-            SUBMIT => {
-                let payload: JobPayload =
-                    serde_json::from_value(ctx.payload.clone()).map_err(|e| {
-                        Failure::new(
-                            FailureCategory::BadRequest,
-                            format!("not a campaign job: {e}"),
-                        )
-                    })?;
-                self.submit(&ctx, payload).await
-            }
-            POLL => self.poll(&ctx).await,
-            DOWNLOAD => self.download(&ctx).await,
-            ANALYZE => self.analyze(&ctx).await,
-            n => Err(Failure::new(
-                FailureCategory::BadRequest,
-                format!("a campaign job has no step {n}"),
-            )),
+        let step = ctx.step;
+        let outcome = self.run_step(ctx).await;
+        let entered = match (step, &outcome) {
+            (SUBMIT, Ok(Step::Next(_))) => Some("submitted"),
+            (POLL, Ok(Step::Next(_))) => Some("generated"),
+            (DOWNLOAD, Ok(Step::Next(_))) => Some("downloaded"),
+            (ANALYZE, Ok(Step::Done(_))) => Some("analyzed"),
+            _ => None,
+        };
+        if let Some(state) = entered {
+            metrics::counter!(names::JOB_TRANSITIONS_TOTAL, "state" => state).increment(1);
         }
+        outcome
     }
 
     /// A job that ends failed or cancelled after its submission would leave
@@ -824,7 +848,7 @@ impl Handler for VideoHandler {
             Ok(()) => {
                 self.cancelled_at_provider
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                metrics::counter!("framebreak_campaign_cancelled_at_provider_total").increment(1);
+                metrics::counter!(names::CANCELLED_AT_PROVIDER_TOTAL).increment(1);
                 tracing::info!(job = %job.job, remote = %remote.id, "cancelled at the provider");
             }
             Err(e) => {

@@ -7,90 +7,10 @@ use serde::{Deserialize, Serialize};
 /// Shorthand for `Result<T, framebreak_client::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Why a job failed, in the vocabulary of ARCHITECTURE.md.
-///
-/// The scheduler stores this next to a failed job and decides from it alone
-/// whether to try again: see [`FailureCategory::is_retryable`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum FailureCategory {
-    /// The server could not be reached (DNS, refused, reset, TLS).
-    Connection,
-    /// The server did not answer within the time allowed.
-    Timeout,
-    /// The provider asked us to slow down (HTTP 429, quota exhausted).
-    RateLimited,
-    /// The provider failed on its side (5xx, a generation that crashed, a
-    /// response that does not parse).
-    Server,
-    /// The request itself is wrong; sending it again cannot help.
-    BadRequest,
-    /// The key is missing, wrong or not allowed to do this.
-    Auth,
-    /// The provider refused the prompt or filtered the output.
-    ContentPolicy,
-    /// The video could not be fetched or written whole.
-    Download,
-    /// The downloaded file is not a video we can decode.
-    Decode,
-    /// The analysis of the frames failed.
-    Analysis,
-    /// The job was cancelled.
-    Cancelled,
-}
-
-impl FailureCategory {
-    /// Whether trying the same job again may succeed.
-    ///
-    /// Transient categories (connection, timeout, rate limiting, server
-    /// faults, interrupted downloads) are; requests the provider rejected
-    /// on their merits (bad request, auth, content policy) and local
-    /// failures that would repeat (decode, analysis, cancelled) are not.
-    #[must_use]
-    pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            Self::Connection | Self::Timeout | Self::RateLimited | Self::Server | Self::Download
-        )
-    }
-
-    /// The snake_case name used in JSON and reports.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connection => "connection",
-            Self::Timeout => "timeout",
-            Self::RateLimited => "rate_limited",
-            Self::Server => "server",
-            Self::BadRequest => "bad_request",
-            Self::Auth => "auth",
-            Self::ContentPolicy => "content_policy",
-            Self::Download => "download",
-            Self::Decode => "decode",
-            Self::Analysis => "analysis",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// The category of an HTTP error status.
-    #[must_use]
-    pub fn from_status(status: u16) -> Self {
-        match status {
-            401 | 403 => Self::Auth,
-            408 => Self::Timeout,
-            429 => Self::RateLimited,
-            500..=599 => Self::Server,
-            _ => Self::BadRequest,
-        }
-    }
-}
-
-impl std::fmt::Display for FailureCategory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Why a job failed: the project's one vocabulary, defined in
+/// `framebreak-vocab`. [`Error::category`] classifies every error into it;
+/// the scheduler decides from it alone whether to try again.
+pub use framebreak_vocab::FailureCategory;
 
 /// Whether a submission that failed may have created a job at the provider
 /// (and so may be billed): the question that decides whether sending it again
@@ -307,6 +227,14 @@ fn humanize(d: Duration) -> String {
 fn request_id_suffix(id: Option<&str>) -> String {
     id.map(|id| format!(" (request id {id})"))
         .unwrap_or_default()
+}
+
+impl From<framebreak_vocab::MissingKey> for Error {
+    fn from(e: framebreak_vocab::MissingKey) -> Self {
+        Self::MissingKey {
+            variable: e.variable,
+        }
+    }
 }
 
 impl Error {

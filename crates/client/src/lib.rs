@@ -65,12 +65,12 @@ mod job;
 mod providers;
 mod publish;
 pub mod reconcile;
-mod secret;
 
 pub use backend::VideoBackend;
 pub use conform::{Adjustment, Conformed};
 pub use download::{Downloaded, ProgressFn, VideoBackendExt, no_progress};
 pub use error::{Error, FailureCategory, Result, SubmitEffect};
+pub use framebreak_vocab::Secret;
 pub use http::{DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_TIMEOUT, HttpConfig};
 pub use job::{
     Asset, DownloadProgress, JobState, JobStatus, ParseSizeError, RemoteJob, Size, VideoRequest,
@@ -86,4 +86,3 @@ pub use publish::{
     DryRunPublisher, MAX_POST_LEN, Post, Published, Publisher, URL_LEN, XPublisher, weighted_len,
 };
 pub use reconcile::Lookup;
-pub use secret::Secret;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use framebreak_defects::eval::{Evaluation, TrueDefect};
 use framebreak_defects::{Evidence, Finding, default_detectors};
 use framebreak_media::{Clip, ClipInfo, Frame};
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 #[derive(serde::Deserialize)]
 struct Truth {

@@ -29,7 +29,7 @@ use framebreak_defects::learned::{
 };
 use framebreak_defects::{Analyzer, Error};
 use framebreak_media::{ReadOptions, Resize, read_clip};
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 use serde::{Deserialize, Serialize};
 
 use crate::Finding;
@@ -41,7 +41,7 @@ impl TrueDefect {
 /// ```
 /// use framebreak_defects::Finding;
 /// use framebreak_defects::eval::{TrueDefect, matches};
-/// use framebreak_variants::DefectKind;
+/// use framebreak_vocab::DefectKind;
 ///
 /// let truth = TrueDefect::new(DefectKind::Melt, 10, 20);
 /// assert!(matches(&Finding::new(DefectKind::Melt, 20, 30, 0.9), &truth, 0));
@@ -110,7 +110,7 @@ fn ratio(a: usize, b: usize) -> Option<f64> {
 /// ```
 /// use framebreak_defects::Finding;
 /// use framebreak_defects::eval::{Evaluation, TrueDefect};
-/// use framebreak_variants::DefectKind;
+/// use framebreak_vocab::DefectKind;
 ///
 /// let mut eval = Evaluation::new(0);
 /// eval.add_clip(

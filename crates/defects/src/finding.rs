@@ -1,6 +1,6 @@
 //! One defect found in a video: what, when, where, how sure.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 use serde::{Deserialize, Serialize};
 
 /// A rectangle in pixels, serialised as `[x, y, w, h]` (ARCHITECTURE.md).
@@ -67,7 +67,7 @@ impl From<BBox> for [u32; 4] {
 ///
 /// ```
 /// use framebreak_defects::{BBox, Finding};
-/// use framebreak_variants::DefectKind;
+/// use framebreak_vocab::DefectKind;
 ///
 /// let f = Finding::new(DefectKind::Melt, 20, 47, 0.91).with_bbox(BBox { x: 40, y: 60, w: 120, h: 90 });
 /// assert_eq!(

@@ -49,7 +49,7 @@ impl VideoReport {
 
 #[cfg(test)]
 mod tests {
-    use framebreak_variants::DefectKind;
+    use framebreak_vocab::DefectKind;
 
     use super::*;
 

@@ -1,7 +1,7 @@
 //! A video's physics and realism scores, 0–100, from its findings and
 //! metrics.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 use serde::{Deserialize, Serialize};
 
 use crate::{Finding, MetricsSummary};
@@ -53,7 +53,7 @@ pub fn is_physics(kind: DefectKind) -> bool {
 ///
 /// ```
 /// use framebreak_defects::{Finding, Scores};
-/// use framebreak_variants::DefectKind;
+/// use framebreak_vocab::DefectKind;
 ///
 /// let clean = Scores::from_findings(&[], None);
 /// assert_eq!((clean.physics, clean.realism), (100.0, 100.0));

@@ -153,7 +153,7 @@ fn union(a: BBox, b: BBox) -> BBox {
 
 #[cfg(test)]
 mod tests {
-    use framebreak_variants::DefectKind;
+    use framebreak_vocab::DefectKind;
 
     use super::*;
     use crate::MetricsSummary;

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use framebreak_defects::{DefectDetector, Evidence, Finding, conformance, default_detectors};
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 #[test]
 fn every_built_in_detector_passes_the_suite() {

@@ -11,7 +11,7 @@ use framebreak_defects::{
     GravityViolation, Melt, Teleport, TextureBleed, Warp, default_detectors,
 };
 use framebreak_media::{Clip, ClipInfo, Frame};
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 const W: u32 = 160;
 const H: u32 = 120;

@@ -4,7 +4,7 @@
 use framebreak_defects::learned::{DECIDED, Example, TrainConfig, calibrate, train};
 use framebreak_defects::{Analyzer, DecisionModel, Error};
 use framebreak_media::{Clip, ClipInfo, Frame};
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 const W: u32 = 64;
 const H: u32 = 48;

@@ -3,7 +3,7 @@
 
 use framebreak_defects::{Analyzer, Window};
 use framebreak_media::{Frame, write_mp4};
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 const W: u32 = 96;
 const H: u32 = 64;

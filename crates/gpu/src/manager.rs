@@ -1,6 +1,7 @@
 //! The device manager: one consistent, thread-safe view of every device's
 //! capacity, work in flight and metrics.
 
+use framebreak_vocab::metrics as names;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -90,7 +91,7 @@ impl DeviceManager {
     /// nothing: it never enters the latest value or the aggregates.
     pub fn record(&self, id: DeviceId, sample: MetricsSample) -> Result<()> {
         sample.validate(id).inspect_err(|_| {
-            metrics::counter!("framebreak_device_invalid_samples_total", "device" => id.to_string())
+            metrics::counter!(names::DEVICE_INVALID_SAMPLES_TOTAL, "device" => id.to_string())
                 .increment(1);
         })?;
         let mut guard = self.write();
@@ -99,14 +100,14 @@ impl DeviceManager {
         device.stats.add(&sample);
         drop(guard);
         let label = id.to_string();
-        metrics::gauge!("framebreak_device_utilization_percent", "device" => label.clone())
+        metrics::gauge!(names::DEVICE_UTILIZATION_PERCENT, "device" => label.clone())
             .set(sample.utilization_percent);
-        metrics::gauge!("framebreak_device_memory_used_bytes", "device" => label.clone())
+        metrics::gauge!(names::DEVICE_MEMORY_USED_BYTES, "device" => label.clone())
             .set(sample.memory_used as f64);
-        metrics::gauge!("framebreak_device_memory_total_bytes", "device" => label.clone())
+        metrics::gauge!(names::DEVICE_MEMORY_TOTAL_BYTES, "device" => label.clone())
             .set(sample.memory_total as f64);
         if let Some(t) = sample.temperature_celsius {
-            metrics::gauge!("framebreak_device_temperature_celsius", "device" => label).set(t);
+            metrics::gauge!(names::DEVICE_TEMPERATURE_CELSIUS, "device" => label).set(t);
         }
         Ok(())
     }
@@ -150,8 +151,7 @@ impl DeviceManager {
         device.in_flight += 1;
         let in_flight = device.in_flight;
         drop(guard);
-        metrics::gauge!("framebreak_device_in_flight", "device" => id.to_string())
-            .set(in_flight as f64);
+        metrics::gauge!(names::DEVICE_IN_FLIGHT, "device" => id.to_string()).set(in_flight as f64);
         Ok(Lease {
             id,
             manager: self.clone(),
@@ -200,7 +200,7 @@ impl DeviceManager {
             device.in_flight = device.in_flight.saturating_sub(1);
             let in_flight = device.in_flight;
             drop(guard);
-            metrics::gauge!("framebreak_device_in_flight", "device" => id.to_string())
+            metrics::gauge!(names::DEVICE_IN_FLIGHT, "device" => id.to_string())
                 .set(in_flight as f64);
         }
     }

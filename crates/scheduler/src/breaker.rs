@@ -100,6 +100,20 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+impl BreakerState {
+    /// The value of the breaker-state gauge
+    /// (`framebreak_vocab::metrics::BREAKER_STATE`): 0 closed, 1 half-open,
+    /// 2 open.
+    #[must_use]
+    pub const fn gauge(self) -> f64 {
+        match self {
+            Self::Closed => 0.0,
+            Self::HalfOpen => 1.0,
+            Self::Open => 2.0,
+        }
+    }
+}
+
 /// A state change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transition {

@@ -181,6 +181,24 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Sets the in-flight and queue-depth gauges
+    /// (`framebreak_vocab::metrics`) from these counters.
+    pub(crate) fn publish_gauges(&self) {
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        let finished = self.done.load(Ordering::Relaxed)
+            + self.failed.load(Ordering::Relaxed)
+            + self.cancelled.load(Ordering::Relaxed);
+        let initial = self
+            .initial
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unfinished();
+        let unfinished = (initial + self.enqueued.load(Ordering::Relaxed)).saturating_sub(finished);
+        metrics::gauge!(framebreak_vocab::metrics::JOBS_IN_FLIGHT).set(in_flight as f64);
+        metrics::gauge!(framebreak_vocab::metrics::QUEUE_DEPTH)
+            .set(unfinished.saturating_sub(in_flight as u64) as f64);
+    }
+
     pub(crate) fn new() -> Self {
         Self {
             started: Instant::now(),

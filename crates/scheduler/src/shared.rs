@@ -105,8 +105,8 @@ impl Shared {
 
     pub(crate) fn breaker_event(&self, backend: &str, t: Transition) {
         tracing::warn!(backend, from = ?t.from, to = ?t.to, "circuit breaker changed");
-        metrics::counter!("framebreak_scheduler_breaker_transitions_total", "to" => format!("{:?}", t.to))
-            .increment(1);
+        metrics::gauge!(framebreak_vocab::metrics::BREAKER_STATE, "backend" => backend.to_owned())
+            .set(t.to.gauge());
         self.emit(|| Event::Breaker {
             backend: backend.to_owned(),
             from: t.from,

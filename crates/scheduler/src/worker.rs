@@ -1,6 +1,7 @@
 //! One leased job, driven step by step: admission (lane, backend, rate
 //! limit), the intent record, the handler call, and persisting its outcome.
 
+use framebreak_vocab::metrics as names;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -41,6 +42,7 @@ pub(crate) async fn run_job(shared: Arc<Shared>, lease: Lease) -> Exit {
     let cancel = shared.shutdown.aborting().child_token();
     shared.hold(&token, cancel.clone());
     shared.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+    shared.counters.publish_gauges();
     shared.job_event(&record, JobEvent::Leased { step: record.step });
     let driven = std::panic::AssertUnwindSafe(drive(&shared, &token, &mut record, &cancel));
     let exit = match driven.catch_unwind().await {
@@ -64,8 +66,8 @@ pub(crate) async fn run_job(shared: Arc<Shared>, lease: Lease) -> Exit {
     match &exit {
         Exit::Finished(state) => {
             shared.counters.finish(*state);
-            metrics::counter!("framebreak_scheduler_jobs_finished_total", "state" => state.as_str())
-                .increment(1);
+            metrics::counter!(names::JOBS_FINISHED_TOTAL, "outcome" => state.as_str()).increment(1);
+            metrics::counter!(names::JOB_TRANSITIONS_TOTAL, "state" => state.as_str()).increment(1);
             let category = record.failure.as_ref().map(|f| f.category);
             shared.job_event(
                 &record,
@@ -81,6 +83,7 @@ pub(crate) async fn run_job(shared: Arc<Shared>, lease: Lease) -> Exit {
         }
         Exit::Retrying | Exit::Waiting | Exit::Dropped => {}
     }
+    shared.counters.publish_gauges();
     exit
 }
 
@@ -156,7 +159,10 @@ async fn drive(
             () = async {
                 if shared.handler.rate_limited(record.step) {
                     for key in shared.rate_keys(&gate) {
+                        let waited = Instant::now();
                         shared.limiters.acquire(key).await;
+                        metrics::histogram!(names::RATE_LIMIT_WAIT_SECONDS, "key" => key.to_owned())
+                            .record(waited.elapsed().as_secs_f64());
                     }
                 }
             } => true,
@@ -195,8 +201,7 @@ async fn drive(
             () = draining.cancelled(), if interruptible => return release(shared, token).await,
             outcome = shared.handler.step(ctx) => outcome,
         };
-        metrics::histogram!("framebreak_scheduler_step_seconds")
-            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!(names::STEP_DURATION_SECONDS).record(started.elapsed().as_secs_f64());
         let (transition, limit) = ticket.finish(outcome.as_ref().err().map(|f| f.category));
         drop(permit);
         if let Some(t) = transition {
@@ -213,7 +218,7 @@ async fn drive(
             Err(failure) => return on_failure(shared, token, record, failure, cancel).await,
         };
         shared.counters.steps.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("framebreak_scheduler_steps_total").increment(1);
+        metrics::counter!(names::STEPS_TOTAL).increment(1);
         shared.budget.deposit();
         match step {
             Step::Done(result) => {
@@ -279,8 +284,7 @@ async fn on_failure(
 ) -> Exit {
     let category = failure.category;
     shared.counters.failures[category.index()].fetch_add(1, Ordering::Relaxed);
-    metrics::counter!("framebreak_scheduler_failures_total", "category" => category.as_str())
-        .increment(1);
+    metrics::counter!(names::STEP_FAILURES_TOTAL, "category" => category.as_str()).increment(1);
     tracing::debug!(job = %record.job.id, step = record.step, %failure, "step failed");
     let policy = &shared.config.retry;
     let failures = record.attempts + u32::from(failure.counts_as_attempt());
@@ -352,7 +356,7 @@ async fn on_failure(
         return exit;
     }
     shared.counters.retries.fetch_add(1, Ordering::Relaxed);
-    metrics::counter!("framebreak_scheduler_retries_total").increment(1);
+    metrics::counter!(names::RETRIES_TOTAL, "backend" => record.job.backend.clone()).increment(1);
     shared.job_event(record, JobEvent::Retrying { category, delay });
     Exit::Retrying
 }

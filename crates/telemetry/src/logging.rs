@@ -75,34 +75,9 @@ pub fn is_secret_field(name: &str) -> bool {
     })
 }
 
-/// A value that must never be printed: `Debug` and `Display` write
-/// [`REDACTED`]; [`Secret::expose`] is the one way to the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    /// Wraps a value.
-    pub fn new(value: T) -> Secret<T> {
-        Secret(value)
-    }
-
-    /// The value, for the one place that needs it (an HTTP header).
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
-
-impl<T> fmt::Display for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
+/// A key that must never be printed (`Debug` writes `Secret(***)`,
+/// `Display` `***`): the project's one secret type, from `framebreak-vocab`.
+pub use framebreak_vocab::Secret;
 
 /// The span a job's work runs in: its events carry both ids.
 ///

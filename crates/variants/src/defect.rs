@@ -1,4 +1,5 @@
-//! The shared vocabularies: defect kinds and trap families.
+//! Trap families; the defect kinds traps aim at come from
+//! `framebreak-vocab` ([`DefectKind`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -6,84 +7,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-
-/// A kind of defect that a video can show, and that a trap aims to provoke.
-///
-/// This is the stable vocabulary of ARCHITECTURE.md: reports, detectors and
-/// users rely on the snake_case names (`"gravity_violation"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DefectKind {
-    /// A region swirls or stretches in a way the scene's motion does not explain.
-    Warp,
-    /// A solid object sags, drips or loses its shape like wax.
-    Melt,
-    /// Brightness or colour pulses from frame to frame.
-    Flicker,
-    /// An object jumps to another place without crossing the space between.
-    Teleport,
-    /// Colour channels separate into fringes at edges.
-    ChromaticAberration,
-    /// Saturated sparks or specks of colour appear from nowhere.
-    ColorSparks,
-    /// A texture leaks across an object boundary into its neighbour.
-    TextureBleed,
-    /// Motion that breaks gravity: falling up, floating, reversing mid-air.
-    GravityViolation,
-    /// Motion stops although the scene says it should go on.
-    Frozen,
-}
-
-impl DefectKind {
-    /// Every defect kind, in the order of the vocabulary.
-    pub const ALL: [DefectKind; 9] = [
-        DefectKind::Warp,
-        DefectKind::Melt,
-        DefectKind::Flicker,
-        DefectKind::Teleport,
-        DefectKind::ChromaticAberration,
-        DefectKind::ColorSparks,
-        DefectKind::TextureBleed,
-        DefectKind::GravityViolation,
-        DefectKind::Frozen,
-    ];
-
-    /// The snake_case name used in JSON and on the command line.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DefectKind::Warp => "warp",
-            DefectKind::Melt => "melt",
-            DefectKind::Flicker => "flicker",
-            DefectKind::Teleport => "teleport",
-            DefectKind::ChromaticAberration => "chromatic_aberration",
-            DefectKind::ColorSparks => "color_sparks",
-            DefectKind::TextureBleed => "texture_bleed",
-            DefectKind::GravityViolation => "gravity_violation",
-            DefectKind::Frozen => "frozen",
-        }
-    }
-}
-
-impl fmt::Display for DefectKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for DefectKind {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DefectKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| Error::UnknownName {
-                what: "defect kind",
-                name: s.to_owned(),
-                expected: DefectKind::ALL.map(DefectKind::as_str).join(", "),
-            })
-    }
-}
+#[cfg(doc)]
+use framebreak_vocab::DefectKind;
 
 /// The family a trap belongs to; the first part of its id (`physics.zero_g`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -135,11 +60,6 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_str_and_json() {
-        for kind in DefectKind::ALL {
-            assert_eq!(kind.as_str().parse::<DefectKind>().unwrap(), kind);
-            let json = serde_json::to_string(&kind).unwrap();
-            assert_eq!(json, format!("\"{}\"", kind.as_str()));
-        }
         for family in Family::ALL {
             assert_eq!(family.as_str().parse::<Family>().unwrap(), family);
         }
@@ -147,8 +67,8 @@ mod tests {
 
     #[test]
     fn unknown_name_lists_the_vocabulary() {
-        let err = "wobble".parse::<DefectKind>().unwrap_err().to_string();
+        let err = "wobble".parse::<Family>().unwrap_err().to_string();
         assert!(err.contains("`wobble`"), "{err}");
-        assert!(err.contains("gravity_violation"), "{err}");
+        assert!(err.contains("coherence"), "{err}");
     }
 }

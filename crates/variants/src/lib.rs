@@ -53,9 +53,10 @@ mod scenes;
 mod variant;
 
 pub use catalogue::{Catalogue, Combination, Demand, Trap, TrapId};
-pub use defect::{DefectKind, Family};
+pub use defect::Family;
 pub use error::{Error, Result};
 pub use filter::TrapFilter;
+pub use framebreak_vocab::DefectKind;
 pub use generate::{Generator, GeneratorBuilder, Stats, Strategy, Variants};
 pub use id::VariantId;
 pub use input::{BasePrompt, DEFAULT_MAX_PROMPT_LEN, InputFormat, PromptReader};

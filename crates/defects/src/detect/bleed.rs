@@ -1,7 +1,7 @@
 //! Texture bleed: texture from one surface creeps across its boundary into
 //! the next.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::Finding;
 use crate::detect::blocks::{motion_field, refined_cost};

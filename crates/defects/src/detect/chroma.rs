@@ -1,6 +1,6 @@
 //! Chromatic aberration: colour channels that no longer line up at edges.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::detect::util::{Hit, confidence, runs};
 use crate::detect::{DefectDetector, Evidence};

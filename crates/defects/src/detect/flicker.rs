@@ -1,7 +1,7 @@
 //! Flicker: brightness that pulses from frame to frame, over the whole
 //! picture or a region of it.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::detect::util::{Hit, confidence, mark, median, runs};
 use crate::detect::{DefectDetector, Evidence};

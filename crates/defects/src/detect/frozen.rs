@@ -1,6 +1,6 @@
 //! Frozen: the picture stops while the clip around it moves.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::detect::util::{Hit, confidence, median, runs};
 use crate::detect::{DefectDetector, Evidence};

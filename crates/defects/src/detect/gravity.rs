@@ -3,7 +3,7 @@
 
 use std::cell::OnceCell;
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::detect::util::{Hit, components, confidence, mark, median, runs};
 use crate::detect::{DefectDetector, Evidence};

@@ -1,6 +1,6 @@
 //! Melt: part of the scene sags downwards, like wax, where it stands.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::Finding;
 use crate::detect::persist::persistent_hits;

@@ -17,7 +17,7 @@ mod warp;
 
 use std::sync::Arc;
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 pub use bleed::TextureBleed;
 pub(crate) use blocks::sample;
@@ -51,7 +51,7 @@ use crate::Finding;
 /// ```
 /// use framebreak_defects::{DefectDetector, Evidence, Finding};
 /// use framebreak_media::{Clip, ClipInfo, Frame};
-/// use framebreak_variants::DefectKind;
+/// use framebreak_vocab::DefectKind;
 ///
 /// /// Flags clips that are too dark to judge.
 /// struct TooDark;

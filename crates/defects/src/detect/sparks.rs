@@ -2,7 +2,7 @@
 
 use std::ops::RangeInclusive;
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::detect::util::{Hit, confidence, runs};
 use crate::detect::{Affine, DefectDetector, Evidence};

@@ -1,7 +1,7 @@
 //! Teleport: an object vanishes from one place and appears at another
 //! between two frames, without crossing the space between.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::detect::blocks::half;
 use crate::detect::util::{Hit, components, confidence, median, runs};

@@ -1,7 +1,7 @@
 //! Small helpers the detectors share: robust statistics, connected
 //! components on a grid, and turning per-frame flags into findings.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::{BBox, Finding};
 

@@ -1,7 +1,7 @@
 //! Warp: a region that swirls in a way neither the camera nor any object's
 //! motion explains.
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::detect::util::{Hit, confidence, mark, median, runs};
 use crate::detect::{DefectDetector, Evidence};

@@ -56,7 +56,7 @@ pub fn findings(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use framebreak_variants::DefectKind;
+    use framebreak_vocab::DefectKind;
 
     #[test]
     fn runs_merge_across_short_gaps_and_take_their_best_probability() {

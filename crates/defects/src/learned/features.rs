@@ -12,7 +12,7 @@
 //! `(t − 1, t)`, colour features of frame `t` itself. Row 0 repeats row 1's
 //! pair features (frame 0 has no predecessor).
 
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use crate::detect::sample;
 use crate::detect::{Affine, Evidence};

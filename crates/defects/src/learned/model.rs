@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, Var};
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 use super::features::{FeatureMatrix, MODEL_FEATURES};
 use crate::Error;

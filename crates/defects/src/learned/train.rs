@@ -10,7 +10,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use super::features::{FeatureMatrix, MODEL_FEATURES};
 use super::model::{DECIDED, DecisionModel, KINDS, Net, tensor_err};
 use crate::Error;
-use framebreak_variants::DefectKind;
+use framebreak_vocab::DefectKind;
 
 /// A small seeded generator (SplitMix64): reproducible shuffles and weights
 /// without another dependency.

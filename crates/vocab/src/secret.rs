@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::{Error, Result};
+use crate::MissingKey;
 
 /// An API key or token. `Debug` and `Display` print `***`; the only way to
 /// the text is [`Secret::expose`], which the adapters call when they set a
@@ -25,9 +25,9 @@ impl Secret {
     ///
     /// # Errors
     ///
-    /// [`Error::MissingKey`] naming `variable` when neither has it, or when
+    /// [`MissingKey`] naming `variable` when neither has it, or when
     /// it is empty.
-    pub fn from_env(variable: &str) -> Result<Self> {
+    pub fn from_env(variable: &str) -> Result<Self, MissingKey> {
         if let Some(value) = std::env::var(variable)
             .ok()
             .filter(|v| !v.trim().is_empty())
@@ -45,8 +45,8 @@ impl Secret {
     ///
     /// # Errors
     ///
-    /// [`Error::MissingKey`] naming `variable` when neither has it.
-    pub fn from_env_or_file(variable: &str, dotenv: &Path) -> Result<Self> {
+    /// [`MissingKey`] naming `variable` when neither has it.
+    pub fn from_env_or_file(variable: &str, dotenv: &Path) -> Result<Self, MissingKey> {
         if let Some(value) = std::env::var(variable)
             .ok()
             .filter(|v| !v.trim().is_empty())
@@ -68,7 +68,8 @@ impl Secret {
     /// Replaces every occurrence of the key in `text` with `***`, for text a
     /// server echoes back (some gateways quote the Authorization header in
     /// their error messages).
-    pub(crate) fn scrub(&self, text: &str) -> String {
+    #[must_use]
+    pub fn scrub(&self, text: &str) -> String {
         if self.0.len() < 4 {
             return text.to_owned();
         }
@@ -82,8 +83,8 @@ fn lookup(iter: dotenvy::Iter<std::fs::File>, variable: &str) -> Option<Secret> 
         .map(|(_, value)| Secret(value))
 }
 
-fn missing(variable: &str) -> Error {
-    Error::MissingKey {
+fn missing(variable: &str) -> MissingKey {
+    MissingKey {
         variable: variable.to_owned(),
     }
 }
@@ -121,7 +122,7 @@ mod tests {
         assert_eq!(s.expose(), "from-file");
 
         let err = Secret::from_env_or_file("FRAMEBREAK_TEST_KEY_B", &path).unwrap_err();
-        assert_eq!(err.category(), crate::FailureCategory::Auth);
+        assert_eq!(err.variable, "FRAMEBREAK_TEST_KEY_B");
         assert!(
             err.to_string().contains("FRAMEBREAK_TEST_KEY_B is not set"),
             "{err}"
