@@ -51,6 +51,50 @@ fn wrappers_are_selectors_too() {
     );
 }
 
+/// Deliberately broken selectors: each breaks one rule of the suite, and the
+/// suite must catch it (a suite that passes everything proves nothing).
+#[test]
+fn the_suite_fails_broken_selectors() {
+    /// Always the first device, switched off or not.
+    struct First;
+    impl DeviceSelector for First {
+        fn select(&self, devices: &[DeviceState]) -> framebreak_gpu::Result<DeviceId> {
+            devices
+                .first()
+                .map(|d| d.id)
+                .ok_or(framebreak_gpu::Error::NoDevices)
+        }
+    }
+    /// Never the CPU: some device with capacity is never reached.
+    struct NoCpu;
+    impl DeviceSelector for NoCpu {
+        fn select(&self, devices: &[DeviceState]) -> framebreak_gpu::Result<DeviceId> {
+            framebreak_gpu::check_capacities(devices)?;
+            devices
+                .iter()
+                .find(|d| d.id != DeviceId::Cpu && d.capacity > 0.0)
+                .or_else(|| devices.iter().find(|d| d.capacity > 0.0))
+                .map(|d| d.id)
+                .ok_or(framebreak_gpu::Error::NoDevices)
+        }
+    }
+    for (name, make) in [
+        (
+            "first",
+            &(|| Box::new(First) as Box<dyn DeviceSelector>) as &conformance::MakeSelector<'_>,
+        ),
+        ("no cpu", &|| Box::new(NoCpu) as Box<dyn DeviceSelector>),
+    ] {
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            conformance::check_all(make);
+        }));
+        assert!(
+            failed.is_err(),
+            "the suite passed the broken selector {name:?}"
+        );
+    }
+}
+
 fn device_state() -> impl Strategy<Value = DeviceState> {
     (
         0u32..16,
