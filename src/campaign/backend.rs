@@ -33,6 +33,38 @@ pub enum BackendKind {
     Veo,
 }
 
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::parse(name).ok_or_else(|| {
+            format!(
+                "unknown backend {name:?}; expected one of: {}",
+                Self::NAMES.join(", ")
+            )
+        })
+    }
+}
+
+impl serde::Serialize for BackendKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BackendKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl BackendKind {
     /// Every name `backend.kind` accepts.
     pub const NAMES: [&'static str; 8] = [
@@ -60,6 +92,21 @@ impl BackendKind {
             "veo" => Self::Veo,
             _ => return None,
         })
+    }
+
+    /// The name `backend.kind` writes it with (`sim-http`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sim => "sim",
+            Self::SimHttp => "sim-http",
+            Self::OpenAi => "openai",
+            Self::Replicate => "replicate",
+            Self::Fal => "fal",
+            Self::Runway => "runway",
+            Self::Luma => "luma",
+            Self::Veo => "veo",
+        }
     }
 
     /// The environment variable holding the provider's key, for providers
@@ -158,14 +205,7 @@ const IN_PROCESS_CACHE_CLIPS: usize = 8;
 /// Builds the backend of `config`; the in-process simulator journals its
 /// submissions in `run_dir` so a resumed run finds the jobs it submitted.
 pub(crate) fn build(config: &BackendConfig, run_dir: &Path) -> Result<Built, Error> {
-    let kind = BackendKind::parse(&config.kind).ok_or_else(|| Error::Config {
-        source_name: "backend.kind".into(),
-        reason: format!(
-            "{:?} is not one of {}",
-            config.kind,
-            BackendKind::NAMES.join(", ")
-        ),
-    })?;
+    let kind = config.kind;
     let base = config.base_url.as_deref();
     let http = framebreak_client::HttpConfig::new()?
         .timeout(std::time::Duration::from_secs(config.request_timeout_secs));

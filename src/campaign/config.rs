@@ -59,6 +59,31 @@ pub struct CostConfig {
     pub budget: Option<crate::cost::Usd>,
 }
 
+/// How variants are drawn (`variants.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyKind {
+    /// `per_prompt` variants drawn at random (the default).
+    #[default]
+    Random,
+    /// `per_prompt` variants spread evenly over the traps.
+    Stratified,
+    /// Every trap once per prompt (`per_prompt` ignored).
+    Exhaustive,
+}
+
+impl StrategyKind {
+    /// The name the configuration writes it with.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Random => "random",
+            Self::Stratified => "stratified",
+            Self::Exhaustive => "exhaustive",
+        }
+    }
+}
+
 /// Which prompts, how many variants of each, which traps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -69,7 +94,7 @@ pub struct VariantsConfig {
     /// Variants per base prompt.
     pub per_prompt: usize,
     /// `random`, `stratified` or `exhaustive`.
-    pub strategy: String,
+    pub strategy: StrategyKind,
     /// Seed of the campaign: same seed, same variants.
     pub seed: u64,
     /// Keep each unmutated base prompt as a control (needed for the
@@ -88,7 +113,7 @@ impl Default for VariantsConfig {
         Self {
             input: None,
             per_prompt: 4,
-            strategy: "random".into(),
+            strategy: StrategyKind::Random,
             seed: 0,
             control: true,
             traps: None,
@@ -105,7 +130,7 @@ pub struct BackendConfig {
     /// `sim` (in-process simulated model), `sim-http` (a `framebreak sim
     /// serve` at `base_url`), `openai`, `replicate`, `fal`, `runway`,
     /// `luma` or `veo`.
-    pub kind: String,
+    pub kind: crate::campaign::BackendKind,
     /// The model to ask for; the provider's default when unset.
     pub model: Option<String>,
     /// Another endpoint than the provider's (a gateway, a proxy, the sim).
@@ -137,7 +162,7 @@ pub struct BackendConfig {
 impl Default for BackendConfig {
     fn default() -> Self {
         Self {
-            kind: "sim".into(),
+            kind: crate::campaign::BackendKind::Sim,
             model: None,
             base_url: None,
             models: std::collections::BTreeMap::new(),
@@ -552,16 +577,7 @@ impl CampaignConfig {
         if self.scheduler.max_attempts == 0 {
             return bad("scheduler.max_attempts", "must be at least 1".into());
         }
-        if !["random", "stratified", "exhaustive"].contains(&self.variants.strategy.as_str()) {
-            return bad(
-                "variants.strategy",
-                format!(
-                    "{:?} is not one of random, stratified, exhaustive",
-                    self.variants.strategy
-                ),
-            );
-        }
-        if self.variants.per_prompt == 0 && self.variants.strategy != "exhaustive" {
+        if self.variants.per_prompt == 0 && self.variants.strategy != StrategyKind::Exhaustive {
             return bad("variants.per_prompt", "must be at least 1".into());
         }
         if let Some(rate) = &self.scheduler.rate {
@@ -573,18 +589,11 @@ impl CampaignConfig {
                 reason: e.to_string(),
             })?;
         }
-        if crate::campaign::BackendKind::parse(&self.backend.kind).is_none() {
-            return bad(
-                "backend.kind",
-                format!(
-                    "{:?} is not one of {}",
-                    self.backend.kind,
-                    crate::campaign::BackendKind::NAMES.join(", ")
-                ),
-            );
-        }
         if !self.backend.models.is_empty()
-            && !["openai", "sim-http"].contains(&self.backend.kind.as_str())
+            && !matches!(
+                self.backend.kind,
+                crate::campaign::BackendKind::OpenAi | crate::campaign::BackendKind::SimHttp
+            )
         {
             return bad(
                 "backend.models",
@@ -595,7 +604,9 @@ impl CampaignConfig {
                 ),
             );
         }
-        if self.backend.kind == "openai" && self.backend.base_url.is_none() {
+        if self.backend.kind == crate::campaign::BackendKind::OpenAi
+            && self.backend.base_url.is_none()
+        {
             return bad(
                 "backend.base_url",
                 "the openai backend is a client for gateways that serve the /v1/videos protocol \
@@ -604,7 +615,9 @@ impl CampaignConfig {
                     .into(),
             );
         }
-        if self.backend.kind == "sim-http" && self.backend.base_url.is_none() {
+        if self.backend.kind == crate::campaign::BackendKind::SimHttp
+            && self.backend.base_url.is_none()
+        {
             return bad(
                 "backend.base_url",
                 "the sim-http backend needs the URL of a `framebreak sim serve`".into(),
@@ -617,7 +630,7 @@ impl CampaignConfig {
                 return bad("variants.traps", e.to_string());
             }
         }
-        self.request.validate(&self.backend.kind)?;
+        self.request.validate(self.backend.kind.as_str())?;
         if self.analysis.size < 16 {
             return bad(
                 "analysis.size",
@@ -649,10 +662,11 @@ impl CampaignConfig {
     /// else the backend's default.
     #[must_use]
     pub fn priced_model(&self) -> (&str, String) {
-        let model = self.backend.model.clone().unwrap_or_else(|| {
-            crate::campaign::BackendKind::parse(&self.backend.kind)
-                .map_or_else(String::new, |k| k.default_model().to_owned())
-        });
+        let model = self
+            .backend
+            .model
+            .clone()
+            .unwrap_or_else(|| self.backend.kind.default_model().to_owned());
         (self.backend.kind.as_str(), model)
     }
 
@@ -794,6 +808,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("midjourney") && e.contains("replicate"), "{e}");
+        // Typed keys are parsed once, at load: the error names the key, the
+        // layer that set it and the accepted values.
+        let e = ConfigLoader::new()
+            .toml("[variants]\nstrategy = \"wobble\"\n", "framebreak.toml")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "variants.strategy",
+            "wobble",
+            "framebreak.toml",
+            "stratified",
+        ] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        let e = ConfigLoader::new()
+            .toml("[backend]\nkind = \"sora\"\n", "team.toml")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        for part in ["backend.kind", "sora", "team.toml", "sim-http"] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        let c = ConfigLoader::new()
+            .toml("[variants]\nstrategy = \"exhaustive\"\n", "ok.toml")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(c.variants.strategy, StrategyKind::Exhaustive);
+        // Written back as the same words (campaign.toml of a run folder).
+        let text = c.to_toml_redacted();
+        assert!(text.contains("strategy = \"exhaustive\""), "{text}");
+        assert!(text.contains("kind = \"sim\""), "{text}");
     }
 
     /// A key this build does not know (written by a newer version, say)

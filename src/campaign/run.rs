@@ -23,7 +23,8 @@ use crate::campaign::handler::{Analysis, Polling, Spend, VideoHandler};
 use crate::campaign::store::RunStore;
 use crate::campaign::videos::VideoStore;
 use crate::campaign::{
-    CampaignConfig, ConfigLoader, Error, RunDir, VariantsConfig, new_run_id, parse_rate,
+    CampaignConfig, ConfigLoader, Error, RunDir, StrategyKind, VariantsConfig, new_run_id,
+    parse_rate,
 };
 use crate::job::JobPayload;
 use crate::row::ResultRow;
@@ -279,7 +280,7 @@ impl Campaign {
             Arc::new(Spend::new(run_store.ledger(), config.cost.budget, fallback))
         });
         let shutdown = Shutdown::new();
-        let key_var = BackendKind::parse(&config.backend.kind).and_then(BackendKind::key_var);
+        let key_var = config.backend.kind.key_var();
         Ok(Self {
             config,
             run_store,
@@ -373,7 +374,7 @@ impl Campaign {
         let prompts = self.prompts()?;
         let limit = self.config.variants.limit.unwrap_or(usize::MAX);
         let variants = generator.generate(prompts);
-        let backend = self.config.backend.kind.clone();
+        let backend = self.config.backend.kind.as_str();
         let store = self.store();
         let mut batch = Vec::with_capacity(ENQUEUE_BATCH);
         let (mut count, mut controls, mut added) = (0u64, 0u64, 0u64);
@@ -381,11 +382,7 @@ impl Campaign {
             let variant = variant?;
             count += 1;
             controls += u64::from(variant.is_control());
-            let job = NewJob::new(
-                variant.id.to_string(),
-                backend.clone(),
-                self.payload(variant)?,
-            )?;
+            let job = NewJob::new(variant.id.to_string(), backend, self.payload(variant)?)?;
             batch.push(job);
             if batch.len() == ENQUEUE_BATCH {
                 added += store.enqueue(std::mem::take(&mut batch)).await?;
@@ -479,9 +476,7 @@ impl Campaign {
                 ),
                 min_interval: Duration::from_millis(
                     self.config.backend.min_poll_interval_ms.unwrap_or(
-                        if BackendKind::parse(&self.config.backend.kind)
-                            .is_some_and(BackendKind::is_sim)
-                        {
+                        if self.config.backend.kind.is_sim() {
                             20
                         } else {
                             1000
@@ -501,14 +496,14 @@ impl Campaign {
             .retry(RetryPolicy::uniform(rule))
             .shutdown(self.shutdown.clone())
             .backend(
-                self.config.backend.kind.clone(),
+                self.config.backend.kind.as_str(),
                 LaneConfig {
                     max_in_flight: s.concurrency,
                     ..LaneConfig::default()
                 },
             );
         if let Some(rate) = &s.rate {
-            builder = builder.rate_limit(self.config.backend.kind.clone(), parse_rate(rate)?);
+            builder = builder.rate_limit(self.config.backend.kind.as_str(), parse_rate(rate)?);
             // One limit for the whole campaign, however many workers share it.
             #[cfg(feature = "postgres")]
             if let RunStore::Postgres(pg) = &self.run_store {
@@ -720,14 +715,14 @@ pub(crate) fn generator(v: &VariantsConfig) -> Result<Generator, Error> {
         Some(spec) => Catalogue::builtin().select(&TrapFilter::parse(spec)?)?,
         None => Catalogue::builtin(),
     };
-    let strategy = match v.strategy.as_str() {
-        "stratified" => Strategy::Stratified {
+    let strategy = match v.strategy {
+        StrategyKind::Random => Strategy::Random {
             per_prompt: v.per_prompt,
         },
-        "exhaustive" => Strategy::Exhaustive,
-        _ => Strategy::Random {
+        StrategyKind::Stratified => Strategy::Stratified {
             per_prompt: v.per_prompt,
         },
+        StrategyKind::Exhaustive => Strategy::Exhaustive,
     };
     Ok(Generator::builder(catalogue)
         .strategy(strategy)
@@ -752,7 +747,7 @@ pub(crate) fn check_variants(config: &CampaignConfig) -> Result<(), Error> {
         },
     };
     generator(&config.variants).map_err(|e| usage("variants", e))?;
-    if config.backend.kind == "sim"
+    if config.backend.kind == BackendKind::Sim
         && let Err(e) = framebreak_sim::Profile::named_or_file(&config.backend.profile)
     {
         return Err(Error::Config {

@@ -206,7 +206,8 @@ pub(crate) fn print_config(args: ConfigArgs) -> anyhow::Result<()> {
     use std::io::Write;
     let config = args.campaign.load()?;
     let mut text = config.to_toml_redacted();
-    if let Some(kind) = framebreak::campaign::BackendKind::parse(&config.backend.kind) {
+    {
+        let kind = config.backend.kind;
         let model = config
             .backend
             .model
