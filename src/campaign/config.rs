@@ -253,11 +253,11 @@ pub struct SchedulerConfig {
     pub concurrency: usize,
     /// Submissions per second or minute to the backend (`10/s`, `600/m`),
     /// for the whole campaign (all workers of a PostgreSQL store share it).
-    pub rate: Option<String>,
+    pub rate: Option<crate::campaign::Rate>,
     /// Status polls and downloads per second or minute, per process
     /// (`20/s`); unlimited when unset (polls are still spaced by
     /// `backend.min_poll_interval_ms`).
-    pub poll_rate: Option<String>,
+    pub poll_rate: Option<crate::campaign::Rate>,
     /// Attempts of one job before it fails for good.
     pub max_attempts: u32,
     /// The store: `sqlite` (in the run folder) or `postgres://…`.
@@ -580,15 +580,6 @@ impl CampaignConfig {
         if self.variants.per_prompt == 0 && self.variants.strategy != StrategyKind::Exhaustive {
             return bad("variants.per_prompt", "must be at least 1".into());
         }
-        if let Some(rate) = &self.scheduler.rate {
-            crate::campaign::parse_rate(rate)?;
-        }
-        if let Some(rate) = &self.scheduler.poll_rate {
-            crate::campaign::parse_rate(rate).map_err(|e| Error::Config {
-                source_name: "scheduler.poll_rate".into(),
-                reason: e.to_string(),
-            })?;
-        }
         if !self.backend.models.is_empty()
             && !matches!(
                 self.backend.kind,
@@ -778,7 +769,14 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.scheduler.concurrency, 9);
-        assert_eq!(c.scheduler.rate.as_deref(), Some("2/s"));
+        assert_eq!(
+            c.scheduler
+                .rate
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("2/s")
+        );
         assert_eq!(c.request.width, 320);
     }
 
@@ -843,6 +841,23 @@ mod tests {
         let text = c.to_toml_redacted();
         assert!(text.contains("strategy = \"exhaustive\""), "{text}");
         assert!(text.contains("kind = \"sim\""), "{text}");
+        let e = ConfigLoader::new()
+            .toml("[scheduler]\npoll_rate = \"ten/s\"\n", "rates.toml")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        for part in ["scheduler.poll_rate", "ten/s", "rates.toml", "not a rate"] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        let c = ConfigLoader::new()
+            .toml("[scheduler]\nrate = \"600/m\"\n", "ok.toml")
+            .unwrap()
+            .build()
+            .unwrap();
+        let rate = c.scheduler.rate.as_ref().unwrap();
+        assert!((rate.limit().per_second_rate() - 10.0).abs() < 1e-9);
+        assert!(c.to_toml_redacted().contains("rate = \"600/m\""));
     }
 
     /// A key this build does not know (written by a newer version, say)

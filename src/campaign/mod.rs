@@ -50,6 +50,58 @@ pub use videos::{NOT_IN_STORE, VIDEOS_KEY, VideoStore};
 
 use framebreak_scheduler::RateLimit;
 
+/// A rate as the configuration writes it (`10/s`, `600/m`), parsed once,
+/// when the configuration is loaded: the text it was given and the limit
+/// it means. It is written back as the same text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate {
+    text: String,
+    limit: RateLimit,
+}
+
+impl Rate {
+    /// The limit.
+    #[must_use]
+    pub const fn limit(&self) -> RateLimit {
+        self.limit
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for Rate {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        parse_rate(text).map(|limit| Rate {
+            text: text.trim().to_owned(),
+            limit,
+        })
+    }
+}
+
+impl serde::Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(|e: Error| match e {
+            Error::Config { reason, .. } => {
+                serde::de::Error::custom(format!("{text:?} is not a rate: {reason}"))
+            }
+            other => serde::de::Error::custom(other),
+        })
+    }
+}
+
 /// Parses `10/s`, `600/m` or `600/min` into a rate limit.
 ///
 /// # Errors

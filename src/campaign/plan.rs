@@ -9,7 +9,7 @@ use framebreak_client::{Adjustment, VideoRequest};
 
 use crate::campaign::backend;
 use crate::campaign::run::{check_variants, conform, generator, prompts};
-use crate::campaign::{CampaignConfig, Error, parse_rate};
+use crate::campaign::{CampaignConfig, Error};
 use crate::cost::{Estimate, Price, Usd};
 
 /// What a campaign would do (see [`plan`]).
@@ -85,7 +85,7 @@ pub fn plan(config: &CampaignConfig) -> Result<Plan, Error> {
     };
     let min_wall = match &config.scheduler.rate {
         Some(rate) => {
-            let per_second = parse_rate(rate)?.per_second_rate();
+            let per_second = rate.limit().per_second_rate();
             Some(Duration::from_secs_f64(jobs as f64 / per_second))
         }
         None => None,

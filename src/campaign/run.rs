@@ -24,7 +24,6 @@ use crate::campaign::store::RunStore;
 use crate::campaign::videos::VideoStore;
 use crate::campaign::{
     CampaignConfig, ConfigLoader, Error, RunDir, StrategyKind, VariantsConfig, new_run_id,
-    parse_rate,
 };
 use crate::job::JobPayload;
 use crate::row::ResultRow;
@@ -466,7 +465,7 @@ impl Campaign {
             keep_videos: self.config.output.keep_videos,
             spend: self.spend.clone(),
             pacer: match &s.poll_rate {
-                Some(rate) => Some(Arc::new(parse_rate(rate)?.pacer())),
+                Some(rate) => Some(Arc::new(rate.limit().pacer())),
                 None => None,
             },
             polling: Polling {
@@ -503,7 +502,7 @@ impl Campaign {
                 },
             );
         if let Some(rate) = &s.rate {
-            builder = builder.rate_limit(self.config.backend.kind.as_str(), parse_rate(rate)?);
+            builder = builder.rate_limit(self.config.backend.kind.as_str(), rate.limit());
             // One limit for the whole campaign, however many workers share it.
             #[cfg(feature = "postgres")]
             if let RunStore::Postgres(pg) = &self.run_store {
