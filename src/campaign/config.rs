@@ -285,12 +285,60 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// Where videos are analysed (`analysis.device`): `auto` or one device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// Each video on the least loaded device found (CUDA GPUs, else the
+    /// CPU).
+    #[default]
+    Auto,
+    /// Every video on this device (`cpu`, `cuda:0`).
+    Fixed(framebreak_gpu::DeviceId),
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Fixed(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "auto" => Ok(Self::Auto),
+            other => other
+                .parse()
+                .map(Self::Fixed)
+                .map_err(|e| format!("{text:?} is not auto, cpu or cuda:N: {e}")),
+        }
+    }
+}
+
+impl Serialize for DeviceChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Where and how videos are analysed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalysisConfig {
     /// `auto` (the best device found), `cpu` or `cuda:N`.
-    pub device: String,
+    pub device: DeviceChoice,
     /// Analysis size: the longest side in pixels.
     pub size: u32,
     /// Analyse at most this many frames per video.
@@ -302,7 +350,7 @@ pub struct AnalysisConfig {
 impl Default for AnalysisConfig {
     fn default() -> Self {
         Self {
-            device: "auto".into(),
+            device: DeviceChoice::Auto,
             size: 320,
             max_frames: Some(96),
             workers: None,
@@ -858,6 +906,25 @@ mod tests {
         let rate = c.scheduler.rate.as_ref().unwrap();
         assert!((rate.limit().per_second_rate() - 10.0).abs() < 1e-9);
         assert!(c.to_toml_redacted().contains("rate = \"600/m\""));
+        let e = ConfigLoader::new()
+            .toml("[analysis]\ndevice = \"tpu:0\"\n", "gpu.toml")
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        for part in ["analysis.device", "tpu:0", "gpu.toml", "cuda:N"] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        let c = ConfigLoader::new()
+            .toml("[analysis]\ndevice = \"cuda:1\"\n", "ok.toml")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.analysis.device,
+            DeviceChoice::Fixed(framebreak_gpu::DeviceId::Cuda(1))
+        );
+        assert!(c.to_toml_redacted().contains("device = \"cuda:1\""));
     }
 
     /// A key this build does not know (written by a newer version, say)

@@ -21,9 +21,7 @@ use framebreak_client::{
     VideoBackend, VideoBackendExt,
 };
 use framebreak_defects::{Analyzer, Compute};
-use framebreak_gpu::{
-    DeviceId, DeviceManager, DeviceSelector, DistributionStrategy, candle_device,
-};
+use framebreak_gpu::{DeviceManager, DeviceSelector, DistributionStrategy, candle_device};
 use framebreak_media::{ReadOptions, Resize, Sampling};
 use framebreak_scheduler::{
     Abandoned, Failure, FailureCategory, Handler, Hold, Pacer, SpendLedger, Step, StepContext,
@@ -34,7 +32,7 @@ use tokio::sync::Semaphore;
 
 use crate::campaign::backend::Truth;
 use crate::campaign::guard::SubmitGuard;
-use crate::campaign::{AnalysisConfig, Error, VideoStore};
+use crate::campaign::{AnalysisConfig, DeviceChoice, Error, VideoStore};
 use crate::cost::Usd;
 use crate::job::{JobPayload, JobResult};
 
@@ -129,17 +127,12 @@ impl Analysis {
         let workers = config.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
-        let devices = if config.device == "auto" {
-            Devices::Chosen(
+        let devices = match config.device {
+            DeviceChoice::Auto => Devices::Chosen(
                 DeviceManager::discover(),
                 DistributionStrategy::LeastLoaded.build(),
-            )
-        } else {
-            let id: DeviceId = config.device.parse().map_err(|e| Error::Config {
-                source_name: "analysis.device".into(),
-                reason: format!("{e}"),
-            })?;
-            Devices::Fixed(candle_device(id)?)
+            ),
+            DeviceChoice::Fixed(id) => Devices::Fixed(candle_device(id)?),
         };
         let threads = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)
@@ -934,7 +927,7 @@ mod tests {
     /// A handler around `backend` with a small analysis on the CPU.
     fn test_handler(backend: Arc<dyn VideoBackend>, run_dir: &std::path::Path) -> VideoHandler {
         let config = AnalysisConfig {
-            device: "cpu".into(),
+            device: DeviceChoice::Fixed(framebreak_gpu::DeviceId::Cpu),
             size: 96,
             ..AnalysisConfig::default()
         };

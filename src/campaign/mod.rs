@@ -33,8 +33,9 @@ mod videos;
 
 pub use backend::{BackendKind, SIM_JOURNAL};
 pub use config::{
-    AnalysisConfig, BackendConfig, CampaignConfig, ConfigLoader, DEFAULT_CONFIG_FILE, ENV_PREFIX,
-    OutputConfig, RequestConfig, SchedulerConfig, StrategyKind, VariantsConfig, redact_url,
+    AnalysisConfig, BackendConfig, CampaignConfig, ConfigLoader, DEFAULT_CONFIG_FILE, DeviceChoice,
+    ENV_PREFIX, OutputConfig, RequestConfig, SchedulerConfig, StrategyKind, VariantsConfig,
+    redact_url,
 };
 pub use error::{Error, StoreProblem};
 pub use handler::VIDEOS_DIR;

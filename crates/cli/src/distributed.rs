@@ -184,10 +184,18 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let device = args
+    let device = match args
         .device
         .clone()
-        .or_else(|| std::env::var(DEVICE_VAR).ok());
+        .map(|d| ("--device", d))
+        .or_else(|| std::env::var(DEVICE_VAR).ok().map(|d| (DEVICE_VAR, d)))
+    {
+        Some((source, text)) => Some(
+            text.parse::<framebreak::campaign::DeviceChoice>()
+                .map_err(|e| Usage(format!("{source}: {e}")))?,
+        ),
+        None => None,
+    };
     let concurrency = match args.concurrency {
         Some(n) => Some(n),
         None => env_count(CONCURRENCY_VAR)?,
@@ -215,8 +223,8 @@ pub(crate) fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let make = async {
         Ok(Campaign::join(&args.store, &args.run, |c| {
             c.output.runs_dir = args.runs_dir.clone();
-            if let Some(d) = &device {
-                c.analysis.device = d.clone();
+            if let Some(d) = device {
+                c.analysis.device = d;
             }
             if let Some(n) = concurrency {
                 c.scheduler.concurrency = n;
