@@ -856,75 +856,64 @@ mod tests {
         assert!(e.contains("midjourney") && e.contains("replicate"), "{e}");
         // Typed keys are parsed once, at load: the error names the key, the
         // layer that set it and the accepted values.
-        let e = ConfigLoader::new()
-            .toml("[variants]\nstrategy = \"wobble\"\n", "framebreak.toml")
-            .unwrap()
-            .build()
-            .unwrap_err()
-            .to_string();
-        for part in [
-            "variants.strategy",
-            "wobble",
-            "framebreak.toml",
-            "stratified",
+        for (toml, source, parts) in [
+            (
+                "[variants]\nstrategy = \"wobble\"\n",
+                "framebreak.toml",
+                ["variants.strategy", "wobble", "stratified"],
+            ),
+            (
+                "[backend]\nkind = \"sora\"\n",
+                "team.toml",
+                ["backend.kind", "sora", "sim-http"],
+            ),
+            (
+                "[scheduler]\npoll_rate = \"ten/s\"\n",
+                "rates.toml",
+                ["scheduler.poll_rate", "ten/s", "not a rate"],
+            ),
+            (
+                "[analysis]\ndevice = \"tpu:0\"\n",
+                "gpu.toml",
+                ["analysis.device", "tpu:0", "cuda:N"],
+            ),
         ] {
-            assert!(e.contains(part), "{part}: {e}");
-        }
-        let e = ConfigLoader::new()
-            .toml("[backend]\nkind = \"sora\"\n", "team.toml")
-            .unwrap()
-            .build()
-            .unwrap_err()
-            .to_string();
-        for part in ["backend.kind", "sora", "team.toml", "sim-http"] {
-            assert!(e.contains(part), "{part}: {e}");
+            let e = ConfigLoader::new()
+                .toml(toml, source)
+                .unwrap()
+                .build()
+                .unwrap_err()
+                .to_string();
+            for part in parts.iter().chain([&source]) {
+                assert!(e.contains(part), "{part}: {e}");
+            }
         }
         let c = ConfigLoader::new()
-            .toml("[variants]\nstrategy = \"exhaustive\"\n", "ok.toml")
+            .toml(
+                "[variants]\nstrategy = \"exhaustive\"\n[scheduler]\nrate = \"600/m\"\n\
+                 [analysis]\ndevice = \"cuda:1\"\n",
+                "ok.toml",
+            )
             .unwrap()
             .build()
             .unwrap();
         assert_eq!(c.variants.strategy, StrategyKind::Exhaustive);
-        // Written back as the same words (campaign.toml of a run folder).
-        let text = c.to_toml_redacted();
-        assert!(text.contains("strategy = \"exhaustive\""), "{text}");
-        assert!(text.contains("kind = \"sim\""), "{text}");
-        let e = ConfigLoader::new()
-            .toml("[scheduler]\npoll_rate = \"ten/s\"\n", "rates.toml")
-            .unwrap()
-            .build()
-            .unwrap_err()
-            .to_string();
-        for part in ["scheduler.poll_rate", "ten/s", "rates.toml", "not a rate"] {
-            assert!(e.contains(part), "{part}: {e}");
-        }
-        let c = ConfigLoader::new()
-            .toml("[scheduler]\nrate = \"600/m\"\n", "ok.toml")
-            .unwrap()
-            .build()
-            .unwrap();
         let rate = c.scheduler.rate.as_ref().unwrap();
         assert!((rate.limit().per_second_rate() - 10.0).abs() < 1e-9);
-        assert!(c.to_toml_redacted().contains("rate = \"600/m\""));
-        let e = ConfigLoader::new()
-            .toml("[analysis]\ndevice = \"tpu:0\"\n", "gpu.toml")
-            .unwrap()
-            .build()
-            .unwrap_err()
-            .to_string();
-        for part in ["analysis.device", "tpu:0", "gpu.toml", "cuda:N"] {
-            assert!(e.contains(part), "{part}: {e}");
-        }
-        let c = ConfigLoader::new()
-            .toml("[analysis]\ndevice = \"cuda:1\"\n", "ok.toml")
-            .unwrap()
-            .build()
-            .unwrap();
         assert_eq!(
             c.analysis.device,
             DeviceChoice::Fixed(framebreak_gpu::DeviceId::Cuda(1))
         );
-        assert!(c.to_toml_redacted().contains("device = \"cuda:1\""));
+        // Written back as the same words (campaign.toml of a run folder).
+        let text = c.to_toml_redacted();
+        for line in [
+            "strategy = \"exhaustive\"",
+            "kind = \"sim\"",
+            "rate = \"600/m\"",
+            "device = \"cuda:1\"",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
     }
 
     /// A key this build does not know (written by a newer version, say)
