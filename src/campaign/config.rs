@@ -261,7 +261,7 @@ pub struct SchedulerConfig {
     /// Attempts of one job before it fails for good.
     pub max_attempts: u32,
     /// The store: `sqlite` (in the run folder) or `postgres://…`.
-    pub store: String,
+    pub store: StoreUrl,
     /// How long a worker's lease on a job lasts without a heartbeat: a
     /// killed worker's jobs go back to the others after this, seconds.
     pub lease_ttl_secs: u64,
@@ -278,7 +278,7 @@ impl Default for SchedulerConfig {
             rate: None,
             poll_rate: None,
             max_attempts: 5,
-            store: "sqlite".into(),
+            store: StoreUrl::Sqlite,
             lease_ttl_secs: 30,
             store_outage_secs: 120,
         }
@@ -730,9 +730,90 @@ impl CampaignConfig {
     #[must_use]
     pub fn to_toml_redacted(&self) -> String {
         let mut copy = self.clone();
-        copy.scheduler.store = redact_url(&copy.scheduler.store);
+        if let StoreUrl::Postgres(url) = &mut copy.scheduler.store {
+            *url = redact_url(url);
+        }
         copy.backend.base_url = copy.backend.base_url.as_deref().map(redact_url);
         toml::to_string_pretty(&copy).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+/// Where the jobs of a run live (`scheduler.store`), parsed once, at load.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum StoreUrl {
+    /// `sqlite`: `jobs.sqlite` in the run folder (the default).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL server, as written: `postgres://…` (or
+    /// `postgresql://…`), or `postgres` for the one `DATABASE_URL` names.
+    Postgres(String),
+}
+
+impl StoreUrl {
+    /// The store as written (a URL with its password: for connecting only;
+    /// `Display` and `Debug` hide the password).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres(url) => url,
+        }
+    }
+
+    /// Whether it is a PostgreSQL store (shared by workers).
+    #[must_use]
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
+impl std::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(self.as_str()))
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreUrl({self})")
+    }
+}
+
+impl std::str::FromStr for StoreUrl {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let text = text.trim();
+        if text == "sqlite" {
+            Ok(Self::Sqlite)
+        } else if crate::campaign::is_postgres(text) {
+            Ok(Self::Postgres(text.to_owned()))
+        } else {
+            Err(Error::Config {
+                source_name: "scheduler.store".into(),
+                reason: format!(
+                    "{:?} is not a store: use `sqlite`, `postgres://…`, or `postgres` with \
+                     {} set",
+                    redact_url(text),
+                    crate::campaign::DATABASE_URL
+                ),
+            })
+        }
+    }
+}
+
+impl Serialize for StoreUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StoreUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(|e: Error| match e {
+            Error::Config { reason, .. } => serde::de::Error::custom(reason),
+            other => serde::de::Error::custom(other),
+        })
     }
 }
 
@@ -877,6 +958,11 @@ mod tests {
                 "gpu.toml",
                 ["analysis.device", "tpu:0", "cuda:N"],
             ),
+            (
+                "[scheduler]\nstore = \"mysql://u:hunter2@db/x\"\n",
+                "db.toml",
+                ["scheduler.store", "not a store", "postgres://"],
+            ),
         ] {
             let e = ConfigLoader::new()
                 .toml(toml, source)
@@ -887,6 +973,25 @@ mod tests {
             for part in parts.iter().chain([&source]) {
                 assert!(e.contains(part), "{part}: {e}");
             }
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        // A PostgreSQL store keeps its URL for connecting and shows it
+        // without the password.
+        let c = ConfigLoader::new()
+            .set("scheduler.store", "postgres://u:hunter2@db/x")
+            .build()
+            .unwrap();
+        assert!(c.scheduler.store.is_postgres());
+        assert_eq!(c.scheduler.store.as_str(), "postgres://u:hunter2@db/x");
+        for shown in [
+            format!("{c:?}"),
+            c.scheduler.store.to_string(),
+            c.to_toml_redacted(),
+        ] {
+            assert!(
+                !shown.contains("hunter2") && shown.contains("db/x"),
+                "{shown}"
+            );
         }
         let c = ConfigLoader::new()
             .toml(

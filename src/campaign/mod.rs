@@ -34,8 +34,8 @@ mod videos;
 pub use backend::{BackendKind, SIM_JOURNAL};
 pub use config::{
     AnalysisConfig, BackendConfig, CampaignConfig, ConfigLoader, DEFAULT_CONFIG_FILE, DeviceChoice,
-    ENV_PREFIX, OutputConfig, RequestConfig, SchedulerConfig, StrategyKind, VariantsConfig,
-    redact_url,
+    ENV_PREFIX, OutputConfig, RequestConfig, SchedulerConfig, StoreUrl, StrategyKind,
+    VariantsConfig, redact_url,
 };
 pub use error::{Error, StoreProblem};
 pub use handler::VIDEOS_DIR;

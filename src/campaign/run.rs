@@ -113,7 +113,7 @@ impl Campaign {
         // A shared store's run is the store's: an interrupted submit is
         // finished by submitting again, from this machine or any other, and
         // the store (not this folder) says whether the id is free.
-        let shared = crate::campaign::is_postgres(&config.scheduler.store);
+        let shared = config.scheduler.store.is_postgres();
         if exists && !shared {
             return Err(Error::Config {
                 source_name: format!("run id {id:?}"),
@@ -177,7 +177,7 @@ impl Campaign {
         let run = RunDir::open(runs_dir, run)?;
         let mut config = run.load_config()?;
         if let Some(store) = store {
-            config.scheduler.store = store.to_owned();
+            config.scheduler.store = store.parse()?;
         }
         Self::assemble(config, run, Opening::Existing).await
     }
@@ -202,7 +202,7 @@ impl Campaign {
         config.validate()?;
         run.save_config(&config)?;
         if let Some(store) = store {
-            config.scheduler.store = store.to_owned();
+            config.scheduler.store = store.parse()?;
         }
         Self::assemble(config, run, Opening::Existing).await
     }
@@ -923,7 +923,7 @@ pub async fn local_copy(
     adjust: impl FnOnce(&mut CampaignConfig),
 ) -> Result<(CampaignConfig, RunDir), Error> {
     let mut probe = CampaignConfig::default();
-    probe.scheduler.store = store.to_owned();
+    probe.scheduler.store = store.parse()?;
     let shared = RunStore::attach(&probe, run_id).await?;
     let text = shared
         .load_config()
@@ -961,7 +961,7 @@ pub async fn local_copy(
             }
             other => other,
         })?;
-    config.scheduler.store = store.to_owned();
+    config.scheduler.store = store.parse()?;
     adjust(&mut config);
     let runs_dir = config.output.runs_dir.clone();
     let run = match RunDir::open(&runs_dir, run_id) {

@@ -63,7 +63,7 @@ pub fn is_postgres(store: &str) -> bool {
 /// [`Error::Scheduler`] when the database refuses.
 pub async fn drop_run(store: &str, run_id: &str) -> Result<u64, Error> {
     let mut config = CampaignConfig::default();
-    config.scheduler.store = store.to_owned();
+    config.scheduler.store = store.parse()?;
     let attached = RunStore::attach(&config, run_id).await?;
     #[cfg(feature = "postgres")]
     if let RunStore::Postgres(pg) = &attached {
@@ -247,7 +247,7 @@ impl RunStore {
     /// [`Error::StoreLost`] saying what is wrong and how to recover; as
     /// [`RunStore::open`] otherwise.
     pub async fn open_existing(config: &CampaignConfig, run: &RunDir) -> Result<Self, Error> {
-        let is_sqlite = config.scheduler.store == "sqlite";
+        let is_sqlite = !config.scheduler.store.is_postgres();
         let path = run.path().join(STORE_FILE);
         let lost = |problem| Error::StoreLost {
             run_id: run.id().to_owned(),

@@ -119,7 +119,7 @@ pub(crate) struct StatusArgs {
 
 pub(crate) fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     let config = args.campaign.load()?;
-    if !is_postgres(&config.scheduler.store) {
+    if !config.scheduler.store.is_postgres() {
         return Err(Usage(
             "framebreak submit needs a shared store: --store postgres://… (or `postgres` with DATABASE_URL); \
              for one machine, `framebreak run` does it all"
@@ -135,7 +135,7 @@ pub(crate) fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         };
         let enqueued = campaign.enqueue().await?;
         let id = campaign.run_dir().id();
-        let shown = redact_url(&store);
+        let shown = store.to_string();
         eprintln!(
             "framebreak: run {id}: {} jobs enqueued ({} controls) in {shown}",
             enqueued.added, enqueued.controls
@@ -307,7 +307,7 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
         let runs: Vec<(String, Counts, Option<u64>, Option<Usd>)> = match (&args.store, &args.run) {
             (Some(store), run) if is_postgres(store) => {
                 let mut config = framebreak::campaign::CampaignConfig::default();
-                config.scheduler.store = store.clone();
+                config.scheduler.store = store.parse()?;
                 let this = run.as_deref().unwrap_or("default");
                 let shared = RunStore::attach(&config, this).await?;
                 let unknown = match run {
@@ -330,7 +330,7 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                 let dir = RunDir::open(&args.runs_dir, run)?;
                 let mut config = dir.load_config()?;
                 if let Some(store) = &args.store {
-                    config.scheduler.store = store.clone();
+                    config.scheduler.store = store.parse()?;
                 }
                 vec![one_run(&config, &dir).await?]
             }
@@ -350,7 +350,7 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                     let Ok(config) = dir.load_config() else {
                         continue;
                     };
-                    if config.scheduler.store != "sqlite" {
+                    if config.scheduler.store.is_postgres() {
                         continue;
                     }
                     out.push(one_run(&config, &dir).await?);

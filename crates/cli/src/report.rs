@@ -83,7 +83,7 @@ async fn open(
         Ok(dir) => {
             let mut config = dir.load_config()?;
             if let Some(store) = store {
-                config.scheduler.store = store.to_owned();
+                config.scheduler.store = store.parse()?;
             }
             (dir, config)
         }

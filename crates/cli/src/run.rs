@@ -214,7 +214,11 @@ fn retry_selection(
 /// not the default: a PostgreSQL run's saved configuration never holds its
 /// password, so resuming one needs the store again.
 fn explicit_store(config: &framebreak::campaign::CampaignConfig) -> Option<&str> {
-    (config.scheduler.store != "sqlite").then_some(config.scheduler.store.as_str())
+    config
+        .scheduler
+        .store
+        .is_postgres()
+        .then_some(config.scheduler.store.as_str())
 }
 
 /// What this process does with the campaign.
@@ -284,7 +288,7 @@ pub(crate) fn drive(
             "framebreak: run {id} in {} (backend {}, store {})",
             campaign.run_dir().path().display(),
             campaign.config().backend.kind,
-            framebreak::campaign::redact_url(&campaign.config().scheduler.store),
+            campaign.config().scheduler.store,
         ));
         if campaign.price().is_none() {
             let (kind, model) = campaign.config().priced_model();
