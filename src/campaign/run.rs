@@ -464,10 +464,10 @@ impl Campaign {
             videos: self.videos.clone(),
             keep_videos: self.config.output.keep_videos,
             spend: self.spend.clone(),
-            pacer: match &s.poll_rate {
-                Some(rate) => Some(Arc::new(rate.limit().pacer())),
-                None => None,
-            },
+            pacer: s
+                .poll_rate
+                .as_ref()
+                .map(|rate| Arc::new(rate.limit().pacer())),
             polling: Polling {
                 timeout: Duration::from_secs(self.config.backend.generation_timeout_secs),
                 max_interval: Duration::from_secs(
