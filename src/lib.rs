@@ -37,6 +37,7 @@ pub use framebreak_scheduler as scheduler;
 pub use framebreak_sim as sim;
 pub use framebreak_telemetry as telemetry;
 pub use framebreak_variants as variants;
+pub use framebreak_vocab as vocab;
 
 pub mod campaign;
 pub mod cost;
