@@ -66,32 +66,33 @@ impl<'de> serde::Deserialize<'de> for BackendKind {
 }
 
 impl BackendKind {
-    /// Every name `backend.kind` accepts.
-    pub const NAMES: [&'static str; 8] = [
-        "sim",
-        "sim-http",
-        "openai",
-        "replicate",
-        "fal",
-        "runway",
-        "luma",
-        "veo",
+    /// Every kind, in the order of [`BackendKind::NAMES`].
+    pub const ALL: [Self; 8] = [
+        Self::Sim,
+        Self::SimHttp,
+        Self::OpenAi,
+        Self::Replicate,
+        Self::Fal,
+        Self::Runway,
+        Self::Luma,
+        Self::Veo,
     ];
+
+    /// Every name `backend.kind` accepts.
+    pub const NAMES: [&'static str; 8] = {
+        let mut names = [""; 8];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
 
     /// The kind named `name`, if any.
     #[must_use]
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "sim" => Self::Sim,
-            "sim-http" => Self::SimHttp,
-            "openai" => Self::OpenAi,
-            "replicate" => Self::Replicate,
-            "fal" => Self::Fal,
-            "runway" => Self::Runway,
-            "luma" => Self::Luma,
-            "veo" => Self::Veo,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
     /// The name `backend.kind` writes it with (`sim-http`).
@@ -285,5 +286,22 @@ fn plain(backend: Arc<dyn VideoBackend>) -> Built {
         backend,
         truth: Truth::None,
         sim: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_name() {
+        assert_eq!(BackendKind::NAMES.len(), BackendKind::ALL.len());
+        for (kind, name) in BackendKind::ALL.into_iter().zip(BackendKind::NAMES) {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(BackendKind::parse(name), Some(kind));
+            assert_eq!(name.parse::<BackendKind>(), Ok(kind));
+        }
+        let e = "sora".parse::<BackendKind>().unwrap_err();
+        assert!(e.contains("sora") && e.contains("sim-http"), "{e}");
     }
 }
