@@ -6,6 +6,7 @@
 //!   retry bounds, half-open trials);
 //! - `crash`: 10,000 jobs, kill -9 several times, exactly-once submission;
 //! - `faults`: 5xx, 429 and timeouts; no retry storm; measured request rate;
+//! - `emitted`: the metric names of the contract, seen by a recorder;
 //! - `shared_limit`: rate limits taken from a shared limiter;
 //! - `postgres` (feature `postgres`): the PostgreSQL store and rate limiter
 //!   against a real server (`FRAMEBREAK_TEST_DATABASE_URL`, see scripts/pg).
@@ -15,6 +16,7 @@
 
 mod conformance;
 mod crash;
+mod emitted;
 mod engine;
 mod faults;
 #[cfg(feature = "postgres")]
