@@ -50,6 +50,9 @@ enum Decisions {
 pub struct Analyzer {
     compute: Compute,
     detectors: Vec<Box<dyn DefectDetector>>,
+    /// Detectors added beside the proposers: their findings are reported
+    /// as found, never re-decided by the model.
+    extra: Vec<Box<dyn DefectDetector>>,
     decisions: Decisions,
     read: ReadOptions,
     window: Window,
@@ -63,6 +66,14 @@ impl fmt::Debug for Analyzer {
                 "detectors",
                 &self
                     .detectors
+                    .iter()
+                    .map(|d| d.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "extra",
+                &self
+                    .extra
                     .iter()
                     .map(|d| d.name().to_owned())
                     .collect::<Vec<_>>(),
@@ -94,6 +105,7 @@ impl Analyzer {
         Analyzer {
             compute: Compute::cpu(),
             detectors: default_detectors(),
+            extra: Vec::new(),
             decisions: Decisions::Embedded,
             read: ReadOptions::default(),
             window: Window::default(),
@@ -128,6 +140,16 @@ impl Analyzer {
     #[must_use]
     pub fn detectors(mut self, detectors: Vec<Box<dyn DefectDetector>>) -> Self {
         self.detectors = detectors;
+        self
+    }
+
+    /// Adds `detector` beside the proposers. Its findings are reported as
+    /// it finds them, whatever their kind: the decision model was trained
+    /// on the proposers' findings and does not re-decide anyone else's.
+    /// This is how a custom detector runs inside a campaign.
+    #[must_use]
+    pub fn extra_detector(mut self, detector: impl DefectDetector + 'static) -> Self {
+        self.extra.push(Box::new(detector));
         self
     }
 
@@ -186,7 +208,9 @@ impl Analyzer {
                 || Evidence::new(clip),
             );
             let (metrics, evidence) = (metrics?, evidence?);
-            return Ok(self.report(file, clip, self.proposals(&evidence), metrics));
+            let mut found = self.proposals(&evidence);
+            found.extend(self.extras(&evidence));
+            return Ok(self.report(file, clip, found, metrics));
         };
         let (clip_metrics, evidence) = self.measure(clip)?;
         // The scene's features need no proposal: measured beside the detectors.
@@ -198,6 +222,7 @@ impl Analyzer {
         let probabilities = model.probabilities(&features)?;
         let mut decided = findings(&probabilities, &model.thresholds(), &proposals);
         decided.extend(proposals.into_iter().filter(|p| !DECIDED.contains(&p.kind)));
+        decided.extend(self.extras(&evidence));
         Ok(self.report(file, clip, decided, clip_metrics.summary))
     }
 
@@ -260,6 +285,11 @@ impl Analyzer {
             .map(|d| d.detect(evidence))
             .collect();
         per_detector.into_iter().flatten().collect()
+    }
+
+    /// The extra detectors' findings, in the order they were added.
+    fn extras(&self, evidence: &Evidence<'_>) -> Vec<Finding> {
+        self.extra.iter().flat_map(|d| d.detect(evidence)).collect()
     }
 
     fn model(&self) -> Result<Option<Arc<DecisionModel>>, Error> {

@@ -487,3 +487,44 @@ fn creeping_texture_is_texture_bleed() {
         23,
     );
 }
+
+/// Says "flicker" at frame 3 of every clip: a kind the decision model
+/// decides, to show whose findings it re-decides.
+struct Says;
+
+impl DefectDetector for Says {
+    fn detect(&self, _: &Evidence<'_>) -> Vec<Finding> {
+        vec![Finding::new(DefectKind::Flicker, 3, 3, 0.9)]
+    }
+
+    fn name(&self) -> &str {
+        "says"
+    }
+}
+
+#[test]
+fn an_extra_detector_is_reported_as_found_and_a_replaced_proposer_is_decided() {
+    let clip = clean();
+    let says = |r: &framebreak_defects::VideoReport| {
+        r.defects
+            .iter()
+            .any(|f| f.kind == DefectKind::Flicker && f.start_frame == 3)
+    };
+    let analyzer = framebreak_defects::Analyzer::new();
+    let plain = analyzer.analyze_clip("clean", &clip).unwrap();
+    assert!(!says(&plain), "{:?}", plain.defects);
+    let extra = framebreak_defects::Analyzer::new()
+        .extra_detector(Says)
+        .analyze_clip("clean", &clip)
+        .unwrap();
+    assert!(says(&extra), "{:?}", extra.defects);
+    // The same finding from a proposer is one feature among many for the
+    // model, which a clean pan does not turn into a flicker.
+    let mut proposers = default_detectors();
+    proposers.push(Box::new(Says));
+    let decided = framebreak_defects::Analyzer::new()
+        .detectors(proposers)
+        .analyze_clip("clean", &clip)
+        .unwrap();
+    assert!(!says(&decided), "{:?}", decided.defects);
+}
