@@ -47,6 +47,39 @@ pub struct CampaignConfig {
     /// (`[pricing."luma:ray-2"] per_second = "0.08usd"`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub pricing: std::collections::BTreeMap<String, crate::cost::PriceConfig>,
+    /// The parts a program gave in code instead of this configuration
+    /// (see [`CampaignBuilder`](crate::campaign::CampaignBuilder)),
+    /// recorded by name when the run is made.
+    #[serde(skip_serializing_if = "InCode::is_empty")]
+    pub in_code: InCode,
+}
+
+/// The parts of a run given in code ([`CampaignBuilder`](crate::campaign::CampaignBuilder))
+/// rather than by its configuration, by the names the program gave them.
+/// A run made with such parts is reopened only with the same parts: a
+/// backend swapped mid-run would be asked for another provider's jobs, and
+/// other detectors or variants would mix two campaigns in one report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct InCode {
+    /// The backend's name (its lane in the scheduler).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// The extra detectors' names, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detectors: Vec<String>,
+    /// The variant generator's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator: Option<String>,
+}
+
+impl InCode {
+    /// Whether nothing was given in code.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.backend.is_none() && self.detectors.is_empty() && self.generator.is_none()
+    }
 }
 
 /// What a run may spend.
@@ -669,7 +702,7 @@ impl CampaignConfig {
                 return bad("variants.traps", e.to_string());
             }
         }
-        self.request.validate(self.backend.kind.as_str())?;
+        self.request.validate(self.backend_name())?;
         if self.analysis.size < 16 {
             return bad(
                 "analysis.size",
@@ -701,12 +734,27 @@ impl CampaignConfig {
     /// else the backend's default.
     #[must_use]
     pub fn priced_model(&self) -> (&str, String) {
+        let default = if self.in_code.backend.is_some() {
+            "default"
+        } else {
+            self.backend.kind.default_model()
+        };
         let model = self
             .backend
             .model
             .clone()
-            .unwrap_or_else(|| self.backend.kind.default_model().to_owned());
-        (self.backend.kind.as_str(), model)
+            .unwrap_or_else(|| default.to_owned());
+        (self.backend_name(), model)
+    }
+
+    /// The name of the run's backend: the one given in code, else the
+    /// configured kind's (`sim`, `luma`…). It names the backend's lane.
+    #[must_use]
+    pub fn backend_name(&self) -> &str {
+        self.in_code
+            .backend
+            .as_deref()
+            .unwrap_or(self.backend.kind.as_str())
     }
 
     /// The price of one request of the run's model (configured, else
@@ -716,11 +764,14 @@ impl CampaignConfig {
     ///
     /// [`Error::Config`] naming a `pricing` key that is wrong.
     pub fn price(&self) -> Result<Option<crate::cost::Price>, Error> {
-        let list = crate::cost::PriceList::new(&self.pricing, &crate::campaign::BackendKind::NAMES)
-            .map_err(|(source_name, reason)| Error::Config {
+        let mut names = crate::campaign::BackendKind::NAMES.to_vec();
+        names.extend(self.in_code.backend.as_deref());
+        let list = crate::cost::PriceList::new(&self.pricing, &names).map_err(
+            |(source_name, reason)| Error::Config {
                 source_name,
                 reason,
-            })?;
+            },
+        )?;
         let (kind, model) = self.priced_model();
         Ok(list.get(kind, &model))
     }

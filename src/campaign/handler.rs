@@ -20,7 +20,7 @@ use framebreak_client::{
     Asset, DEFAULT_MAX_DOWNLOAD_BYTES, JobState as RemoteState, Lookup, RemoteJob, SubmitEffect,
     VideoBackend, VideoBackendExt,
 };
-use framebreak_defects::{Analyzer, Compute};
+use framebreak_defects::{Analyzer, Compute, DefectDetector};
 use framebreak_gpu::{DeviceManager, DeviceSelector, DistributionStrategy, candle_device};
 use framebreak_media::{ReadOptions, Resize, Sampling};
 use framebreak_scheduler::{
@@ -94,6 +94,8 @@ pub(crate) struct Analysis {
     read: ReadOptions,
     permits: Semaphore,
     workers: usize,
+    /// Detectors given in code, run beside the built-in ones.
+    extra: Arc<[Arc<dyn DefectDetector>]>,
     /// The threads analyses run on: `workers` of them for the campaign's
     /// life. Not the runtime's blocking pool: its threads come and go, and
     /// each that ever ran a matrix product keeps the product's per-thread
@@ -114,7 +116,11 @@ impl std::fmt::Debug for Analysis {
 }
 
 impl Analysis {
-    pub(crate) fn new(config: &AnalysisConfig) -> Result<Self, Error> {
+    pub(crate) fn new(
+        config: &AnalysisConfig,
+        selector: Option<Box<dyn DeviceSelector>>,
+        extra: Vec<Arc<dyn DefectDetector>>,
+    ) -> Result<Self, Error> {
         let read = ReadOptions {
             sampling: Sampling::Every,
             resize: Some(Resize::MaxSide(config.size)),
@@ -127,12 +133,21 @@ impl Analysis {
         let workers = config.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
-        let devices = match config.device {
-            DeviceChoice::Auto => Devices::Chosen(
+        let devices = match (config.device, selector) {
+            (DeviceChoice::Auto, selector) => Devices::Chosen(
                 DeviceManager::discover(),
-                DistributionStrategy::LeastLoaded.build(),
+                selector.unwrap_or_else(|| DistributionStrategy::LeastLoaded.build()),
             ),
-            DeviceChoice::Fixed(id) => Devices::Fixed(candle_device(id)?),
+            (DeviceChoice::Fixed(id), None) => Devices::Fixed(candle_device(id)?),
+            (DeviceChoice::Fixed(id), Some(_)) => {
+                return Err(Error::Config {
+                    source_name: "analysis.device".into(),
+                    reason: format!(
+                        "{id} names one device, so a device selector given in code would never \
+                         choose; set it to `auto`"
+                    ),
+                });
+            }
         };
         let threads = rayon::ThreadPoolBuilder::new()
             .num_threads(workers)
@@ -147,6 +162,7 @@ impl Analysis {
             read,
             permits: Semaphore::new(workers),
             workers,
+            extra: extra.into(),
             threads,
         })
     }
@@ -187,6 +203,7 @@ impl Analysis {
             }
         };
         let read = self.read.clone();
+        let extra = self.extra.clone();
         let label = match device.location() {
             candle_core::DeviceLocation::Cpu => "cpu".to_owned(),
             candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
@@ -195,12 +212,17 @@ impl Analysis {
         let started = Instant::now();
         let (done, report) = tokio::sync::oneshot::channel();
         self.threads.spawn(move || {
-            let analysed = std::panic::catch_unwind(move || {
-                let analyzer = Analyzer::new()
-                    .compute(Compute::new(device))
-                    .read_options(read);
+            // A panicking detector (one given in code, say) fails its job, not
+            // the campaign; nothing it leaves behind is read again.
+            let analysed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let analyzer = extra.iter().fold(
+                    Analyzer::new()
+                        .compute(Compute::new(device))
+                        .read_options(read),
+                    |analyzer, d| analyzer.extra_detector(d.clone()),
+                );
                 analyzer.analyze_file(&path)
-            });
+            }));
             let _ = done.send(analysed);
         });
         let report = report
@@ -936,7 +958,7 @@ mod tests {
             backend,
             truth: Truth::None,
             run_dir: run_dir.to_owned(),
-            analysis: Arc::new(Analysis::new(&config).unwrap()),
+            analysis: Arc::new(Analysis::new(&config, None, Vec::new()).unwrap()),
             polling: Polling {
                 timeout: Duration::from_secs(1),
                 max_interval: Duration::from_secs(1),

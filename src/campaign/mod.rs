@@ -20,6 +20,7 @@
 //! ```
 
 mod backend;
+mod builder;
 mod config;
 mod error;
 mod guard;
@@ -32,9 +33,10 @@ mod threshold;
 mod videos;
 
 pub use backend::{BackendKind, SIM_JOURNAL};
+pub use builder::CampaignBuilder;
 pub use config::{
     AnalysisConfig, BackendConfig, CampaignConfig, ConfigLoader, DEFAULT_CONFIG_FILE, DeviceChoice,
-    ENV_PREFIX, OutputConfig, RequestConfig, SchedulerConfig, StoreUrl, StrategyKind,
+    ENV_PREFIX, InCode, OutputConfig, RequestConfig, SchedulerConfig, StoreUrl, StrategyKind,
     VariantsConfig, redact_url,
 };
 pub use error::{Error, StoreProblem};

@@ -18,6 +18,7 @@ use framebreak_variants::{
 use futures::{StreamExt, TryStreamExt};
 
 use crate::campaign::backend::{self, BackendKind, Built};
+use crate::campaign::builder::{CampaignBuilder, Parts};
 use crate::campaign::guard::SubmitGuard;
 use crate::campaign::handler::{Analysis, Polling, Spend, VideoHandler};
 use crate::campaign::store::RunStore;
@@ -73,13 +74,15 @@ pub struct Campaign {
     /// A new run's claim on its id in a shared store, held until every
     /// variant is enqueued.
     submit_hold: std::sync::Mutex<Option<crate::campaign::store::SubmitHold>>,
+    /// The variant generator given in code, if one was.
+    generator: Option<Generator>,
 }
 
 impl std::fmt::Debug for Campaign {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Campaign")
             .field("run", &self.run)
-            .field("backend", &self.config.backend.kind)
+            .field("backend", &self.config.backend_name())
             .field("store", &self.run_store)
             .finish_non_exhaustive()
     }
@@ -101,6 +104,23 @@ impl Campaign {
     ///
     /// As [`Campaign::create`]; also when a run with this id exists.
     pub async fn create_with_id(config: CampaignConfig, id: &str) -> Result<Self, Error> {
+        CampaignBuilder::new(config).create_with_id(id).await
+    }
+
+    /// A builder of a campaign with parts given in code: a backend,
+    /// detectors, a variant generator, a device selector (see
+    /// [`CampaignBuilder`]).
+    pub fn builder(config: CampaignConfig) -> CampaignBuilder {
+        CampaignBuilder::new(config)
+    }
+
+    /// A new run with the given id, made of `config` and `parts` (whose
+    /// names `config.in_code` already records).
+    pub(crate) async fn create_from_parts(
+        config: CampaignConfig,
+        id: &str,
+        parts: Parts,
+    ) -> Result<Self, Error> {
         config.validate()?;
         // Everything that can be checked is checked before the folder is
         // made: a run that cannot enqueue would be one `resume` never ends.
@@ -130,7 +150,7 @@ impl Campaign {
         };
         run.save_config(&config)?;
         let made = async {
-            let campaign = Self::assemble(config, run.clone(), Opening::New).await?;
+            let campaign = Self::assemble(config, run.clone(), Opening::New, parts).await?;
             let hold = campaign
                 .run_store
                 .claim_submit(id, &campaign.config)
@@ -179,7 +199,7 @@ impl Campaign {
         if let Some(store) = store {
             config.scheduler.store = store.parse()?;
         }
-        Self::assemble(config, run, Opening::Existing).await
+        Self::assemble(config, run, Opening::Existing, Parts::default()).await
     }
 
     /// [`Campaign::open_with_store`] with `adjust` applied to the saved
@@ -204,7 +224,7 @@ impl Campaign {
         if let Some(store) = store {
             config.scheduler.store = store.parse()?;
         }
-        Self::assemble(config, run, Opening::Existing).await
+        Self::assemble(config, run, Opening::Existing, Parts::default()).await
     }
 
     /// Joins run `run_id` of a shared (PostgreSQL) store as one more
@@ -222,14 +242,24 @@ impl Campaign {
         adjust: impl FnOnce(&mut CampaignConfig),
     ) -> Result<Self, Error> {
         let (config, run) = local_copy(store, run_id, adjust).await?;
-        Self::assemble(config, run, Opening::Existing).await
+        Self::assemble(config, run, Opening::Existing, Parts::default()).await
     }
 
-    async fn assemble(
+    /// The campaign of `config` in `run`, with `parts` given in code (which
+    /// must be the ones the configuration records).
+    pub(crate) async fn assemble(
         config: CampaignConfig,
         run: RunDir,
         opening: Opening,
+        parts: Parts,
     ) -> Result<Self, Error> {
+        parts.check(run.id(), &config.in_code)?;
+        let Parts {
+            backend: custom_backend,
+            detectors,
+            generator,
+            selector,
+        } = parts;
         let run_store = match opening {
             Opening::New => RunStore::open(&config, run.id(), run.path()).await?,
             // A store that is missing, empty or another run's is refused:
@@ -256,11 +286,19 @@ impl Campaign {
             #[cfg(feature = "postgres")]
             RunStore::Postgres(_) => None,
         };
-        let built = backend::build(&config.backend, run.path())?;
+        let built = match custom_backend {
+            Some((_, backend)) => Built {
+                backend,
+                truth: backend::Truth::None,
+                sim: None,
+            },
+            None => backend::build(&config.backend, run.path())?,
+        };
         // An impossible request is refused before anything is submitted.
         conform(built.backend.as_ref(), &probe_request(&config))?;
         check_model_offered(built.backend.as_ref(), &config).await?;
-        let analysis = Arc::new(Analysis::new(&config.analysis)?);
+        let detectors = detectors.into_iter().map(|(_, d)| d).collect();
+        let analysis = Arc::new(Analysis::new(&config.analysis, selector, detectors)?);
         // A store that cannot be written is found before any job runs.
         let videos = match VideoStore::of_run(&config, run.id())? {
             Some(videos) => {
@@ -279,7 +317,11 @@ impl Campaign {
             Arc::new(Spend::new(run_store.ledger(), config.cost.budget, fallback))
         });
         let shutdown = Shutdown::new();
-        let key_var = config.backend.kind.key_var();
+        let key_var = if config.in_code.backend.is_some() {
+            None
+        } else {
+            config.backend.kind.key_var()
+        };
         Ok(Self {
             config,
             run_store,
@@ -294,6 +336,7 @@ impl Campaign {
             price,
             spend,
             submit_hold: std::sync::Mutex::default(),
+            generator: generator.map(|(_, g)| g),
         })
     }
 
@@ -373,7 +416,7 @@ impl Campaign {
         let prompts = self.prompts()?;
         let limit = self.config.variants.limit.unwrap_or(usize::MAX);
         let variants = generator.generate(prompts);
-        let backend = self.config.backend.kind.as_str();
+        let backend = self.config.backend_name();
         let store = self.store();
         let mut batch = Vec::with_capacity(ENQUEUE_BATCH);
         let (mut count, mut controls, mut added) = (0u64, 0u64, 0u64);
@@ -438,7 +481,10 @@ impl Campaign {
     }
 
     fn generator(&self) -> Result<Generator, Error> {
-        generator(&self.config.variants)
+        match &self.generator {
+            Some(g) => Ok(g.clone()),
+            None => generator(&self.config.variants),
+        }
     }
 
     fn prompts(&self) -> Result<Prompts, Error> {
@@ -475,7 +521,9 @@ impl Campaign {
                 ),
                 min_interval: Duration::from_millis(
                     self.config.backend.min_poll_interval_ms.unwrap_or(
-                        if self.config.backend.kind.is_sim() {
+                        if self.config.backend.kind.is_sim()
+                            && self.config.in_code.backend.is_none()
+                        {
                             20
                         } else {
                             1000
@@ -495,14 +543,14 @@ impl Campaign {
             .retry(RetryPolicy::uniform(rule))
             .shutdown(self.shutdown.clone())
             .backend(
-                self.config.backend.kind.as_str(),
+                self.config.backend_name(),
                 LaneConfig {
                     max_in_flight: s.concurrency,
                     ..LaneConfig::default()
                 },
             );
         if let Some(rate) = &s.rate {
-            builder = builder.rate_limit(self.config.backend.kind.as_str(), rate.limit());
+            builder = builder.rate_limit(self.config.backend_name(), rate.limit());
             // One limit for the whole campaign, however many workers share it.
             #[cfg(feature = "postgres")]
             if let RunStore::Postgres(pg) = &self.run_store {
@@ -803,7 +851,7 @@ fn remove_stale_temporaries(run: &Path) {
 
 /// Whether a campaign opens a new run's store or an existing run's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Opening {
+pub(crate) enum Opening {
     New,
     Existing,
 }
