@@ -1,11 +1,12 @@
-//! Write your own `DefectDetector` and run it beside the built-in ones on a
-//! video the simulated model makes.
+//! Write your own `DefectDetector` and run it inside a campaign, beside the
+//! built-in ones, on the videos the simulated model makes. Its findings
+//! are reported as it finds them.
 //!
 //! Run with `cargo run --release --example custom_detector`.
 #![allow(clippy::print_stdout)]
 
-use framebreak::defects::{Analyzer, DefectDetector, Evidence, Finding, default_detectors};
-use framebreak::sim::{Profile, Simulator};
+use framebreak::campaign::{Campaign, ConfigLoader};
+use framebreak::defects::{DefectDetector, Evidence, Finding};
 use framebreak::variants::DefectKind;
 
 /// Flags frames much darker than the clip's brightest: a model that fades
@@ -35,30 +36,49 @@ impl DefectDetector for Blackout {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // A video from the simulated model, with what it knows it put in.
-    let simulator = Simulator::new(Profile::weak())?;
-    let request = framebreak::client::VideoRequest::new(
-        "a red ball bounces down a staircase, then floats upward in zero gravity",
-    )
-    .size(160, 120)
-    .duration_secs(2);
-    let video = simulator.render(&request)?;
-    let path = std::env::temp_dir().join("framebreak-custom-detector.mp4");
-    std::fs::write(&path, &video.mp4)?;
-
-    let mut detectors = default_detectors();
-    detectors.push(Box::new(Blackout));
-    let report = Analyzer::new().detectors(detectors).analyze_file(&path)?;
-    println!("{}", report.to_json_line());
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A small campaign against the simulated model, with the detector
+    // beside the built-in ones on every video.
+    let runs = std::env::temp_dir().join("framebreak-example-runs");
+    let config = ConfigLoader::new()
+        .set("output.runs_dir", &runs)
+        .set("variants.per_prompt", 1)
+        .set("variants.limit", 6)
+        .set("request.width", 160)
+        .set("request.height", 120)
+        .set("request.duration_secs", 1)
+        .build()?;
+    let campaign = Campaign::builder(config)
+        .detector(Blackout)
+        .create()
+        .await?;
+    campaign.enqueue().await?;
+    let summary = campaign.run().await?;
     println!(
-        "the simulator planted: {:?}",
-        video
-            .truth
+        "run {}: {} done, {} failed",
+        campaign.run_dir().id(),
+        summary.counts.done,
+        summary.counts.failed
+    );
+    for row in campaign.rows().await? {
+        let Some(analysis) = &row.analysis else {
+            continue;
+        };
+        let found: Vec<String> = analysis
             .defects
             .iter()
-            .map(|d| d.kind)
-            .collect::<Vec<_>>()
-    );
+            .map(|f| f.kind.to_string())
+            .collect();
+        let planted: Vec<String> = row.truth.as_ref().map_or_else(Vec::new, |t| {
+            t.defects.iter().map(|d| d.kind.to_string()).collect()
+        });
+        println!(
+            "{}  found: [{}]  planted by the simulator: [{}]",
+            row.job,
+            found.join(", "),
+            planted.join(", ")
+        );
+    }
     Ok(())
 }
