@@ -47,4 +47,4 @@ pub mod roast;
 mod row;
 
 pub use job::{JobPayload, JobResult};
-pub use row::{ResultRow, RowFailure, RowStatus};
+pub use row::{ResultRow, RowFailure, RowStatus, UnreadableRow};

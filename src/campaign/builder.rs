@@ -79,11 +79,11 @@ pub(crate) struct Parts {
 impl Parts {
     /// The names a run records of these parts.
     pub(crate) fn names(&self) -> InCode {
-        let mut names = InCode::default();
-        names.backend = self.backend.as_ref().map(|(n, _)| n.clone());
-        names.detectors = self.detectors.iter().map(|(n, _)| n.clone()).collect();
-        names.generator = self.generator.as_ref().map(|(n, _)| n.clone());
-        names
+        InCode {
+            backend: self.backend.as_ref().map(|(n, _)| n.clone()),
+            detectors: self.detectors.iter().map(|(n, _)| n.clone()).collect(),
+            generator: self.generator.as_ref().map(|(n, _)| n.clone()),
+        }
     }
 
     /// Checks that these are the parts `recorded` names: a run is worked

@@ -76,6 +76,9 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// A finished job's record that no report row can be made of.
+    #[error(transparent)]
+    UnreadableRow(#[from] crate::row::UnreadableRow),
     /// The prompts or the trap catalogue.
     #[error(transparent)]
     Variants(#[from] framebreak_variants::Error),

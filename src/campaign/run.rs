@@ -1039,13 +1039,17 @@ pub async fn rows(store: &dyn JobStore) -> Result<Vec<ResultRow>, Error> {
 ///
 /// # Errors
 ///
-/// Each item is [`Error::Scheduler`] when the store fails.
+/// Each item is [`Error::Scheduler`] when the store fails, and
+/// [`Error::UnreadableRow`] for a finished job whose record is not a
+/// campaign's: it is reported, never left out.
 pub fn row_stream(
     store: &dyn JobStore,
 ) -> impl futures::Stream<Item = Result<ResultRow, Error>> + Send + '_ {
     store.results(ROWS_PAGE).filter_map(|record| {
         std::future::ready(match record {
-            Ok(record) => ResultRow::from_record(&record).map(Ok),
+            Ok(record) => ResultRow::from_record(&record)
+                .map_err(Error::from)
+                .transpose(),
             Err(e) => Some(Err(e.into())),
         })
     })
