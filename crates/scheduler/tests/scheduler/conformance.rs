@@ -170,3 +170,93 @@ async fn a_dead_processs_leases_are_released_at_once_keeping_their_intent() {
         .unwrap();
     assert_eq!(stale, [framebreak_scheduler::Applied::Stale]);
 }
+
+/// A store that breaks one rule of the suite, over a correct one.
+#[derive(Debug)]
+enum Broken {
+    /// Says every job it is given is new, also one it already holds: a
+    /// resumed run would count its jobs twice.
+    CountsEveryEnqueue(MemoryStore),
+    /// Says a stale lease's update was written: a worker whose lease
+    /// expired would go on (and submit again) beside the job's new holder.
+    HidesStaleLeases(MemoryStore),
+}
+
+impl Broken {
+    fn inner(&self) -> &MemoryStore {
+        match self {
+            Self::CountsEveryEnqueue(s) | Self::HidesStaleLeases(s) => s,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl framebreak_scheduler::JobStore for Broken {
+    async fn enqueue(
+        &self,
+        jobs: Vec<framebreak_scheduler::NewJob>,
+    ) -> framebreak_scheduler::Result<u64> {
+        let given = jobs.len() as u64;
+        let added = self.inner().enqueue(jobs).await?;
+        Ok(match self {
+            Self::CountsEveryEnqueue(_) => given,
+            Self::HidesStaleLeases(_) => added,
+        })
+    }
+    async fn lease(
+        &self,
+        request: &framebreak_scheduler::LeaseRequest,
+    ) -> framebreak_scheduler::Result<Vec<framebreak_scheduler::Lease>> {
+        self.inner().lease(request).await
+    }
+    async fn apply(
+        &self,
+        updates: Vec<framebreak_scheduler::Update>,
+    ) -> framebreak_scheduler::Result<Vec<framebreak_scheduler::Applied>> {
+        let applied = self.inner().apply(updates).await?;
+        Ok(match self {
+            Self::HidesStaleLeases(_) => applied
+                .into_iter()
+                .map(|_| framebreak_scheduler::Applied::Ok)
+                .collect(),
+            Self::CountsEveryEnqueue(_) => applied,
+        })
+    }
+    async fn counts(&self) -> framebreak_scheduler::Result<framebreak_scheduler::Counts> {
+        self.inner().counts().await
+    }
+    async fn finished(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> framebreak_scheduler::Result<framebreak_scheduler::Page> {
+        self.inner().finished(after, limit).await
+    }
+    async fn requeue_failed(
+        &self,
+        ids: Vec<framebreak_scheduler::JobId>,
+    ) -> framebreak_scheduler::Result<u64> {
+        self.inner().requeue_failed(ids).await
+    }
+}
+
+/// The suite fails each broken store (and passes the correct store under
+/// it, above): it can catch a failure.
+#[tokio::test]
+async fn the_suite_fails_a_store_that_breaks_a_rule() {
+    let broken: [fn() -> Broken; 2] = [
+        || Broken::CountsEveryEnqueue(MemoryStore::new()),
+        || Broken::HidesStaleLeases(MemoryStore::new()),
+    ];
+    for make in broken {
+        let name = format!("{:?}", make());
+        let outcome = tokio::spawn(async move {
+            conformance::run_all(|| async move { make() }).await;
+        })
+        .await;
+        assert!(
+            outcome.is_err_and(|e| e.is_panic()),
+            "the suite passed {name}"
+        );
+    }
+}
