@@ -861,10 +861,19 @@ impl Serialize for StoreUrl {
 
 impl<'de> Deserialize<'de> for StoreUrl {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(|e: Error| match e {
-            Error::Config { reason, .. } => serde::de::Error::custom(reason),
-            other => serde::de::Error::custom(other),
-        })
+        String::deserialize(d)?
+            .parse()
+            .map_err(|e| de_error(e, str::to_owned))
+    }
+}
+
+/// The serde error of a configuration value whose parser said
+/// [`Error::Config`]: its reason, as `frame` puts it (the loader adds the
+/// key and the layer that set it).
+pub(crate) fn de_error<E: serde::de::Error>(e: Error, frame: impl FnOnce(&str) -> String) -> E {
+    match e {
+        Error::Config { reason, .. } => E::custom(frame(&reason)),
+        other => E::custom(other),
     }
 }
 

@@ -96,12 +96,8 @@ impl serde::Serialize for Rate {
 impl<'de> serde::Deserialize<'de> for Rate {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse().map_err(|e: Error| match e {
-            Error::Config { reason, .. } => {
-                serde::de::Error::custom(format!("{text:?} is not a rate: {reason}"))
-            }
-            other => serde::de::Error::custom(other),
-        })
+        text.parse()
+            .map_err(|e| config::de_error(e, |reason| format!("{text:?} is not a rate: {reason}")))
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use framebreak_scheduler::{Counts, JobStore, SqliteStore};
 
-use crate::campaign::{CampaignConfig, Error, RunDir, STORE_FILE, StoreProblem, redact_url};
+use crate::campaign::{
+    CampaignConfig, Error, RunDir, STORE_FILE, StoreProblem, StoreUrl, redact_url,
+};
 
 /// The environment variable holding a PostgreSQL connection string, used
 /// when the store is given as plain `postgres` (so that the password never
@@ -217,22 +219,12 @@ impl RunStore {
         run_dir: &std::path::Path,
         migrate: bool,
     ) -> Result<Self, Error> {
-        let store = config.scheduler.store.as_str();
-        if store == "sqlite" {
-            return Ok(Self::Sqlite(Arc::new(SqliteStore::open(
+        match &config.scheduler.store {
+            StoreUrl::Sqlite => Ok(Self::Sqlite(Arc::new(SqliteStore::open(
                 run_dir.join(STORE_FILE),
-            )?)));
+            )?))),
+            StoreUrl::Postgres(url) => Self::postgres(url, run_id, migrate).await,
         }
-        if is_postgres(store) {
-            return Self::postgres(store, run_id, migrate).await;
-        }
-        Err(Error::Config {
-            source_name: "scheduler.store".into(),
-            reason: format!(
-                "{:?} is not a store: use `sqlite`, `postgres://…`, or `postgres` with {DATABASE_URL} set",
-                redact_url(store)
-            ),
-        })
     }
 
     /// Opens the store of an existing run (to resume it or to read it),
