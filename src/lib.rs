@@ -5,9 +5,16 @@
 //! finds physics and coherence defects in the frames, and reports which
 //! traps break which model.
 //!
-//! This package is the facade: it re-exports each library crate under a
-//! short name, and will hold the assembled pipeline. Today it holds:
+//! This package assembles the pipeline and re-exports each library crate
+//! under a short name:
 //!
+//! - [`campaign`]: a campaign from configuration (or with parts given in
+//!   code, [`campaign::CampaignBuilder`]), its run folder and store, its
+//!   lifecycle from enqueue to [`campaign::Campaign::finish`], and the
+//!   catalogue of runs.
+//! - [`report`]: the figures, the HTML page, JSONL, CSV and JUnit reports.
+//! - [`cost`]: prices, estimates and budgets. [`roast`]: short posts about
+//!   the worst videos.
 //! - [`variants`]: the trap catalogue, mutators, sampling and variant ids.
 //! - [`client`]: the protocols of video APIs, error classification, downloads, secrets and the X publisher.
 //! - [`scheduler`]: the durable, resumable, rate-limited job engine.
@@ -16,6 +23,8 @@
 //! - [`media`]: decoding and encoding of video frames and clips.
 //! - [`defects`]: frame metrics, defect detectors, scorecards and per-video reports.
 //! - [`sim`]: the simulated video model with ground truth, in-process and over HTTP.
+//! - [`vocab`]: the shared vocabularies (defect kinds, failure categories,
+//!   metric names, secrets).
 //!
 //! ```
 //! use framebreak::variants::{Catalogue, Generator, Strategy, builtin_scenes};

@@ -79,6 +79,9 @@ pub enum Error {
     /// A finished job's record that no report row can be made of.
     #[error(transparent)]
     UnreadableRow(#[from] crate::row::UnreadableRow),
+    /// A report could not be made or written.
+    #[error(transparent)]
+    Report(#[from] crate::report::Error),
     /// The prompts or the trap catalogue.
     #[error(transparent)]
     Variants(#[from] framebreak_variants::Error),

@@ -21,11 +21,14 @@
 
 mod backend;
 mod builder;
+mod catalogue;
 mod config;
 mod error;
+mod finish;
 mod guard;
 mod handler;
 mod plan;
+mod reports;
 mod run;
 mod run_dir;
 mod store;
@@ -34,14 +37,17 @@ mod videos;
 
 pub use backend::{BackendKind, SIM_JOURNAL};
 pub use builder::CampaignBuilder;
+pub use catalogue::{RunStatus, runs};
 pub use config::{
     AnalysisConfig, BackendConfig, CampaignConfig, ConfigLoader, DEFAULT_CONFIG_FILE, DeviceChoice,
     ENV_PREFIX, InCode, OutputConfig, RequestConfig, SchedulerConfig, StoreUrl, StrategyKind,
     VariantsConfig, redact_url,
 };
 pub use error::{Error, StoreProblem};
+pub use finish::{FinishOptions, Finished, Outcome, SpendLine};
 pub use handler::VIDEOS_DIR;
 pub use plan::{Plan, plan};
+pub use reports::{MissingVideos, ReportFormat, ReportTo, RunView, Written};
 pub use run::{
     Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, row_stream, rows,
     unknown_submissions,

@@ -34,6 +34,15 @@ pub enum Error {
     /// A picture could not be encoded as PNG.
     #[error("encoding a contact sheet: {0}")]
     Image(#[from] image::ImageError),
+    /// A report's file (or standard output) could not be written.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file, or `<standard output>`.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Writing the report's output failed.
     #[error("writing the report: {0}")]
     Write(#[from] std::io::Error),

@@ -144,7 +144,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<bool> {
     if let (Some(path), Some(digest)) = (&args.html, &digest) {
         let options = options.title(format!("framebreak analyze: {} videos", digest.rows()));
         let page = report::html_from(digest, &options).context("writing the HTML report")?;
-        let mut out = crate::output::Output::open(Some(path))?;
+        let mut out = framebreak::report::Output::open(Some(path))?;
         out.writer()
             .write_all(page.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use framebreak::gpu::{DeviceManager, DeviceState, Probe};
 use serde::Serialize;
 
-use crate::output::Output;
+use framebreak::report::Output;
 
 /// How long CPU utilization is measured over.
 const SAMPLE_PERIOD: Duration = Duration::from_millis(250);
@@ -70,7 +70,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         };
         let mut buf = Vec::new();
         out.json_line(&report, &mut buf)?;
-        return out.finish();
+        return Ok(out.finish()?);
     }
 
     let name_width = found
@@ -107,7 +107,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         ))?;
     }
     line(format!("\n{}", found.cuda))?;
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn gib(bytes: u64) -> String {

@@ -6,11 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use framebreak::campaign::{
-    Campaign, RunDir, RunStore, is_postgres, redact_url, unknown_submissions,
-};
+use framebreak::campaign::{Campaign, is_postgres, redact_url};
 use framebreak::cost::Usd;
-use framebreak::scheduler::Counts;
 
 use crate::campaign_args::CampaignArgs;
 use crate::exit::Usage;
@@ -280,84 +277,12 @@ pub(crate) fn db(args: DbArgs) -> anyhow::Result<()> {
     }
 }
 
-/// One local run's row of `status`: its counts, its unknown submissions,
-/// what it has committed.
-async fn one_run(
-    config: &framebreak::campaign::CampaignConfig,
-    dir: &RunDir,
-) -> anyhow::Result<(String, Counts, Option<u64>, Option<Usd>)> {
-    let store = RunStore::open_existing(config, dir).await?;
-    let jobs = store.jobs();
-    let unknown = unknown_submissions(jobs.as_ref()).await?;
-    let spent = store.spend_by_run(dir.id()).await?.remove(dir.id());
-    Ok((
-        dir.id().to_owned(),
-        jobs.counts().await?,
-        Some(unknown),
-        spent,
-    ))
-}
-
 #[allow(clippy::print_stdout)]
 pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        // Per run: its counts, where its jobs are read how many ended
-        // unknown_submission (possibly billed, not looked up), and what it
-        // has committed in its spend ledger.
-        let runs: Vec<(String, Counts, Option<u64>, Option<Usd>)> = match (&args.store, &args.run) {
-            (Some(store), run) if is_postgres(store) => {
-                let mut config = framebreak::campaign::CampaignConfig::default();
-                config.scheduler.store = store.parse()?;
-                let this = run.as_deref().unwrap_or("default");
-                let shared = RunStore::attach(&config, this).await?;
-                let unknown = match run {
-                    Some(_) => Some(unknown_submissions(shared.jobs().as_ref()).await?),
-                    None => None,
-                };
-                let spend = shared.spend_by_run(this).await?;
-                shared
-                    .runs(this)
-                    .await?
-                    .into_iter()
-                    .filter(|(queue, _)| run.as_ref().is_none_or(|r| r == queue))
-                    .map(|(queue, counts)| {
-                        let spent = spend.get(&queue).copied();
-                        (queue, counts, unknown, spent)
-                    })
-                    .collect()
-            }
-            (_, Some(run)) => {
-                let dir = RunDir::open(&args.runs_dir, run)?;
-                let mut config = dir.load_config()?;
-                if let Some(store) = &args.store {
-                    config.scheduler.store = store.parse()?;
-                }
-                vec![one_run(&config, &dir).await?]
-            }
-            (_, None) => {
-                let mut out = Vec::new();
-                let mut dirs: Vec<_> = std::fs::read_dir(&args.runs_dir)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                dirs.sort();
-                for name in dirs {
-                    let Ok(dir) = RunDir::open(&args.runs_dir, &name) else {
-                        continue;
-                    };
-                    let Ok(config) = dir.load_config() else {
-                        continue;
-                    };
-                    if config.scheduler.store.is_postgres() {
-                        continue;
-                    }
-                    out.push(one_run(&config, &dir).await?);
-                }
-                out
-            }
-        };
+        let runs =
+            framebreak::campaign::runs(&args.runs_dir, args.store.as_deref(), args.run.as_deref())
+                .await?;
         if let Some(run) = &args.run
             && runs.is_empty()
         {
@@ -365,15 +290,15 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
         }
         let mut out = std::io::stdout().lock();
         if args.json {
-            for (run, c, unknown, spent) in &runs {
+            for r in &runs {
                 writeln!(
                     out,
                     "{}",
                     serde_json::json!({
-                        "run": run,
-                        "counts": c,
-                        "unknown_submission": unknown,
-                        "spent_usd": spent.map(Usd::dollars),
+                        "run": r.run,
+                        "counts": r.counts,
+                        "unknown_submission": r.unknown_submissions,
+                        "spent_usd": r.spent.map(Usd::dollars),
                     })
                 )?;
             }
@@ -391,22 +316,24 @@ pub(crate) fn status(args: StatusArgs) -> anyhow::Result<()> {
                 "unknown",
                 "spent"
             )?;
-            for (run, c, unknown, spent) in &runs {
+            for r in &runs {
+                let c = &r.counts;
                 writeln!(
                     out,
                     "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
-                    run,
+                    r.run,
                     c.total(),
                     c.pending,
                     c.leased,
                     c.done,
                     c.failed,
                     c.cancelled,
-                    unknown.map_or_else(|| "-".to_owned(), |n| n.to_string()),
-                    spent.map_or_else(|| "-".to_owned(), |u| u.to_string())
+                    r.unknown_submissions
+                        .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                    r.spent.map_or_else(|| "-".to_owned(), |u| u.to_string())
                 )?;
             }
-            let unknown: u64 = runs.iter().filter_map(|r| r.2).sum();
+            let unknown: u64 = runs.iter().filter_map(|r| r.unknown_submissions).sum();
             if unknown > 0 {
                 writeln!(
                     out,

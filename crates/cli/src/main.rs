@@ -8,7 +8,6 @@ mod devices;
 mod distributed;
 mod exit;
 mod interrupt;
-mod output;
 mod plan;
 mod progress;
 mod report;

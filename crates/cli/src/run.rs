@@ -5,16 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use framebreak::campaign::{Campaign, Threshold};
-use framebreak::report::{Digest, Summary};
-use framebreak::scheduler::{FailureCategory, RunOutcome};
+use framebreak::campaign::{Campaign, FinishOptions, Finished, Outcome, Threshold};
+use framebreak::scheduler::FailureCategory;
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign_args::CampaignArgs;
 use crate::exit::{self, Usage};
 use crate::interrupt::Interrupts;
 use crate::progress::{self, ProgressMode};
-use crate::report;
 use crate::runtime;
 
 /// Flags of a running campaign that are not its configuration.
@@ -287,7 +285,7 @@ pub(crate) fn drive(
         say(format!(
             "framebreak: run {id} in {} (backend {}, store {})",
             campaign.run_dir().path().display(),
-            campaign.config().backend.kind,
+            campaign.config().backend_name(),
             campaign.config().scheduler.store,
         ));
         if campaign.price().is_none() {
@@ -325,25 +323,20 @@ pub(crate) fn drive(
         let total = campaign.store().counts().await?.total();
         let scheduler = campaign.scheduler()?;
         let shutdown = campaign.shutdown();
-        let interrupted = CancellationToken::new();
-        let signals = {
-            let interrupted = interrupted.clone();
-            tokio::spawn(async move {
-                let mut first = true;
-                while interrupts.recv().await {
-                    if first {
-                        eprintln!(
-                            "\nframebreak: stopping: finishing the steps in flight (Ctrl-C again stops at once)"
-                        );
-                        first = false;
-                    } else {
-                        eprintln!("framebreak: stopping now");
-                    }
-                    interrupted.cancel();
-                    shutdown.trigger();
+        let signals = tokio::spawn(async move {
+            let mut first = true;
+            while interrupts.recv().await {
+                if first {
+                    eprintln!(
+                        "\nframebreak: stopping: finishing the steps in flight (Ctrl-C again stops at once)"
+                    );
+                    first = false;
+                } else {
+                    eprintln!("framebreak: stopping now");
                 }
-            })
-        };
+                shutdown.trigger();
+            }
+        });
         let stop = CancellationToken::new();
         let (summary, ()) = tokio::join!(
             async {
@@ -379,30 +372,30 @@ pub(crate) fn drive(
                 c.failed,
                 c.unfinished()
             ));
-            if campaign.stopped_at_budget() {
-                let why = campaign.stopped_because().unwrap_or_default();
+            let outcome = campaign.worker_outcome(&summary);
+            if let Outcome::StoppedAtBudget(why) = &outcome {
                 eprintln!("framebreak: run {id} stopped: {}", why.replace("RUN", &id));
-                return Ok(ExitCode::from(BUDGET));
             }
-            return Ok(if summary.outcome == RunOutcome::Drained && !interrupted.is_cancelled() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(INTERRUPTED)
-            });
+            return Ok(exit_code(&outcome));
         }
         // One pass over the store: the reports (unless --no-report) and
         // the figures the closing lines and --fail-on need, never every row
         // at once.
-        let digest = if flags.no_report {
-            report::digest(&campaign).await?
-        } else {
-            let (digest, written) = report::write_all(&campaign, c.done, c.total()).await?;
-            for path in written {
-                say(format!("framebreak: wrote {}", path.display()));
-            }
-            digest
-        };
-        let figures = digest.summary();
+        let finished = campaign
+            .finish(
+                &summary,
+                FinishOptions {
+                    reports: !flags.no_report,
+                    thresholds,
+                },
+            )
+            .await?;
+        if let Some(missing) = &finished.missing_videos {
+            eprintln!("framebreak: {missing}");
+        }
+        for path in &finished.reports {
+            say(format!("framebreak: wrote {}", path.display()));
+        }
         say(format!(
             "framebreak: {} done, {} failed, {} cancelled, {} unfinished",
             c.done,
@@ -413,77 +406,64 @@ pub(crate) fn drive(
         if c.failed > 0 && c.done == 0 {
             // Said even when quiet: nothing came of the run, and why is the
             // first thing to know.
-            eprintln!("{}", failure_reasons(&digest, &figures, c.failed));
+            eprintln!("{}", failure_reasons(&finished, c.failed));
         }
-        let cancelled = campaign.cancelled_at_provider();
-        if cancelled > 0 {
+        if finished.cancelled_at_provider > 0 {
             say(format!(
-                "framebreak: {cancelled} generations of jobs that failed after submission were \
-                 cancelled at the provider"
+                "framebreak: {} generations of jobs that failed after submission were \
+                 cancelled at the provider",
+                finished.cancelled_at_provider
             ));
         }
-        let unknown = figures
-            .failures
-            .get(FailureCategory::UnknownSubmission.as_str())
-            .copied()
-            .unwrap_or(0);
-        if unknown > 0 {
+        if finished.unknown_submissions > 0 {
             // Said even when quiet: it is about money.
             eprintln!(
-                "framebreak: {unknown} of the failed jobs are unknown_submission: the provider may \
+                "framebreak: {} of the failed jobs are unknown_submission: the provider may \
                  have created (and may bill) each of them, and it cannot be asked; `{} \
                  --resubmit-unknown` sends them again, at the risk of paying twice",
+                finished.unknown_submissions,
                 resume_command(&campaign)
             );
         }
-        if campaign.config().cost.budget.is_some() || campaign.price().is_some() {
-            let committed = campaign.committed().await?;
-            let budget = campaign
-                .config()
-                .cost
+        if let Some(spend) = &finished.spend {
+            let budget = spend
                 .budget
                 .map_or_else(String::new, |b| format!(" of its {b} budget"));
             say(format!(
-                "framebreak: spend: {committed} committed{budget}, each submission counted at \
+                "framebreak: spend: {} committed{budget}, each submission counted at \
                  its highest price ({})",
-                campaign
-                    .price()
-                    .map_or_else(|| "no price".into(), framebreak::cost::Price::rate)
+                spend.committed,
+                spend.rate.as_deref().unwrap_or("no price")
             ));
         }
-        if let Some(why) = campaign.stopped_because() {
-            eprintln!(
+        match &finished.outcome {
+            Outcome::StoppedAtBudget(why) | Outcome::Stopped(why) => eprintln!(
                 "framebreak: run {id} stopped: {}",
                 why.replace("RUN", &run_arg(&campaign))
-            );
-            let code = if campaign.stopped_at_budget() {
-                BUDGET
-            } else {
-                exit::FAILURE
-            };
-            return Ok(ExitCode::from(code));
-        }
-        if summary.outcome != RunOutcome::Drained || interrupted.is_cancelled() {
-            eprintln!(
+            ),
+            Outcome::Interrupted => eprintln!(
                 "framebreak: run {id} stopped; resume it with `{}`",
                 resume_command(&campaign)
-            );
-            return Ok(ExitCode::from(INTERRUPTED));
-        }
-        let mut crossed = false;
-        for t in thresholds {
-            if let Some(v) = t.crossed(&figures) {
-                eprintln!("framebreak: --fail-on {t}: the run measured {v:.3}");
-                crossed = true;
+            ),
+            Outcome::Crossed(crossed) => {
+                for (t, v) in crossed {
+                    eprintln!("framebreak: --fail-on {t}: the run measured {v:.3}");
+                }
             }
+            _ => {}
         }
-        Ok(if crossed {
-            ExitCode::from(THRESHOLD)
-        } else if c.failed > 0 && c.done == 0 {
-            ExitCode::from(exit::FAILURE)
-        } else {
-            ExitCode::SUCCESS
-        })
+        Ok(exit_code(&finished.outcome))
+    })
+}
+
+/// The exit code of what became of a run.
+fn exit_code(outcome: &Outcome) -> ExitCode {
+    ExitCode::from(match outcome {
+        Outcome::Crossed(_) => THRESHOLD,
+        Outcome::StoppedAtBudget(_) => BUDGET,
+        Outcome::Interrupted => INTERRUPTED,
+        Outcome::AllFailed | Outcome::Stopped(_) => exit::FAILURE,
+        _ => 0,
     })
 }
 
@@ -506,15 +486,9 @@ fn run_arg(campaign: &Campaign) -> String {
 
 /// The main reasons jobs failed: the most frequent categories, each with
 /// its count and one message.
-fn failure_reasons(digest: &Digest, figures: &Summary, failed: u64) -> String {
-    let mut by_category: Vec<(&str, u64, &str)> = figures
-        .failures
-        .iter()
-        .filter_map(|(category, n)| Some((category.as_str(), *n, digest.example(category)?)))
-        .collect();
-    by_category.sort_by_key(|c| std::cmp::Reverse(c.1));
+fn failure_reasons(finished: &Finished, failed: u64) -> String {
     let mut text = format!("framebreak: every job failed ({failed}); the main reasons:");
-    for (category, n, example) in by_category.iter().take(3) {
+    for (category, n, example) in finished.failure_reasons(3) {
         let example: String = example.chars().take(300).collect();
         text.push_str(&format!("\n  {category} ({n}), e.g. {example}"));
     }

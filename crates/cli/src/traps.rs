@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::output::Output;
 use crate::variants::load_catalogue;
+use framebreak::report::Output;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -31,7 +31,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         for trap in catalogue.traps() {
             out.json_line(trap, &mut buf)?;
         }
-        return out.finish();
+        return Ok(out.finish()?);
     }
     let width = catalogue
         .traps()
@@ -72,5 +72,5 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             catalogue.source_name()
         ),
     )?;
-    out.finish()
+    Ok(out.finish()?)
 }

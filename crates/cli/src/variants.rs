@@ -12,7 +12,7 @@ use framebreak::variants::{
 };
 
 use crate::exit::Usage;
-use crate::output::Output;
+use framebreak::report::Output;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
