@@ -3,7 +3,7 @@
 //! requests a second, retried when the fake service is overloaded, stored
 //! in SQLite so a killed run resumes where it stopped.
 //!
-//! Run with `cargo run --example embed_scheduler -- [STORE.db]`; run it
+//! Run with `cargo run -p framebreak-scheduler --example embed_scheduler -- [STORE.db]`; run it
 //! again with the same file and it only does what is left.
 #![allow(clippy::print_stdout)]
 
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use framebreak::scheduler::{
+use framebreak_scheduler::{
     Failure, FailureCategory, Handler, JobStore, JobStoreExt, NewJob, RateLimit, Scheduler,
     SqliteStore, Step, StepContext,
 };
