@@ -28,6 +28,7 @@ const MAX_WAIT_SECS: u64 = 7 * 24 * 3600;
 /// Everything a campaign needs to know, as `framebreak config` prints it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct CampaignConfig {
     /// Which prompts, how many variants of each, which traps.
     pub variants: VariantsConfig,
@@ -85,6 +86,7 @@ impl InCode {
 /// What a run may spend.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct CostConfig {
     /// The most the run may commit to (`25usd`): each submission holds its
     /// highest price first, and none is sent that would pass it. Needs a
@@ -120,6 +122,7 @@ impl StrategyKind {
 /// Which prompts, how many variants of each, which traps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct VariantsConfig {
     /// A text or JSON Lines file of base prompts; the built-in scenes when
     /// unset.
@@ -159,6 +162,7 @@ impl Default for VariantsConfig {
 /// The video model to attack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct BackendConfig {
     /// `sim` (in-process simulated model), `sim-http` (a `framebreak sim
     /// serve` at `base_url`), `openai`, `replicate`, `fal`, `runway`,
@@ -212,6 +216,7 @@ impl Default for BackendConfig {
 /// What each request asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct RequestConfig {
     /// Frame width, pixels.
     pub width: u32,
@@ -281,6 +286,7 @@ impl Default for RequestConfig {
 /// Concurrency, rate limits and retries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct SchedulerConfig {
     /// Jobs in flight at once.
     pub concurrency: usize,
@@ -369,6 +375,7 @@ impl<'de> Deserialize<'de> for DeviceChoice {
 /// Where and how videos are analysed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct AnalysisConfig {
     /// `auto` (the best device found), `cpu` or `cuda:N`.
     pub device: DeviceChoice,
@@ -394,6 +401,7 @@ impl Default for AnalysisConfig {
 /// Where runs and reports go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct OutputConfig {
     /// The folder that holds one folder per run.
     pub runs_dir: PathBuf,

@@ -42,6 +42,7 @@ pub struct EnqueueStats {
 
 /// How a [`Campaign::run`] ended.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CampaignSummary {
     /// Whether every job finished or the run was stopped.
     pub outcome: RunOutcome,

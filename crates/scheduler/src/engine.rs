@@ -22,6 +22,7 @@ use crate::worker::{Exit, run_job};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RunOutcome {
     /// Every job is finished.
     Drained,
