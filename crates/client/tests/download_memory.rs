@@ -4,57 +4,13 @@
 //!
 //! Its own test binary, because it installs a counting global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use framebreak_client::{Asset, HttpConfig, OpenAiBackend, Secret, VideoBackend};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// Counting wraps the system allocator and only adds bookkeeping; it is the
-// one way to measure every allocation of the process.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwards the caller's layout unchanged.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwards the caller's pointer, layout and size unchanged.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            if new_size >= layout.size() {
-                let live = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
-                    - layout.size();
-                PEAK.fetch_max(live, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+framebreak_testkit::count_allocations!();
 
 const TOTAL: u64 = 2 << 30;
 
@@ -110,13 +66,13 @@ async fn a_2_gib_download_stays_within_a_few_megabytes() {
         );
     // Everything the download allocates counts, connection setup included.
     let asset = Asset::new(format!("{base}/v.mp4"));
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = framebreak_testkit::live();
+    framebreak_testkit::reset_peak();
     let started = Instant::now();
     let mut sink = tokio::io::sink();
     let bytes = backend.download(&asset, &mut sink, &|_| {}).await.unwrap();
     let elapsed = started.elapsed();
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+    let peak = framebreak_testkit::peak().saturating_sub(baseline);
     assert_eq!(bytes, TOTAL);
     println!(
         "downloaded {} MiB in {:.2?} ({:.0} MiB/s); peak extra heap {:.2} MiB",

@@ -6,39 +6,15 @@
 //! measured with a counting allocator (live bytes, reset between runs).
 //!
 //! Run: `cargo bench -p framebreak-defects --bench long_video`
-// A global allocator is `unsafe impl` by definition; it only counts and
-// forwards to the system allocator.
-#![allow(unsafe_code, clippy::print_stdout, missing_docs)]
+#![allow(clippy::print_stdout, missing_docs)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
 use framebreak_defects::{Analyzer, Window};
 use framebreak_media::{Frame, Mp4Writer, ReadOptions, Resize};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now =
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+framebreak_testkit::count_allocations!();
 
 const W: u32 = 1920;
 const H: u32 = 1080;
@@ -93,10 +69,10 @@ fn video(seconds: u64) -> PathBuf {
 /// Peak live heap (MB) and seconds of one analysis.
 fn measure(analyzer: &Analyzer, path: &Path) -> (f64, f64, usize) {
     let t = Instant::now();
-    PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
-    let before = LIVE.load(Ordering::Relaxed);
+    framebreak_testkit::reset_peak();
+    let before = framebreak_testkit::live() as isize;
     let report = analyzer.analyze_file(path).expect("the video analyses");
-    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let peak = (framebreak_testkit::peak() as isize) - before;
     (
         peak as f64 / 1e6,
         t.elapsed().as_secs_f64(),

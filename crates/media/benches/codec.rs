@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 use framebreak_media::{Frame, Mp4Writer, ReadOptions, read_clip, resize};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    framebreak_testkit::fixture!(name)
 }
 
 /// Repeats `run` (which handles `n` frames) for at least `budget`, returns

@@ -3,14 +3,12 @@
 //! the known pattern: red top-left, green top-right, grey 5 × frame number
 //! in the bottom half.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use framebreak_media::{Frame, FrameSource, ReadOptions, open, read_clip};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    framebreak_testkit::fixture!(name)
 }
 
 fn decode_all(name: &str) -> (framebreak_media::ClipInfo, Vec<Frame>) {

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use framebreak_media::{Error, FrameSource, ReadOptions, open, open_bytes, read_clip};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    framebreak_testkit::fixture!(name)
 }
 
 fn read(path: &Path) -> Result<usize, Error> {

@@ -1,14 +1,12 @@
 //! Encode then decode: the MP4 writer's output decodes to the same number
 //! of frames, at the same rate, with a high PSNR; likewise for GIF.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use framebreak_media::{Frame, Mp4Writer, ReadOptions, read_clip, write_gif, write_mp4};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    framebreak_testkit::fixture!(name)
 }
 
 fn psnr(a: &Frame, b: &Frame) -> f64 {

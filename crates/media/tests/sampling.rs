@@ -1,14 +1,12 @@
 //! Sampling and resizing on real files, and the ffmpeg path when an
 //! `ffmpeg` binary is available.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use framebreak_media::{ReadOptions, Resize, Sampling, ffmpeg_available, read_clip};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    framebreak_testkit::fixture!(name)
 }
 
 fn options(sampling: Sampling, resize: Option<Resize>, max_frames: Option<usize>) -> ReadOptions {

@@ -6,10 +6,8 @@
 //!
 //! Run with `cargo bench -p framebreak-scheduler --bench million`
 //! (`MILLION_JOBS` overrides the larger count).
-#![allow(unsafe_code, clippy::print_stdout)]
+#![allow(clippy::print_stdout)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -18,29 +16,7 @@ use framebreak_scheduler::{
 };
 use serde_json::{Value, json};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only adds bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+framebreak_testkit::count_allocations!();
 
 #[derive(Debug)]
 struct NoOp;
@@ -60,7 +36,7 @@ fn rss_peak_kib() -> Option<u64> {
 
 async fn run(n: usize) {
     let dir = tempfile::tempdir().unwrap();
-    PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+    framebreak_testkit::reset_peak();
     let store = SqliteStore::open(dir.path().join("million.db")).unwrap();
     let scheduler = Scheduler::builder(store, NoOp)
         .concurrency(1_000)
@@ -84,7 +60,7 @@ async fn run(n: usize) {
         "{n:>9} jobs: {:>6.1} s, {:>7.0} jobs/s, peak heap {:>6.1} MiB, peak RSS so far {} MiB",
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64(),
-        PEAK.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0),
+        framebreak_testkit::peak() as f64 / (1024.0 * 1024.0),
         rss_peak_kib().map_or_else(|| "?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
     );
 }

@@ -1,37 +1,13 @@
 //! Memory and throughput of telemetry fed 10 million samples through the
 //! `metrics` facade (Prometheus exporter + bounded histories), measured with
 //! a counting allocator. Run: `cargo bench -p framebreak-telemetry --bench memory`.
-// A global allocator is `unsafe impl` by definition; it only counts and
-// forwards to the system allocator.
-#![allow(unsafe_code, clippy::print_stdout)]
+#![allow(clippy::print_stdout)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
 use framebreak_telemetry::{Series, SeriesKey, Telemetry, names};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now =
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+framebreak_testkit::count_allocations!();
 
 const SAMPLES: u64 = 10_000_000;
 
@@ -55,13 +31,13 @@ fn main() {
         telemetry.render();
     };
     feed(200_000);
-    let start_live = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start_live, Ordering::Relaxed);
+    let start_live = framebreak_testkit::live() as isize;
+    framebreak_testkit::reset_peak();
     let started = Instant::now();
     feed(SAMPLES);
     let elapsed = started.elapsed();
-    let end_live = LIVE.load(Ordering::Relaxed);
-    let peak = PEAK.load(Ordering::Relaxed);
+    let end_live = framebreak_testkit::live() as isize;
+    let peak = framebreak_testkit::peak() as isize;
     println!("facade → Prometheus + histories, {SAMPLES} samples over 4 series:");
     println!(
         "  live heap before {start_live} B, after {end_live} B, growth {} B",
@@ -78,7 +54,7 @@ fn main() {
     let key = SeriesKey::new(names::FRAME_ANALYSIS_SECONDS);
     let mut alone = Series::new(1024, 1000.0).expect("series");
     let t0 = Instant::now();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = framebreak_testkit::live() as isize;
     let started = Instant::now();
     for i in 0..SAMPLES {
         alone
@@ -87,7 +63,10 @@ fn main() {
     }
     let alone_elapsed = started.elapsed();
     println!("one Series alone, {SAMPLES} samples:");
-    println!("  growth {} B", LIVE.load(Ordering::Relaxed) - before);
+    println!(
+        "  growth {} B",
+        (framebreak_testkit::live() as isize) - before
+    );
     println!(
         "  {:.1} ns/sample; the full path costs {:.1}× the history alone",
         alone_elapsed.as_nanos() as f64 / SAMPLES as f64,

@@ -1,37 +1,15 @@
 //! Memory of the bounded histories stays flat however many samples arrive:
 //! measured with a counting allocator. (`benches/memory.rs` does the same
 //! through the `metrics` facade in a release build, and prints figures.)
-// A global allocator is `unsafe impl` by definition; it only counts and
-// forwards to the system allocator.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use framebreak_telemetry::{Collector, Series, SeriesKey};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+framebreak_testkit::count_allocations!();
 
 fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
+    framebreak_testkit::live() as isize
 }
 
 // One test in this binary, so no other test's allocations are counted.

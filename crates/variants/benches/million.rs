@@ -4,39 +4,15 @@
 //! number of variants.
 //!
 //! Run with `cargo bench -p framebreak-variants --bench million`.
-#![allow(unsafe_code, clippy::print_stdout)]
+#![allow(clippy::print_stdout)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use framebreak_variants::{BasePrompt, Catalogue, Generator, Strategy, builtin_scenes};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only adds bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+framebreak_testkit::count_allocations!();
 
 fn run(label: &str, total: usize, prompts: impl Iterator<Item = BasePrompt>, per_prompt: usize) {
     let generator = Generator::builder(Arc::new(Catalogue::builtin()))
@@ -44,8 +20,8 @@ fn run(label: &str, total: usize, prompts: impl Iterator<Item = BasePrompt>, per
         .seed(7)
         .build()
         .unwrap();
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = framebreak_testkit::live();
+    framebreak_testkit::reset_peak();
     let mut sink = std::io::BufWriter::new(std::io::sink());
     let mut buf = Vec::with_capacity(1024);
     let start = Instant::now();
@@ -58,7 +34,7 @@ fn run(label: &str, total: usize, prompts: impl Iterator<Item = BasePrompt>, per
         n += 1;
     }
     let secs = start.elapsed().as_secs_f64();
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+    let peak = framebreak_testkit::peak().saturating_sub(baseline);
     println!(
         "{label:<44} {n:>9} variants  {:>9.0} variants/s  peak heap {:>7.2} MiB",
         n as f64 / secs,
