@@ -70,11 +70,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = framebreak_testkit::runtime();
     runtime.block_on(async {
         run(100_000).await;
         run(big).await;

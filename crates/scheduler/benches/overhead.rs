@@ -68,11 +68,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = framebreak_testkit::runtime();
     runtime.block_on(async {
         for (concurrency, steps) in [(1_000, 1), (10_000, 1), (1_000, 3), (10_000, 3)] {
             let dir = tempfile::tempdir().unwrap();

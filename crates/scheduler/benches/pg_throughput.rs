@@ -236,11 +236,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000);
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = framebreak_testkit::runtime();
     runtime.block_on(async {
         println!("PostgreSQL: {}", server_settings(&url).await);
         println!("{n} jobs per run; jobs/s (ratio to 1 consumer of the same store)");

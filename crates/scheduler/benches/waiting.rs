@@ -84,11 +84,7 @@ fn main() {
     let n = env("WAITING_JOBS", 10_000);
     let generation = Duration::from_secs(env("WAITING_SECS", 60));
     let concurrency = 50;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = framebreak_testkit::runtime();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path().join("waiting.db")).unwrap());

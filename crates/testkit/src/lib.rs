@@ -5,6 +5,8 @@
 //!   that show memory stays bounded.
 //! - [`fixture!`]: the path of a file in the calling crate's
 //!   `tests/fixtures`.
+//! - [`runtime`]: the tokio runtime benchmarks run on (this machine's
+//!   two cores).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -106,4 +108,19 @@ macro_rules! fixture {
             .join("tests/fixtures")
             .join($name)
     };
+}
+
+/// The runtime benchmarks run on: two worker threads (the cores of the
+/// machines the figures are measured on), every driver enabled.
+///
+/// # Panics
+///
+/// When the runtime cannot be built (no threads left).
+#[must_use]
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }
