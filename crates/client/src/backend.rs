@@ -1,7 +1,5 @@
 //! The one trait every video generator implements.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use tokio::io::AsyncWrite;
 
@@ -47,6 +45,7 @@ use crate::{Asset, Conformed, Error, JobStatus, Lookup, RemoteJob, Result, Video
 /// # Ok(()) }
 /// ```
 #[async_trait]
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait VideoBackend: Send + Sync {
     /// Asks for one video. Returns as soon as the provider has accepted
     /// the job; the handle is all [`status`](Self::status) needs later.
@@ -156,45 +155,5 @@ pub trait VideoBackend: Send + Sync {
     }
 }
 
-macro_rules! forward {
-    ($($ty:ty),*) => {$(
-        #[async_trait]
-        impl<T: VideoBackend + ?Sized> VideoBackend for $ty {
-            async fn submit(&self, request: &VideoRequest) -> Result<RemoteJob> {
-                (**self).submit(request).await
-            }
-            async fn status(&self, job: &RemoteJob) -> Result<JobStatus> {
-                (**self).status(job).await
-            }
-            async fn download(
-                &self,
-                asset: &Asset,
-                sink: &mut (dyn AsyncWrite + Unpin + Send),
-                progress: ProgressFn<'_>,
-            ) -> Result<u64> {
-                (**self).download(asset, sink, progress).await
-            }
-            async fn cancel(&self, job: &RemoteJob) -> Result<()> {
-                (**self).cancel(job).await
-            }
-            fn conform(&self, request: &VideoRequest) -> Result<Conformed> {
-                (**self).conform(request)
-            }
-            async fn offered_models(&self) -> Result<Option<Vec<String>>> {
-                (**self).offered_models().await
-            }
-            async fn find_submission(
-                &self,
-                request: &VideoRequest,
-                since: std::time::SystemTime,
-            ) -> Result<Lookup> {
-                (**self).find_submission(request, since).await
-            }
-        }
-    )*};
-}
-
-forward!(&T, Box<T>, Arc<T>);
-
-/// Fails to compile if `VideoBackend` stops being object-safe.
+// Fails to compile if `VideoBackend` stops being object-safe.
 const _: fn(Box<dyn VideoBackend>) = |_| {};

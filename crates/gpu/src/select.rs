@@ -1,8 +1,6 @@
 //! The [`DeviceSelector`] trait and the wrappers that make any reference to a
 //! selector a selector.
 
-use std::sync::Arc;
-
 use crate::{DeviceId, DeviceState, Error, Result};
 
 /// Picks the device for the next unit of work (one video's analysis).
@@ -45,30 +43,13 @@ use crate::{DeviceId, DeviceState, Error, Result};
 /// assert_eq!(CpuOnly.select(&devices)?, DeviceId::Cpu);
 /// # Ok::<(), framebreak_gpu::Error>(())
 /// ```
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait DeviceSelector: Send + Sync {
     /// The device for the next unit of work.
     fn select(&self, devices: &[DeviceState]) -> Result<DeviceId>;
 }
 
-impl<S: DeviceSelector + ?Sized> DeviceSelector for &S {
-    fn select(&self, devices: &[DeviceState]) -> Result<DeviceId> {
-        (**self).select(devices)
-    }
-}
-
-impl<S: DeviceSelector + ?Sized> DeviceSelector for Box<S> {
-    fn select(&self, devices: &[DeviceState]) -> Result<DeviceId> {
-        (**self).select(devices)
-    }
-}
-
-impl<S: DeviceSelector + ?Sized> DeviceSelector for Arc<S> {
-    fn select(&self, devices: &[DeviceState]) -> Result<DeviceId> {
-        (**self).select(devices)
-    }
-}
-
-// `Box<dyn DeviceSelector>` must keep compiling.
+// Fails to compile if `DeviceSelector` stops being object-safe.
 const _: fn(Box<dyn DeviceSelector>) = |_| {};
 
 /// Checks a snapshot the way every selector must: not empty, capacities

@@ -24,26 +24,16 @@ use crate::{ClipInfo, Error, Frame, anim, ffmpeg, folder, mp4_source};
 /// assert_eq!(first.index(), 0);
 /// # Ok(()) }
 /// ```
+#[auto_impl::auto_impl(Box, &mut)]
 pub trait FrameSource: Iterator<Item = Result<Frame, Error>> + Send {
     /// What is known about the video: size, nominal fps, frame count if the
     /// container says, codec.
     fn info(&self) -> &ClipInfo;
 }
 
-impl<T: FrameSource + ?Sized> FrameSource for Box<T> {
-    fn info(&self) -> &ClipInfo {
-        (**self).info()
-    }
-}
-
-impl<T: FrameSource + ?Sized> FrameSource for &mut T {
-    fn info(&self) -> &ClipInfo {
-        (**self).info()
-    }
-}
-
-// The trait must stay object-safe: `open` returns `Box<dyn FrameSource>`.
-const _: Option<&dyn FrameSource> = None;
+// Fails to compile if `FrameSource` stops being object-safe (`open`
+// returns `Box<dyn FrameSource>`).
+const _: fn(Box<dyn FrameSource>) = |_| {};
 
 /// The container or image format, recognised from the first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

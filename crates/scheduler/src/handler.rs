@@ -1,7 +1,6 @@
 //! The one trait an application implements: run one step of one job.
 
 use std::fmt;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -127,6 +126,7 @@ pub enum Step {
 /// }
 /// ```
 #[async_trait]
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait Handler: Send + Sync + fmt::Debug {
     /// Runs step `ctx.step` of job `ctx.job`.
     async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure>;
@@ -163,26 +163,5 @@ pub trait Handler: Send + Sync + fmt::Debug {
     }
 }
 
-macro_rules! forward_handler {
-    ($($ty:ty),*) => {$(
-        #[async_trait]
-        impl<H: Handler + ?Sized> Handler for $ty {
-            async fn step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
-                (**self).step(ctx).await
-            }
-            fn rate_limited(&self, step: u32) -> bool {
-                (**self).rate_limited(step)
-            }
-            fn interruptible(&self, step: u32) -> bool {
-                (**self).interruptible(step)
-            }
-            async fn abandoned(&self, job: Abandoned<'_>) {
-                (**self).abandoned(job).await
-            }
-        }
-    )*};
-}
-
-forward_handler!(&H, Box<H>, Arc<H>);
-
-fn _object_safe(_: &dyn Handler) {}
+// Fails to compile if `Handler` stops being object-safe.
+const _: fn(Box<dyn Handler>) = |_| {};

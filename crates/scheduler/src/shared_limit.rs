@@ -2,7 +2,6 @@
 //! is the whole campaign's and not multiplied by the number of workers.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -71,25 +70,14 @@ use crate::rate::RateLimit;
 /// # }).unwrap();
 /// ```
 #[async_trait]
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait SharedRateLimiter: Send + Sync + fmt::Debug {
     /// Takes a token of `key` (answer zero) or says how long to wait.
     async fn try_acquire(&self, key: &str, limit: &RateLimit) -> Result<Duration>;
 }
 
-macro_rules! forward_limiter {
-    ($($ty:ty),*) => {$(
-        #[async_trait]
-        impl<L: SharedRateLimiter + ?Sized> SharedRateLimiter for $ty {
-            async fn try_acquire(&self, key: &str, limit: &RateLimit) -> Result<Duration> {
-                (**self).try_acquire(key, limit).await
-            }
-        }
-    )*};
-}
-
-forward_limiter!(&L, Box<L>, Arc<L>);
-
-fn _object_safe(_: &dyn SharedRateLimiter) {}
+// Fails to compile if `SharedRateLimiter` stops being object-safe.
+const _: fn(Box<dyn SharedRateLimiter>) = |_| {};
 
 /// How long to wait after the limiter itself failed.
 pub(crate) const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 
@@ -66,6 +66,7 @@ impl Hold {
 /// # }).unwrap();
 /// ```
 #[async_trait]
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait SpendLedger: Send + Sync + fmt::Debug {
     /// Holds `amount` for `job` if the committed total plus it stays within
     /// `limit`.
@@ -78,26 +79,8 @@ pub trait SpendLedger: Send + Sync + fmt::Debug {
     async fn committed(&self) -> Result<u64>;
 }
 
-macro_rules! forward_ledger {
-    ($($ty:ty),*) => {$(
-        #[async_trait]
-        impl<L: SpendLedger + ?Sized> SpendLedger for $ty {
-            async fn hold(&self, job: &str, amount: u64, limit: u64) -> Result<Hold> {
-                (**self).hold(job, amount, limit).await
-            }
-            async fn release(&self, job: &str) -> Result<()> {
-                (**self).release(job).await
-            }
-            async fn committed(&self) -> Result<u64> {
-                (**self).committed().await
-            }
-        }
-    )*};
-}
-
-forward_ledger!(&L, Box<L>, Arc<L>);
-
-fn _object_safe(_: &dyn SpendLedger) {}
+// Fails to compile if `SpendLedger` stops being object-safe.
+const _: fn(Box<dyn SpendLedger>) = |_| {};
 
 /// A ledger in this process's memory (tests, and runs whose store is in
 /// memory).

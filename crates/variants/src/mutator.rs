@@ -1,7 +1,5 @@
 //! The [`Mutator`] trait and the combinators that compose mutators.
 
-use std::sync::Arc;
-
 use rand_core::RngCore;
 
 use crate::{Draft, Error, Result, rng};
@@ -45,6 +43,7 @@ use crate::{Draft, Error, Result, rng};
 /// AtNight.mutate(&mut draft, &mut rng::seeded(7));
 /// assert!(draft.prompt().starts_with("A dog runs along a beach, "));
 /// ```
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait Mutator: Send + Sync {
     /// A short, stable name recorded in each mutation (`trap_injector`).
     fn name(&self) -> &str;
@@ -55,35 +54,8 @@ pub trait Mutator: Send + Sync {
     fn mutate(&self, draft: &mut Draft, rng: &mut dyn RngCore);
 }
 
-impl<M: Mutator + ?Sized> Mutator for &M {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn mutate(&self, draft: &mut Draft, rng: &mut dyn RngCore) {
-        (**self).mutate(draft, rng)
-    }
-}
-
-impl<M: Mutator + ?Sized> Mutator for Box<M> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn mutate(&self, draft: &mut Draft, rng: &mut dyn RngCore) {
-        (**self).mutate(draft, rng)
-    }
-}
-
-impl<M: Mutator + ?Sized> Mutator for Arc<M> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn mutate(&self, draft: &mut Draft, rng: &mut dyn RngCore) {
-        (**self).mutate(draft, rng)
-    }
-}
-
-// `Box<dyn Mutator>` must keep working.
-fn _object_safe(_: Box<dyn Mutator>) {}
+// Fails to compile if `Mutator` stops being object-safe.
+const _: fn(Box<dyn Mutator>) = |_| {};
 
 /// Runs mutators in order, each on the draft the previous one left.
 #[derive(Default)]

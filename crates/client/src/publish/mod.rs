@@ -1,7 +1,6 @@
 //! Posting results: the `Publisher` trait, a dry run to a file, and X.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -87,6 +86,7 @@ pub struct Published {
 /// # Ok(()) }
 /// ```
 #[async_trait]
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait Publisher: Send + Sync {
     /// Publishes one post.
     ///
@@ -96,26 +96,5 @@ pub trait Publisher: Send + Sync {
     async fn publish(&self, post: &Post) -> Result<Published>;
 }
 
-#[async_trait]
-impl<T: Publisher + ?Sized> Publisher for &T {
-    async fn publish(&self, post: &Post) -> Result<Published> {
-        (**self).publish(post).await
-    }
-}
-
-#[async_trait]
-impl<T: Publisher + ?Sized> Publisher for Box<T> {
-    async fn publish(&self, post: &Post) -> Result<Published> {
-        (**self).publish(post).await
-    }
-}
-
-#[async_trait]
-impl<T: Publisher + ?Sized> Publisher for Arc<T> {
-    async fn publish(&self, post: &Post) -> Result<Published> {
-        (**self).publish(post).await
-    }
-}
-
-/// Fails to compile if `Publisher` stops being object-safe.
+// Fails to compile if `Publisher` stops being object-safe.
 const _: fn(Box<dyn Publisher>) = |_| {};

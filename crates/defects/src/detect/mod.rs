@@ -15,8 +15,6 @@ mod teleport;
 mod util;
 mod warp;
 
-use std::sync::Arc;
-
 use framebreak_vocab::DefectKind;
 
 pub use bleed::TextureBleed;
@@ -75,6 +73,7 @@ use crate::Finding;
 /// assert_eq!(boxed.detect(&ev).len(), 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait DefectDetector: Send + Sync {
     /// Everything this detector finds in the clip.
     fn detect(&self, evidence: &Evidence<'_>) -> Vec<Finding>;
@@ -90,25 +89,7 @@ pub trait DefectDetector: Send + Sync {
     }
 }
 
-macro_rules! forward {
-    ($($ty:ty),*) => {$(
-        impl<D: DefectDetector + ?Sized> DefectDetector for $ty {
-            fn detect(&self, evidence: &Evidence<'_>) -> Vec<Finding> {
-                (**self).detect(evidence)
-            }
-            fn name(&self) -> &str {
-                (**self).name()
-            }
-            fn kinds(&self) -> Vec<DefectKind> {
-                (**self).kinds()
-            }
-        }
-    )*};
-}
-
-forward!(&D, Box<D>, Arc<D>);
-
-// `Box<dyn DefectDetector>` must keep compiling.
+// Fails to compile if `DefectDetector` stops being object-safe.
 const _: fn(Box<dyn DefectDetector>) = |_| {};
 
 /// One detector per defect kind, with default settings, in the order of

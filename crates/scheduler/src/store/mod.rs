@@ -7,7 +7,6 @@ mod postgres;
 mod sqlite;
 
 use std::fmt;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{Stream, StreamExt};
@@ -71,6 +70,7 @@ pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 /// # }).unwrap();
 /// ```
 #[async_trait]
+#[auto_impl::auto_impl(&, Box, Arc)]
 pub trait JobStore: Send + Sync + fmt::Debug {
     /// Adds jobs whose ids are new; returns how many were new.
     async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<u64>;
@@ -95,35 +95,8 @@ pub trait JobStore: Send + Sync + fmt::Debug {
     async fn requeue_failed(&self, ids: Vec<JobId>) -> Result<u64>;
 }
 
-macro_rules! forward_store {
-    ($($ty:ty),*) => {$(
-        #[async_trait]
-        impl<S: JobStore + ?Sized> JobStore for $ty {
-            async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<u64> {
-                (**self).enqueue(jobs).await
-            }
-            async fn lease(&self, request: &LeaseRequest) -> Result<Vec<Lease>> {
-                (**self).lease(request).await
-            }
-            async fn apply(&self, updates: Vec<Update>) -> Result<Vec<Applied>> {
-                (**self).apply(updates).await
-            }
-            async fn counts(&self) -> Result<Counts> {
-                (**self).counts().await
-            }
-            async fn finished(&self, after: Option<u64>, limit: usize) -> Result<Page> {
-                (**self).finished(after, limit).await
-            }
-            async fn requeue_failed(&self, ids: Vec<JobId>) -> Result<u64> {
-                (**self).requeue_failed(ids).await
-            }
-        }
-    )*};
-}
-
-forward_store!(&S, Box<S>, Arc<S>);
-
-fn _object_safe(_: &dyn JobStore) {}
+// Fails to compile if `JobStore` stops being object-safe.
+const _: fn(Box<dyn JobStore>) = |_| {};
 
 /// Conveniences over any [`JobStore`].
 #[async_trait]
