@@ -49,8 +49,8 @@ pub use handler::VIDEOS_DIR;
 pub use plan::{Plan, plan};
 pub use reports::{MissingVideos, ReportFormat, ReportTo, RunView, Written};
 pub use run::{
-    Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, row_stream, rows,
-    unknown_submissions,
+    Campaign, CampaignSummary, EnqueueStats, local_copy, open_store, retried_by_default,
+    row_stream, rows, unknown_submissions,
 };
 pub use run_dir::{CONFIG_FILE, RunDir, STORE_FILE, new_run_id};
 pub use store::{DATABASE_URL, RunStore, drop_run, is_postgres, migrate_store};

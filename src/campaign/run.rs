@@ -857,6 +857,19 @@ pub(crate) enum Opening {
     Existing,
 }
 
+/// Whether a failed job of `category` is re-queued when a resume asks to
+/// retry the failed jobs without naming categories: every category but
+/// `unknown_submission` (the provider may have made, and billed, the job:
+/// sending it again may pay twice, so it is retried only when named) and
+/// `cancelled` (someone's decision, not a fault).
+#[must_use]
+pub fn retried_by_default(category: FailureCategory) -> bool {
+    !matches!(
+        category,
+        FailureCategory::UnknownSubmission | FailureCategory::Cancelled
+    )
+}
+
 /// How many jobs of `store` ended `unknown_submission`: submissions the
 /// provider may have made (and may bill) that could not be looked up. Reads
 /// the finished jobs a page at a time.

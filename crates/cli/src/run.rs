@@ -186,9 +186,7 @@ fn retry_selection(
         None => Vec::new(),
         Some([]) => FailureCategory::ALL
             .into_iter()
-            .filter(|c| {
-                *c != FailureCategory::UnknownSubmission && *c != FailureCategory::Cancelled
-            })
+            .filter(|c| framebreak::campaign::retried_by_default(*c))
             .collect(),
         Some(names) => names
             .iter()
