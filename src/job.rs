@@ -44,32 +44,3 @@ pub struct JobResult {
     #[serde(default)]
     pub truth: Option<GroundTruth>,
 }
-
-/// What every step state of a submitted job carries: the provider's job.
-/// The handler's states (`{"remote": …}` after submit, `{"remote", "poll"}`
-/// while polling, `{"remote", "assets"}`, `{"remote", "asset", "video", …}`)
-/// all hold it under `remote`; nothing else of them is read outside the
-/// handler.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Submitted {
-    /// The provider's job, once submitted.
-    #[serde(default)]
-    pub(crate) remote: Option<framebreak_client::RemoteJob>,
-}
-
-impl Submitted {
-    /// The provider's job recorded in a step state: `None` before any
-    /// submission (the state is `null`).
-    ///
-    /// # Errors
-    ///
-    /// The state is not one a campaign's handler writes.
-    pub(crate) fn of_state(
-        state: &serde_json::Value,
-    ) -> Result<Option<framebreak_client::RemoteJob>, serde_json::Error> {
-        if state.is_null() {
-            return Ok(None);
-        }
-        Ok(Self::deserialize(state)?.remote)
-    }
-}

@@ -137,9 +137,10 @@ impl ResultRow {
         // A failed job keeps what it got before failing (its remote id).
         let remote_id = match &result {
             Some(r) => Some(r.remote_id.clone()),
-            None => crate::job::Submitted::of_state(&record.step_state)
+            None => crate::campaign::stage::Stage::read(record.step, &record.step_state)
                 .map_err(|e| unreadable("step state", e.to_string()))?
-                .map(|remote| remote.id),
+                .remote()
+                .map(|remote| remote.id.clone()),
         };
         let (video, analysis, truth) = match result {
             Some(r) => (r.video, r.analysis, r.truth),
@@ -304,7 +305,8 @@ mod tests {
         failed.failure = Some(Failure::new(FailureCategory::Timeout, "too slow"));
         let row = ResultRow::from_record(&failed).unwrap().unwrap();
         assert_eq!(row.remote_id.as_deref(), Some("gen-7"));
-        let early = record(JobState::Failed, payload(), json!(null), None);
+        let mut early = record(JobState::Failed, payload(), json!(null), None);
+        early.step = 0;
         assert_eq!(
             ResultRow::from_record(&early).unwrap().unwrap().remote_id,
             None

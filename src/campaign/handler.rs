@@ -26,21 +26,16 @@ use framebreak_media::{ReadOptions, Resize, Sampling};
 use framebreak_scheduler::{
     Abandoned, Failure, FailureCategory, Handler, Hold, Pacer, SpendLedger, Step, StepContext,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::campaign::backend::Truth;
 use crate::campaign::guard::SubmitGuard;
+use crate::campaign::stage::{
+    ANALYZE, DOWNLOAD, Fetched, Generated, NotAStage, POLL, PollState, Polled, SUBMIT, Stage,
+};
 use crate::campaign::{AnalysisConfig, DeviceChoice, Error, VideoStore};
 use crate::cost::Usd;
 use crate::job::{JobPayload, JobResult};
-
-/// Steps of a campaign job.
-pub(crate) const SUBMIT: u32 = 0;
-pub(crate) const POLL: u32 = 1;
-pub(crate) const DOWNLOAD: u32 = 2;
-pub(crate) const ANALYZE: u32 = 3;
 
 /// How long after a submission whose answer was lost its job is looked up:
 /// time for the provider's list to show a job it has just made.
@@ -48,37 +43,6 @@ pub(crate) const LIST_SETTLE: Duration = Duration::from_secs(5);
 
 /// Folder of the downloaded videos, in the run folder.
 pub const VIDEOS_DIR: &str = "videos";
-
-/// What the poll step hands the download step.
-#[derive(Debug, Serialize, Deserialize)]
-struct Generated {
-    remote: RemoteJob,
-    assets: Vec<Asset>,
-}
-
-/// How long a job has been polled, kept in the poll step's state between
-/// polls.
-#[derive(Debug, Serialize, Deserialize)]
-struct Polled {
-    /// When polling began, ms since the epoch.
-    since_ms: u64,
-    /// The backoff while the job waits in the provider's queue, ms.
-    wait_ms: u64,
-}
-
-/// What the download step hands the analysis step.
-#[derive(Debug, Serialize, Deserialize)]
-struct Fetched {
-    remote: RemoteJob,
-    /// Where the video came from: another worker (on another machine) that
-    /// takes the job over at the analysis step fetches it again.
-    #[serde(default)]
-    asset: Option<Asset>,
-    video: String,
-    bytes: u64,
-    sha256: String,
-    truth: Option<framebreak_sim::GroundTruth>,
-}
 
 /// Which device analyses a video.
 enum Devices {
@@ -380,11 +344,8 @@ fn unknown_submission(message: &str) -> Failure {
     Failure::new(FailureCategory::UnknownSubmission, message).permanent()
 }
 
-fn corrupt(step: u32, e: &serde_json::Error) -> Failure {
-    Failure::new(
-        FailureCategory::BadRequest,
-        format!("the stored state of step {step} is not a campaign's: {e}"),
-    )
+fn corrupt(e: &NotAStage) -> Failure {
+    Failure::new(FailureCategory::BadRequest, e.to_string())
 }
 
 impl VideoHandler {
@@ -503,8 +464,8 @@ impl VideoHandler {
 
     /// Every step but its metric: the stage the job is at.
     async fn run_step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
-        match ctx.step {
-            SUBMIT => {
+        match Stage::read(ctx.step, ctx.state).map_err(|e| corrupt(&e))? {
+            Stage::Submit => {
                 let payload: JobPayload =
                     serde_json::from_value(ctx.payload.clone()).map_err(|e| {
                         Failure::new(
@@ -514,13 +475,9 @@ impl VideoHandler {
                     })?;
                 self.submit(&ctx, payload).await
             }
-            POLL => self.poll(&ctx).await,
-            DOWNLOAD => self.download(&ctx).await,
-            ANALYZE => self.analyze(&ctx).await,
-            n => Err(Failure::new(
-                FailureCategory::BadRequest,
-                format!("a campaign job has no step {n}"),
-            )),
+            Stage::Poll(polling) => self.poll(&ctx, polling).await,
+            Stage::Download(generated) => self.download(&ctx, generated).await,
+            Stage::Analyze(fetched) => self.analyze(&ctx, fetched).await,
         }
     }
 
@@ -530,7 +487,11 @@ impl VideoHandler {
             metrics::counter!(names::ADOPTED_TOTAL).increment(1);
             tracing::info!(remote = %remote.id, "adopted the job a lost submission created");
         }
-        Step::Next(json!({ "remote": remote }))
+        Stage::Poll(PollState {
+            remote,
+            polled: None,
+        })
+        .enter()
     }
 
     /// Asks the backend for the job an earlier submission of `request` may
@@ -569,13 +530,8 @@ impl VideoHandler {
     /// persists when polling began and the current backoff, so the job
     /// holds no slot while the provider works (and a resumed run goes on
     /// counting from the first poll).
-    async fn poll(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
-        let remote: RemoteJob =
-            serde_json::from_value(ctx.state["remote"].clone()).map_err(|e| corrupt(POLL, &e))?;
-        let polled: Option<Polled> = ctx
-            .state
-            .get("poll")
-            .and_then(|p| serde_json::from_value(p.clone()).ok());
+    async fn poll(&self, ctx: &StepContext<'_>, polling: PollState) -> Result<Step, Failure> {
+        let PollState { remote, polled } = polling;
         let now = framebreak_scheduler::now_ms();
         let since_ms = polled.as_ref().map_or(now, |p| p.since_ms);
         let wait = polled.as_ref().map_or_else(
@@ -589,7 +545,7 @@ impl VideoHandler {
         let status = status.map_err(|e| failure(&e))?;
         match status.state {
             RemoteState::Succeeded { assets } => {
-                return Ok(Step::Next(json!(Generated { remote, assets })));
+                return Ok(Stage::Download(Generated { remote, assets }).enter());
             }
             // The provider's own verdict on the generation: final, with
             // its code and message, whatever the category would allow.
@@ -622,15 +578,14 @@ impl VideoHandler {
             wait_ms: u64::try_from((wait * 2).min(self.polling.max_interval).as_millis())
                 .unwrap_or(u64::MAX),
         };
-        Ok(Step::Wait {
-            state: json!({ "remote": remote, "poll": next }),
-            after: pause,
+        Ok(Stage::Poll(PollState {
+            remote,
+            polled: Some(next),
         })
+        .wait(pause))
     }
 
-    async fn download(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
-        let generated: Generated =
-            serde_json::from_value(ctx.state.clone()).map_err(|e| corrupt(DOWNLOAD, &e))?;
+    async fn download(&self, ctx: &StepContext<'_>, generated: Generated) -> Result<Step, Failure> {
         let asset = generated
             .assets
             .iter()
@@ -657,19 +612,18 @@ impl VideoHandler {
                 .map_err(|e| Failure::new(FailureCategory::Download, e.to_string()))?;
         }
         let truth = self.truth.of(&generated.remote).await;
-        Ok(Step::Next(json!(Fetched {
+        Ok(Stage::Analyze(Fetched {
             remote: generated.remote,
             asset: Some(asset.clone()),
             video: name,
             bytes: done.bytes,
             sha256: done.sha256,
             truth,
-        })))
+        })
+        .enter())
     }
 
-    async fn analyze(&self, ctx: &StepContext<'_>) -> Result<Step, Failure> {
-        let fetched: Fetched =
-            serde_json::from_value(ctx.state.clone()).map_err(|e| corrupt(ANALYZE, &e))?;
+    async fn analyze(&self, ctx: &StepContext<'_>, fetched: Fetched) -> Result<Step, Failure> {
         let path = self.run_dir.join(&fetched.video);
         // Local damage (a file cut short, overwritten or removed) is
         // repaired, not judged: only the bytes the provider sent are
@@ -856,7 +810,7 @@ impl Handler for VideoHandler {
         if job.step != POLL || job.failure.permanent {
             return;
         }
-        let Ok(remote) = serde_json::from_value::<RemoteJob>(job.state["remote"].clone()) else {
+        let Ok(Stage::Poll(PollState { remote, .. })) = Stage::read(job.step, job.state) else {
             return;
         };
         match self.backend.cancel(&remote).await {
@@ -893,6 +847,7 @@ mod tests {
     use async_trait::async_trait;
     use framebreak_client::{JobStatus, VideoRequest};
     use framebreak_scheduler::{JobId, Shutdown, StepContext};
+    use serde_json::json;
 
     use super::*;
     use crate::campaign::AnalysisConfig;

@@ -31,6 +31,7 @@ mod plan;
 mod reports;
 mod run;
 mod run_dir;
+pub(crate) mod stage;
 mod store;
 mod threshold;
 mod videos;
