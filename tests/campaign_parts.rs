@@ -6,11 +6,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
+use framebreak::RowStatus;
 use framebreak::campaign::{Campaign, CampaignConfig, ConfigLoader, Error};
-use framebreak::client::{
-    Asset, Conformed, JobStatus, Lookup, ProgressFn, RemoteJob, VideoBackend, VideoRequest,
-};
 use framebreak::defects::{DefectDetector, Evidence, Finding};
 use framebreak::gpu::{DeviceId, DeviceSelector, DeviceState};
 use framebreak::scheduler::RunOutcome;
@@ -20,43 +17,6 @@ use framebreak::variants::{
     Catalogue, Chain, Draft, Generator, Insertion, Mutation, Mutator, Strategy, TrapInjector,
 };
 use framebreak::vocab::DefectKind;
-use framebreak::{RowStatus, client};
-
-/// The simulator behind a backend the campaign knows nothing of, counting
-/// what it is sent.
-struct Counting {
-    inner: SimBackend,
-    submitted: AtomicU64,
-}
-
-#[async_trait]
-impl VideoBackend for Counting {
-    async fn submit(&self, request: &VideoRequest) -> client::Result<RemoteJob> {
-        self.submitted.fetch_add(1, Ordering::SeqCst);
-        self.inner.submit(request).await
-    }
-    async fn status(&self, job: &RemoteJob) -> client::Result<JobStatus> {
-        self.inner.status(job).await
-    }
-    async fn download(
-        &self,
-        asset: &Asset,
-        sink: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
-        progress: ProgressFn<'_>,
-    ) -> client::Result<u64> {
-        self.inner.download(asset, sink, progress).await
-    }
-    fn conform(&self, request: &VideoRequest) -> client::Result<Conformed> {
-        self.inner.conform(request)
-    }
-    async fn find_submission(
-        &self,
-        request: &VideoRequest,
-        since: std::time::SystemTime,
-    ) -> client::Result<Lookup> {
-        self.inner.find_submission(request, since).await
-    }
-}
 
 /// Marks the first frame of every clip as frozen, so its findings can be
 /// told from anyone else's.
@@ -128,11 +88,10 @@ fn generator() -> Generator {
         .unwrap()
 }
 
-fn backend() -> Arc<Counting> {
-    Arc::new(Counting {
-        inner: SimBackend::new(Simulator::new(Profile::weak()).unwrap()),
-        submitted: AtomicU64::new(0),
-    })
+/// The simulated model as a backend the campaign knows nothing of (its
+/// statistics count what it is sent).
+fn backend() -> SimBackend {
+    SimBackend::new(Simulator::new(Profile::weak()).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,7 +101,7 @@ async fn a_campaign_runs_with_a_backend_detector_mutator_and_selector_given_in_c
     let selector = First::default();
     let chosen = selector.chosen.clone();
     let campaign = Campaign::builder(config(dir.path()))
-        .backend("counting-sim", model.clone())
+        .backend("counting-sim", Arc::new(model.clone()))
         .detector(Marker)
         .generator("underwater", generator())
         .device_selector(Box::new(selector))
@@ -158,7 +117,7 @@ async fn a_campaign_runs_with_a_backend_detector_mutator_and_selector_given_in_c
 
     // The backend given in code got every submission, once each; the
     // configured one (the in-process simulator) was never built.
-    assert_eq!(model.submitted.load(Ordering::SeqCst), jobs);
+    assert_eq!(model.stats().submissions, jobs);
     assert!(campaign.simulator().is_none());
     // The selector chose the device of every analysis.
     assert_eq!(chosen.load(Ordering::SeqCst), jobs);
@@ -191,7 +150,7 @@ async fn a_campaign_runs_with_a_backend_detector_mutator_and_selector_given_in_c
     // Reopened with the same parts, it has nothing left to do and submits
     // nothing again.
     let again = Campaign::builder(CampaignConfig::default())
-        .backend("counting-sim", model.clone())
+        .backend("counting-sim", Arc::new(model.clone()))
         .detector(Marker)
         .generator("underwater", generator())
         .open(dir.path(), "parts")
@@ -199,14 +158,14 @@ async fn a_campaign_runs_with_a_backend_detector_mutator_and_selector_given_in_c
         .unwrap();
     assert_eq!(again.enqueue().await.unwrap().added, 0);
     assert_eq!(again.run().await.unwrap().counts.done, jobs);
-    assert_eq!(model.submitted.load(Ordering::SeqCst), jobs);
+    assert_eq!(model.stats().submissions, jobs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_made_with_parts_is_refused_without_them_or_with_others() {
     let dir = tempfile::tempdir().unwrap();
     let campaign = Campaign::builder(config(dir.path()))
-        .backend("counting-sim", backend())
+        .backend("counting-sim", Arc::new(backend()))
         .detector(Marker)
         .create_with_id("parts")
         .await
@@ -228,21 +187,21 @@ async fn a_run_made_with_parts_is_refused_without_them_or_with_others() {
     assert!(text.contains("Campaign::builder"), "{text}");
     // Another backend, or the detector left out.
     let e = Campaign::builder(CampaignConfig::default())
-        .backend("other", backend())
+        .backend("other", Arc::new(backend()))
         .detector(Marker)
         .open(dir.path(), "parts")
         .await
         .unwrap_err();
     assert!(refused(e).contains("\"other\""));
     let e = Campaign::builder(CampaignConfig::default())
-        .backend("counting-sim", backend())
+        .backend("counting-sim", Arc::new(backend()))
         .open(dir.path(), "parts")
         .await
         .unwrap_err();
     refused(e);
     // The refusals wrote nothing: the run still opens with its parts.
     Campaign::builder(CampaignConfig::default())
-        .backend("counting-sim", backend())
+        .backend("counting-sim", Arc::new(backend()))
         .detector(Marker)
         .open(dir.path(), "parts")
         .await
@@ -265,4 +224,68 @@ async fn a_selector_with_a_fixed_device_is_refused_before_the_run_folder_is_made
         "{text}"
     );
     assert!(!dir.path().join("fixed").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_variant_goes_to_every_backend_each_in_its_own_lane() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (backend(), backend());
+    let mut config = config(dir.path());
+    config.variants.limit = Some(3);
+    let campaign = Campaign::builder(config)
+        .backend("model-a", Arc::new(a.clone()))
+        .backend("model-b", Arc::new(b.clone()))
+        .create_with_id("two")
+        .await
+        .unwrap();
+    let enqueued = campaign.enqueue().await.unwrap();
+    assert_eq!((enqueued.variants, enqueued.added), (3, 6));
+    let summary = campaign.run().await.unwrap();
+    assert_eq!(summary.counts.done, 6, "{:?}", summary.counts);
+    // Each backend was asked for each variant once, and nothing else.
+    assert_eq!(a.stats().submissions, 3);
+    assert_eq!(b.stats().submissions, 3);
+    let rows = campaign.rows().await.unwrap();
+    let mut by_backend = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for row in &rows {
+        assert!(
+            row.job.ends_with(&format!("@{}", row.backend)),
+            "{}",
+            row.job
+        );
+        let variant = row.job.split('@').next().unwrap().to_owned();
+        by_backend
+            .entry(row.backend.clone())
+            .or_default()
+            .push(variant);
+    }
+    assert_eq!(by_backend.len(), 2);
+    let mut va = by_backend["model-a"].clone();
+    let mut vb = by_backend["model-b"].clone();
+    va.sort();
+    vb.sort();
+    assert_eq!(va, vb, "the same variants went to both");
+    // Both lanes are recorded: the run reopens with both or not at all.
+    drop(campaign);
+    let e = Campaign::builder(CampaignConfig::default())
+        .backend("model-a", Arc::new(backend()))
+        .open(dir.path(), "two")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("model-b"), "{e}");
+}
+
+#[tokio::test]
+async fn two_backends_of_one_name_are_refused_before_the_run_folder_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    for (a, b, named) in [("same", "same", "two backends"), ("a@b", "c", "`@`")] {
+        let e = Campaign::builder(config(dir.path()))
+            .backend(a, Arc::new(backend()))
+            .backend(b, Arc::new(backend()))
+            .create_with_id("dup")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(named), "{e}");
+        assert!(!dir.path().join("dup").exists());
+    }
 }

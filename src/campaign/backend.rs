@@ -188,6 +188,17 @@ impl Truth {
     }
 }
 
+/// One backend of a campaign, in its own lane of the scheduler.
+#[derive(Clone)]
+pub(crate) struct Lane {
+    /// Its name: the lane's, and what prices are looked up by.
+    pub(crate) name: String,
+    pub(crate) backend: Arc<dyn VideoBackend>,
+    pub(crate) truth: Truth,
+    /// The price of one of its requests, when known.
+    pub(crate) price: Option<crate::cost::Price>,
+}
+
 /// A backend and the source of its truth.
 pub(crate) struct Built {
     pub(crate) backend: Arc<dyn VideoBackend>,

@@ -18,9 +18,9 @@ use crate::campaign::{Campaign, CampaignConfig, Error, InCode, RunDir, new_run_i
 /// Each part replaces what the configuration would build:
 ///
 /// - [`backend`](Self::backend): any [`VideoBackend`] instead of
-///   `backend.kind`; its name is its lane in the scheduler (rate limit,
-///   breaker, retries) and the name prices are looked up by
-///   (`[pricing."NAME:MODEL"]`).
+///   `backend.kind`, or several (every variant goes to each); a backend's
+///   name is its lane in the scheduler (rate limit, breaker, retries) and
+///   the name prices are looked up by (`[pricing."NAME:MODEL"]`).
 /// - [`detector`](Self::detector): detectors run beside the built-in ones
 ///   on every video; their findings are reported as found (the decision
 ///   model decides only the built-in detectors' proposals).
@@ -70,7 +70,7 @@ impl std::fmt::Debug for CampaignBuilder {
 /// The parts given in code.
 #[derive(Default)]
 pub(crate) struct Parts {
-    pub(crate) backend: Option<(String, Arc<dyn VideoBackend>)>,
+    pub(crate) backends: Vec<(String, Arc<dyn VideoBackend>)>,
     pub(crate) detectors: Vec<(String, Arc<dyn DefectDetector>)>,
     pub(crate) generator: Option<(String, Generator)>,
     pub(crate) selector: Option<Box<dyn DeviceSelector>>,
@@ -80,10 +80,29 @@ impl Parts {
     /// The names a run records of these parts.
     pub(crate) fn names(&self) -> InCode {
         InCode {
-            backend: self.backend.as_ref().map(|(n, _)| n.clone()),
+            backends: self.backends.iter().map(|(n, _)| n.clone()).collect(),
             detectors: self.detectors.iter().map(|(n, _)| n.clone()).collect(),
             generator: self.generator.as_ref().map(|(n, _)| n.clone()),
         }
+    }
+
+    /// Checks that every backend has its own, usable name.
+    fn check_names(&self) -> Result<(), Error> {
+        for (i, (name, _)) in self.backends.iter().enumerate() {
+            let bad = |reason: &str| Error::Config {
+                source_name: format!("backend {name:?}"),
+                reason: reason.to_owned(),
+            };
+            if name.is_empty() || name.chars().any(|c| c.is_control() || c == '@') {
+                return Err(bad(
+                    "a backend name is not empty and has no `@` or control character",
+                ));
+            }
+            if self.backends[..i].iter().any(|(n, _)| n == name) {
+                return Err(bad("two backends of one campaign have this name"));
+            }
+        }
+        Ok(())
     }
 
     /// Checks that these are the parts `recorded` names: a run is worked
@@ -95,8 +114,8 @@ impl Parts {
         }
         let describe = |parts: &InCode| {
             let mut out = Vec::new();
-            if let Some(b) = &parts.backend {
-                out.push(format!("backend {b:?}"));
+            if !parts.backends.is_empty() {
+                out.push(format!("backends {:?}", parts.backends));
             }
             if !parts.detectors.is_empty() {
                 out.push(format!("detectors {:?}", parts.detectors));
@@ -133,9 +152,12 @@ impl CampaignBuilder {
     }
 
     /// Sends the jobs to `backend` instead of the configured one. `name`
-    /// names its lane, its prices and the run's record of it.
+    /// names its lane, its prices and the run's record of it. Given more
+    /// than once, every variant goes to every backend: one job per variant
+    /// and backend (`VARIANT@NAME`), each backend in its own lane with its
+    /// own rate limit (`scheduler.rate` each), breaker and retries.
     pub fn backend(mut self, name: impl Into<String>, backend: Arc<dyn VideoBackend>) -> Self {
-        self.parts.backend = Some((name.into(), backend));
+        self.parts.backends.push((name.into(), backend));
         self
     }
 
@@ -189,6 +211,7 @@ impl CampaignBuilder {
     /// As [`CampaignBuilder::create`]; also when a run with this id exists.
     pub async fn create_with_id(self, id: &str) -> Result<Campaign, Error> {
         let Self { mut config, parts } = self;
+        parts.check_names()?;
         // A configuration that names parts given in code (copied from such
         // a run) is that campaign's, which these parts must be.
         if !config.in_code.is_empty() {

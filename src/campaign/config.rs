@@ -64,9 +64,9 @@ pub struct CampaignConfig {
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct InCode {
-    /// The backend's name (its lane in the scheduler).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backend: Option<String>,
+    /// The backends' names (each its own lane in the scheduler), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<String>,
     /// The extra detectors' names, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub detectors: Vec<String>,
@@ -79,7 +79,7 @@ impl InCode {
     /// Whether nothing was given in code.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.backend.is_none() && self.detectors.is_empty() && self.generator.is_none()
+        self.backends.is_empty() && self.detectors.is_empty() && self.generator.is_none()
     }
 }
 
@@ -720,9 +720,11 @@ impl CampaignConfig {
         if let Some(url) = &self.output.videos {
             crate::campaign::videos::check_url(url)?;
         }
-        let price = self.price()?;
-        if self.cost.budget.is_some() && price.is_none() {
-            let (kind, model) = self.priced_model();
+        for lane in self.backend_names() {
+            if self.cost.budget.is_none() || self.price_of(lane)?.is_some() {
+                continue;
+            }
+            let (kind, model) = self.priced_model_of(lane);
             return bad(
                 "cost.budget",
                 format!(
@@ -732,6 +734,7 @@ impl CampaignConfig {
                 ),
             );
         }
+        self.price()?;
         if self.analysis.workers == Some(0) {
             return bad("analysis.workers", "must be at least 1".into());
         }
@@ -742,7 +745,13 @@ impl CampaignConfig {
     /// else the backend's default.
     #[must_use]
     pub fn priced_model(&self) -> (&str, String) {
-        let default = if self.in_code.backend.is_some() {
+        self.priced_model_of(self.backend_name())
+    }
+
+    /// [`CampaignConfig::priced_model`] of the backend (lane) named `lane`.
+    #[must_use]
+    pub fn priced_model_of<'a>(&'a self, lane: &'a str) -> (&'a str, String) {
+        let default = if !self.in_code.backends.is_empty() {
             "default"
         } else {
             self.backend.kind.default_model()
@@ -752,17 +761,28 @@ impl CampaignConfig {
             .model
             .clone()
             .unwrap_or_else(|| default.to_owned());
-        (self.backend_name(), model)
+        (lane, model)
     }
 
-    /// The name of the run's backend: the one given in code, else the
-    /// configured kind's (`sim`, `luma`…). It names the backend's lane.
+    /// The name of the run's (first) backend: the first given in code,
+    /// else the configured kind's (`sim`, `luma`…). It names its lane.
     #[must_use]
     pub fn backend_name(&self) -> &str {
         self.in_code
-            .backend
-            .as_deref()
-            .unwrap_or(self.backend.kind.as_str())
+            .backends
+            .first()
+            .map_or(self.backend.kind.as_str(), String::as_str)
+    }
+
+    /// The names of every backend of the run, each a lane: those given in
+    /// code, else the configured kind's.
+    #[must_use]
+    pub fn backend_names(&self) -> Vec<&str> {
+        if self.in_code.backends.is_empty() {
+            vec![self.backend.kind.as_str()]
+        } else {
+            self.in_code.backends.iter().map(String::as_str).collect()
+        }
     }
 
     /// The price of one request of the run's model (configured, else
@@ -772,15 +792,24 @@ impl CampaignConfig {
     ///
     /// [`Error::Config`] naming a `pricing` key that is wrong.
     pub fn price(&self) -> Result<Option<crate::cost::Price>, Error> {
+        self.price_of(self.backend_name())
+    }
+
+    /// [`CampaignConfig::price`] of the backend (lane) named `lane`.
+    ///
+    /// # Errors
+    ///
+    /// As [`CampaignConfig::price`].
+    pub fn price_of(&self, lane: &str) -> Result<Option<crate::cost::Price>, Error> {
         let mut names = crate::campaign::BackendKind::NAMES.to_vec();
-        names.extend(self.in_code.backend.as_deref());
+        names.extend(self.in_code.backends.iter().map(String::as_str));
         let list = crate::cost::PriceList::new(&self.pricing, &names).map_err(
             |(source_name, reason)| Error::Config {
                 source_name,
                 reason,
             },
         )?;
-        let (kind, model) = self.priced_model();
+        let (kind, model) = self.priced_model_of(lane);
         Ok(list.get(kind, &model))
     }
 

@@ -28,7 +28,7 @@ use framebreak_scheduler::{
 };
 use tokio::sync::Semaphore;
 
-use crate::campaign::backend::Truth;
+use crate::campaign::backend::Lane;
 use crate::campaign::guard::SubmitGuard;
 use crate::campaign::stage::{
     ANALYZE, DOWNLOAD, Fetched, Generated, NotAStage, POLL, PollState, Polled, SUBMIT, Stage,
@@ -238,8 +238,8 @@ pub(crate) struct Polling {
 pub(crate) struct VideoHandler {
     /// The run the jobs belong to: part of every idempotency key.
     pub(crate) run_id: String,
-    pub(crate) backend: Arc<dyn VideoBackend>,
-    pub(crate) truth: Truth,
+    /// The campaign's backends by lane: a job runs against its own.
+    pub(crate) lanes: Arc<std::collections::BTreeMap<String, Lane>>,
     pub(crate) run_dir: PathBuf,
     pub(crate) analysis: Arc<Analysis>,
     pub(crate) polling: Polling,
@@ -290,7 +290,7 @@ impl std::fmt::Debug for VideoHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VideoHandler")
             .field("run_dir", &self.run_dir)
-            .field("truth", &self.truth)
+            .field("lanes", &self.lanes.keys().collect::<Vec<_>>())
             .field("analysis", &self.analysis)
             .field("polling", &self.polling)
             .field("videos", &self.videos)
@@ -349,6 +349,17 @@ fn corrupt(e: &NotAStage) -> Failure {
 }
 
 impl VideoHandler {
+    /// The lane of a job's backend.
+    fn lane(&self, name: &str) -> Result<&Lane, Failure> {
+        self.lanes.get(name).ok_or_else(|| {
+            Failure::new(
+                FailureCategory::BadRequest,
+                format!("the job's backend {name:?} is not one of this campaign's"),
+            )
+            .permanent()
+        })
+    }
+
     async fn submit(&self, ctx: &StepContext<'_>, payload: JobPayload) -> Result<Step, Failure> {
         let key = submission_key(&self.run_id, ctx.idempotency_key, &payload.request);
         let cost = payload.cost;
@@ -369,7 +380,7 @@ impl VideoHandler {
                 .await?;
         }
         let sent = Instant::now();
-        let answer = self.backend.submit(&request).await;
+        let answer = self.lane(ctx.backend)?.backend.submit(&request).await;
         request_time(ctx.backend, sent, answer.as_ref().err());
         match answer {
             Ok(remote) => {
@@ -507,6 +518,7 @@ impl VideoHandler {
         });
         // A failed lookup leaves the question open: retried, the intent kept.
         let found = self
+            .lane(ctx.backend)?
             .backend
             .find_submission(request, since)
             .await
@@ -540,7 +552,7 @@ impl VideoHandler {
         );
         self.pace().await;
         let sent = Instant::now();
-        let status = self.backend.status(&remote).await;
+        let status = self.lane(ctx.backend)?.backend.status(&remote).await;
         request_time(ctx.backend, sent, status.as_ref().err());
         let status = status.map_err(|e| failure(&e))?;
         match status.state {
@@ -603,7 +615,8 @@ impl VideoHandler {
             })?;
         let name = format!("{VIDEOS_DIR}/{}.mp4", file_stem(ctx.job.as_str()));
         let path = self.run_dir.join(&name);
-        let done = self.fetch(asset, &path).await?;
+        let lane = self.lane(ctx.backend)?;
+        let done = self.fetch(lane, asset, &path).await?;
         if let Some(videos) = &self.videos {
             // Retried like a download that failed: fetched again, put again.
             videos
@@ -611,7 +624,7 @@ impl VideoHandler {
                 .await
                 .map_err(|e| Failure::new(FailureCategory::Download, e.to_string()))?;
         }
-        let truth = self.truth.of(&generated.remote).await;
+        let truth = lane.truth.of(&generated.remote).await;
         Ok(Stage::Analyze(Fetched {
             remote: generated.remote,
             asset: Some(asset.clone()),
@@ -630,7 +643,8 @@ impl VideoHandler {
         // analysed, and only they can fail as `decode`.
         if let Err(why) = intact(&path, &fetched).await {
             tracing::info!(job = %ctx.job, video = %fetched.video, %why, "fetching the video again");
-            self.fetch_again(&fetched, &path).await?;
+            self.fetch_again(self.lane(ctx.backend)?, &fetched, &path)
+                .await?;
         }
         let analysed = self.analyze_here(&fetched, &path).await;
         if !self.keep_videos {
@@ -678,11 +692,12 @@ impl VideoHandler {
     /// Downloads `asset` to `path` (atomically, capped, hashed).
     async fn fetch(
         &self,
+        lane: &Lane,
         asset: &Asset,
         path: &std::path::Path,
     ) -> Result<framebreak_client::Downloaded, Failure> {
         self.pace().await;
-        self.backend
+        lane.backend
             .download_to_file(asset, path, DEFAULT_MAX_DOWNLOAD_BYTES, &|_| {})
             .await
             .map_err(|e| failure(&e))
@@ -693,7 +708,12 @@ impl VideoHandler {
     /// machine, or the file was cut short or removed), from the shared
     /// store when the run has one and it holds the video, else from the
     /// provider: it must be the same bytes.
-    async fn fetch_again(&self, fetched: &Fetched, path: &std::path::Path) -> Result<(), Failure> {
+    async fn fetch_again(
+        &self,
+        lane: &Lane,
+        fetched: &Fetched,
+        path: &std::path::Path,
+    ) -> Result<(), Failure> {
         // The shared store first: the provider's links expire, and asking
         // it again costs a request.
         if let Some(videos) = &self.videos {
@@ -718,7 +738,7 @@ impl VideoHandler {
                 ),
             )
         })?;
-        let done = self.fetch(asset, path).await?;
+        let done = self.fetch(lane, asset, path).await?;
         if done.sha256 != fetched.sha256 {
             let _ = std::fs::remove_file(path);
             return Err(Failure::new(
@@ -813,7 +833,10 @@ impl Handler for VideoHandler {
         let Ok(Stage::Poll(PollState { remote, .. })) = Stage::read(job.step, job.state) else {
             return;
         };
-        match self.backend.cancel(&remote).await {
+        let Ok(lane) = self.lane(job.backend) else {
+            return;
+        };
+        match lane.backend.cancel(&remote).await {
             Ok(()) => {
                 self.cancelled_at_provider
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -910,8 +933,18 @@ mod tests {
         };
         VideoHandler {
             run_id: "test-run".into(),
-            backend,
-            truth: Truth::None,
+            lanes: Arc::new(
+                [(
+                    "sim".to_owned(),
+                    Lane {
+                        name: "sim".into(),
+                        backend,
+                        truth: crate::campaign::backend::Truth::None,
+                        price: None,
+                    },
+                )]
+                .into(),
+            ),
             run_dir: run_dir.to_owned(),
             analysis: Arc::new(Analysis::new(&config, None, Vec::new()).unwrap()),
             polling: Polling {
@@ -937,6 +970,7 @@ mod tests {
         let payload = json!(null);
         let given_up = Failure::new(FailureCategory::Timeout, "still running after 1800 s");
         h.abandoned(Abandoned {
+            backend: "sim",
             job: &job,
             payload: &payload,
             step: POLL,
@@ -954,6 +988,7 @@ mod tests {
         // The provider's own failure: nothing runs there any more.
         let failed = Failure::new(FailureCategory::Server, "generation failed").permanent();
         h.abandoned(Abandoned {
+            backend: "sim",
             job: &job,
             payload: &payload,
             step: POLL,
@@ -964,6 +999,7 @@ mod tests {
         // Before the submission, or after the generation: nothing to cancel.
         for step in [SUBMIT, DOWNLOAD, ANALYZE] {
             h.abandoned(Abandoned {
+                backend: "sim",
                 job: &job,
                 payload: &payload,
                 step,
@@ -1153,7 +1189,7 @@ mod tests {
             let step = h
                 .step(StepContext {
                     job: &job,
-                    backend: "p",
+                    backend: "sim",
                     payload: &json!(null),
                     step: POLL,
                     state: &state,

@@ -17,7 +17,7 @@ use framebreak_variants::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use crate::campaign::backend::{self, BackendKind, Built};
+use crate::campaign::backend::{self, BackendKind, Built, Lane};
 use crate::campaign::builder::{CampaignBuilder, Parts};
 use crate::campaign::guard::SubmitGuard;
 use crate::campaign::handler::{Analysis, Polling, Spend, VideoHandler};
@@ -58,7 +58,10 @@ pub struct Campaign {
     config: CampaignConfig,
     run: RunDir,
     run_store: RunStore,
-    built: Built,
+    /// Its backends, each in its own lane (one, unless given in code).
+    lanes: Vec<Lane>,
+    /// The in-process simulator, when the configured backend is one.
+    sim: Option<SimBackend>,
     analysis: Arc<Analysis>,
     shutdown: Shutdown,
     guard: Arc<SubmitGuard>,
@@ -256,7 +259,7 @@ impl Campaign {
     ) -> Result<Self, Error> {
         parts.check(run.id(), &config.in_code)?;
         let Parts {
-            backend: custom_backend,
+            backends: custom_backends,
             detectors,
             generator,
             selector,
@@ -287,17 +290,38 @@ impl Campaign {
             #[cfg(feature = "postgres")]
             RunStore::Postgres(_) => None,
         };
-        let built = match custom_backend {
-            Some((_, backend)) => Built {
+        let (lanes, sim) = if custom_backends.is_empty() {
+            let Built {
                 backend,
-                truth: backend::Truth::None,
-                sim: None,
-            },
-            None => backend::build(&config.backend, run.path())?,
+                truth,
+                sim,
+            } = backend::build(&config.backend, run.path())?;
+            let lane = Lane {
+                name: config.backend_name().to_owned(),
+                backend,
+                truth,
+                price: config.price()?,
+            };
+            (vec![lane], sim)
+        } else {
+            let lanes = custom_backends
+                .into_iter()
+                .map(|(name, backend)| {
+                    Ok(Lane {
+                        price: config.price_of(&name)?,
+                        name,
+                        backend,
+                        truth: backend::Truth::None,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            (lanes, None)
         };
         // An impossible request is refused before anything is submitted.
-        conform(built.backend.as_ref(), &probe_request(&config))?;
-        check_model_offered(built.backend.as_ref(), &config).await?;
+        for lane in &lanes {
+            conform(lane.backend.as_ref(), &probe_request(&config))?;
+            check_model_offered(lane.backend.as_ref(), &config).await?;
+        }
         let detectors = detectors.into_iter().map(|(_, d)| d).collect();
         let analysis = Arc::new(Analysis::new(&config.analysis, selector, detectors)?);
         // A store that cannot be written is found before any job runs.
@@ -308,7 +332,7 @@ impl Campaign {
             }
             None => None,
         };
-        let price = config.price()?;
+        let price = lanes[0].price.clone();
         // A priced run (or one with a budget, which needs a price) keeps its
         // commitments in its ledger.
         let spend = (price.is_some() || config.cost.budget.is_some()).then(|| {
@@ -318,7 +342,7 @@ impl Campaign {
             Arc::new(Spend::new(run_store.ledger(), config.cost.budget, fallback))
         });
         let shutdown = Shutdown::new();
-        let key_var = if config.in_code.backend.is_some() {
+        let key_var = if !config.in_code.backends.is_empty() {
             None
         } else {
             config.backend.kind.key_var()
@@ -327,7 +351,8 @@ impl Campaign {
             config,
             run_store,
             run,
-            built,
+            lanes,
+            sim,
             analysis,
             guard: Arc::new(SubmitGuard::new(shutdown.clone(), key_var)),
             cancelled_at_provider: Arc::default(),
@@ -381,7 +406,7 @@ impl Campaign {
     /// count every submission the run made, across restarts).
     #[must_use]
     pub fn simulator(&self) -> Option<&SimBackend> {
-        self.built.sim.as_ref()
+        self.sim.as_ref()
     }
 
     /// The compute devices used for analysis, when chosen per video.
@@ -417,18 +442,27 @@ impl Campaign {
         let prompts = self.prompts()?;
         let limit = self.config.variants.limit.unwrap_or(usize::MAX);
         let variants = generator.generate(prompts);
-        let backend = self.config.backend_name();
         let store = self.store();
+        let several = self.lanes.len() > 1;
         let mut batch = Vec::with_capacity(ENQUEUE_BATCH);
         let (mut count, mut controls, mut added) = (0u64, 0u64, 0u64);
         for variant in variants.take(limit) {
             let variant = variant?;
             count += 1;
             controls += u64::from(variant.is_control());
-            let job = NewJob::new(variant.id.to_string(), backend, self.payload(variant)?)?;
-            batch.push(job);
-            if batch.len() == ENQUEUE_BATCH {
-                added += store.enqueue(std::mem::take(&mut batch)).await?;
+            // One job per variant and backend: `VARIANT@BACKEND` when the
+            // campaign has several, the variant's id when it has one.
+            for lane in &self.lanes {
+                let id = if several {
+                    format!("{}@{}", variant.id, lane.name)
+                } else {
+                    variant.id.to_string()
+                };
+                let job = NewJob::new(id, &lane.name, self.payload(&variant, lane)?)?;
+                batch.push(job);
+                if batch.len() == ENQUEUE_BATCH {
+                    added += store.enqueue(std::mem::take(&mut batch)).await?;
+                }
             }
         }
         if !batch.is_empty() {
@@ -451,7 +485,11 @@ impl Campaign {
         })
     }
 
-    fn payload(&self, variant: framebreak_variants::Variant) -> Result<serde_json::Value, Error> {
+    fn payload(
+        &self,
+        variant: &framebreak_variants::Variant,
+        lane: &Lane,
+    ) -> Result<serde_json::Value, Error> {
         let r = &self.config.request;
         let mut request = VideoRequest::new(variant.prompt.clone())
             .size(r.width, r.height)
@@ -462,15 +500,15 @@ impl Campaign {
         if let Some(model) = &self.config.backend.model {
             request = request.model(model.clone());
         }
-        let fitted = conform(self.built.backend.as_ref(), &request)?;
-        let cost = self.price.as_ref().map(|price| {
+        let fitted = conform(lane.backend.as_ref(), &request)?;
+        let cost = lane.price.as_ref().map(|price| {
             crate::cost::Estimate::of(
                 price,
                 fitted.request.duration_secs.unwrap_or(r.duration_secs),
             )
         });
         serde_json::to_value(JobPayload {
-            variant,
+            variant: variant.clone(),
             request: fitted.request,
             adjustments: fitted.adjustments,
             cost,
@@ -502,8 +540,12 @@ impl Campaign {
         let s = &self.config.scheduler;
         let handler = VideoHandler {
             run_id: self.run.id().to_owned(),
-            backend: self.built.backend.clone(),
-            truth: self.built.truth.clone(),
+            lanes: Arc::new(
+                self.lanes
+                    .iter()
+                    .map(|l| (l.name.clone(), l.clone()))
+                    .collect(),
+            ),
             run_dir: self.run.path().to_owned(),
             analysis: self.analysis.clone(),
             guard: self.guard.clone(),
@@ -523,7 +565,7 @@ impl Campaign {
                 min_interval: Duration::from_millis(
                     self.config.backend.min_poll_interval_ms.unwrap_or(
                         if self.config.backend.kind.is_sim()
-                            && self.config.in_code.backend.is_none()
+                            && self.config.in_code.backends.is_empty()
                         {
                             20
                         } else {
@@ -542,16 +584,21 @@ impl Campaign {
             .lease_ttl(Duration::from_secs(s.lease_ttl_secs))
             .store_outage(Duration::from_secs(s.store_outage_secs))
             .retry(RetryPolicy::uniform(rule))
-            .shutdown(self.shutdown.clone())
-            .backend(
-                self.config.backend_name(),
+            .shutdown(self.shutdown.clone());
+        // Each backend its own lane: its breaker, its retries, its rate.
+        for lane in &self.lanes {
+            builder = builder.backend(
+                &lane.name,
                 LaneConfig {
                     max_in_flight: s.concurrency,
                     ..LaneConfig::default()
                 },
             );
+        }
         if let Some(rate) = &s.rate {
-            builder = builder.rate_limit(self.config.backend_name(), rate.limit());
+            for lane in &self.lanes {
+                builder = builder.rate_limit(&lane.name, rate.limit());
+            }
             // One limit for the whole campaign, however many workers share it.
             #[cfg(feature = "postgres")]
             if let RunStore::Postgres(pg) = &self.run_store {
@@ -612,16 +659,17 @@ impl Campaign {
         })
     }
 
-    /// How the backend fits this campaign's request to its model: the
-    /// changes it makes to the configured duration, size and seed (the
-    /// same for every job). Empty when the request is sent as configured.
+    /// How the (first) backend fits this campaign's request to its model:
+    /// the changes it makes to the configured duration, size and seed (the
+    /// same for every job of that backend). Empty when the request is sent
+    /// as configured.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] naming the field and the values the model takes,
     /// when no request of this campaign can be made valid.
     pub fn request_adjustments(&self) -> Result<Vec<framebreak_client::Adjustment>, Error> {
-        Ok(conform(self.built.backend.as_ref(), &probe_request(&self.config))?.adjustments)
+        Ok(conform(self.lanes[0].backend.as_ref(), &probe_request(&self.config))?.adjustments)
     }
 
     /// How many generations this process cancelled at the provider because

@@ -51,6 +51,8 @@ pub struct StepContext<'a> {
 pub struct Abandoned<'a> {
     /// The job.
     pub job: &'a JobId,
+    /// Its backend (lane), as enqueued.
+    pub backend: &'a str,
     /// Its payload, as enqueued.
     pub payload: &'a Value,
     /// The step it ended at.

@@ -324,6 +324,7 @@ async fn on_failure(
             .handler
             .abandoned(Abandoned {
                 job: &record.job.id,
+                backend: &record.job.backend,
                 payload: &record.job.payload,
                 step: record.step,
                 state: &record.step_state,
