@@ -289,3 +289,66 @@ async fn two_backends_of_one_name_are_refused_before_the_run_folder_is_made() {
         assert!(!dir.path().join("dup").exists());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_store_given_in_code_holds_the_run_and_is_needed_to_reopen_it() {
+    use framebreak::scheduler::{JobStore, MemoryLedger, MemoryStore, SpendLedger};
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = Arc::new(MemoryStore::new());
+    let ledger = Arc::new(MemoryLedger::default());
+    let mut config = config(dir.path());
+    config.variants.limit = Some(3);
+    let parts = |config| {
+        Campaign::builder(config).store(
+            "memory",
+            jobs.clone() as Arc<dyn JobStore>,
+            ledger.clone() as Arc<dyn SpendLedger>,
+        )
+    };
+    let campaign = parts(config).create_with_id("mem").await.unwrap();
+    campaign.enqueue().await.unwrap();
+    let summary = campaign.run().await.unwrap();
+    assert_eq!(summary.counts.done, 3, "{:?}", summary.counts);
+    // The jobs are in the given store, not in a file of the run folder;
+    // the spend (the simulator's nominal price) in the given ledger.
+    assert_eq!(jobs.counts().await.unwrap().done, 3);
+    assert!(!campaign.run_dir().path().join("jobs.sqlite").exists());
+    assert_eq!(ledger.committed().await.unwrap(), 150_000);
+    assert_eq!(campaign.rows().await.unwrap().len(), 3);
+    drop(campaign);
+
+    // Reopened with it, there is nothing left to do.
+    let again = parts(CampaignConfig::default())
+        .open(dir.path(), "mem")
+        .await
+        .unwrap();
+    assert_eq!(again.enqueue().await.unwrap().added, 0);
+    assert_eq!(again.run().await.unwrap().counts.done, 3);
+    drop(again);
+    // Without it, as `framebreak resume` or `report` would open it, the
+    // run is refused, naming the store.
+    let e = Campaign::open(dir.path(), "mem").await.unwrap_err();
+    assert!(e.to_string().contains("\"memory\""), "{e}");
+    let e = framebreak::campaign::RunView::open(dir.path(), "mem", None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("store given in code"), "{e}");
+    // …and left out of the catalogue of the folder.
+    assert!(
+        framebreak::campaign::runs(dir.path(), None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Another (empty) store is not taken for the run's.
+    let e = Campaign::builder(CampaignConfig::default())
+        .store(
+            "memory",
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryLedger::default()),
+        )
+        .open(dir.path(), "mem")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("holds no jobs"), "{e}");
+}

@@ -29,6 +29,9 @@ use crate::campaign::{Campaign, CampaignConfig, Error, InCode, RunDir, new_run_i
 ///   `seed`… (the prompts still come from `variants.input`).
 /// - [`device_selector`](Self::device_selector): which device analyses
 ///   each video, with `analysis.device = "auto"`.
+/// - [`store`](Self::store): any [`JobStore`](framebreak_scheduler::JobStore)
+///   and [`SpendLedger`](framebreak_scheduler::SpendLedger) instead of
+///   `scheduler.store`.
 ///
 /// The run records each part's name ([`InCode`]): a run made with parts is
 /// reopened ([`open`](Self::open)) only with parts of the same names, and
@@ -74,6 +77,7 @@ pub(crate) struct Parts {
     pub(crate) detectors: Vec<(String, Arc<dyn DefectDetector>)>,
     pub(crate) generator: Option<(String, Generator)>,
     pub(crate) selector: Option<Box<dyn DeviceSelector>>,
+    pub(crate) store: Option<(String, crate::campaign::RunStore)>,
 }
 
 impl Parts {
@@ -83,6 +87,7 @@ impl Parts {
             backends: self.backends.iter().map(|(n, _)| n.clone()).collect(),
             detectors: self.detectors.iter().map(|(n, _)| n.clone()).collect(),
             generator: self.generator.as_ref().map(|(n, _)| n.clone()),
+            store: self.store.as_ref().map(|(n, _)| n.clone()),
         }
     }
 
@@ -122,6 +127,9 @@ impl Parts {
             }
             if let Some(g) = &parts.generator {
                 out.push(format!("generator {g:?}"));
+            }
+            if let Some(s) = &parts.store {
+                out.push(format!("store {s:?}"));
             }
             if out.is_empty() {
                 "none".to_owned()
@@ -184,6 +192,24 @@ impl CampaignBuilder {
     /// records of it.
     pub fn generator(mut self, name: impl Into<String>, generator: Generator) -> Self {
         self.parts.generator = Some((name.into(), generator));
+        self
+    }
+
+    /// Keeps the run's jobs in `jobs` and its spend in `ledger` instead of
+    /// the store `scheduler.store` names; `name` is what the run records of
+    /// them. The run folder keeps the run's marks (`enqueued`, `done`) and
+    /// its lock, so one process at a time works on the run; the jobs are
+    /// only in `jobs`, and the run is reopened only with it.
+    pub fn store(
+        mut self,
+        name: impl Into<String>,
+        jobs: Arc<dyn framebreak_scheduler::JobStore>,
+        ledger: Arc<dyn framebreak_scheduler::SpendLedger>,
+    ) -> Self {
+        self.parts.store = Some((
+            name.into(),
+            crate::campaign::RunStore::Custom { jobs, ledger },
+        ));
         self
     }
 

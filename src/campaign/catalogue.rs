@@ -27,8 +27,9 @@ pub struct RunStatus {
 
 /// The runs `store` holds, or those in `runs_dir` when `store` is not a
 /// PostgreSQL one; only run `run` when given. Run folders whose
-/// configuration cannot be read, and those of PostgreSQL runs, are skipped
-/// when listing a folder; a run asked for by id is opened or refused.
+/// configuration cannot be read, those of PostgreSQL runs and those whose
+/// jobs are in a store given in code are skipped when listing a folder; a
+/// run asked for by id is opened or refused.
 ///
 /// # Errors
 ///
@@ -66,7 +67,9 @@ pub async fn runs(
         let Ok(config) = dir.load_config() else {
             continue;
         };
-        if config.scheduler.store.is_postgres() {
+        // A PostgreSQL run is listed from its database; one whose jobs are
+        // in a store given in code, only by the program holding it.
+        if config.scheduler.store.is_postgres() || config.in_code.store.is_some() {
             continue;
         }
         out.push(local_run(&config, &dir).await?);

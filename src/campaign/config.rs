@@ -73,13 +73,19 @@ pub struct InCode {
     /// The variant generator's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generator: Option<String>,
+    /// The job store's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 impl InCode {
     /// Whether nothing was given in code.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.backends.is_empty() && self.detectors.is_empty() && self.generator.is_none()
+        self.backends.is_empty()
+            && self.detectors.is_empty()
+            && self.generator.is_none()
+            && self.store.is_none()
     }
 }
 

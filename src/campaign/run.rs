@@ -263,12 +263,28 @@ impl Campaign {
             detectors,
             generator,
             selector,
+            store: custom_store,
         } = parts;
-        let run_store = match opening {
-            Opening::New => RunStore::open(&config, run.id(), run.path()).await?,
+        let run_store = match (custom_store, opening) {
+            (Some((_, store)), opening) => {
+                // A run that enqueued jobs and finds none was given
+                // another store: taken for this run, it would run again.
+                if opening == Opening::Existing
+                    && let Some(enqueued) = run.enqueued().filter(|&n| n > 0)
+                    && store.jobs().counts().await?.total() == 0
+                {
+                    return Err(Error::StoreLost {
+                        run_id: run.id().to_owned(),
+                        path: run.path().to_owned(),
+                        problem: crate::campaign::StoreProblem::Empty { enqueued },
+                    });
+                }
+                store
+            }
+            (None, Opening::New) => RunStore::open(&config, run.id(), run.path()).await?,
             // A store that is missing, empty or another run's is refused:
             // opened, it would be taken for a run with nothing done.
-            Opening::Existing => RunStore::open_existing(&config, &run).await?,
+            (None, Opening::Existing) => RunStore::open_existing(&config, &run).await?,
         };
         // A run folder's SQLite store is used by one process at a time: the
         // one holding its lock. Holding it, every lease in the store belongs
@@ -287,6 +303,8 @@ impl Campaign {
                 remove_stale_temporaries(run.path());
                 Some(lock)
             }
+            // A store given in code: leases of a process that died expire.
+            RunStore::Custom { .. } => Some(lock_run(&run)?),
             #[cfg(feature = "postgres")]
             RunStore::Postgres(_) => None,
         };

@@ -32,6 +32,16 @@ pub enum RunStore {
     /// A queue named after the run in a PostgreSQL database.
     #[cfg(feature = "postgres")]
     Postgres(framebreak_scheduler::PgStore),
+    /// A store given in code ([`CampaignBuilder::store`](crate::campaign::CampaignBuilder::store)),
+    /// with its spend ledger. It keeps no metadata: the run folder holds
+    /// the run's marks, and one process at a time works on it (the folder's
+    /// lock).
+    Custom {
+        /// The jobs.
+        jobs: Arc<dyn JobStore>,
+        /// The spend ledger.
+        ledger: Arc<dyn framebreak_scheduler::SpendLedger>,
+    },
 }
 
 impl std::fmt::Debug for RunStore {
@@ -40,6 +50,7 @@ impl std::fmt::Debug for RunStore {
             Self::Sqlite(s) => f.debug_tuple("Sqlite").field(&s.path()).finish(),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => f.debug_tuple("Postgres").field(p).finish(),
+            Self::Custom { .. } => f.write_str("Custom"),
         }
     }
 }
@@ -239,6 +250,15 @@ impl RunStore {
     /// [`Error::StoreLost`] saying what is wrong and how to recover; as
     /// [`RunStore::open`] otherwise.
     pub async fn open_existing(config: &CampaignConfig, run: &RunDir) -> Result<Self, Error> {
+        if let Some(name) = &config.in_code.store {
+            return Err(Error::Config {
+                source_name: format!("run {:?}", run.id()),
+                reason: format!(
+                    "its jobs are in a job store given in code ({name:?}); open it with \
+                     `Campaign::builder(…).store(…).open(…)` and that store"
+                ),
+            });
+        }
         let is_sqlite = !config.scheduler.store.is_postgres();
         let path = run.path().join(STORE_FILE);
         let lost = |problem| Error::StoreLost {
@@ -321,6 +341,7 @@ impl RunStore {
             Self::Sqlite(s) => s.clone(),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => Arc::new(p.clone()),
+            Self::Custom { jobs, .. } => jobs.clone(),
         }
     }
 
@@ -332,6 +353,7 @@ impl RunStore {
             Self::Sqlite(s) => s.clone(),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => Arc::new(p.spend_ledger()),
+            Self::Custom { ledger, .. } => ledger.clone(),
         }
     }
 
@@ -356,6 +378,12 @@ impl RunStore {
             }
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => p.spend_totals().await?,
+            Self::Custom { ledger, .. } => {
+                let committed = ledger.committed().await?;
+                std::iter::once((this_run.to_owned(), committed))
+                    .filter(|(_, c)| *c > 0)
+                    .collect()
+            }
         };
         Ok(totals
             .into_iter()
@@ -379,13 +407,19 @@ impl RunStore {
                 .into_iter()
                 .map(|q| (q.queue, q.counts))
                 .collect()),
+            Self::Custom { jobs, .. } => Ok(vec![(this_run.to_owned(), jobs.counts().await?)]),
         }
     }
 
-    /// Whether many workers share it.
+    /// Whether many workers share it (and it, not the run folder, holds the
+    /// run's marks).
     #[must_use]
     pub fn is_shared(&self) -> bool {
-        !matches!(self, Self::Sqlite(_))
+        match self {
+            Self::Sqlite(_) | Self::Custom { .. } => false,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => true,
+        }
     }
 
     /// The store's metadata value under `key` for the run.
@@ -394,6 +428,7 @@ impl RunStore {
             Self::Sqlite(s) => Ok(s.meta(key).await?),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => Ok(p.meta(key).await?),
+            Self::Custom { .. } => Ok(None),
         }
     }
 
@@ -403,6 +438,7 @@ impl RunStore {
             Self::Sqlite(s) => Ok(s.put_meta(key, value).await?),
             #[cfg(feature = "postgres")]
             Self::Postgres(p) => Ok(p.put_meta(key, value).await?),
+            Self::Custom { .. } => Ok(()),
         }
     }
 
@@ -426,7 +462,7 @@ impl RunStore {
     ) -> Result<SubmitHold, Error> {
         let text = config.to_toml_redacted();
         match self {
-            Self::Sqlite(_) => {
+            Self::Sqlite(_) | Self::Custom { .. } => {
                 self.save_config(&text).await?;
                 Ok(SubmitHold::default())
             }
