@@ -10,7 +10,7 @@ use framebreak_sim::GroundTruth;
 use framebreak_variants::{Family, Variant};
 use serde::{Deserialize, Serialize};
 
-use crate::job::{JobPayload, JobResult};
+use crate::job::JobResult;
 
 /// What became of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -120,7 +120,7 @@ impl ResultRow {
             part,
             reason,
         };
-        let payload: JobPayload = serde_json::from_value(record.job.payload.clone())
+        let payload = crate::campaign::stage::payload(&record.job.payload)
             .map_err(|e| unreadable("payload", e.to_string()))?;
         let result: Option<JobResult> = record
             .result
@@ -245,6 +245,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::job::JobPayload;
 
     fn payload() -> serde_json::Value {
         let generator =

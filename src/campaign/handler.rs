@@ -477,13 +477,12 @@ impl VideoHandler {
     async fn run_step(&self, ctx: StepContext<'_>) -> Result<Step, Failure> {
         match Stage::read(ctx.step, ctx.state).map_err(|e| corrupt(&e))? {
             Stage::Submit => {
-                let payload: JobPayload =
-                    serde_json::from_value(ctx.payload.clone()).map_err(|e| {
-                        Failure::new(
-                            FailureCategory::BadRequest,
-                            format!("not a campaign job: {e}"),
-                        )
-                    })?;
+                let payload = crate::campaign::stage::payload(ctx.payload).map_err(|e| {
+                    Failure::new(
+                        FailureCategory::BadRequest,
+                        format!("not a campaign job: {e}"),
+                    )
+                })?;
                 self.submit(&ctx, payload).await
             }
             Stage::Poll(polling) => self.poll(&ctx, polling).await,
@@ -660,8 +659,7 @@ impl VideoHandler {
             analysis: Some(report),
             truth: fetched.truth,
         };
-        serde_json::to_value(&result)
-            .map(Step::Done)
+        crate::campaign::stage::done(&result)
             .map_err(|e| Failure::new(FailureCategory::Analysis, e.to_string()))
     }
 

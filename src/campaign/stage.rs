@@ -1,5 +1,6 @@
 //! A campaign job's stages as one type: the scheduler's step number and
-//! the JSON state stored with it, read and written here and nowhere else.
+//! the JSON state stored with it, read and written here and nowhere else,
+//! like the job's payload ([`payload`]) and its result ([`done`]).
 //! The handler works on [`Stage`] values; report rows read the provider's
 //! job from a [`Stage`] too.
 //!
@@ -145,6 +146,16 @@ impl Stage {
         // Plain data (ids, strings, numbers): serialising cannot fail.
         state.unwrap_or(Value::Null)
     }
+}
+
+/// The payload of a campaign job.
+pub(crate) fn payload(value: &Value) -> Result<crate::job::JobPayload, serde_json::Error> {
+    crate::job::JobPayload::deserialize(value)
+}
+
+/// The step that ends a job with `result`.
+pub(crate) fn done(result: &crate::job::JobResult) -> Result<Step, serde_json::Error> {
+    serde_json::to_value(result).map(Step::Done)
 }
 
 #[cfg(test)]
