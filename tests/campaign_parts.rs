@@ -265,6 +265,16 @@ async fn every_variant_goes_to_every_backend_each_in_its_own_lane() {
     va.sort();
     vb.sort();
     assert_eq!(va, vb, "the same variants went to both");
+    // The report names both.
+    framebreak::campaign::RunView::of(&campaign)
+        .write_all()
+        .await
+        .unwrap();
+    let page = std::fs::read_to_string(campaign.run_dir().path().join("report.html")).unwrap();
+    assert!(
+        page.contains("(model-a, model-b)"),
+        "the title names both backends"
+    );
     // Both lanes are recorded: the run reopens with both or not at all.
     drop(campaign);
     let e = Campaign::builder(CampaignConfig::default())

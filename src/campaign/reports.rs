@@ -151,7 +151,7 @@ impl Writers {
             .title(format!(
                 "framebreak run {} ({})",
                 run.dir.id(),
-                run.config.backend_name()
+                run.config.backend_names().join(", ")
             ))
             .run_id(run.dir.id())
             .top_n(top)
