@@ -145,9 +145,9 @@ impl Writers {
         let Some(mut out) = self.html else {
             return Ok(None);
         };
-        let (missing, why) = gather_videos(digest, run, top).await?;
+        let missing = gather_videos(digest, run, top).await?;
         let options = HtmlOptions::new(run.dir.path())
-            .missing_video(why.why.clone())
+            .missing_video(missing.why.clone())
             .title(format!(
                 "framebreak run {} ({})",
                 run.dir.id(),
@@ -162,18 +162,14 @@ impl Writers {
         out.write_all(page.as_bytes())
             .map_err(report::Error::from)?;
         out.finish()?;
-        Ok((missing > 0).then_some(why))
+        Ok((missing.missing > 0).then_some(missing))
     }
 }
 
 /// Puts the `top` worst videos of `digest` into the run folder, from the
 /// run's shared video store where the folder lacks them. Returns how many
-/// are still missing, and why.
-async fn gather_videos(
-    digest: &Digest,
-    run: &RunView,
-    top: usize,
-) -> Result<(usize, MissingVideos), Error> {
+/// are still missing, and why (what the page says of a missing video).
+async fn gather_videos(digest: &Digest, run: &RunView, top: usize) -> Result<MissingVideos, Error> {
     let (dir, config) = (&run.dir, &run.config);
     let names: Vec<&str> = digest
         .worst()
@@ -209,14 +205,11 @@ async fn gather_videos(
             (missing, why.to_owned())
         }
     };
-    Ok((
+    Ok(MissingVideos {
         missing,
-        MissingVideos {
-            missing,
-            shown: names.len(),
-            why,
-        },
-    ))
+        shown: names.len(),
+        why,
+    })
 }
 
 /// Reads every finished job of `store` once, a page at a time, into

@@ -71,8 +71,6 @@ pub struct Campaign {
     _lock: Option<std::fs::File>,
     /// The run's shared video store (`output.videos`), checked writable.
     videos: Option<Arc<VideoStore>>,
-    /// The price of one request of the run's model, when known.
-    price: Option<crate::cost::Price>,
     /// The run's ledger and budget, when it is priced.
     spend: Option<Arc<Spend>>,
     /// A new run's claim on its id in a shared store, held until every
@@ -350,11 +348,11 @@ impl Campaign {
             }
             None => None,
         };
-        let price = lanes[0].price.clone();
+        let price = lanes[0].price.as_ref();
         // A priced run (or one with a budget, which needs a price) keeps its
         // commitments in its ledger.
         let spend = (price.is_some() || config.cost.budget.is_some()).then(|| {
-            let fallback = price.as_ref().map_or(crate::cost::Usd::ZERO, |p| {
+            let fallback = price.map_or(crate::cost::Usd::ZERO, |p| {
                 p.of(config.request.duration_secs).1
             });
             Arc::new(Spend::new(run_store.ledger(), config.cost.budget, fallback))
@@ -377,7 +375,6 @@ impl Campaign {
             shutdown,
             _lock: lock,
             videos,
-            price,
             spend,
             submit_hold: std::sync::Mutex::default(),
             generator: generator.map(|(_, g)| g),
@@ -720,7 +717,7 @@ impl Campaign {
     /// one.
     #[must_use]
     pub fn price(&self) -> Option<&crate::cost::Price> {
-        self.price.as_ref()
+        self.lanes[0].price.as_ref()
     }
 
     /// Why the campaign stopped itself, if it did: the provider refused a
