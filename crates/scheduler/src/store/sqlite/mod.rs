@@ -127,7 +127,34 @@ CREATE TABLE IF NOT EXISTS spend_total (
     one INTEGER PRIMARY KEY CHECK (one = 1),
     committed INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS job_counts (
+    state INTEGER PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS job_counts_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts (state, n) VALUES (new.state, 1)
+        ON CONFLICT (state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS job_counts_update AFTER UPDATE OF state ON jobs
+WHEN old.state != new.state BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE state = old.state;
+    INSERT INTO job_counts (state, n) VALUES (new.state, 1)
+        ON CONFLICT (state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS job_counts_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE state = old.state;
+END;
 ";
+
+/// Whether the store's file already keeps `job_counts` (stores made before
+/// it did are counted once when opened).
+const HAS_COUNTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job_counts')";
+
+/// The count of jobs per state, from the jobs themselves: run once, when a
+/// store made before `job_counts` existed is opened.
+const RECOUNT: &str = "DELETE FROM job_counts;
+INSERT INTO job_counts (state, n) SELECT state, COUNT(*) FROM jobs GROUP BY state;";
 
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` with default options.
@@ -142,16 +169,29 @@ impl SqliteStore {
             path: path.clone(),
             reason: e.to_string(),
         };
-        let conn = Connection::open(&path).map_err(open_err)?;
+        let mut conn = Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
         let sync = match options.synchronous {
             Synchronous::Normal => "NORMAL",
             Synchronous::Full => "FULL",
         };
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; {SCHEMA}"
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};"
         ))
         .map_err(open_err)?;
+        // The schema, and the per-state counts of a store made before they
+        // were kept, in one transaction: no job changes state in between.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(open_err)?;
+        let counted: bool = tx
+            .query_row(HAS_COUNTS, [], |r| r.get(0))
+            .map_err(open_err)?;
+        tx.execute_batch(SCHEMA).map_err(open_err)?;
+        if !counted {
+            tx.execute_batch(RECOUNT).map_err(open_err)?;
+        }
+        tx.commit().map_err(open_err)?;
         let (tx, rx) = mpsc::channel();
         let max_batch = options.max_batch.max(1);
         let thread = std::thread::Builder::new()
@@ -409,5 +449,55 @@ mod tests {
         }
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.meta("run_id").await.unwrap().as_deref(), Some("r2"));
+    }
+
+    /// Counts come from `job_counts`, kept by triggers; a store made before
+    /// that table existed is counted once when opened.
+    #[tokio::test]
+    async fn counts_are_kept_by_triggers_and_older_stores_are_counted_on_open() {
+        use crate::{JobStore, LeaseRequest, NewJob};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.sqlite");
+        let jobs = |ids: &[&str]| {
+            ids.iter()
+                .map(|id| NewJob::new(*id, "b", serde_json::json!({})).unwrap())
+                .collect::<Vec<_>>()
+        };
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            assert_eq!(store.enqueue(jobs(&["a", "b", "c"])).await.unwrap(), 3);
+            // Enqueued again: ignored, not counted twice.
+            assert_eq!(store.enqueue(jobs(&["a", "d"])).await.unwrap(), 1);
+            let leased = store
+                .lease(&LeaseRequest {
+                    max: 2,
+                    ttl: std::time::Duration::from_secs(60),
+                    now_ms: 1_000,
+                    exclude_backends: vec![],
+                })
+                .await
+                .unwrap();
+            assert_eq!(leased.len(), 2);
+            let counts = store.counts().await.unwrap();
+            assert_eq!((counts.pending, counts.leased, counts.total()), (2, 2, 4));
+            assert_eq!(store.release_leases().await.unwrap(), 2);
+            let counts = store.counts().await.unwrap();
+            assert_eq!((counts.pending, counts.leased), (4, 0));
+        }
+        // The file as an older build left it: no counts table, no triggers.
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "DROP TRIGGER job_counts_insert; DROP TRIGGER job_counts_update;
+                 DROP TRIGGER job_counts_delete; DROP TABLE job_counts;
+                 UPDATE jobs SET state = 2 WHERE id = 'a';",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let counts = store.counts().await.unwrap();
+        assert_eq!((counts.pending, counts.done, counts.total()), (3, 1, 4));
+        assert_eq!(store.enqueue(jobs(&["e"])).await.unwrap(), 1);
+        assert_eq!(store.counts().await.unwrap().pending, 4);
     }
 }

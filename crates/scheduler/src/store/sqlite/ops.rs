@@ -100,8 +100,12 @@ pub(super) fn run(tx: &Transaction<'_>, op: &Op) -> Result<Answer> {
             .collect::<Result<Vec<_>>>()
             .map(Answer::Applied),
         Op::Counts => {
+            // Kept by triggers on every insert, state change and delete: a
+            // count read while a campaign runs costs the same at 100 jobs
+            // and at 1,000,000 (counting the jobs themselves scanned and
+            // sorted the whole table, memory and time growing with it).
             let mut stmt = tx
-                .prepare_cached("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+                .prepare_cached("SELECT state, n FROM job_counts WHERE n != 0")
                 .map_err(e)?;
             let mut counts = Counts::default();
             let rows = stmt
