@@ -151,10 +151,11 @@ END;
 const HAS_COUNTS: &str =
     "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job_counts')";
 
-/// The count of jobs per state, from the jobs themselves: run once, when a
-/// store made before `job_counts` existed is opened.
-const RECOUNT: &str = "DELETE FROM job_counts;
-INSERT INTO job_counts (state, n) SELECT state, COUNT(*) FROM jobs GROUP BY state;";
+/// The count of jobs per state, from the jobs themselves, into the
+/// `job_counts` the schema just made: run once, when a store made before it
+/// existed is opened.
+const RECOUNT: &str =
+    "INSERT INTO job_counts (state, n) SELECT state, COUNT(*) FROM jobs GROUP BY state";
 
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path` with default options.
