@@ -20,7 +20,14 @@ cross-fades and sensor noise.
 The two splits are disjoint twice over: `tune` and `heldout` film different
 background families AND inject different forms of each defect (a held-out
 form is one the tune split never uses; see FAMILIES and FORMS below), so a
-detector tuned on one split is measured on the other. The output folder
+detector tuned on one split is measured on the other. `--wide` adds, for
+training sets only, each split's wide forms of warp, melt, chromatic
+aberration and texture bleed (FORMS' `_wide` lists): random displacement
+fields, sags anchored or smeared at 0.2-6 px a frame, blobs and tiles of
+another texture fading or switching in, channels jittered one way each;
+durations, sizes and rates drawn wider than any named form. The two
+splits' wide forms are different code, and no evaluation set has them.
+The output folder
 holds the clips and `labels.json` in the format of `scripts/score.py`
 ({"file", "clean", "frames", "defects": [{"kind", "start_frame",
 "end_frame", "bbox"}]}), with extra fields the scorer ignores: `family`,
@@ -78,19 +85,29 @@ FAMILIES = {
 
 # Forms of each defect, and of the clean clips' hard negatives.
 FORMS = {
-    "warp": {"tune": ["swirl", "bulge"], "heldout": ["pinch", "ripple"]},
-    "melt": {"tune": ["fast_sag", "drip"], "heldout": ["slow_sag"]},
+    "warp": {"tune": ["swirl", "bulge"], "heldout": ["pinch", "ripple"],
+             "tune_wide": ["field"], "heldout_wide": ["shear"]},
+    "melt": {"tune": ["fast_sag", "drip"], "heldout": ["slow_sag"],
+             "tune_wide": ["smear"], "heldout_wide": ["slump"]},
     "flicker": {"tune": ["global", "regional"], "heldout": ["single_frame"]},
     "teleport": {"tune": ["jump"], "heldout": ["swap"]},
-    "chromatic_aberration": {"tune": ["global_shift", "regional_shift"], "heldout": ["radial_growth"]},
+    "chromatic_aberration": {"tune": ["global_shift", "regional_shift"], "heldout": ["radial_growth"],
+                             "tune_wide": ["jitter"], "heldout_wide": ["one_channel"]},
     "color_sparks": {"tune": ["burst", "sparse_green"], "heldout": ["single_specks"]},
-    "texture_bleed": {"tune": ["creep", "spread"], "heldout": ["fade_in"]},
+    "texture_bleed": {"tune": ["creep", "spread"], "heldout": ["fade_in"],
+                      "tune_wide": ["blend"], "heldout_wide": ["dissolve"]},
     "gravity_violation": {"tune": ["upward_accel", "hover"], "heldout": ["reversal"]},
     "clean": {"tune": ["camera_only", "thrown_ball", "sliding_object", "stick_figure",
                        "exposure_ramp", "shot_cut", "sensor_noise"],
               "heldout": ["camera_only", "dropped_ball", "fast_blur", "occlusion",
                           "waving_bands", "defocus_ramp", "cross_fade"]},
 }
+# `<split>_wide` forms are for training sets only (`--wide`): each draws its
+# defect from much wider ranges (amplitude, rate, duration, shape) than the
+# named forms, by code of its own, so that a model meets more than one or two
+# shapes of each kind. They are never in an evaluation set, and the two
+# splits' wide forms differ from each other and from every named form, so
+# the held-out forms stay held out.
 
 CAMERAS = ["static", "pan", "zoom", "rotate", "shake", "mix"]
 SIZES = [(256, 192), (320, 240), (384, 216), (480, 270)]
@@ -556,6 +573,8 @@ def envelope(t, t0, d):
 
 
 def add_warp(c, form):
+    if form in ("field", "shear"):
+        return add_wide_warp(c, form)
     rng, T = c.rng, c.T
     d = int(rng.integers(3, 11)) if form == "swirl" else int(rng.integers(2, 7))
     t0 = int(rng.integers(3, T - d - 3))
@@ -591,6 +610,8 @@ def add_warp(c, form):
 
 
 def add_melt(c, form):
+    if form in ("smear", "slump"):
+        return add_wide_melt(c, form)
     rng, T = c.rng, c.T
     if form == "fast_sag":
         d = int(rng.integers(6, 15))
@@ -716,6 +737,8 @@ def add_teleport(c, form):
 
 
 def add_fringe(c, form):
+    if form in ("jitter", "one_channel"):
+        return add_wide_fringe(c, form)
     rng, T, W, H = c.rng, c.T, c.W, c.H
     t0 = int(rng.integers(2, T - 8))
     t1 = min(T - 1, t0 + int(rng.integers(6, 30)))
@@ -779,6 +802,8 @@ def add_sparks(c, form):
 
 
 def add_bleed(c, form):
+    if form in ("blend", "dissolve"):
+        return add_wide_bleed(c, form)
     rng, T = c.rng, c.T
     if form == "fade_in":
         d = min(int(rng.integers(20, 41)), T - 6)
@@ -824,6 +849,182 @@ def add_bleed(c, form):
     c.world_fx.append(fx)
     pts = [c.cam.to_screen(t, x, y) for t in (t0, t0 + d - 1) for x in (x0, x0 + bw) for y in (y0, y0 + bh)]
     return [{"kind": "texture_bleed", "start_frame": t0, "end_frame": t0 + d - 1, "bbox": bbox_of(pts, 0, c.W, c.H)}]
+
+
+# ------------------------------------------------------------- wide forms
+# Training-only forms (FORMS' `_wide` lists): broad random draws per kind.
+
+def wide_profile(rng, d):
+    """A random time profile over d frames: fn(k) for k = 0.. -> [0, 1]."""
+    kind = int(rng.integers(3))
+    p = rng.uniform(0.5, 2.5)
+    if kind == 0:  # rises and stays
+        return lambda k: min((k + 1) / d, 1.0) ** p
+    if kind == 1:  # bump
+        return lambda k: math.sin(math.pi * min(k + 1, d) / (d + 1)) ** p if k < d else 0.0
+    hold = rng.uniform(0.2, 0.6)  # rise, hold, fall
+    return lambda k: 0.0 if k >= d else min(1.0, (k + 1) / max(1.0, hold * d), (d - k) / max(1.0, hold * d))
+
+
+def add_wide_warp(c, form):
+    rng, T, s = c.rng, c.T, c.H / 240
+    d = int(rng.integers(2, 13))
+    t0 = int(rng.integers(2, T - d - 2))
+    prof = wide_profile(rng, d)
+    cx, cy = c.view_point(t0)
+    R = rng.uniform(0.07, 0.25) * c.H
+    if form == "field":  # a few bumps, each pushing its neighbourhood one way
+        bumps = []
+        for _ in range(int(rng.integers(1, 4))):
+            a, m = rng.uniform(0, 2 * math.pi), rng.uniform(1.5, 8.0) * s
+            bumps.append((cx + rng.normal(0, 0.4) * R, cy + rng.normal(0, 0.4) * R,
+                          R * rng.uniform(0.4, 1.0), m * math.cos(a), m * math.sin(a)))
+    else:  # shear: a random local affine map (stretch, squash, shear) under a window
+        M = rng.uniform(-1, 1, (2, 2))
+        M *= rng.uniform(0.15, 0.45) / max(np.abs(M).max(), 1e-3)
+
+    def fx(world, t):
+        e = prof(t - t0) if t >= t0 else 0.0
+        if e == 0:
+            return
+        src = c.source(t)
+
+        def fn(xx, yy):
+            if form == "field":
+                mx, my = xx.copy(), yy.copy()
+                for bx, by, br, vx, vy in bumps:
+                    g = e * np.exp(-((xx - bx) ** 2 + (yy - by) ** 2) / br ** 2)
+                    mx -= vx * g
+                    my -= vy * g
+                return mx, my
+            dx, dy = xx - cx, yy - cy
+            g = e * np.exp(-(dx * dx + dy * dy) / R ** 2)
+            return xx + g * (M[0, 0] * dx + M[0, 1] * dy), yy + g * (M[1, 0] * dx + M[1, 1] * dy)
+        local_remap(world, src, cx, cy, 2.8 * R, fn)
+    c.world_fx.append(fx)
+    pts = [c.cam.to_screen(t, cx + a, cy + b) for t in (t0, t0 + d - 1) for a in (-1.3 * R, 1.3 * R)
+           for b in (-1.3 * R, 1.3 * R)]
+    return [{"kind": "warp", "start_frame": t0, "end_frame": t0 + d - 1, "bbox": bbox_of(pts, 0, c.W, c.H)}]
+
+
+def add_wide_melt(c, form):
+    rng, T, s = c.rng, c.T, c.H / 240
+    d = min(int(rng.integers(6, 41)), T - 6)
+    total = float(np.exp(rng.uniform(math.log(6), math.log(40)))) * s
+    t0 = int(rng.integers(2, T - d - 2))
+    p = rng.uniform(0.6, 1.8)
+    cx, cy = c.view_point(t0, fy=(0.2, 0.55))
+    Rx, Ry = rng.uniform(0.06, 0.22) * c.H, rng.uniform(0.1, 0.3) * c.H
+    drift = rng.uniform(-0.25, 0.25)
+    lobes = [(rng.normal(0, 0.5) * Rx, rng.uniform(0.5, 1.0)) for _ in range(int(rng.integers(1, 4)))]
+
+    def fx(world, t):
+        if t < t0:
+            return
+        amount = total * min((t - t0 + 1) / d, 1.0) ** p
+        src = c.source(t)
+
+        def fn(xx, yy):
+            if form == "smear":  # one to three lobes sinking, a little sideways
+                w = sum(k * np.exp(-((xx - cx - ox) / Rx) ** 2) for ox, k in lobes)
+                w = w * np.exp(-((yy - cy) / Ry) ** 2)
+                return xx - drift * amount * w, yy - amount * w
+            # slump: anchored at its top, stretched down to its bottom, sinking below
+            wx = np.exp(-((xx - cx) / Rx) ** 2)
+            top = cy - Ry
+            frac = np.clip((yy - top) / (2 * Ry), 0, None)
+            wy = np.where(frac <= 1, frac, np.exp(-((frac - 1) * 2 * Ry / (0.7 * Ry)) ** 2))
+            return xx, yy - amount * wx * wy
+        local_remap(world, src, cx, cy + total / 2, 2.6 * max(Rx, Ry) + total, fn)
+    c.world_fx.append(fx)
+    pts = [c.cam.to_screen(t, cx + a, cy + b) for t in (t0, t0 + d - 1) for a in (-1.5 * Rx, 1.5 * Rx)
+           for b in (-Ry, Ry + total)]
+    return [{"kind": "melt", "start_frame": t0, "end_frame": t0 + d - 1, "bbox": bbox_of(pts, 0, c.W, c.H)}]
+
+
+def add_wide_bleed(c, form):
+    rng, T = c.rng, c.T
+    d = min(int(rng.integers(5, 41)), T - 6)
+    t0 = int(rng.integers(2, T - d - 2))
+    bw, bh = int(rng.uniform(0.2, 0.5) * c.H * 1.2), int(rng.uniform(0.2, 0.5) * c.H)
+    cx, cy = c.view_point(t0)
+    hW, wW = c.world.shape[:2]
+    x0, y0 = int(np.clip(cx - bw / 2, 0, wW - bw)), int(np.clip(cy - bh / 2, 0, hW - bh))
+    far = rng.random() < 0.5
+    if far:  # another part of the same scene, at least a box away
+        ang, off = rng.uniform(0, 2 * math.pi), rng.uniform(1.0, 3.0)
+        sx = int(np.clip(x0 + off * bw * math.cos(ang), 0, wW - bw))
+        sy = int(np.clip(y0 + off * bh * math.sin(ang), 0, hW - bh))
+        tex = c.world[sy:sy + bh, sx:sx + bw].copy()
+    else:
+        tex = np.clip(_procedural(rng, str(rng.choice(["fbm", "stripes", "checker", "cells", "gradient"])),
+                                  bh, bw), 0, 255)
+    strength = rng.uniform(0.45, 0.95)
+    if form == "blend":  # a soft random blob, faded in with a random profile
+        noise = cv2.GaussianBlur(rng.uniform(0, 1, (bh, bw)).astype(np.float32), (0, 0), max(bw, bh) / 6)
+        yy, xx = np.mgrid[0:bh, 0:bw].astype(np.float32)
+        ell = 1 - ((xx - bw / 2) / (bw / 2)) ** 2 - ((yy - bh / 2) / (bh / 2)) ** 2
+        mask = np.clip((noise - noise.mean()) / (noise.std() + 1e-6) * 0.5 + 2.0 * ell, 0, 1)
+        prof = wide_profile(rng, d) if rng.random() < 0.3 else (lambda k: min((k + 1) / d, 1.0) ** 1.0)
+        hold = prof
+
+        def alpha(t):
+            return mask * (hold(t - t0) if (t - t0) < d else hold(d - 1))
+    else:  # dissolve: tiles of the box switch over one by one
+        n = int(rng.integers(3, 7))
+        ty, tx = np.mgrid[0:bh, 0:bw]
+        tile = (ty * n // bh) * n + (tx * n // bw)
+        starts = rng.uniform(0, max(d - 3, 1), n * n)
+        ramp = rng.uniform(1, 4)
+        edge = np.clip(np.minimum.reduce([tx, ty, bw - 1 - tx, bh - 1 - ty]) / 4.0, 0, 1).astype(np.float32)
+
+        def alpha(t):
+            return np.clip((t - t0 - starts[tile] + 1) / ramp, 0, 1).astype(np.float32) * edge
+
+    def fx(world, t):
+        if t < t0:
+            return
+        a = (alpha(t) * strength)[..., None]
+        patch = world[y0:y0 + bh, x0:x0 + bw]
+        src = c.source(t)[sy:sy + bh, sx:sx + bw] if c.real and far else tex
+        world[y0:y0 + bh, x0:x0 + bw] = patch * (1 - a) + src * a
+    c.world_fx.append(fx)
+    pts = [c.cam.to_screen(t, x, y) for t in (t0, t0 + d - 1) for x in (x0, x0 + bw) for y in (y0, y0 + bh)]
+    return [{"kind": "texture_bleed", "start_frame": t0, "end_frame": t0 + d - 1, "bbox": bbox_of(pts, 0, c.W, c.H)}]
+
+
+def add_wide_fringe(c, form):
+    rng, T, W, H = c.rng, c.T, c.W, c.H
+    t0 = int(rng.integers(2, T - 8))
+    t1 = min(T - 1, t0 + int(rng.integers(5, 36)))
+    ramp = int(rng.integers(1, 13))
+    if form == "jitter":  # red and blue each their own way, or only one of them
+        chans = [0, 2] if rng.random() < 0.7 else [int(rng.choice([0, 2]))]
+    else:  # one_channel: one of the three (green too) slides against the others
+        chans = [int(rng.integers(3))]
+    moves = []
+    for ch in chans:
+        a, m = rng.uniform(0, 2 * math.pi), rng.uniform(0.6, 2.6)
+        radial = form == "one_channel" and rng.random() < 0.5
+        moves.append((ch, m * math.cos(a), m * math.sin(a), radial, m))
+    mask, box = soft_region(rng, W, H) if rng.random() < 0.3 else (None, None)
+
+    def fx(frame, t):
+        if not t0 <= t <= t1:
+            return frame
+        k = min(1.0, (t - t0 + 1) / ramp)
+        out = frame.copy()
+        for ch, dx, dy, radial, m in moves:
+            if radial:
+                sc = 1 + k * m / math.hypot(W / 2, H / 2)
+                mat = cv2.getRotationMatrix2D((W / 2, H / 2), 0, sc)
+            else:
+                mat = np.float32([[1, 0, k * dx], [0, 1, k * dy]])
+            out[..., ch] = cv2.warpAffine(frame[..., ch], mat, (W, H), flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REFLECT)
+        return out if mask is None else frame * (1 - mask) + out * mask
+    c.screen_fx.append(fx)
+    return [{"kind": "chromatic_aberration", "start_frame": t0, "end_frame": t1, "bbox": box}]
 
 
 def _ball_track(c, ys, xs, r, sprite=None):
@@ -1089,7 +1290,8 @@ def plan(args):
             if f not in known:
                 hint = " (family 'real' needs --real DIR)" if f == "real" else ""
                 sys.exit(f"unknown family {f!r}; known: {', '.join(known)}{hint}")
-    forms = {k: list(v[args.split]) for k, v in FORMS.items()}
+    forms = {k: list(v[args.split]) + (list(v.get(args.split + "_wide", [])) if args.wide else [])
+             for k, v in FORMS.items()}
     if args.forms:
         wanted = args.forms.split(",")
         known = {f for v in FORMS.values() for s in v.values() for f in s}
@@ -1121,6 +1323,8 @@ def main():
                     help="picks the background families and defect forms")
     ap.add_argument("--families", help="comma-separated families (overrides the split's)")
     ap.add_argument("--forms", help="comma-separated forms (overrides the split's; clean forms included)")
+    ap.add_argument("--wide", action="store_true",
+                    help="add the split's wide forms (training sets only; see FORMS)")
     ap.add_argument("--gif-share", type=float, default=0.3, help="share of clips encoded as GIF")
     ap.add_argument("--real", help="folder of real footage windows with labels.json "
                     "(scripts/real_footage.py); adds the family 'real'")
@@ -1165,7 +1369,7 @@ def main():
         json.dump(labels, fh, indent=1)
     with open(os.path.join(args.out, "corpus.json"), "w") as fh:
         json.dump({"seed": args.seed, "clips": args.clips, "split": args.split, "families": args.families,
-                   "forms": args.forms, "gif_share": args.gif_share,
+                   "forms": args.forms, "wide": args.wide, "gif_share": args.gif_share,
                    **({"real": args.real} if args.real else {})}, fh)
     print(f"{len(labels)} clips in {args.out}")
 

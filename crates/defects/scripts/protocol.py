@@ -2,7 +2,8 @@
 """The evaluation protocol of the learned decision model, in one command:
 
     python3 crates/defects/scripts/protocol.py [--seed 20261210] [--root .work/protocol] \\
-        [--clips-scale 1.0] [--no-build] [--install] [--json-out FILE]
+        [--clips-scale 1.0] [--no-build] [--install] [--json-out FILE] \\
+        [--narrow] [--models foldA,foldB,shipped,hand]
 
 What is held out from what
 --------------------------
@@ -21,6 +22,13 @@ The fold mean of (A on heldout, B on tune) estimates how the detector does on
 footage and defect forms that nothing in its training looked like. That
 estimate is the honest number for the shipped model too, which is trained on
 everything (both splits, every form) and so has no synthetic test set left.
+
+The training and calibration sets (TRAINING_SETS) also draw their split's
+wide forms (corpus.py --wide: random displacement fields, smeared or
+slumping sags, blended or dissolving textures, jittered channels, drawn
+from wide ranges); the evaluation sets never do, so each fold is still
+measured on the other split's named forms only. --narrow leaves them out
+(the protocol as it was before 2026-12-08), for comparison.
 
 Real footage (scripts/real_footage.py) is split by source group (one video,
 or the videos of one scene or person) into `train` and `test`; no group is in
@@ -122,6 +130,11 @@ SETS = {
     "sim-cal": ("sim", 1, 150, None),
     "sim-test": ("sim", 2, 150, None),
 }
+
+# The sets a model fits or calibrates on: they also draw corpus.py's wide
+# forms (`--wide`, training only: see corpus.py's FORMS) unless --narrow.
+# Evaluation sets never do.
+TRAINING_SETS = {"A-train", "A-train-real", "A-cal", "B-train", "B-train-real", "B-cal"}
 
 # name: (training folders, calibration folders); "real:X" is <real>/X
 MODELS = {
@@ -271,14 +284,20 @@ def set_command(args, name, real):
     split, offset, clips, real_part = SETS[name]
     out = os.path.join(args.root, "sets", name)
     if split == "sim":
-        sim_bin = os.path.join(ROOT, "target", "release", "examples", "corpus")
+        sim_bin = os.path.join(args.bin_dir, "examples", "corpus")
         return out, [sim_bin, "--clips", str(set_clips(args, clips)),
                      "--first-seed", str(offset * 100000 + args.seed % 1000), "--out", out]
     cmd = [args.python_bin, os.path.join(HERE, "corpus.py"), "--split", split,
            "--seed", str(args.seed + offset), "--clips", str(set_clips(args, clips)), "--out", out]
     if real_part:
         cmd += ["--families", "real", "--real", real[real_part]]
+    if wide(args, name):
+        cmd.append("--wide")
     return out, cmd
+
+
+def wide(args, name):
+    return name in TRAINING_SETS and not args.narrow
 
 
 def check_set(args, name, out, real):
@@ -293,8 +312,9 @@ def check_set(args, name, out, real):
         log(f"[protocol] note: {out} has no corpus.json; reused as it is")
         return True
     want = {"seed": args.seed + offset, "clips": set_clips(args, clips), "split": split,
-            "families": "real" if real_part else None}
+            "families": "real" if real_part else None, "wide": wide(args, name)}
     got = {k: made.get(k) for k in want}
+    got["wide"] = bool(got["wide"])  # sets made before --wide existed had none
     if real_part:
         want["real"] = os.path.realpath(real[real_part])
         got["real"] = os.path.realpath(made["real"]) if made.get("real") else None
@@ -354,6 +374,8 @@ def train_models(args, dirs, real):
     os.makedirs(os.path.join(args.root, "models"), exist_ok=True)
     paths = {}
     for name, (train, cal) in MODELS.items():
+        if name not in args.models:
+            continue
         out = os.path.join(args.root, "models", name + ".safetensors")
         paths[name] = out
         tr = [folder(s, dirs, real) for s in train]
@@ -380,7 +402,7 @@ def train_models(args, dirs, real):
         with open(side, "w") as fh:
             json.dump(cmd, fh)
         log(f"[protocol] model {name} trained in {time.time() - t0:.0f}s")
-    for name in MODELS:
+    for name in paths:
         with open(os.path.join(args.root, "models", name + ".log")) as fh:
             print(f"\n--- {name}: calibration (train_decisions) ---\n" + fh.read().rstrip())
     return paths
@@ -522,18 +544,32 @@ def main():
     ap.add_argument("--tolerance", type=int, default=0)
     ap.add_argument("--rerun", action="store_true", help="ignore cached predictions")
     ap.add_argument("--json-out", help="write every result here (JSON)")
+    ap.add_argument("--bin-dir", help="framebreak and examples/{train_decisions,corpus} from here, "
+                    "as they are (implies --no-build; default target/release, built first)")
+    ap.add_argument("--narrow", action="store_true",
+                    help="training sets without corpus.py's wide forms (the protocol before 2026-12-08)")
+    ap.add_argument("--models", default=",".join(list(MODELS) + ["hand"]),
+                    help="comma-separated detectors to train and measure (default: foldA,foldB,shipped,hand)")
     args = ap.parse_args()
+    args.models = args.models.split(",")
+    for m in args.models:
+        if m not in MODELS and m != "hand":
+            sys.exit(f"[protocol] unknown model {m!r}; known: {', '.join(list(MODELS) + ['hand'])}")
+    if args.install and "shipped" not in args.models:
+        sys.exit("[protocol] --install needs the shipped model (--models ...,shipped)")
     sys.stdout.reconfigure(line_buffering=True)
     args.root = os.path.abspath(args.root)
     args.real_dir = os.path.abspath(args.real_dir)
     args.python_bin = args.python if os.path.exists(args.python) else sys.executable
     if args.python_bin != args.python:
         log(f"[protocol] {args.python} is missing; making sets with {sys.executable}")
-    args.bin = os.path.join(ROOT, "target", "release", "framebreak")
-    args.train_bin = os.path.join(ROOT, "target", "release", "examples", "train_decisions")
+    build = not args.no_build and not args.bin_dir
+    args.bin_dir = os.path.abspath(args.bin_dir or os.path.join(ROOT, "target", "release"))
+    args.bin = os.path.join(args.bin_dir, "framebreak")
+    args.train_bin = os.path.join(args.bin_dir, "examples", "train_decisions")
     t_start = time.time()
 
-    if not args.no_build:
+    if build:
         for cmd in (["cargo", "build", "--release", "-p", "framebreak-cli"],
                     ["cargo", "build", "--release", "-p", "framebreak-defects", "--example", "train_decisions"],
                     ["cargo", "build", "--release", "-p", "framebreak-sim", "--example", "corpus"]):
@@ -550,6 +586,8 @@ def main():
 
     results, rows = {}, []
     for det, set_name, unseen in EVALUATIONS:
+        if det not in args.models:
+            continue
         set_dir = folder(set_name, dirs, real)
         labels = score.load_labels(os.path.join(set_dir, "labels.json"))
         recs, seconds = predictions(args, set_name, set_dir, labels, det, models[det])
@@ -576,6 +614,8 @@ def main():
     means = {}
     mean_rows = []
     for label, ka, kb in FOLD_MEANS:
+        if f"{ka[0]}/{ka[1]}" not in results or f"{kb[0]}/{kb[1]}" not in results:
+            continue
         a, b = results[f"{ka[0]}/{ka[1]}"], results[f"{kb[0]}/{kb[1]}"]
         m = fold_mean(a["result"], b["result"], is_real(ka[1]))
         m["of"] = [f"{ka[0]}/{ka[1]}", f"{kb[0]}/{kb[1]}"]
@@ -596,10 +636,11 @@ def main():
     if args.json_out:
         with open(args.json_out, "w") as fh:
             json.dump(finite({"seed": args.seed, "root": args.root, "real_dir": args.real_dir,
-                       "clips_scale": args.clips_scale, "min_score": args.min_score, "tolerance": args.tolerance,
+                       "clips_scale": args.clips_scale, "narrow": args.narrow, "min_score": args.min_score, "tolerance": args.tolerance,
                        "binary": args.bin, "binary_mtime": mtime(args.bin),
                        "sets": {n: {"dir": d, "split": SETS[n][0], "seed": args.seed + SETS[n][1],
-                                    "clips": set_clips(args, SETS[n][2])} for n, d in dirs.items()},
+                                    "clips": set_clips(args, SETS[n][2]), "wide": wide(args, n)}
+                                for n, d in dirs.items()},
                        "real": real,
                        "models": {n: {"path": p, "train": MODELS[n][0], "calibrate": MODELS[n][1]}
                                   for n, p in models.items() if p},
