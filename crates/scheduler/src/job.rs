@@ -385,12 +385,22 @@ impl Counts {
     }
 
     pub(crate) fn add(&mut self, state: JobState, n: u64) {
+        *self.of(state) += n;
+    }
+
+    /// Takes `n` jobs of `state` away (saturating at 0).
+    pub(crate) fn remove(&mut self, state: JobState, n: u64) {
+        let c = self.of(state);
+        *c = c.saturating_sub(n);
+    }
+
+    fn of(&mut self, state: JobState) -> &mut u64 {
         match state {
-            JobState::Pending => self.pending += n,
-            JobState::Leased => self.leased += n,
-            JobState::Done => self.done += n,
-            JobState::Failed => self.failed += n,
-            JobState::Cancelled => self.cancelled += n,
+            JobState::Pending => &mut self.pending,
+            JobState::Leased => &mut self.leased,
+            JobState::Done => &mut self.done,
+            JobState::Failed => &mut self.failed,
+            JobState::Cancelled => &mut self.cancelled,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! A store in memory: for tests and for embedding where durability is not
-//! wanted. Memory grows with the number of jobs.
+//! wanted. Memory grows with the number of jobs; the time of a lease or of
+//! the counts does not (expired leases are found by their expiry, counts
+//! are kept as jobs move).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -29,10 +31,14 @@ struct Inner {
     rows: HashMap<u64, Row>,
     /// Pending jobs by (priority descending, seq).
     pending: BTreeSet<(std::cmp::Reverse<u8>, u64)>,
-    /// Leased jobs by seq.
-    leased: BTreeSet<u64>,
+    /// Leased jobs by (lease expiry, seq): the expired ones are a range,
+    /// not a scan of every lease.
+    leased: BTreeSet<(u64, u64)>,
     /// Terminal jobs by seq.
     finished: BTreeSet<u64>,
+    /// How many terminal jobs are in each state, kept as they move: counts
+    /// cost the same at any number of jobs.
+    terminal: Counts,
 }
 
 #[derive(Debug)]
@@ -65,15 +71,17 @@ impl Inner {
             return;
         };
         let key = (std::cmp::Reverse(row.record.job.priority as u8), seq);
+        let lease_key = (row.lease_expires_ms, seq);
         match row.record.state {
             JobState::Pending => {
                 self.pending.remove(&key);
             }
             JobState::Leased => {
-                self.leased.remove(&seq);
+                self.leased.remove(&lease_key);
             }
-            _ => {
+            old => {
                 self.finished.remove(&seq);
+                self.terminal.remove(old, 1);
             }
         }
         row.record.state = state;
@@ -82,12 +90,25 @@ impl Inner {
                 self.pending.insert(key);
             }
             JobState::Leased => {
-                self.leased.insert(seq);
+                self.leased.insert(lease_key);
             }
-            _ => {
+            new => {
                 self.finished.insert(seq);
+                self.terminal.add(new, 1);
             }
         }
+    }
+
+    /// Moves a leased job's lease to expire at `until_ms`.
+    fn extend(&mut self, seq: u64, until_ms: u64) {
+        let Some(row) = self.rows.get_mut(&seq) else {
+            return;
+        };
+        if row.record.state == JobState::Leased {
+            self.leased.remove(&(row.lease_expires_ms, seq));
+            self.leased.insert((until_ms, seq));
+        }
+        row.lease_expires_ms = until_ms;
     }
 
     fn apply(&mut self, update: Update) -> Applied {
@@ -101,10 +122,11 @@ impl Inner {
         if row.record.state != JobState::Leased || row.fence != lease.fence {
             return Applied::Stale;
         }
+        let mut extend_to = None;
         let rec = &mut row.record;
         let next = match update {
             Update::Heartbeat { until_ms, .. } => {
-                row.lease_expires_ms = until_ms;
+                extend_to = Some(until_ms);
                 None
             }
             Update::Begin { now_ms, .. } => {
@@ -158,6 +180,9 @@ impl Inner {
                 Some(JobState::Pending)
             }
         };
+        if let Some(until_ms) = extend_to {
+            self.extend(seq, until_ms);
+        }
         if let Some(state) = next {
             self.move_to(seq, state);
         }
@@ -211,13 +236,10 @@ impl JobStore for MemoryStore {
         let runnable = |row: &Row| !request.exclude_backends.contains(&row.record.job.backend);
         let mut picked: Vec<u64> = inner
             .leased
-            .iter()
-            .filter(|seq| {
-                let row = &inner.rows[seq];
-                row.lease_expires_ms <= now && runnable(row)
-            })
+            .range(..=(now, u64::MAX))
+            .map(|&(_, seq)| seq)
+            .filter(|seq| runnable(&inner.rows[seq]))
             .take(request.max)
-            .copied()
             .collect();
         let room = request.max - picked.len();
         picked.extend(
@@ -236,10 +258,13 @@ impl JobStore for MemoryStore {
         for seq in picked {
             inner.next_fence += 1;
             let fence = inner.next_fence;
+            // A job leased again (its lease expired) stays in `leased`:
+            // out under its old expiry, in under the new one.
+            inner.move_to(seq, JobState::Pending);
+            inner.extend(seq, expires_at_ms);
             inner.move_to(seq, JobState::Leased);
             let row = inner.rows.get_mut(&seq).expect("picked rows exist");
             row.fence = fence;
-            row.lease_expires_ms = expires_at_ms;
             leases.push(Lease {
                 token: LeaseToken {
                     job: row.record.job.id.clone(),
@@ -259,15 +284,11 @@ impl JobStore for MemoryStore {
 
     async fn counts(&self) -> Result<Counts> {
         let inner = self.lock();
-        let mut counts = Counts {
+        Ok(Counts {
             pending: inner.pending.len() as u64,
             leased: inner.leased.len() as u64,
-            ..Counts::default()
-        };
-        for seq in &inner.finished {
-            counts.add(inner.rows[seq].record.state, 1);
-        }
-        Ok(counts)
+            ..inner.terminal
+        })
     }
 
     async fn requeue_failed(&self, ids: Vec<JobId>) -> Result<u64> {
