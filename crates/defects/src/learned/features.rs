@@ -720,13 +720,13 @@ impl ColourStats {
         // The 4×3 cell of each column and row, without a division per pixel.
         let cell_cols: Vec<usize> = (0..w).map(|x| (x * 4 / w).min(3)).collect();
         let cell_rows: Vec<usize> = (0..h).map(|y| (y * 3 / h).min(2) * 4).collect();
-        for y in 1..h - 1 {
-            for x in 1..w - 1 {
+        for (y, &row_cell) in cell_rows.iter().enumerate().take(h - 1).skip(1) {
+            for (x, &col_cell) in cell_cols.iter().enumerate().take(w - 1).skip(1) {
                 let g = at(x, y, 1);
                 let gx = (at(x + 1, y, 1) - at(x - 1, y, 1)) / 2.0;
                 let gy = (at(x, y + 1, 1) - at(x, y - 1, 1)) / 2.0;
                 let edge = gx * gx + gy * gy >= 64.0;
-                let cell = cell_rows[y] + cell_cols[x];
+                let cell = row_cell + col_cell;
                 let gr = gx * (x as f64 - cx) + gy * (y as f64 - cy);
                 for (ci, ch) in [0usize, 2].into_iter().enumerate() {
                     let c = at(x, y, ch);
