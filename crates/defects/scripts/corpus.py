@@ -965,11 +965,10 @@ def add_wide_bleed(c, form):
         yy, xx = np.mgrid[0:bh, 0:bw].astype(np.float32)
         ell = 1 - ((xx - bw / 2) / (bw / 2)) ** 2 - ((yy - bh / 2) / (bh / 2)) ** 2
         mask = np.clip((noise - noise.mean()) / (noise.std() + 1e-6) * 0.5 + 2.0 * ell, 0, 1)
-        prof = wide_profile(rng, d) if rng.random() < 0.3 else (lambda k: min((k + 1) / d, 1.0) ** 1.0)
-        hold = prof
+        prof = wide_profile(rng, d) if rng.random() < 0.3 else (lambda k: min((k + 1) / d, 1.0))
 
-        def alpha(t):
-            return mask * (hold(t - t0) if (t - t0) < d else hold(d - 1))
+        def alpha(t):  # held at its last value once the d frames are over
+            return mask * prof(min(t - t0, d - 1))
     else:  # dissolve: tiles of the box switch over one by one
         n = int(rng.integers(3, 7))
         ty, tx = np.mgrid[0:bh, 0:bw]

@@ -180,18 +180,28 @@ fn ln1p(v: f64) -> f32 {
     v.max(0.0).ln_1p() as f32
 }
 
-/// The cell of every column and of every row of one frame size:
-/// `Cells::index` for each pixel without its two divisions.
+/// The cell of every column and of every row of one frame size, for a grid
+/// of `grid.0 × grid.1` cells numbered row-major: a cell per pixel without
+/// two divisions per pixel (`rows[y] + cols[x]`).
 struct CellLut {
     cols: Vec<usize>,
     rows: Vec<usize>,
 }
 
 impl CellLut {
+    /// For [`GRID`], the cells of [`Cells`].
     fn new(w: usize, h: usize) -> Self {
+        Self::grid(w, h, GRID)
+    }
+
+    fn grid(w: usize, h: usize, grid: (usize, usize)) -> Self {
         CellLut {
-            cols: (0..w).map(|x| Cells::index(x, 0, w, h)).collect(),
-            rows: (0..h).map(|y| Cells::index(0, y, w, h)).collect(),
+            cols: (0..w)
+                .map(|x| (x * grid.0 / w.max(1)).min(grid.0 - 1))
+                .collect(),
+            rows: (0..h)
+                .map(|y| (y * grid.1 / h.max(1)).min(grid.1 - 1) * grid.0)
+                .collect(),
         }
     }
 }
@@ -717,11 +727,10 @@ impl ColourStats {
             }
         }
         let mut sums = [[Sums::default(); 2]; 13];
-        // The 4×3 cell of each column and row, without a division per pixel.
-        let cell_cols: Vec<usize> = (0..w).map(|x| (x * 4 / w).min(3)).collect();
-        let cell_rows: Vec<usize> = (0..h).map(|y| (y * 3 / h).min(2) * 4).collect();
-        for (y, &row_cell) in cell_rows.iter().enumerate().take(h - 1).skip(1) {
-            for (x, &col_cell) in cell_cols.iter().enumerate().take(w - 1).skip(1) {
+        // Cells of a 4×3 grid.
+        let lut = CellLut::grid(w, h, (4, 3));
+        for (y, &row_cell) in lut.rows.iter().enumerate().take(h - 1).skip(1) {
+            for (x, &col_cell) in lut.cols.iter().enumerate().take(w - 1).skip(1) {
                 let g = at(x, y, 1);
                 let gx = (at(x + 1, y, 1) - at(x - 1, y, 1)) / 2.0;
                 let gy = (at(x, y + 1, 1) - at(x, y - 1, 1)) / 2.0;

@@ -258,9 +258,8 @@ impl JobStore for MemoryStore {
         for seq in picked {
             inner.next_fence += 1;
             let fence = inner.next_fence;
-            // A job leased again (its lease expired) stays in `leased`:
-            // out under its old expiry, in under the new one.
-            inner.move_to(seq, JobState::Pending);
+            // The new expiry first: a job whose lease expired is re-keyed
+            // in `leased` by it, a pending one is moved there under it.
             inner.extend(seq, expires_at_ms);
             inner.move_to(seq, JobState::Leased);
             let row = inner.rows.get_mut(&seq).expect("picked rows exist");
